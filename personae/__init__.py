@@ -1,3 +1,23 @@
-"""personae: user behaviour data in, validated segments and data-driven personas out."""
+"""personae: user behaviour data in, validated segments and data-driven personas out.
 
-__version__ = "0.1.0"
+    >>> from personae import segment
+    >>> result = segment("users.csv", k="auto", random_state=0)
+    >>> result.labels, result.profiles, result.k_table, result.model
+"""
+
+from personae._version import __version__
+from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError, PersonaeError
+from personae.model import SegmentModel
+from personae.pipeline import SegmentationResult, segment
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "ModelFileError",
+    "NotFittedError",
+    "PersonaeError",
+    "SegmentModel",
+    "SegmentationResult",
+    "__version__",
+    "segment",
+]

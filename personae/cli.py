@@ -1,0 +1,218 @@
+"""The personae command line: parses, calls the library, shows results with rich."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from personae.errors import ConfigError, PersonaeError
+
+app = typer.Typer(
+    name="personae",
+    help="Turn user behaviour data into validated segments and data-driven personas.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out_console = Console()
+
+T = TypeVar("T")
+DEBUG = {"on": False}
+
+
+class _StatusHandler(logging.Handler):
+    """Shows the library's stage messages on one live status line; warnings stay visible."""
+
+    def __init__(self, update: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.update = update
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        else:
+            self.update(message)
+
+
+@contextmanager
+def _reporting(title: str) -> Iterator[None]:
+    """Progress on stderr while the library works; PersonaeError -> one line, exit 2."""
+    logger = logging.getLogger("personae")
+    try:
+        with console.status(title) as status:
+            handler = _StatusHandler(lambda m: status.update(f"{title}: {m}"))
+            logger.addHandler(handler)
+            previous = logger.level
+            logger.setLevel(logging.INFO)
+            try:
+                yield
+            finally:
+                logger.removeHandler(handler)
+                logger.setLevel(previous)
+    except PersonaeError as exc:
+        if DEBUG["on"]:
+            raise
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def parse_k(value: str) -> int | str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        k = int(value)
+    except ValueError:
+        raise ConfigError(f"--k must be 'auto' or a whole number >= 2; got {value!r}") from None
+    if k < 2:
+        raise ConfigError(f"--k must be at least 2 (one segment is everyone); got {k}")
+    return k
+
+
+def parse_k_range(value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.|-|:)\s*(\d+)\s*", value)
+    if not match:
+        raise ConfigError(f"--k-range must look like 2..10; got {value!r}")
+    low, high = int(match.group(1)), int(match.group(2))
+    if low < 2 or high < low:
+        raise ConfigError(f"--k-range needs 2 <= low <= high; got {value!r}")
+    return low, high
+
+
+def parse_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ConfigError("--features is empty; name at least one column")
+    return items
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
+         ) -> None:
+    DEBUG["on"] = debug
+
+
+@app.command()
+def run(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT",
+                                               help="User table: CSV or Parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    id_column: Annotated[str | None, typer.Option(help="User id column (default: detect "
+                                                       "user_id/customer_id/id).")] = None,
+    features: Annotated[str | None, typer.Option(help="Comma-separated feature columns "
+                                                      "(default: all usable).")] = None,
+    k: Annotated[str, typer.Option("--k", help="Number of segments, or 'auto'.")] = "auto",
+    k_range: Annotated[str, typer.Option(help="Range searched by --k auto.")] = "2..10",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    impute: Annotated[str, typer.Option(help="median (mode for categories) or knn.")] =
+    "median",
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not log-transform skewed "
+                                                          "counts.")] = False,
+    scaler: Annotated[str, typer.Option(help="standard, robust or minmax.")] = "standard",
+) -> None:
+    """Segment a user table (one row per user) and write the results to --out."""
+    from personae.pipeline import segment
+
+    with _reporting("segmenting"):
+        result = segment(
+            input_path, k=parse_k(k), k_range=parse_k_range(k_range),
+            features=parse_list(features), id_column=id_column,
+            impute=_choice("--impute", impute, ("median", "knn")), log_transform=not no_log,
+            scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
+            random_state=seed,
+        )
+        result.save(out)
+    _print_summary(result, out)
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Any:
+    if value not in allowed:
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+@app.command()
+def assign(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A saved model "
+                                                                      "folder.")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="New users: CSV or "
+                                                                   "Parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or "
+                                                          ".parquet).")],
+) -> None:
+    """Label new users with a saved model."""
+    from personae.data.readers import read_table
+    from personae.data.writers import write_frame_atomic
+    from personae.features.table import user_ids
+    from personae.model import SegmentModel
+    from personae.pipeline import users_table
+
+    with _reporting("assigning"):
+        model = SegmentModel.load(model_dir)
+        frame = read_table(input_path)
+        id_column = model.id_column_ if model.id_column_ in frame.columns else None
+        ids = user_ids(frame, id_column, str(input_path))
+        labels = model.predict(frame, str(input_path))
+        write_frame_atomic(users_table(frame, ids, labels), out)
+    counts = ", ".join(f"{seg}: {n:,}" for seg, n in
+                       sorted(zip(*_unique_counts(labels), strict=True)))
+    out_console.print(f"assigned {len(labels):,} users to segments ({counts}) -> {out}")
+
+
+def _unique_counts(labels: Any) -> tuple[list[int], list[int]]:
+    import numpy as np
+
+    values, counts = np.unique(labels, return_counts=True)
+    return values.tolist(), counts.tolist()
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] =
+         Path("demo-output")) -> None:
+    """Run the whole pipeline on the bundled real data set (Online Retail II customers)."""
+    data = resources.files("personae") / "datasets" / "online_retail_customers.csv"
+    with resources.as_file(data) as path:
+        out_console.print(f"demo: segmenting {path.name} (UCI Online Retail II customers, "
+                          "CC BY 4.0)")
+        run(path, out=out)
+
+
+def _print_summary(result: Any, out: Path) -> None:
+    table = Table(title=f"{result.n_segments} segments of {len(result.labels):,} users")
+    table.add_column("segment", justify="right")
+    table.add_column("users", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("what sets it apart (z-score vs all users)")
+    sizes = result.sizes
+    for seg, rows in result.top_features(3).items():
+        apart = ", ".join(f"{r.feature} {'↑' if r.z_score > 0 else '↓'}{abs(r.z_score):.1f}σ"
+                          for r in rows.itertuples())
+        table.add_row(str(seg), f"{sizes[seg]:,}", f"{sizes[seg] / sizes.sum():.1%}", apart)
+    out_console.print(table)
+    selection = result.info.get("k_selection")
+    if selection:
+        out_console.print(f"K={selection['chosen_k']} chosen from "
+                          f"{result.k_table['k'].min()}..{result.k_table['k'].max()} on "
+                          f"{selection['search_sample_users']:,} sampled users "
+                          f"(silhouette on {selection['silhouette_sample_users']:,}); "
+                          "see k_selection.csv")
+    out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
+                      "k_selection.csv, model/, run.json)")
+

@@ -1,0 +1,373 @@
+"""Clean a user table into a float32 matrix: types, missing values, encoding, scaling.
+
+The fitted ``TablePreprocessor`` is part of the saved model: it is fitted once on the
+training users and applied unchanged to new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from personae.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+Impute = Literal["median", "knn"]
+Scaler = Literal["standard", "robust", "minmax"]
+
+ID_NAMES = {"userid", "customerid", "clientid", "memberid", "accountid", "visitorid", "uid",
+            "id", "user", "customer", "client"}
+ROW_ID = "row_number"
+MAX_LEVELS = 15
+RARE_SHARE = 0.01
+SKEW_THRESHOLD = 2.0
+KNN_REFERENCE_ROWS = 2000
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One thing the cleaner did to a column, for run.json and the report."""
+
+    column: str
+    action: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"column": self.column, "action": self.action, "detail": self.detail}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def detect_id_column(columns: list[str]) -> str | None:
+    """The first column named like a user id (user_id, Customer ID, id...), if any."""
+    ranked = sorted((c for c in columns if _normalise(c) in ID_NAMES),
+                    key=lambda c: (_normalise(c) in {"id", "user", "customer", "client"},
+                                   columns.index(c)))
+    return ranked[0] if ranked else None
+
+
+def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
+    """The users' ids, checked for gaps and duplicates; row numbers when there is no column."""
+    if id_column is None:
+        return pd.Series(np.arange(1, len(df) + 1), name=ROW_ID)
+    if id_column not in df.columns:
+        raise DataError(f"id column not found; columns are {list(df.columns)}",
+                        source=source, column=id_column)
+    ids = df[id_column]
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        raise DataError(f"{int(missing.sum())} users have no id",
+                        source=source, column=id_column, row=int(np.argmax(missing)) + 1)
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        rows = np.flatnonzero(ids.to_numpy() == ids.to_numpy()[np.argmax(duplicated)])[:2] + 1
+        count = int(ids[duplicated].nunique())
+        raise DataError(
+            f"duplicate id {ids.iloc[rows[0] - 1]!r} on rows {rows[0]} and {rows[1]} "
+            f"({count} ids appear more than once; one row per user is expected)",
+            source=source, column=id_column, row=int(rows[1]),
+        )
+    return ids.rename(id_column)
+
+
+def coerce_numeric(values: pd.Series, source: str, column: str) -> np.ndarray:
+    """A column as float64; text that is not a number is an error naming its row."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64").to_numpy()
+    if pd.api.types.is_numeric_dtype(values):
+        out = values.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        text = values.astype("string").str.strip()
+        out = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.isnan(out) & text.notna().to_numpy() & (text != "").to_numpy(dtype=bool,
+                                                                                 na_value=False)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise DataError(
+                f"{text.iloc[first]!r} is not a number ({int(bad.sum())} such values)",
+                source=source, column=column, row=first + 1,
+            )
+    infinite = np.isinf(out)
+    if infinite.any():
+        first = int(np.argmax(infinite))
+        raise DataError(f"infinite value ({int(infinite.sum())} in this column)",
+                        source=source, column=column, row=first + 1)
+    return out
+
+
+def _looks_numeric(values: pd.Series) -> bool:
+    """Text columns where nearly every value parses as a number hold numbers plus garbage."""
+    text = values.dropna().astype("string").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return False
+    sample = text.iloc[:20_000]
+    parsed = pd.to_numeric(sample, errors="coerce")
+    return bool(parsed.notna().mean() >= 0.9)
+
+
+class TablePreprocessor:
+    """Fits the cleaning of a user table and turns tables into scaled float32 matrices."""
+
+    def __init__(
+        self,
+        *,
+        features: list[str] | None = None,
+        id_column: str | None = None,
+        impute: Impute = "median",
+        log_transform: bool = True,
+        scaler: Scaler = "standard",
+    ) -> None:
+        self.features = features
+        self.id_column = id_column
+        self.impute = impute
+        self.log_transform = log_transform
+        self.scaler = scaler
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, source: str = "input") -> TablePreprocessor:
+        if self.impute not in ("median", "knn"):
+            raise ConfigError(f"impute must be 'median' or 'knn'; got {self.impute!r}")
+        if self.scaler not in ("standard", "robust", "minmax"):
+            raise ConfigError(
+                f"scaler must be one of 'standard', 'robust', 'minmax'; got {self.scaler!r}")
+        decisions: list[Decision] = []
+        candidates = self._candidate_columns(df, source)
+        numeric: dict[str, np.ndarray] = {}
+        categorical: dict[str, list[str]] = {}
+        modes: dict[str, str] = {}
+        for name in sorted(candidates):
+            values = df[name]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                decisions.append(Decision(name, "dropped", "date column; derive recency or "
+                                          "tenure with `personae features` instead"))
+                continue
+            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values) \
+                    or _looks_numeric(values):
+                column = coerce_numeric(values, source, name)
+                if np.isnan(column).all():
+                    raise DataError("every value is missing; drop the column or fill it",
+                                    source=source, column=name)
+                if np.nanmin(column) == np.nanmax(column):
+                    decisions.append(Decision(name, "dropped", "constant column"))
+                    continue
+                if self._id_like_number(name, column):
+                    decisions.append(Decision(name, "dropped", "id-like column (every value "
+                                              "unique and named like an id)"))
+                    continue
+                numeric[name] = column
+                continue
+            text = values.astype("string")
+            counts = text.value_counts(dropna=True)
+            if counts.empty:
+                raise DataError("every value is missing; drop the column or fill it",
+                                source=source, column=name)
+            if len(counts) == 1:
+                decisions.append(Decision(name, "dropped", "constant column"))
+                continue
+            if len(counts) > 50 and len(counts) > 0.5 * text.notna().sum():
+                decisions.append(Decision(name, "dropped", f"id-like text column "
+                                          f"({len(counts)} distinct values)"))
+                continue
+            shares = counts / counts.sum()
+            kept = [str(level) for level in shares[shares >= RARE_SHARE].index[:MAX_LEVELS]]
+            grouped = len(counts) - len(kept)
+            categorical[name] = sorted(kept)
+            modes[name] = str(counts.index[0])
+            missing = int(text.isna().sum())
+            detail = f"one-hot encoded {len(kept)} levels"
+            if grouped:
+                detail += f"; {grouped} rare levels grouped as {OTHER!r}"
+            decisions.append(Decision(name, "encoded", detail))
+            if missing:
+                decisions.append(Decision(name, "imputed",
+                                          f"{missing} missing values set to the mode "
+                                          f"{modes[name]!r}"))
+        if not numeric and not categorical:
+            raise DataError("no usable feature column (need numbers or categories; "
+                            f"looked at {sorted(candidates) or 'no columns'})", source=source)
+
+        self.numeric_ = sorted(numeric)
+        self.categorical_ = categorical
+        self.modes_ = modes
+        self.medians_ = {n: float(np.nanmedian(numeric[n])) for n in self.numeric_}
+        self.log_columns_ = []
+        for name in self.numeric_:
+            column = numeric[name]
+            missing = int(np.isnan(column).sum())
+            if missing:
+                how = ("the median " f"{self.medians_[name]:.4g}" if self.impute == "median"
+                       else "k-nearest-neighbour imputation (k=5)")
+                decisions.append(Decision(name, "imputed", f"{missing} missing values "
+                                          f"({missing / len(column):.1%}) filled with {how}"))
+            if self.log_transform and np.nanmin(column) >= 0:
+                skew = float(pd.Series(column).skew())
+                if skew > SKEW_THRESHOLD:
+                    self.log_columns_.append(name)
+                    decisions.append(Decision(name, "log-transformed",
+                                              f"skewness {skew:.1f} > {SKEW_THRESHOLD}"))
+        matrix = self.numeric_matrix(numeric, impute_knn=False, scale=False)
+        self.center_, self.scale_ = self._scale_parameters(matrix)
+        self.knn_reference_ = np.empty((0, len(self.numeric_)), dtype=np.float32)
+        if self.impute == "knn":
+            had_gaps = np.zeros(len(matrix), dtype=bool)
+            for name in self.numeric_:
+                had_gaps |= np.isnan(numeric[name])
+            complete = ((matrix - self.center_) / self.scale_)[~had_gaps]
+            step = max(1, len(complete) // KNN_REFERENCE_ROWS)
+            self.knn_reference_ = complete[::step][:KNN_REFERENCE_ROWS].astype(np.float32)
+            if len(self.knn_reference_) < 5:
+                raise DataError("too few complete rows for --impute knn (need 5); use the "
+                                "median instead", source=source)
+        self.feature_names_ = self.numeric_ + [
+            f"{name}={level}" for name in sorted(categorical) for level in
+            categorical[name] + [OTHER]
+        ]
+        self.decisions_ = decisions
+        self.n_features_in_ = len(self.numeric_) + len(categorical)
+        for decision in decisions:
+            if decision.action == "dropped":
+                log.warning("dropped column %r: %s", decision.column, decision.detail)
+        return self
+
+    def _candidate_columns(self, df: pd.DataFrame, source: str) -> list[str]:
+        columns = [str(c) for c in df.columns]
+        if self.features is not None:
+            missing = [f for f in self.features if f not in columns]
+            if missing:
+                raise DataError(f"feature columns {missing} not found; columns are {columns}",
+                                source=source)
+            if self.id_column in self.features:
+                raise ConfigError(f"the id column {self.id_column!r} cannot also be a feature")
+            if not self.features:
+                raise ConfigError("--features is empty; name at least one column")
+            return list(dict.fromkeys(self.features))
+        return [c for c in columns if c != self.id_column]
+
+    @staticmethod
+    def _id_like_number(name: str, column: np.ndarray) -> bool:
+        normal = _normalise(name)
+        named_like_id = normal in ID_NAMES or normal.endswith("id") or normal in {"index", "key"}
+        if not named_like_id or np.isnan(column).any():
+            return False
+        return bool(np.all(column == np.round(column)) and len(np.unique(column)) == len(column))
+
+    def _scale_parameters(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Our own three scalers rather than sklearn's: the model file must hold plain arrays,
+        # and rebuilding sklearn estimators from attributes breaks across its versions.
+        with np.errstate(all="ignore"):
+            if self.scaler == "standard":
+                center, scale = np.nanmean(matrix, axis=0), np.nanstd(matrix, axis=0)
+            elif self.scaler == "robust":
+                q1, med, q3 = np.nanpercentile(matrix, [25, 50, 75], axis=0)
+                center, scale = med, q3 - q1
+            else:
+                low, high = np.nanmin(matrix, axis=0), np.nanmax(matrix, axis=0)
+                center, scale = low, high - low
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return center.astype(np.float64), scale.astype(np.float64)
+
+    # ------------------------------------------------------------ transform
+    def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        """A float32 matrix with one row per user and ``feature_names_`` as columns."""
+        self._check_fitted()
+        missing = [c for c in [*self.numeric_, *self.categorical_] if c not in df.columns]
+        if missing:
+            raise DataError(f"columns {missing} used by the model are missing; columns are "
+                            f"{[str(c) for c in df.columns]}", source=source)
+        numeric = {n: coerce_numeric(df[n], source, n) for n in self.numeric_}
+        out = np.empty((len(df), len(self.feature_names_)), dtype=np.float32)
+        out[:, : len(self.numeric_)] = self.numeric_matrix(numeric, impute_knn=True, scale=True)
+        position = len(self.numeric_)
+        for name in sorted(self.categorical_):
+            levels = self.categorical_[name]
+            text = df[name].astype("string").fillna(self.modes_[name])
+            codes = pd.Categorical(text, categories=levels).codes  # -1 = not a kept level
+            block = np.zeros((len(df), len(levels) + 1), dtype=np.float32)
+            block[np.arange(len(df)), np.where(codes < 0, len(levels), codes)] = 1.0
+            out[:, position: position + len(levels) + 1] = block
+            position += len(levels) + 1
+        return out
+
+    def fit_transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        return self.fit(df, source).transform(df, source)
+
+    def numeric_matrix(self, numeric: dict[str, np.ndarray], *, impute_knn: bool = True,
+                       scale: bool = True) -> np.ndarray:
+        """Raw numeric columns -> imputed, log-transformed and (if ``scale``) scaled."""
+        n_rows = len(next(iter(numeric.values()))) if numeric else 0
+        matrix = np.empty((n_rows, len(self.numeric_)), dtype=np.float64)
+        for j, name in enumerate(self.numeric_):
+            column = numeric[name]
+            if self.impute == "median" or not impute_knn:
+                column = np.where(np.isnan(column), self.medians_[name], column)
+            if name in self.log_columns_:
+                # Signed log: fitted on non-negative data, but a new user's negative value
+                # must not become NaN.
+                column = np.sign(column) * np.log1p(np.abs(column))
+            matrix[:, j] = column
+        if scale:
+            matrix -= self.center_
+            matrix /= self.scale_
+            if impute_knn and self.impute == "knn" and np.isnan(matrix).any():
+                from sklearn.impute import KNNImputer
+
+                imputer = KNNImputer(n_neighbors=5).fit(self.knn_reference_)
+                rows = np.isnan(matrix).any(axis=1)
+                matrix[rows] = imputer.transform(matrix[rows])
+        return matrix
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "feature_names_"):
+            from personae.errors import NotFittedError
+
+            raise NotFittedError("TablePreprocessor.transform called before fit")
+
+    # ---------------------------------------------------------- persistence
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self._check_fitted()
+        params = {
+            "features": self.features,
+            "id_column": self.id_column,
+            "impute": self.impute,
+            "log_transform": self.log_transform,
+            "scaler": self.scaler,
+            "numeric": self.numeric_,
+            "categorical": self.categorical_,
+            "modes": self.modes_,
+            "medians": self.medians_,
+            "log_columns": self.log_columns_,
+            "feature_names": self.feature_names_,
+            "decisions": [d.as_dict() for d in self.decisions_],
+        }
+        arrays = {"scaler_center": self.center_, "scaler_scale": self.scale_,
+                  "knn_reference": self.knn_reference_}
+        return params, arrays
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]
+                   ) -> TablePreprocessor:
+        self = cls(features=params["features"], id_column=params["id_column"],
+                   impute=params["impute"], log_transform=params["log_transform"],
+                   scaler=params["scaler"])
+        self.numeric_ = list(params["numeric"])
+        self.categorical_ = {k: list(v) for k, v in params["categorical"].items()}
+        self.modes_ = dict(params["modes"])
+        self.medians_ = {k: float(v) for k, v in params["medians"].items()}
+        self.log_columns_ = list(params["log_columns"])
+        self.feature_names_ = list(params["feature_names"])
+        self.decisions_ = [Decision(**d) for d in params["decisions"]]
+        self.n_features_in_ = len(self.numeric_) + len(self.categorical_)
+        self.center_ = np.asarray(arrays["scaler_center"], dtype=np.float64)
+        self.scale_ = np.asarray(arrays["scaler_scale"], dtype=np.float64)
+        self.knn_reference_ = np.asarray(arrays["knn_reference"], dtype=np.float32)
+        return self
