@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 
 from personae.errors import DataError
 
-TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv",
+                  ".parquet": "parquet", ".pq": "parquet"}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
