@@ -1,0 +1,421 @@
+"""Event log -> one row of behavioural features per user, computed in DuckDB SQL.
+
+Stages (each logs a line and calls ``progress`` when given):
+
+1. find the source and map columns to roles (:mod:`personae.features.events_io`);
+2. type every row in SQL and count what is wrong: missing user ids (dropped, counted),
+   times that do not parse and numbers that do not parse (refused, or skipped and counted
+   with ``on_bad_rows="skip"``), events after the reference date (left out, counted);
+3. keep the good rows once each (exact duplicates over the mapped columns are counted
+   and dropped) in a DuckDB table that spills to disk under ``memory_limit``;
+4. aggregate per user: RFM, sessions, engagement, time of day, breadth, trend, returns.
+
+Conventions, chosen so every feature is numeric and defined for every user:
+
+- Times are UTC. Text times with an offset are converted; text times without one are
+  read as UTC. Time-of-day features use UTC hours.
+- A session ends when the next event of the user comes ``session_gap_minutes`` or more
+  later (a gap of exactly the threshold starts a new session). A one-event session lasts 0.
+- "Purchases" are all rows, unless an event column has purchase-like types (purchase,
+  order, buy, checkout, transaction): then only those. Returns are lines with a negative
+  quantity (or negative value), an order id like ``C123`` (a cancellation) or an event
+  type naming a return, cancellation or refund.
+- ``frequency`` counts distinct non-return orders when an order column is mapped,
+  otherwise distinct days with a purchase. ``monetary_total`` is net of returns.
+- ``recency_days`` counts from the last purchase; a user who never purchased gets their
+  tenure (they have not purchased since they were first seen).
+- ``days_between_visits`` is the mean gap between consecutive active days; a user with
+  one active day gets their tenure, the time they have been seen without coming back
+  (a lower bound on their true gap), rather than 0, which would read as "very frequent".
+- With date-only times (all at midnight) session and time-of-day features are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time as clock
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from personae.errors import ConfigError, DataError
+from personae.features import events_sql
+from personae.features.events_io import (
+    Source,
+    describe,
+    map_columns,
+    number_expr,
+    offset_expr,
+    quote_ident,
+    raw_is_set,
+    resolve_source,
+    text_expr,
+    time_expr,
+    user_expr,
+)
+from personae.features.semantics import BUILTIN, FeatureMeaning, Semantics
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+_MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_SHOW_BAD = 5
+
+
+@dataclass(frozen=True)
+class EventReport:
+    """What happened on the way from the log to the features; nothing is dropped silently."""
+
+    source: str
+    mapping: dict[str, str]
+    rows_read: int
+    missing_user: int
+    bad_time: int
+    bad_numbers: dict[str, int]
+    bad_rows_skipped: int
+    after_reference: int
+    duplicates_removed: int
+    rows_used: int
+    users: int
+    reference_date: datetime
+    first_event: datetime
+    last_event: datetime
+    time_offsets: tuple[str, ...]
+    times_without_offset: int
+    date_only: bool
+    sessions_from: Literal["column", "gap", "none"]
+    session_gap_minutes: float
+    event_types: tuple[str, ...]
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """The report as short human-readable lines (the CLI prints these)."""
+        mapped = ", ".join(f"{role}={col!r}" for role, col in self.mapping.items())
+        out = [
+            f"source: {self.source}",
+            f"columns: {mapped}",
+            f"rows read: {self.rows_read:,}; used: {self.rows_used:,}; users: {self.users:,}",
+            f"dropped: {self.missing_user:,} without user id, {self.bad_rows_skipped:,} bad "
+            f"rows skipped, {self.duplicates_removed:,} exact duplicates, "
+            f"{self.after_reference:,} after the reference date",
+            f"events from {self.first_event} to {self.last_event} (UTC); "
+            f"reference date {self.reference_date}",
+        ]
+        return out + list(self.notes)
+
+
+@dataclass(frozen=True)
+class EventFeatures:
+    """Per-user features (``user_id`` first, one row per user) and the report."""
+
+    frame: pd.DataFrame
+    report: EventReport
+    meanings: dict[str, FeatureMeaning] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c for c in self.frame.columns if c != "user_id"]
+
+    def semantics(self) -> Semantics:
+        """Meanings of every column, including the per-event-type shares of this log."""
+        return Semantics(user=dict(self.meanings))
+
+
+def from_events(
+    source: Any,
+    *,
+    user: str | None = None,
+    time: str | None = None,
+    event: str | None = None,
+    value: str | None = None,
+    quantity: str | None = None,
+    price: str | None = None,
+    session: str | None = None,
+    item: str | None = None,
+    category: str | None = None,
+    order: str | None = None,
+    table: str | None = None,
+    time_format: str | None = None,
+    reference_date: str | date | datetime | None = None,
+    session_gap_minutes: float = 30,
+    top_event_types: int = 8,
+    on_bad_rows: Literal["error", "skip"] = "error",
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    progress_bar: bool = False,
+) -> EventFeatures:
+    """Compute per-user behavioural features from an event log, in DuckDB.
+
+    ``source`` is a CSV/Parquet file, a folder or glob of them, a DuckDB database (with
+    ``table``) or a pandas DataFrame. Column roles not given are detected by name.
+    Raises :class:`DataError` for bad input and :class:`ConfigError` for bad parameters.
+    """
+    started = clock.perf_counter()
+    ref = _check_params(on_bad_rows, session_gap_minutes, top_event_types, memory_limit,
+                        threads, reference_date)
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="personae-duckdb-")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{memory_limit or default_memory_limit()}'")
+        con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
+        con.execute(f"SET temp_directory = '{spill}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET enable_progress_bar = {'true' if progress_bar else 'false'}")
+        _step(progress, "reading the event log")
+        src = resolve_source(con, source, table)
+        columns = describe(con, src)
+        given = {"user": user, "time": time, "event": event, "value": value,
+                 "quantity": quantity, "price": price, "session": session, "item": item,
+                 "category": category, "order": order}
+        mapping = map_columns(columns, given, src.label)
+        _step(progress, "mapped columns: " + ", ".join(f"{k}={v}" for k, v in mapping.items()))
+        return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,
+                    top_event_types, on_bad_rows, progress, started)
+    except duckdb.OutOfMemoryException as exc:
+        raise DataError(f"DuckDB ran out of memory under memory_limit "
+                        f"{memory_limit or default_memory_limit()} ({exc}); raise --memory-limit",
+                        source=str(source)) from None
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def default_memory_limit() -> str:
+    """Half the physical memory, as DuckDB reads it (e.g. ``'12GiB'``)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return "4GiB"
+    return f"{max(1, total // 2 // 2**20)}MiB"
+
+
+def _check_params(on_bad_rows: str, gap: float, top: int, memory_limit: str | None,
+                  threads: int | None, reference_date: Any) -> datetime | None:
+    if on_bad_rows not in ("error", "skip"):
+        raise ConfigError("The 'on_bad_rows' parameter must be one of ['error', 'skip']. "
+                          f"Got {on_bad_rows!r} instead.")
+    if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not gap > 0:
+        raise ConfigError("The 'session_gap_minutes' parameter must be a number > 0. "
+                          f"Got {gap!r} instead.")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"The 'top_event_types' parameter must be an int >= 1. Got {top!r} "
+                          "instead.")
+    if memory_limit is not None and not _MEMORY_RE.match(str(memory_limit)):
+        raise ConfigError("The 'memory_limit' parameter must be a size such as '4GB' or "
+                          f"'512MiB'. Got {memory_limit!r} instead.")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ConfigError(f"The 'threads' parameter must be an int >= 1. Got {threads!r} instead.")
+    return _parse_reference(reference_date)
+
+
+def _parse_reference(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        stamp = value
+    elif isinstance(value, date):
+        stamp = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            stamp = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError("The 'reference_date' parameter must be an ISO date such as "
+                              f"'2011-01-01'. Got {value!r} instead.") from None
+    else:
+        raise ConfigError("The 'reference_date' parameter must be a date, a datetime or an ISO "
+                          f"string. Got {type(value).__name__} instead.")
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return stamp
+
+
+def _step(progress: Progress | None, message: str) -> None:
+    logger.info(message)
+    if progress is not None:
+        progress(message)
+
+
+def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str],
+         time_format: str | None, ref: datetime | None, gap: float, top: int,
+         on_bad_rows: str, progress: Progress | None, started: float) -> EventFeatures:
+    typed = _typed_sql(src, columns, mapping, time_format)
+    con.execute(f"CREATE TEMP VIEW typed AS {typed}")
+    numbers = [r for r in ("value", "quantity", "price") if r in mapping]
+    has_offsets = offset_expr(mapping["time"], columns[mapping["time"]]) is not None
+    _step(progress, "checking rows")
+    stats = _stats(con, numbers, has_offsets, ref)
+    if stats["rows"] == 0:
+        raise DataError("the event log is empty: no rows", source=src.label)
+    bad_total = stats["bad_time"] + sum(stats[f"bad_{r}"] for r in numbers)
+    if bad_total and on_bad_rows == "error":
+        _refuse_bad_rows(con, src, mapping, numbers, stats)
+    if stats["good"] == 0:
+        raise DataError(f"no usable events: {stats['missing_user']:,} of {stats['rows']:,} rows "
+                        f"have no user id and {bad_total:,} have bad values",
+                        source=src.label, column=mapping["user"])
+    reference = ref or datetime.combine(stats["max_ts"].date(), datetime.min.time()) + \
+        timedelta(days=1)
+    if stats["good"] - stats["after_ref"] == 0:
+        raise DataError(f"no events on or before the reference date {reference}",
+                        source=src.label)
+    if stats["missing_user"]:
+        logger.warning("%s rows without a user id dropped", stats["missing_user"])
+    _step(progress, "keeping each event once")
+    plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
+                           date_only=bool(stats["date_only"]))
+    con.execute(events_sql.clean_table_sql(plan))
+    kept = con.execute("SELECT count(*) FROM ev").fetchone()[0]
+    types = events_sql.top_event_types(con, top) if "event" in mapping else []
+    plan = events_sql.with_purchase_types(con, plan, types)
+    _step(progress, f"computing features for {kept:,} events")
+    frame, meanings = events_sql.features(con, plan, types)
+    offsets = tuple(sorted(stats.get("offsets") or ()))
+    notes = _notes(plan, stats, offsets, bad_total, numbers)
+    report = EventReport(
+        source=src.label, mapping=dict(mapping), rows_read=stats["rows"],
+        missing_user=stats["missing_user"], bad_time=stats["bad_time"],
+        bad_numbers={r: stats[f"bad_{r}"] for r in numbers},
+        bad_rows_skipped=stats["bad_rows"] if bad_total else 0, after_reference=stats["after_ref"],
+        duplicates_removed=stats["good"] - stats["after_ref"] - kept, rows_used=kept,
+        users=len(frame), reference_date=reference, first_event=stats["min_ts"],
+        last_event=stats["max_ts"], time_offsets=offsets,
+        times_without_offset=stats.get("naive", 0) if offsets else 0,
+        date_only=plan.date_only,
+        sessions_from="none" if plan.date_only else ("column" if "session" in mapping
+                                                     else "gap"),
+        session_gap_minutes=float(gap), event_types=tuple(t for t in types if t is not None),
+        seconds=round(clock.perf_counter() - started, 3), notes=notes,
+    )
+    _step(progress, f"done: {len(frame):,} users, {len(frame.columns) - 1} features")
+    return EventFeatures(frame=frame, report=report, meanings=meanings)
+
+
+def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
+               time_format: str | None) -> str:
+    def col(role: str) -> tuple[str, str]:
+        return mapping[role], columns[mapping[role]]
+
+    parts = [f"{user_expr(*col('user'))} AS user_id",
+             f"{time_expr(*col('time'), time_format)} AS ts",
+             f"{raw_is_set(*col('time'))} AS ts_given"]
+    offset = offset_expr(*col("time"))
+    if offset is not None and time_format is None:
+        parts.append(f"{offset} AS ts_offset")
+    for role in ("value", "quantity", "price"):
+        if role in mapping:
+            parts.append(f"{number_expr(*col(role))} AS {role}")
+            parts.append(f"{raw_is_set(*col(role))} AS {role}_given")
+    for role, name in (("event", "event"), ("session", "session"), ("item", "item"),
+                       ("category", "category"), ("order", "ord")):
+        if role in mapping:
+            parts.append(f"{text_expr(*col(role))} AS {name}")
+    return f"SELECT {', '.join(parts)} FROM {src.relation}"
+
+
+def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None) -> dict:
+    bad_num = " OR ".join(f"({r}_given AND {r} IS NULL)" for r in numbers) or "false"
+    good = f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad_num})"
+    ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'" if ref else "NULL"
+    items = {
+        "rows": "count(*)",
+        "missing_user": "count(*) FILTER (user_id IS NULL)",
+        "bad_time": "count(*) FILTER (user_id IS NOT NULL AND ts IS NULL)",
+        "bad_rows": f"count(*) FILTER (user_id IS NOT NULL AND NOT ({good}))",
+        "good": f"count(*) FILTER ({good})",
+        "after_ref": f"coalesce(count(*) FILTER ({good} AND ts > {ref_sql}), 0)",
+        "min_ts": f"min(ts) FILTER ({good})",
+        "max_ts": f"max(ts) FILTER ({good})",
+        "date_only": f"coalesce(bool_and(ts = date_trunc('day', ts)) FILTER ({good}), false)",
+    }
+    for r in numbers:
+        items[f"bad_{r}"] = f"count(*) FILTER (user_id IS NOT NULL AND {r}_given AND {r} IS NULL)"
+    if has_offsets:
+        items["offsets"] = f"list(DISTINCT ts_offset) FILTER ({good} AND ts_offset <> '')"
+        items["naive"] = f"count(*) FILTER ({good} AND ts_offset = '')"
+    sql = "SELECT " + ", ".join(f"{v} AS {k}" for k, v in items.items()) + " FROM typed"
+    row = con.execute(sql).fetchone()
+    return dict(zip(items, row, strict=True))
+
+
+def _refuse_bad_rows(con: Any, src: Source, mapping: dict[str, str], numbers: list[str],
+                     stats: dict) -> None:
+    roles = ["time"] + [r for r in numbers if stats[f"bad_{r}"]] if stats["bad_time"] else \
+        [r for r in numbers if stats[f"bad_{r}"]]
+    role = roles[0]
+    column = mapping[role]
+    condition = ("ts IS NULL" if role == "time" else f"({role}_given AND {role} IS NULL)")
+    count = stats["bad_time"] if role == "time" else stats[f"bad_{role}"]
+    con.execute("SET threads = 1")  # row numbers in file order
+    rows = con.execute(
+        f"SELECT n, raw FROM (SELECT row_number() OVER () AS n, {quote_ident(column)} AS raw, "
+        f"* FROM ({src.relation})) AS r WHERE n IN (SELECT n FROM (SELECT row_number() OVER () "
+        f"AS n, t.* FROM typed AS t) WHERE user_id IS NOT NULL AND {condition}) ORDER BY n "
+        f"LIMIT {_SHOW_BAD}").fetchall()
+    shown = ", ".join(f"row {n}: {raw!r}" for n, raw in rows)
+    what = "a time that does not parse (or no time)" if role == "time" else \
+        "a value that is not a number"
+    others = [r for r in roles[1:]]
+    extra = f"; also bad: {', '.join(others)}" if others else ""
+    raise DataError(
+        f"{count:,} rows have {what} (first: {shown}){extra}; fix them, give time_format "
+        "(--time-format), or skip them with on_bad_rows='skip' (--on-bad-rows skip)",
+        source=src.label, column=column, row=rows[0][0] if rows else None)
+
+
+def _notes(plan: events_sql.Plan, stats: dict, offsets: tuple[str, ...], bad_total: int,
+           numbers: list[str]) -> tuple[str, ...]:
+    notes = []
+    if bad_total:
+        per = ", ".join([f"time: {stats['bad_time']:,}"] +
+                        [f"{r}: {stats[f'bad_{r}']:,}" for r in numbers])
+        notes.append(f"skipped {stats['bad_rows']:,} bad rows ({per})")
+    if offsets:
+        notes.append(f"times carry UTC offsets {', '.join(offsets)}: converted to UTC; "
+                     f"{stats.get('naive', 0):,} times without an offset read as UTC")
+    if plan.date_only:
+        notes.append("times are dates only: session and time-of-day features left out")
+    if plan.value_from:
+        notes.append(f"value = {plan.value_from}")
+    return tuple(notes)
+
+
+def write_features(features: EventFeatures | pd.DataFrame, path: str | Path) -> Path:
+    """Write the features to .parquet or .csv through a temporary file: never half-written."""
+    frame = features.frame if isinstance(features, EventFeatures) else features
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise ConfigError(f"The output path must end in .parquet or .csv. Got {str(target)!r}.")
+    if not target.parent.exists():
+        raise DataError("output folder does not exist", source=str(target.parent))
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def meaning(name: str) -> FeatureMeaning | None:
+    """The built-in meaning of a fixed event feature name, if it has one."""
+    return BUILTIN.get(name)

@@ -1,0 +1,274 @@
+"""The DuckDB SQL behind :func:`personae.features.events.from_events`.
+
+Works on a view ``typed`` (one row per raw event, typed, see ``events._typed_sql``) and
+writes a table ``ev`` (good events, each once), then aggregates ``ev`` per user.
+The conventions each feature follows are written down in ``events.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from personae.features.events_io import quote_literal, sanitise
+from personae.features.semantics import FeatureMeaning, fallback_meaning
+
+PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
+RETURN_RE = r"return|cancel|refund"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the log offers, decided once; the SQL below follows it."""
+
+    mapping: dict[str, str]
+    reference: datetime
+    gap_minutes: float
+    date_only: bool
+    purchase_types: tuple[str, ...] = ()
+    cancel_prefix: bool = False
+
+    def has(self, role: str) -> bool:
+        return role in self.mapping
+
+    @property
+    def value_from(self) -> str:
+        if self.has("value"):
+            return f"column {self.mapping['value']!r}"
+        if self.has("quantity") and self.has("price"):
+            return f"{self.mapping['quantity']!r} x {self.mapping['price']!r}"
+        if self.has("price"):
+            return f"column {self.mapping['price']!r} (one unit a line)"
+        return ""
+
+    @property
+    def ref_sql(self) -> str:
+        return f"TIMESTAMP '{self.reference.isoformat(sep=' ')}'"
+
+
+def good_rows_sql(numbers: list[str]) -> str:
+    bad = " OR ".join(f"({r}_given AND {r} IS NULL)" for r in numbers) or "false"
+    return f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad})"
+
+
+def clean_table_sql(plan: Plan) -> str:
+    numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
+    keep = ["user_id", "ts"] + numbers + [n for r, n in (
+        ("event", "event"), ("session", "session"), ("item", "item"),
+        ("category", "category"), ("order", "ord")) if plan.has(r)]
+    outer = [c for c in keep if c not in ("value", "price")]
+    if plan.value_from:
+        if plan.has("value"):
+            outer.append("value")
+        elif plan.has("quantity"):
+            outer.append("quantity * price AS value")
+        else:
+            outer.append("price AS value")
+    return (f"CREATE TEMP TABLE ev AS SELECT {', '.join(outer)} FROM (SELECT DISTINCT "
+            f"{', '.join(keep)} FROM typed WHERE {good_rows_sql(numbers)} "
+            f"AND ts <= {plan.ref_sql})")
+
+
+def top_event_types(con: Any, top: int) -> list[str | None]:
+    rows = con.execute(
+        "SELECT event, count(*) AS n FROM ev WHERE event IS NOT NULL GROUP BY event "
+        f"ORDER BY n DESC, event LIMIT {int(top)}").fetchall()
+    return [r[0] for r in rows]
+
+
+def with_purchase_types(con: Any, plan: Plan, types: list[str | None]) -> Plan:
+    """Decide which event types are purchases and whether ``C...`` order ids are cancels."""
+    purchase: tuple[str, ...] = ()
+    if plan.has("event"):
+        purchase = tuple(r[0] for r in con.execute(
+            "SELECT DISTINCT event FROM ev WHERE regexp_matches(lower(event), ?) AND NOT "
+            "regexp_matches(lower(event), ?) ORDER BY event", [PURCHASE_RE, RETURN_RE]
+        ).fetchall())
+    cancel_prefix = False
+    if plan.has("order"):
+        share = con.execute("SELECT avg(CASE WHEN regexp_full_match(ord, 'C[0-9].*') THEN 1 "
+                            "ELSE 0 END) FROM ev WHERE ord IS NOT NULL").fetchone()[0]
+        # a marker only when it is the exception: ids that all look like C123 are just ids
+        cancel_prefix = share is not None and 0 < share < 0.5
+    return replace(plan, purchase_types=purchase, cancel_prefix=cancel_prefix)
+
+
+def _is_return(plan: Plan) -> str:
+    parts = []
+    if plan.has("quantity"):
+        parts.append("coalesce(quantity < 0, false)")
+    if plan.has("value"):
+        parts.append("coalesce(value < 0, false)")
+    if plan.cancel_prefix:
+        parts.append("coalesce(regexp_full_match(ord, 'C[0-9].*'), false)")
+    if plan.has("event"):
+        parts.append(f"coalesce(regexp_matches(lower(event), '{RETURN_RE}'), false)")
+    return " OR ".join(parts) or "false"
+
+
+def _is_purchase(plan: Plan) -> str:
+    if not plan.purchase_types:
+        return "true"
+    listed = ", ".join(quote_literal(t) for t in plan.purchase_types)
+    return f"coalesce(event IN ({listed}), false)"
+
+
+def _days(start: str, end: str) -> str:
+    return f"(datediff('microsecond', {start}, {end}) / 86400000000.0)"
+
+
+def features(con: Any, plan: Plan, types: list[str | None]
+             ) -> tuple[pd.DataFrame, dict[str, FeatureMeaning]]:
+    """Run the per-user aggregation; return the frame and meanings of per-type columns."""
+    ref = plan.ref_sql
+    timed = not plan.date_only
+    agg = [
+        "min(ts) AS first_ts", "max(ts) AS last_ts",
+        "max(ts) FILTER (is_pur AND NOT is_ret) AS last_purchase",
+        "count(*) AS event_count", "count(DISTINCT d) AS active_days",
+        "min(d) AS first_d", "max(d) AS last_d",
+        ("count(DISTINCT ord)" if plan.has("order") else "count(DISTINCT d)")
+        + " FILTER (is_pur AND NOT is_ret) AS frequency",
+        "count(*) FILTER (is_pur AND NOT is_ret) AS purchase_lines",
+        "count(*) FILTER (is_ret) AS n_returns",
+        "count(*) FILTER (dayofweek(ts) IN (0, 6)) AS n_weekend",
+        f"count(*) FILTER (ts > {ref} - INTERVAL 30 DAY) AS n_last30",
+        f"count(*) FILTER (ts > {ref} - INTERVAL 60 DAY AND ts <= {ref} - INTERVAL 30 DAY) "
+        "AS n_prev30",
+    ]
+    if plan.value_from:
+        agg.append("coalesce(sum(value) FILTER (is_pur), 0) AS money")
+    if plan.has("quantity"):
+        agg.append("coalesce(sum(quantity) FILTER (is_pur AND NOT is_ret), 0) AS qty")
+    if plan.has("item"):
+        agg.append("count(DISTINCT item) AS distinct_items")
+    if plan.has("category"):
+        agg.append("count(DISTINCT category) AS distinct_categories")
+    if timed:
+        agg += ["count(*) FILTER (h < 6) AS n_night",
+                "count(*) FILTER (h >= 6 AND h < 12) AS n_morning",
+                "count(*) FILTER (h >= 12 AND h < 18) AS n_afternoon",
+                "count(*) FILTER (h >= 18) AS n_evening"]
+    named = [t for t in types if t is not None]
+    for i, t in enumerate(named):
+        agg.append(f"count(*) FILTER (event = {quote_literal(t)}) AS n_type_{i}")
+    if plan.has("event"):
+        listed = ", ".join(quote_literal(t) for t in named) or "NULL"
+        agg.append(f"count(*) FILTER (event IS NULL OR event NOT IN ({listed})) AS n_type_other")
+
+    ctes = [
+        f"e AS (SELECT *, CAST(ts AS DATE) AS d, hour(ts) AS h, ({_is_return(plan)}) AS is_ret, "
+        f"({_is_purchase(plan)}) AS is_pur FROM ev)",
+        f"base AS (SELECT user_id, {', '.join(agg)} FROM e GROUP BY user_id)",
+    ]
+    joins = []
+    if timed:
+        ctes += _session_ctes(plan)
+        ctes += ["hours AS (SELECT user_id, h, count(*) AS c FROM e GROUP BY user_id, h)",
+                 "peak AS (SELECT user_id, arg_max(h, c * 24 + (23 - h)) AS peak_hour "
+                 "FROM hours GROUP BY user_id)"]
+        joins += ["LEFT JOIN sess USING (user_id)", "LEFT JOIN peak USING (user_id)"]
+    if plan.has("category"):
+        ctes += ["cats AS (SELECT user_id, category, count(*) AS c FROM e "
+                 "WHERE category IS NOT NULL GROUP BY user_id, category)",
+                 "ent AS (SELECT user_id, greatest(log2(sum(c)) - sum(c * log2(c)) / sum(c), 0) "
+                 "AS category_entropy FROM cats GROUP BY user_id)"]
+        joins.append("LEFT JOIN ent USING (user_id)")
+
+    tenure = _days("first_ts", ref)
+    freq_div = "CASE WHEN frequency > 0 THEN frequency ELSE NULL END"
+    cols = [
+        "user_id",
+        f"{_days('coalesce(last_purchase, first_ts)', ref)} AS recency_days",
+        "frequency",
+    ]
+    if plan.value_from:
+        cols += ["CAST(money AS DOUBLE) AS monetary_total",
+                 f"coalesce(money / {freq_div}, 0.0) AS monetary_mean"]
+    cols.append(f"{tenure} AS tenure_days")
+    if plan.has("order") or plan.has("quantity"):
+        num = "qty" if plan.has("quantity") else "purchase_lines"
+        cols.append(f"coalesce(CAST({num} AS DOUBLE) / {freq_div}, 0.0) AS items_per_order")
+    cols += [
+        "event_count", "active_days",
+        "CAST(event_count AS DOUBLE) / active_days AS events_per_active_day",
+        "CASE WHEN active_days > 1 THEN CAST(last_d - first_d AS DOUBLE) / (active_days - 1) "
+        f"ELSE {tenure} END AS days_between_visits",
+    ]
+    if timed:
+        cols += ["session_count", "coalesce(session_minutes_median, 0.0) AS "
+                 "session_minutes_median",
+                 "CAST(event_count AS DOUBLE) / session_count AS events_per_session"]
+    meanings: dict[str, FeatureMeaning] = {}
+    used: set[str] = set()
+    for i, t in enumerate(named):
+        name = _unique(f"share_event_{sanitise(t)}", used)
+        cols.append(f"CAST(n_type_{i} AS DOUBLE) / event_count AS {name}")
+        meanings[name] = _type_meaning(name, t)
+    if plan.has("event"):
+        cols.append("CAST(n_type_other AS DOUBLE) / event_count AS share_event_other")
+    if timed:
+        cols += [f"CAST(n_{p} AS DOUBLE) / event_count AS share_{p}"
+                 for p in ("night", "morning", "afternoon", "evening")]
+    cols.append("CAST(n_weekend AS DOUBLE) / event_count AS share_weekend")
+    if timed:
+        cols.append("peak_hour")
+    if plan.has("item"):
+        cols.append("distinct_items")
+    if plan.has("category"):
+        cols += ["distinct_categories", "coalesce(category_entropy, 0.0) AS category_entropy"]
+    cols += ["n_last30 AS events_last_30d", "n_prev30 AS events_prev_30d",
+             "CASE WHEN n_last30 + n_prev30 > 0 THEN CAST(n_last30 - n_prev30 AS DOUBLE) / "
+             "(n_last30 + n_prev30) ELSE 0.0 END AS trend_30d",
+             "CAST(n_returns AS DOUBLE) / event_count AS return_share"]
+    sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM base {' '.join(joins)} "
+           "ORDER BY user_id")
+    frame = con.execute(sql).df()
+    for optional in ("return_share", "share_event_other"):
+        if optional in frame.columns and not (frame[optional] > 0).any():
+            frame = frame.drop(columns=optional)  # nothing of the kind in this log
+    return frame, meanings
+
+
+def _session_ctes(plan: Plan) -> list[str]:
+    if plan.has("session"):
+        return [
+            "s1 AS (SELECT user_id, session, datediff('microsecond', min(ts), max(ts)) / 6e7 "
+            "AS minutes FROM e GROUP BY user_id, session)",
+            "sess AS (SELECT user_id, count(*) AS session_count, median(minutes) AS "
+            "session_minutes_median FROM s1 GROUP BY user_id)",
+        ]
+    gap_us = int(round(plan.gap_minutes * 60_000_000))
+    return [
+        "sw AS (SELECT user_id, ts, "
+        f"coalesce(datediff('microsecond', lag(ts) OVER w, ts) >= {gap_us}, true) AS is_start, "
+        f"coalesce(datediff('microsecond', ts, lead(ts) OVER w) >= {gap_us}, true) AS is_end "
+        "FROM e WINDOW w AS (PARTITION BY user_id ORDER BY ts))",
+        "sl AS (SELECT user_id, list(ts ORDER BY ts) FILTER (is_start) AS starts, "
+        "list(ts ORDER BY ts) FILTER (is_end) AS ends FROM sw WHERE is_start OR is_end "
+        "GROUP BY user_id)",
+        "sess AS (SELECT user_id, len(starts) AS session_count, list_aggregate(list_transform("
+        "range(1, len(starts) + 1), lambda i: datediff('microsecond', starts[i], ends[i]) / 6e7), "
+        "'median') AS session_minutes_median FROM sl)",
+    ]
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in used:
+        candidate, n = f"{name}_{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def _type_meaning(name: str, event_type: str) -> FeatureMeaning:
+    base = fallback_meaning(event_type)
+    return FeatureMeaning(
+        name=name, label=f"Share of '{event_type}' events", unit="share",
+        high=f"often {event_type}", low=f"rarely {event_type}",
+        themes=base.themes or ("engagement",),
+        pain_when="high" if "risk" in base.themes else None, source="user",
+    )
