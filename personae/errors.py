@@ -31,13 +31,14 @@ class DataError(PersonaeError, ValueError):
         self.column = column
         self.row = row
         where = []
-        if source:
-            where.append(str(source))
         if column is not None:
             where.append(f"column {column!r}")
         if row is not None:
             where.append(f"row {row}")
-        super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+        parts = [str(source)] if source else []
+        if where:
+            parts.append(", ".join(where))
+        super().__init__(": ".join([*parts, message]))
 
 
 class ConfigError(PersonaeError, ValueError):

@@ -147,7 +147,8 @@ class SegmentModel:
 
     def predict(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         """The segment of each row of ``df`` (a user table with the training columns)."""
-        return self.segmenter_.predict(self.transform(df, source))
+        X = self.transform(df, source)
+        return self.segmenter_.predict(X)
 
     @property
     def feature_names(self) -> list[str]:

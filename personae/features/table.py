@@ -215,7 +215,7 @@ class TablePreprocessor:
                     self.log_columns_.append(name)
                     decisions.append(Decision(name, "log-transformed",
                                               f"skewness {skew:.1f} > {SKEW_THRESHOLD}"))
-        matrix = self.numeric_matrix(numeric, impute_knn=False, scale=False)
+        matrix = self.numeric_matrix(numeric, len(df), impute_knn=False, scale=False)
         self.center_, self.scale_ = self._scale_parameters(matrix)
         self.knn_reference_ = np.empty((0, len(self.numeric_)), dtype=np.float32)
         if self.impute == "knn":
@@ -286,12 +286,12 @@ class TablePreprocessor:
                             f"{[str(c) for c in df.columns]}", source=source)
         numeric = {n: coerce_numeric(df[n], source, n) for n in self.numeric_}
         out = np.empty((len(df), len(self.feature_names_)), dtype=np.float32)
-        out[:, : len(self.numeric_)] = self.numeric_matrix(numeric, impute_knn=True, scale=True)
+        out[:, : len(self.numeric_)] = self.numeric_matrix(numeric, len(df))
         position = len(self.numeric_)
         for name in sorted(self.categorical_):
             levels = self.categorical_[name]
             text = df[name].astype("string").fillna(self.modes_[name])
-            codes = pd.Categorical(text, categories=levels).codes  # -1 = not a kept level
+            codes = pd.Index(levels).get_indexer(text)  # -1 = not a kept level
             block = np.zeros((len(df), len(levels) + 1), dtype=np.float32)
             block[np.arange(len(df)), np.where(codes < 0, len(levels), codes)] = 1.0
             out[:, position: position + len(levels) + 1] = block
@@ -301,10 +301,9 @@ class TablePreprocessor:
     def fit_transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         return self.fit(df, source).transform(df, source)
 
-    def numeric_matrix(self, numeric: dict[str, np.ndarray], *, impute_knn: bool = True,
-                       scale: bool = True) -> np.ndarray:
+    def numeric_matrix(self, numeric: dict[str, np.ndarray], n_rows: int, *,
+                       impute_knn: bool = True, scale: bool = True) -> np.ndarray:
         """Raw numeric columns -> imputed, log-transformed and (if ``scale``) scaled."""
-        n_rows = len(next(iter(numeric.values()))) if numeric else 0
         matrix = np.empty((n_rows, len(self.numeric_)), dtype=np.float64)
         for j, name in enumerate(self.numeric_):
             column = numeric[name]

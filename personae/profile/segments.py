@@ -30,7 +30,7 @@ def feature_frame(df: pd.DataFrame, preprocessor: TablePreprocessor,
 def model_space(features: pd.DataFrame, preprocessor: TablePreprocessor) -> pd.DataFrame:
     """The same columns as the model sees them: numbers imputed, log-transformed, scaled."""
     numeric = preprocessor.numeric_matrix(
-        {name: features[name].to_numpy() for name in preprocessor.numeric_})
+        {name: features[name].to_numpy() for name in preprocessor.numeric_}, len(features))
     scaled = features.copy()
     scaled[preprocessor.numeric_] = numeric
     return scaled

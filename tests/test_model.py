@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from generated import blob_users
+from sklearn.metrics import adjusted_rand_score
+
+from personae import ModelFileError, NotFittedError, SegmentModel
+from personae.errors import ConfigError, DataError
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_known_answer_blobs(seed: int) -> None:
+    frame, truth = blob_users(n=4000, k=5, seed=seed)
+    model = SegmentModel(random_state=seed).fit(frame)
+    assert model.n_clusters_ == 5
+    assert adjusted_rand_score(truth, model.labels_) >= 0.95
+
+
+def test_segments_are_numbered_by_size() -> None:
+    frame, _ = blob_users(n=3000, k=4, seed=4)
+    labels = SegmentModel(k=4).fit(frame).labels_
+    sizes = np.bincount(labels)
+    assert list(sizes) == sorted(sizes, reverse=True)
+
+
+def test_same_seed_same_labels_and_row_order_does_not_matter() -> None:
+    frame, _ = blob_users(n=2500, k=4, seed=5, spread=2.5)
+    first = SegmentModel(random_state=3).fit(frame).labels_
+    again = SegmentModel(random_state=3).fit(frame).labels_
+    assert np.array_equal(first, again)
+    order = np.random.default_rng(0).permutation(len(frame))
+    shuffled = SegmentModel(random_state=3).fit(frame.iloc[order].reset_index(drop=True))
+    assert np.array_equal(shuffled.labels_, first[order])
+
+
+def test_saved_and_reloaded_model_predicts_identically(tmp_path: Path) -> None:
+    frame, _ = blob_users(n=2000, k=3, seed=6)
+    frame["plan"] = np.where(frame["metric_0"] > 0, "pro", "free")
+    frame.loc[::17, "metric_1"] = np.nan
+    model = SegmentModel(random_state=1).fit(frame)
+    model.save(tmp_path / "model")
+    loaded = SegmentModel.load(tmp_path / "model")
+    new_users, _ = blob_users(n=500, k=3, seed=7)
+    new_users["plan"] = "enterprise"
+    assert np.array_equal(loaded.predict(new_users), model.predict(new_users))
+    assert np.array_equal(loaded.predict(frame), model.labels_)
+    document = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert document["format"] == "personae.segment-model" and document["format_version"] == 1
+
+
+def test_model_files_hold_no_pickles(tmp_path: Path) -> None:
+    frame, _ = blob_users(n=600, k=3, seed=8)
+    SegmentModel(k=3).fit(frame).save(tmp_path / "m")
+    with np.load(tmp_path / "m" / "arrays.npz", allow_pickle=False) as arrays:
+        assert all(arrays[name].dtype != object for name in arrays.files)
+
+
+def test_unknown_format_version_is_rejected(tmp_path: Path) -> None:
+    frame, _ = blob_users(n=600, k=3, seed=8)
+    SegmentModel(k=3).fit(frame).save(tmp_path / "m")
+    path = tmp_path / "m" / "model.json"
+    document = json.loads(path.read_text())
+    document["format_version"] = 99
+    path.write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match=r"model format version 99 is not supported by "
+                                             r"personae .* \(reads version 1\)"):
+        SegmentModel.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, r"not a model folder"),
+    ("{not json", r"not valid JSON"),
+    ('{"format": "something-else"}', r"not a personae segment model"),
+])
+def test_unreadable_model_folders(tmp_path: Path, content: str | None, message: str) -> None:
+    folder = tmp_path / "m"
+    if content is not None:
+        folder.mkdir()
+        (folder / "model.json").write_text(content)
+    with pytest.raises(ModelFileError, match=message):
+        SegmentModel.load(folder)
+
+
+def test_predict_before_fit() -> None:
+    with pytest.raises(NotFittedError, match=r"not fitted yet"):
+        SegmentModel().predict(pd.DataFrame({"a": [1.0]}))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"k": 1}, r"k must be at least 2"),
+    ({"k": "seven"}, r"k must be 'auto' or an int >= 2; got 'seven'"),
+    ({"k_range": (1, 5)}, r"k_range must be two ints with 2 <= low <= high"),
+])
+def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
+    frame, _ = blob_users(n=100, k=2)
+    with pytest.raises(ConfigError, match=message):
+        SegmentModel(**kwargs).fit(frame)  # type: ignore[arg-type]
+
+
+def test_more_segments_than_users() -> None:
+    frame, _ = blob_users(n=4, k=2)
+    with pytest.raises(DataError, match=r"K=5 needs more users than segments; the input has "
+                                        r"4 users"):
+        SegmentModel(k=5).fit(frame, "tiny.csv")
+    with pytest.raises(DataError, match=r"2 users are too few to search K in 2..10"):
+        SegmentModel().fit(frame.head(2), "tiny.csv")
