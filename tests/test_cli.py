@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from generated import blob_users
 from personae.cli import app
 
 runner = CliRunner()
