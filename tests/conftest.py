@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from generated import blob_users
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

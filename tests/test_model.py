@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from generated import blob_users
 from sklearn.metrics import adjusted_rand_score
 
+from generated import blob_users
 from personae import ModelFileError, NotFittedError, SegmentModel
 from personae.errors import ConfigError, DataError
 
