@@ -104,6 +104,11 @@ def coerce_numeric(values: pd.Series, source: str, column: str) -> np.ndarray:
     return out
 
 
+def _signed_log(column: np.ndarray) -> np.ndarray:
+    # Fitted on non-negative data, but a new user's negative value must not become NaN.
+    return np.sign(column) * np.log1p(np.abs(column))
+
+
 def _looks_numeric(values: pd.Series) -> bool:
     """Text columns where nearly every value parses as a number hold numbers plus garbage."""
     text = values.dropna().astype("string").str.strip()
@@ -142,7 +147,8 @@ class TablePreprocessor:
                 f"scaler must be one of 'standard', 'robust', 'minmax'; got {self.scaler!r}")
         decisions: list[Decision] = []
         candidates = self._candidate_columns(df, source)
-        numeric: dict[str, np.ndarray] = {}
+        numeric: dict[str, tuple[float, bool, float, float]] = {}
+        had_gaps = np.zeros(len(df), dtype=bool)
         categorical: dict[str, list[str]] = {}
         modes: dict[str, str] = {}
         for name in sorted(candidates):
@@ -164,7 +170,9 @@ class TablePreprocessor:
                     decisions.append(Decision(name, "dropped", "id-like column (every value "
                                               "unique and named like an id)"))
                     continue
-                numeric[name] = column
+                numeric[name] = self._fit_numeric(name, column, decisions)
+                if self.impute == "knn":
+                    had_gaps |= np.isnan(column)
                 continue
             text = values.astype("string")
             counts = text.value_counts(dropna=True)
@@ -199,35 +207,20 @@ class TablePreprocessor:
         self.numeric_ = sorted(numeric)
         self.categorical_ = categorical
         self.modes_ = modes
-        self.medians_ = {n: float(np.nanmedian(numeric[n])) for n in self.numeric_}
-        self.log_columns_ = []
-        for name in self.numeric_:
-            column = numeric[name]
-            missing = int(np.isnan(column).sum())
-            if missing:
-                how = ("the median " f"{self.medians_[name]:.4g}" if self.impute == "median"
-                       else "k-nearest-neighbour imputation (k=5)")
-                decisions.append(Decision(name, "imputed", f"{missing} missing values "
-                                          f"({missing / len(column):.1%}) filled with {how}"))
-            if self.log_transform and np.nanmin(column) >= 0:
-                skew = float(pd.Series(column).skew())
-                if skew > SKEW_THRESHOLD:
-                    self.log_columns_.append(name)
-                    decisions.append(Decision(name, "log-transformed",
-                                              f"skewness {skew:.1f} > {SKEW_THRESHOLD}"))
-        matrix = self.numeric_matrix(numeric, len(df), impute_knn=False, scale=False)
-        self.center_, self.scale_ = self._scale_parameters(matrix)
+        self.medians_ = {n: numeric[n][0] for n in self.numeric_}
+        self.log_columns_ = [n for n in self.numeric_ if numeric[n][1]]
+        self.center_ = np.array([numeric[n][2] for n in self.numeric_], dtype=np.float64)
+        self.scale_ = np.array([numeric[n][3] for n in self.numeric_], dtype=np.float64)
         self.knn_reference_ = np.empty((0, len(self.numeric_)), dtype=np.float32)
-        if self.impute == "knn":
-            had_gaps = np.zeros(len(matrix), dtype=bool)
-            for name in self.numeric_:
-                had_gaps |= np.isnan(numeric[name])
-            complete = ((matrix - self.center_) / self.scale_)[~had_gaps]
-            step = max(1, len(complete) // KNN_REFERENCE_ROWS)
-            self.knn_reference_ = complete[::step][:KNN_REFERENCE_ROWS].astype(np.float32)
-            if len(self.knn_reference_) < 5:
+        if self.impute == "knn" and self.numeric_:
+            complete = np.flatnonzero(~had_gaps)
+            rows = complete[:: max(1, len(complete) // KNN_REFERENCE_ROWS)][:KNN_REFERENCE_ROWS]
+            if len(rows) < 5:
                 raise DataError("too few complete rows for --impute knn (need 5); use the "
                                 "median instead", source=source)
+            subset = df.iloc[rows]
+            self.knn_reference_ = self.numeric_matrix(
+                {n: coerce_numeric(subset[n], source, n) for n in self.numeric_}, len(rows))
         self.feature_names_ = self.numeric_ + [
             f"{name}={level}" for name in sorted(categorical) for level in
             categorical[name] + [OTHER]
@@ -261,20 +254,41 @@ class TablePreprocessor:
             return False
         return bool(np.all(column == np.round(column)) and len(np.unique(column)) == len(column))
 
-    def _scale_parameters(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_numeric(self, name: str, column: np.ndarray,
+                     decisions: list[Decision]) -> tuple[float, bool, float, float]:
+        """Median, log decision, center and scale of one column, fitted on its own.
+
+        Column by column, so fitting 10M users never holds a float64 copy of the table.
+        """
+        median = float(np.nanmedian(column))
+        missing = int(np.isnan(column).sum())
+        if missing:
+            how = (f"the median {median:.4g}" if self.impute == "median"
+                   else "k-nearest-neighbour imputation (k=5)")
+            decisions.append(Decision(name, "imputed", f"{missing} missing values "
+                                      f"({missing / len(column):.1%}) filled with {how}"))
+        use_log = False
+        if self.log_transform and np.nanmin(column) >= 0:
+            skew = float(pd.Series(column).skew())
+            if skew > SKEW_THRESHOLD:
+                use_log = True
+                decisions.append(Decision(name, "log-transformed",
+                                          f"skewness {skew:.1f} > {SKEW_THRESHOLD}"))
+        if use_log:
+            column = _signed_log(column)
         # Our own three scalers rather than sklearn's: the model file must hold plain arrays,
         # and rebuilding sklearn estimators from attributes breaks across its versions.
-        with np.errstate(all="ignore"):
-            if self.scaler == "standard":
-                center, scale = np.nanmean(matrix, axis=0), np.nanstd(matrix, axis=0)
-            elif self.scaler == "robust":
-                q1, med, q3 = np.nanpercentile(matrix, [25, 50, 75], axis=0)
-                center, scale = med, q3 - q1
-            else:
-                low, high = np.nanmin(matrix, axis=0), np.nanmax(matrix, axis=0)
-                center, scale = low, high - low
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        return center.astype(np.float64), scale.astype(np.float64)
+        if self.scaler == "standard":
+            center, scale = float(np.nanmean(column)), float(np.nanstd(column))
+        elif self.scaler == "robust":
+            q1, med, q3 = np.nanpercentile(column, [25, 50, 75])
+            center, scale = float(med), float(q3 - q1)
+        else:
+            low, high = float(np.nanmin(column)), float(np.nanmax(column))
+            center, scale = low, high - low
+        if not np.isfinite(scale) or scale <= 0:
+            scale = 1.0
+        return median, use_log, center, scale
 
     # ------------------------------------------------------------ transform
     def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
@@ -284,9 +298,10 @@ class TablePreprocessor:
         if missing:
             raise DataError(f"columns {missing} used by the model are missing; columns are "
                             f"{[str(c) for c in df.columns]}", source=source)
-        numeric = {n: coerce_numeric(df[n], source, n) for n in self.numeric_}
         out = np.empty((len(df), len(self.feature_names_)), dtype=np.float32)
-        out[:, : len(self.numeric_)] = self.numeric_matrix(numeric, len(df))
+        for j, name in enumerate(self.numeric_):
+            out[:, j] = self._transform_numeric(j, coerce_numeric(df[name], source, name))
+        self._impute_knn(out[:, : len(self.numeric_)])
         position = len(self.numeric_)
         for name in sorted(self.categorical_):
             levels = self.categorical_[name]
@@ -301,29 +316,32 @@ class TablePreprocessor:
     def fit_transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         return self.fit(df, source).transform(df, source)
 
-    def numeric_matrix(self, numeric: dict[str, np.ndarray], n_rows: int, *,
-                       impute_knn: bool = True, scale: bool = True) -> np.ndarray:
-        """Raw numeric columns -> imputed, log-transformed and (if ``scale``) scaled."""
-        matrix = np.empty((n_rows, len(self.numeric_)), dtype=np.float64)
+    def numeric_matrix(self, numeric: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
+        """Raw numeric columns -> imputed, log-transformed, scaled (the model's space)."""
+        matrix = np.empty((n_rows, len(self.numeric_)), dtype=np.float32)
         for j, name in enumerate(self.numeric_):
-            column = numeric[name]
-            if self.impute == "median" or not impute_knn:
-                column = np.where(np.isnan(column), self.medians_[name], column)
-            if name in self.log_columns_:
-                # Signed log: fitted on non-negative data, but a new user's negative value
-                # must not become NaN.
-                column = np.sign(column) * np.log1p(np.abs(column))
-            matrix[:, j] = column
-        if scale:
-            matrix -= self.center_
-            matrix /= self.scale_
-            if impute_knn and self.impute == "knn" and np.isnan(matrix).any():
-                from sklearn.impute import KNNImputer
-
-                imputer = KNNImputer(n_neighbors=5).fit(self.knn_reference_)
-                rows = np.isnan(matrix).any(axis=1)
-                matrix[rows] = imputer.transform(matrix[rows])
+            matrix[:, j] = self._transform_numeric(j, numeric[name])
+        self._impute_knn(matrix)
         return matrix
+
+    def _transform_numeric(self, j: int, column: np.ndarray) -> np.ndarray:
+        name = self.numeric_[j]
+        if self.impute == "median":
+            column = np.where(np.isnan(column), self.medians_[name], column)
+        if name in self.log_columns_:
+            column = _signed_log(column)
+        return (column - self.center_[j]) / self.scale_[j]
+
+    def _impute_knn(self, block: np.ndarray) -> None:
+        """Fill the gaps left for --impute knn, in place, from the saved reference users."""
+        if self.impute != "knn" or len(self.knn_reference_) == 0:
+            return
+        rows = np.isnan(block).any(axis=1)
+        if rows.any():
+            from sklearn.impute import KNNImputer
+
+            imputer = KNNImputer(n_neighbors=5).fit(self.knn_reference_)
+            block[rows] = imputer.transform(block[rows])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "feature_names_"):
