@@ -28,7 +28,7 @@ test: install-dev browser
 	$(PY) -m pytest -n 2 -q
 
 bench: install
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_segment.py
 
 lint: install-dev
 	$(VENV)/bin/ruff check personae tests benchmarks
