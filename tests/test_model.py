@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from generated import blob_users
@@ -109,3 +111,14 @@ def test_more_segments_than_users() -> None:
         SegmentModel(k=5).fit(frame, "tiny.csv")
     with pytest.raises(DataError, match=r"2 users are too few to search K in 2..10"):
         SegmentModel().fit(frame.head(2), "tiny.csv")
+
+
+@settings(max_examples=5, deadline=None)
+@given(order=st.permutations([f"metric_{i}" for i in range(4)] + ["user_id"]),
+       seed=st.integers(0, 50))
+def test_column_order_does_not_change_labels(order: list[str], seed: int) -> None:
+    frame, _ = blob_users(n=400, k=3, n_features=4, seed=seed, spread=2.0)
+    base = SegmentModel(k_range=(2, 5), random_state=seed).fit(frame)
+    shuffled = SegmentModel(k_range=(2, 5), random_state=seed).fit(frame[order])
+    assert shuffled.n_clusters_ == base.n_clusters_
+    assert np.array_equal(shuffled.labels_, base.labels_)
