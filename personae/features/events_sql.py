@@ -7,6 +7,7 @@ The conventions each feature follows are written down in ``events.py``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ class Plan:
     gap_minutes: float
     date_only: bool
     purchase_types: tuple[str, ...] = ()
+    return_types: tuple[str, ...] = ()
     cancel_prefix: bool = False
 
     def has(self, role: str) -> bool:
@@ -83,18 +85,22 @@ def top_event_types(con: Any, top: int) -> list[str | None]:
 def with_purchase_types(con: Any, plan: Plan, types: list[str | None]) -> Plan:
     """Decide which event types are purchases and whether ``C...`` order ids are cancels."""
     purchase: tuple[str, ...] = ()
+    returns: tuple[str, ...] = ()
     if plan.has("event"):
-        purchase = tuple(r[0] for r in con.execute(
-            "SELECT DISTINCT event FROM ev WHERE regexp_matches(lower(event), ?) AND NOT "
-            "regexp_matches(lower(event), ?) ORDER BY event", [PURCHASE_RE, RETURN_RE]
-        ).fetchall())
+        # match the patterns once per distinct type, not once per row
+        names = [r[0] for r in con.execute(
+            "SELECT DISTINCT event FROM ev WHERE event IS NOT NULL").fetchall()]
+        returns = tuple(sorted(n for n in names if re.search(RETURN_RE, n.lower())))
+        purchase = tuple(sorted(n for n in names if re.search(PURCHASE_RE, n.lower())
+                                and n not in returns))
     cancel_prefix = False
     if plan.has("order"):
         share = con.execute("SELECT avg(CASE WHEN regexp_full_match(ord, 'C[0-9].*') THEN 1 "
                             "ELSE 0 END) FROM ev WHERE ord IS NOT NULL").fetchone()[0]
         # a marker only when it is the exception: ids that all look like C123 are just ids
         cancel_prefix = share is not None and 0 < share < 0.5
-    return replace(plan, purchase_types=purchase, cancel_prefix=cancel_prefix)
+    return replace(plan, purchase_types=purchase, return_types=returns,
+                   cancel_prefix=cancel_prefix)
 
 
 def _is_return(plan: Plan) -> str:
@@ -105,8 +111,9 @@ def _is_return(plan: Plan) -> str:
         parts.append("coalesce(value < 0, false)")
     if plan.cancel_prefix:
         parts.append("coalesce(regexp_full_match(ord, 'C[0-9].*'), false)")
-    if plan.has("event"):
-        parts.append(f"coalesce(regexp_matches(lower(event), '{RETURN_RE}'), false)")
+    if plan.return_types:
+        listed = ", ".join(quote_literal(t) for t in plan.return_types)
+        parts.append(f"coalesce(event IN ({listed}), false)")
     return " OR ".join(parts) or "false"
 
 
