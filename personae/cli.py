@@ -126,13 +126,27 @@ def run(
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log-transform skewed "
                                                           "counts.")] = False,
     scaler: Annotated[str, typer.Option(help="standard, robust or minmax.")] = "standard",
+    events: Annotated[bool, typer.Option("--events", help="INPUT is a raw event log: compute "
+                                                          "per-user features first (see "
+                                                          "'personae features').")] = False,
+    event_map: Annotated[str | None, typer.Option("--map", help="With --events: role=column "
+                                                                "pairs, e.g. 'user=Customer "
+                                                                "ID,time=InvoiceDate'.")] = None,
+    on_bad_rows: Annotated[str, typer.Option(help="With --events: error or skip rows whose "
+                                                  "time or number does not parse.")] = "error",
+    memory_limit: Annotated[str | None, typer.Option(help="With --events: DuckDB memory "
+                                                          "limit, e.g. 4GB.")] = None,
 ) -> None:
     """Segment a user table (one row per user) and write the results to --out."""
     from personae.pipeline import segment
 
     with _reporting("segmenting"):
+        data: Any = input_path
+        if events:
+            data = _event_table(str(input_path), event_map, on_bad_rows, memory_limit)
+            id_column = "user_id"
         result = segment(
-            input_path, k=parse_k(k), k_range=parse_k_range(k_range),
+            data, k=parse_k(k), k_range=parse_k_range(k_range),
             features=parse_list(features), id_column=id_column,
             impute=_choice("--impute", impute, ("median", "knn")), log_transform=not no_log,
             scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
@@ -216,3 +230,99 @@ def _print_summary(result: Any, out: Path) -> None:
     out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
                       "k_selection.csv, model/, run.json)")
 
+
+
+# --- event logs -> per-user features (personae.features.events) ----------------------------
+
+def _role(what: str) -> Any:
+    return typer.Option(help=f"Column holding the {what} (default: detected by name).")
+
+
+@app.command("features")
+def features_command(
+    events_path: Annotated[str, typer.Argument(
+        metavar="EVENTS", help="Event log: a CSV/Parquet file, a folder or glob of them, or a "
+                               "DuckDB database (with --table).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.parquet or .csv).")],
+    user: Annotated[str | None, _role("user id")] = None,
+    time: Annotated[str | None, _role("event time")] = None,
+    event: Annotated[str | None, _role("event type")] = None,
+    value: Annotated[str | None, _role("value or amount")] = None,
+    quantity: Annotated[str | None, _role("quantity")] = None,
+    price: Annotated[str | None, _role("unit price (value = quantity x price)")] = None,
+    session: Annotated[str | None, _role("session id")] = None,
+    item: Annotated[str | None, _role("item or product id")] = None,
+    category: Annotated[str | None, _role("category")] = None,
+    order: Annotated[str | None, _role("order or invoice id")] = None,
+    table: Annotated[str | None, typer.Option(help="Table, when EVENTS is a DuckDB "
+                                                   "database.")] = None,
+    time_format: Annotated[str | None, typer.Option(help="strptime format of text times, "
+                                                         "e.g. '%d/%m/%Y %H:%M'.")] = None,
+    reference_date: Annotated[str | None, typer.Option(help="Date recency is counted to "
+                                                            "(default: the day after the last "
+                                                            "event).")] = None,
+    session_gap: Annotated[float, typer.Option(help="Minutes of inactivity that end a "
+                                                    "session.")] = 30,
+    top_event_types: Annotated[int, typer.Option(help="Event types with their own share "
+                                                      "column; the rest are 'other'.")] = 8,
+    on_bad_rows: Annotated[str, typer.Option(help="error (refuse) or skip (drop and count) "
+                                                  "rows whose time or number does not "
+                                                  "parse.")] = "error",
+    memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 4GB "
+                                                          "(default: half the RAM).")] = None,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all "
+                                                     "cores).")] = None,
+) -> None:
+    """Turn an event log into one row of behavioural features per user (DuckDB)."""
+    from personae.features.events import from_events, write_features
+
+    with _reporting("computing features"):
+        result = from_events(
+            events_path, user=user, time=time, event=event, value=value, quantity=quantity,
+            price=price, session=session, item=item, category=category, order=order,
+            table=table, time_format=time_format, reference_date=reference_date,
+            session_gap_minutes=session_gap, top_event_types=top_event_types,
+            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")),
+            memory_limit=memory_limit, threads=threads,
+        )
+        write_features(result, out)
+    _print_event_features(result)
+    out_console.print(f"wrote {len(result.frame):,} users x {len(result.feature_names)} "
+                      f"features -> {out}")
+
+
+def _event_table(events_path: str, mapping: str | None, on_bad_rows: str,
+                 memory_limit: str | None) -> Any:
+    """Features of an event log for `run --events`; the report goes to stderr."""
+    from personae.features.events import from_events
+    from personae.features.events_io import ROLES
+
+    given: dict[str, str] = {}
+    for pair in (mapping or "").split(","):
+        if not pair.strip():
+            continue
+        role, sep, column = pair.partition("=")
+        if not sep or role.strip() not in ROLES:
+            raise ConfigError(f"--map takes role=column pairs with roles {', '.join(ROLES)}; "
+                              f"got {pair.strip()!r}")
+        given[role.strip()] = column.strip()
+    result = from_events(events_path, on_bad_rows=_choice("--on-bad-rows", on_bad_rows,
+                                                          ("error", "skip")),
+                         memory_limit=memory_limit, **given)  # type: ignore[arg-type]
+    for line in result.report.lines():
+        console.print(f"events: {line}", highlight=False, soft_wrap=True)
+    return result.frame
+
+
+def _print_event_features(result: Any) -> None:
+    for line in result.report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    frame = result.frame
+    table = Table(title=f"{len(frame):,} users")
+    for name in ("feature", "median", "mean", "min", "max"):
+        table.add_column(name, justify="left" if name == "feature" else "right")
+    for name in result.feature_names:
+        col = frame[name].astype(float)
+        table.add_row(name, *(f"{v:,.3g}" for v in (col.median(), col.mean(), col.min(),
+                                                   col.max())))
+    out_console.print(table)
