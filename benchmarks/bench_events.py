@@ -110,7 +110,7 @@ def pandas_features(folder: Path, gap_minutes: float = 30, top: int = 8):
     g = df.groupby("user_id", sort=True)
     out = pd.DataFrame(index=g.size().index)
     out["event_count"] = g.size()
-    first_ts, last_ts = g["timestamp"].min(), g["timestamp"].max()
+    first_ts = g["timestamp"].min()
     buy = df.loc[is_pur & ~is_ret]
     last_purchase = buy.groupby("user_id")["timestamp"].max().reindex(out.index)
     days = pd.Timedelta(days=1)

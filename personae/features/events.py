@@ -254,7 +254,7 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
          on_bad_rows: str, progress: Progress | None, started: float) -> EventFeatures:
     typed = _typed_sql(src, columns, mapping, time_format)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
-    numbers = [r for r in ("value", "quantity", "price") if r in mapping]
+    numbers: list[str] = [r for r in ("value", "quantity", "price") if r in mapping]
     has_offsets = offset_expr(mapping["time"], columns[mapping["time"]]) is not None
     _step(progress, "checking rows")
     stats = _stats(con, numbers, has_offsets, ref)

@@ -222,10 +222,10 @@ def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
         if role in mapping:
             continue
         for candidate in CANDIDATES[role]:
-            col = by_norm.get(candidate)
-            if col is not None and col not in used:
-                mapping[role] = col
-                used.add(col)
+            found = by_norm.get(candidate)
+            if found is not None and found not in used:
+                mapping[role] = found
+                used.add(found)
                 break
     for role, flag in (("user", "--user"), ("time", "--time")):
         if role not in mapping:
