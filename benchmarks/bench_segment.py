@@ -90,6 +90,21 @@ open(out + ".txt", "w").write(f"{best} {silhouette_seconds}")
 """
 
 
+MINIBATCH = r"""
+import sys, time, numpy as np, pandas as pd
+from sklearn.preprocessing import StandardScaler
+from sklearn.cluster import MiniBatchKMeans
+path, k, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+X = StandardScaler().fit_transform(pd.read_parquet(path).drop(columns="user_id").to_numpy())
+X = X.astype(np.float32)
+started = time.perf_counter()
+model = MiniBatchKMeans(n_clusters=k, random_state=0, n_init=3).fit(X)
+seconds = time.perf_counter() - started
+np.save(out + ".npy", model.labels_)
+open(out + ".txt", "w").write(f"{seconds} {model.inertia_}")
+"""
+
+
 def measure(command: list[str]) -> dict[str, float]:
     output = subprocess.run([sys.executable, str(HERE / "measure.py"), "--", *command],
                             capture_output=True, text=True, check=True).stdout
@@ -135,10 +150,29 @@ def run_reference(n: int, path: Path, mode: str) -> dict[str, object]:
             "ari": ari(DATA / f"truth_{n}.npy", np.load(f"{stem}.npy")), "note": note}
 
 
+def run_minibatch(n: int, path: Path) -> dict[str, object]:
+    """MiniBatchKMeans told the true K, on the same scaled data: the 'scale' alternative."""
+    stem = DATA / f"minibatch_{n}"
+    script = DATA / "minibatch.py"
+    script.write_text(MINIBATCH)
+    result = measure([sys.executable, str(script), str(path), str(TRUE_K), str(stem)])
+    fit_seconds, inertia = map(float, Path(f"{stem}.txt").read_text().split())
+    ours = json.loads((DATA / f"run_{n}" / "run.json").read_text())
+    our_inertia = ours["metrics"]["inertia_all_users"]
+    return {"users": n, "contender": "MiniBatchKMeans (K given)", "seconds": result["seconds"],
+            "peak_gib": result["peak_gib"], "k": TRUE_K,
+            "ari": ari(DATA / f"truth_{n}.npy", np.load(f"{stem}.npy")),
+            "note": f"fit alone {fit_seconds:.1f}s (personae's full K-means: "
+                    f"{ours['timings_seconds']['cluster']:.1f}s); inertia "
+                    f"{inertia / our_inertia - 1:+.1%} vs personae"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100k,1M,10M")
     parser.add_argument("--reference", choices=["estimate", "full", "skip"], default="estimate")
+    parser.add_argument("--minibatch", action="store_true",
+                        help="also time scikit-learn's MiniBatchKMeans at 1M and 10M")
     args = parser.parse_args()
     rows = []
     for label in args.sizes.split(","):
@@ -146,6 +180,9 @@ def main() -> None:
         path = generate(n)
         rows.append(run_personae(n, path))
         print(rows[-1], flush=True)
+        if args.minibatch and n >= 1_000_000:
+            rows.append(run_minibatch(n, path))
+            print(rows[-1], flush=True)
         if n == 100_000 and args.reference != "skip":
             rows.append(run_reference(n, path, args.reference))
             print(rows[-1], flush=True)
