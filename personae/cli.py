@@ -222,9 +222,11 @@ def _print_summary(result: Any, out: Path) -> None:
     out_console.print(table)
     selection = result.info.get("k_selection")
     if selection:
+        searched = selection["search_sample_users"]
+        sampled = "sampled " if searched < len(result.labels) else ""
         out_console.print(f"K={selection['chosen_k']} chosen from "
                           f"{result.k_table['k'].min()}..{result.k_table['k'].max()} on "
-                          f"{selection['search_sample_users']:,} sampled users "
+                          f"{searched:,} {sampled}users "
                           f"(silhouette on {selection['silhouette_sample_users']:,}); "
                           "see k_selection.csv")
     out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
