@@ -1,98 +1,208 @@
 """The registry of clustering algorithms personae can fit, save and apply to new users.
 
-Every algorithm is a small class with one contract: ``fit(X)`` learns state and sets
-``labels_``; ``predict(X)`` gives new users a segment; ``to_state`` / ``from_state``
-round-trip the learned state through JSON parameters and numpy arrays (no pickle).
-Segments are numbered by size, largest first, so labels do not depend on the random
-order in which a solver happened to find them.
+Every algorithm is a small class with one contract (``_base.Segmenter``): ``fit(X)``
+learns state and sets ``labels_`` (through ``predict``, so fit and predict agree);
+``predict(X)`` gives new users a segment; ``to_state`` / ``from_state`` round-trip the
+learned state through JSON parameters and numpy arrays (no pickle). Segments are numbered
+by size, largest first; ``-1`` marks edge users (noise) of the density methods.
+
+    >>> from personae.cluster import make_segmenter
+    >>> seg = make_segmenter("gmm", random_state=0).fit(X)
+    >>> seg.labels_, seg.predict_proba(X), seg.resolved_params_, seg.why_
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+import warnings
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import pairwise_distances_argmin
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances_argmin_min
 
+from personae.cluster._base import Param, Segmenter, relabel, size_order
 from personae.errors import ConfigError, NotFittedError
 
+K_SEARCH_ROWS = 20_000
 
-class Segmenter(Protocol):
-    name: ClassVar[str]
-    labels_: np.ndarray
-
-    def fit(self, X: np.ndarray) -> Segmenter: ...
-
-    def predict(self, X: np.ndarray) -> np.ndarray: ...
-
-    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+K_PARAMS: dict[str, Param] = {
+    "n_clusters": Param(int, None, low=2, auto=True, help="number of segments"),
+    "k_range": Param(tuple, (2, 10), help="K searched when n_clusters is automatic"),
+}
 
 
-class KMeansSegmenter:
-    """K-means (Lloyd, k-means++ seeding, best of ``n_init`` starts) over scikit-learn."""
+class _CentroidSegmenter(Segmenter):
+    """Shared by K-means and mini-batch K-means: nearest-centroid prediction."""
 
-    name: ClassVar[str] = "kmeans"
+    uses_k: ClassVar[bool] = True
+    cluster_centers_: np.ndarray
 
-    def __init__(self, n_clusters: int, *, n_init: int = 4, random_state: int = 0,
-                 init: np.ndarray | None = None, max_iter: int = 300) -> None:
-        self.n_clusters = n_clusters
-        self.n_init = n_init
-        self.random_state = random_state
-        self.init = init
-        self.max_iter = max_iter
+    def _auto_k(self, X: np.ndarray) -> tuple[int, np.ndarray | None]:
+        if self.n_clusters is not None:  # type: ignore[attr-defined]
+            k = int(self.n_clusters)  # type: ignore[attr-defined]
+            if k > len(X):
+                raise ConfigError(f"n_clusters={k} is more than the {len(X)} users to cluster")
+            return k, None
+        from personae.cluster.search import choose_k
 
-    def fit(self, X: np.ndarray) -> KMeansSegmenter:
-        if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
-            raise ConfigError(f"n_clusters must be an int >= 2; got {self.n_clusters!r}")
-        if self.n_clusters > len(X):
-            raise ConfigError(f"n_clusters={self.n_clusters} is more than the "
-                              f"{len(X)} users to cluster")
-        init = "k-means++" if self.init is None else np.asarray(self.init, dtype=X.dtype)
-        model = KMeans(
-            n_clusters=self.n_clusters,
-            init=init,
-            n_init=self.n_init if self.init is None else 1,
-            max_iter=self.max_iter,
-            random_state=self.random_state,
-        ).fit(X)
-        sizes = np.bincount(model.labels_, minlength=self.n_clusters)
-        order = np.lexsort((np.arange(self.n_clusters), -sizes))
-        self.cluster_centers_ = model.cluster_centers_[order]
-        self.inertia_ = float(model.inertia_)
-        self.n_iter_ = int(model.n_iter_)
-        self.labels_ = self.predict(X)
-        return self
+        low, high = self.k_range  # type: ignore[attr-defined]
+        ks = list(range(low, min(high, len(X) - 1) + 1))
+        if not ks:
+            raise ConfigError(f"{len(X)} users are too few to search K in {low}..{high}")
+        rows = X[self._search_rows(len(X), K_SEARCH_ROWS)]
+        self.k_selection_ = choose_k(rows, ks, random_state=self.random_state)  # type: ignore
+        k = self.k_selection_.chosen_k
+        self.why_.append(f"K={k} by the vote of elbow, silhouette, Davies-Bouldin and "
+                         f"Calinski-Harabasz among stable K in {low}..{high} on "
+                         f"{len(rows):,} users")
+        return k, self.k_selection_.centers[k]
+
+    def _set_centers(self, centers: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        mapping = size_order(labels)
+        order = np.argsort(mapping)
+        self.cluster_centers_ = np.asarray(centers, dtype=np.float32)[order]
+        self.n_segments_ = len(order)
+        self.resolved_params_["n_clusters"] = int(len(order))
+        return relabel(labels, mapping)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self, "cluster_centers_"):
-            raise NotFittedError("KMeansSegmenter.predict called before fit")
-        centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        return pairwise_distances_argmin(X, centers).astype(np.int32)
+            raise NotFittedError(f"{type(self).__name__}.predict called before fit")
+        X = np.asarray(X, dtype=np.float32)
+        return pairwise_distances_argmin_min(X, self.cluster_centers_)[0].astype(np.int32)
+
+    def distance(self, X: np.ndarray) -> np.ndarray:
+        return pairwise_distances_argmin_min(np.asarray(X, dtype=np.float32),
+                                             self.cluster_centers_)[1]
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        params = {"n_clusters": self.n_clusters, "n_init": self.n_init,
-                  "random_state": self.random_state, "inertia": self.inertia_,
-                  "n_iter": self.n_iter_}
+        params = {**self._state_params(), "inertia": self.inertia_}  # type: ignore
         return params, {"cluster_centers": self.cluster_centers_}
 
     @classmethod
-    def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]
-                   ) -> KMeansSegmenter:
-        self = cls(int(params["n_clusters"]), n_init=int(params["n_init"]),
-                   random_state=int(params["random_state"]))
-        self.cluster_centers_ = np.asarray(arrays["cluster_centers"])
+    def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        self = cls._from_params(params)
+        self.cluster_centers_ = np.asarray(arrays["cluster_centers"], dtype=np.float32)
         self.inertia_ = float(params["inertia"])
-        self.n_iter_ = int(params["n_iter"])
         return self
 
 
-ALGORITHMS: dict[str, type[Any]] = {KMeansSegmenter.name: KMeansSegmenter}
+class KMeansSegmenter(_CentroidSegmenter):
+    """K-means (Lloyd, k-means++ seeding, best of ``n_init`` starts) over scikit-learn."""
+
+    name: ClassVar[str] = "kmeans"
+    summary: ClassVar[str] = "round groups of similar size; fast; K by vote"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        **K_PARAMS,
+        "n_init": Param(int, 4, low=1, help="k-means++ starts"),
+        "max_iter": Param(int, 300, low=1, help="Lloyd iterations"),
+    }
+
+    def __init__(self, n_clusters: int | None = None, *, init: np.ndarray | None = None,
+                 **params: Any) -> None:
+        super().__init__(n_clusters=n_clusters, **params)
+        self.init = init
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        k, searched = self._auto_k(X)
+        init = self.init if self.init is not None else searched
+        if init is None and len(X) > K_SEARCH_ROWS:
+            # Search the starts on a sample, then refine once on everyone.
+            init = KMeansSegmenter(k, n_init=self.n_init, random_state=self.random_state) \
+                .fit(X[self._search_rows(len(X), K_SEARCH_ROWS)]).cluster_centers_
+        model = KMeans(
+            n_clusters=k,
+            init="k-means++" if init is None else np.asarray(init, dtype=X.dtype),
+            n_init=self.n_init if init is None else 1,
+            max_iter=self.max_iter, random_state=self.random_state,
+        ).fit(X)
+        self.inertia_ = float(model.inertia_)
+        self.n_iter_ = int(model.n_iter_)
+        return self._set_centers(model.cluster_centers_, model.labels_)
+
+
+class MiniBatchSegmenter(_CentroidSegmenter):
+    """Mini-batch K-means: K-means on small random batches, for millions of users."""
+
+    name: ClassVar[str] = "minibatch"
+    summary: ClassVar[str] = "K-means on mini-batches, for scale"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        **K_PARAMS,
+        "batch_size": Param(int, 4096, low=16, help="users per mini-batch"),
+        "n_init": Param(int, 3, low=1, help="starts"),
+    }
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        k, init = self._auto_k(X)
+        with warnings.catch_warnings():
+            # A stop on max_iter is reported through n_iter_, not as a failure.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = MiniBatchKMeans(
+                n_clusters=k, batch_size=self.batch_size,
+                init="k-means++" if init is None else init,
+                n_init=self.n_init if init is None else 1, random_state=self.random_state,
+            ).fit(X)
+        self.inertia_ = float(model.inertia_)
+        return self._set_centers(model.cluster_centers_, model.labels_)
+
+
+def _registry() -> dict[str, type[Segmenter]]:
+    from personae.cluster.categorical import KPrototypesSegmenter
+    from personae.cluster.density import DBSCANSegmenter, HDBSCANSegmenter, MeanShiftSegmenter
+    from personae.cluster.hierarchy import HierarchicalSegmenter
+    from personae.cluster.mixture import GaussianMixtureSegmenter
+
+    classes: list[type[Segmenter]] = [
+        KMeansSegmenter, MiniBatchSegmenter, GaussianMixtureSegmenter, DBSCANSegmenter,
+        HDBSCANSegmenter, HierarchicalSegmenter, MeanShiftSegmenter, KPrototypesSegmenter]
+    return {cls.name: cls for cls in classes}
+
+
+def algorithm_names() -> list[str]:
+    """Every algorithm name ``--algorithm`` accepts, ``auto`` last."""
+    return [*_registry(), "auto"]
 
 
 def algorithm_class(name: str) -> type[Any]:
+    registry = _registry()
     try:
-        return ALGORITHMS[name]
-    except KeyError:
+        return registry[name]
+    except (KeyError, TypeError):
         raise ConfigError(f"unknown algorithm {name!r}; choose one of "
-                          f"{sorted(ALGORITHMS)}") from None
+                          f"{', '.join(algorithm_names())}") from None
+
+
+def make_segmenter(name: str, **params: Any) -> Any:
+    """An unfitted segmenter of the named algorithm; parameters are checked at ``fit``."""
+    return algorithm_class(name)(**params)
+
+
+def describe(name: str) -> dict[str, str]:
+    """Parameter -> what it accepts, for help texts and error messages."""
+    cls = algorithm_class(name)
+    return {key: f"{spec.allowed()}; {spec.help}".rstrip("; ")
+            for key, spec in cls.param_table().items()}
+
+
+def parse_params(name: str, pairs: list[str] | None) -> dict[str, Any]:
+    """``["eps=0.4", "min_samples=5"]`` -> typed parameters of ``name`` (``ConfigError`` lists
+    the allowed ones on an unknown name or a value of the wrong type)."""
+    if not pairs:
+        return {}
+    if name == "auto":
+        raise ConfigError("--param needs a named --algorithm (auto chooses its own "
+                          "parameters); got --algorithm auto")
+    cls = algorithm_class(name)
+    table = cls.param_table()
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ConfigError(f"--param takes KEY=VALUE; got {pair!r}")
+        if key not in table or key == "k_range":
+            allowed = ", ".join(sorted(k for k in table if k != "k_range"))
+            raise ConfigError(f"{name} has no parameter {key!r}; its parameters are {allowed}")
+        out[key] = table[key].parse(name, key, text)
+    return out

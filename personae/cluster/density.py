@@ -1,0 +1,196 @@
+"""Density and mode seeking: DBSCAN, HDBSCAN (edge users = -1) and mean shift.
+
+All three are O(n^2) in time or memory at worst, so each is fitted on a sample of users
+(``sample_size``, stated in ``why_``) and every user is then labelled through ``predict``:
+DBSCAN by the nearest core sample point within ``eps`` (the DBSCAN rule itself), HDBSCAN
+by the nearest sample point when it lies within that point's core distance, mean shift by
+the nearest mode. Anyone not reached is an edge user (``-1``): kept, labelled, profiled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.cluster import DBSCAN, HDBSCAN, MeanShift, estimate_bandwidth
+from sklearn.metrics import pairwise_distances_argmin_min
+from sklearn.neighbors import NearestNeighbors
+
+from personae.cluster._base import NOISE, NearestSampleMixin, Param, Segmenter, relabel, size_order
+
+BANDWIDTH_ROWS = 2_000
+
+
+def kdistance_knee(distances: np.ndarray) -> float:
+    """The knee of the sorted k-distance curve (Kneedle: farthest below the chord)."""
+    d = np.sort(distances)
+    if len(d) < 3 or d[-1] <= d[0]:
+        return float(d[-1]) if len(d) else 1.0
+    x = np.linspace(0.0, 1.0, len(d))
+    y = (d - d[0]) / (d[-1] - d[0])
+    gap = x - y
+    return float(d[int(np.argmax(gap))])
+
+
+def _default_min_samples(n_features: int) -> int:
+    return int(np.clip(2 * n_features, 4, 30))
+
+
+class _SampledDensity(NearestSampleMixin, Segmenter):
+    finds_noise: ClassVar[bool] = True
+    default_sample: ClassVar[int | None] = 10_000
+    radius_: np.ndarray
+
+    def _keep(self, X: np.ndarray, raw: np.ndarray, radius: np.ndarray) -> np.ndarray:
+        labels = relabel(raw, size_order(raw))
+        keep = (labels >= 0) & np.isfinite(radius)
+        self.points_ = X[keep]
+        self.point_labels_ = labels[keep]
+        self.radius_ = radius[keep].astype(np.float32)
+        self.n_segments_ = int(labels.max()) + 1 if (labels >= 0).any() else 0
+        if self.n_segments_ == 0:
+            self.points_ = X[:1]
+            self.point_labels_ = np.array([NOISE], dtype=np.int32)
+            self.radius_ = np.zeros(1, dtype=np.float32)
+            self.why_.append("every user came out as an edge user: lower min_samples or "
+                             "raise eps / lower min_cluster_size")
+        return labels
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        self._check_fitted("points_")
+        index, dist = self._nearest(X)
+        labels = self.point_labels_[index].copy()
+        labels[dist > self.radius_[index]] = NOISE
+        return labels.astype(np.int32)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return self._state_params(), {"points": self.points_, "labels": self.point_labels_,
+                                      "radius": self.radius_}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        self = cls._from_params(params)
+        self.points_ = np.asarray(arrays["points"], dtype=np.float32)
+        self.point_labels_ = np.asarray(arrays["labels"], dtype=np.int32)
+        self.radius_ = np.asarray(arrays["radius"], dtype=np.float32)
+        return self
+
+
+class DBSCANSegmenter(_SampledDensity):
+    """DBSCAN; eps from the knee of the k-distance curve; noise = edge users (-1)."""
+
+    name: ClassVar[str] = "dbscan"
+    summary: ClassVar[str] = "dense regions of any shape; edge users apart"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "eps": Param(float, None, low=0.0, low_open=True, auto=True,
+                     help="neighbourhood radius; automatic = knee of the k-distance curve"),
+        "min_samples": Param(int, None, low=2, auto=True,
+                             help="neighbours that make a core user; automatic = 2 x features"),
+    }
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        min_samples = self.min_samples or _default_min_samples(X.shape[1])
+        min_samples = min(min_samples, len(X) - 1)
+        eps = self.eps
+        if eps is None:
+            nn = NearestNeighbors(n_neighbors=min_samples).fit(X)
+            kdist = nn.kneighbors(X)[0][:, -1]
+            eps = max(kdistance_knee(kdist), 1e-6)
+            self.why_.append(f"eps={eps:.4g} at the knee of the {min_samples}-distance curve")
+        if self.min_samples is None:
+            self.why_.append(f"min_samples={min_samples} (2 x {X.shape[1]} features, "
+                             "clipped to 4..30)")
+        model = DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+        radius = np.full(len(X), np.inf)
+        radius[model.core_sample_indices_] = eps
+        self.resolved_params_.update(eps=float(eps), min_samples=int(min_samples))
+        labels = self._keep(X, model.labels_, radius)
+        return labels
+
+
+class HDBSCANSegmenter(_SampledDensity):
+    """HDBSCAN; min_cluster_size from the number of users; noise = edge users (-1)."""
+
+    name: ClassVar[str] = "hdbscan"
+    summary: ClassVar[str] = "dense regions of varying density; edge users apart"
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "min_cluster_size": Param(int, None, low=2, auto=True,
+                                  help="smallest segment; automatic = 1% of the sample, >= 10"),
+        "min_samples": Param(int, None, low=1, auto=True,
+                             help="density smoothing; automatic = 5 (not min_cluster_size, "
+                                  "which makes most users noise)"),
+    }
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        mcs = self.min_cluster_size or max(10, round(0.01 * len(X)))
+        min_samples = self.min_samples or 5
+        mcs, min_samples = min(mcs, len(X)), min(min_samples, len(X) - 1)
+        if self.min_cluster_size is None:
+            self.why_.append(f"min_cluster_size={mcs} (1% of {len(X):,} users, at least 10); "
+                             f"min_samples={min_samples}")
+        model = HDBSCAN(min_cluster_size=mcs, min_samples=min_samples, copy=True).fit(X)
+        core = NearestNeighbors(n_neighbors=min(min_samples + 1, len(X))).fit(X) \
+            .kneighbors(X)[0][:, -1]
+        self.resolved_params_.update(min_cluster_size=int(mcs), min_samples=int(min_samples))
+        return self._keep(X, model.labels_, core)
+
+
+class MeanShiftSegmenter(_SampledDensity):
+    """Mean shift with an estimated bandwidth and bin seeding; tiny modes are merged."""
+
+    name: ClassVar[str] = "meanshift"
+    summary: ClassVar[str] = "modes of the density; K found, not given"
+    finds_noise: ClassVar[bool] = False
+    default_sample: ClassVar[int | None] = 5_000
+    PARAMS: ClassVar[dict[str, Param]] = {
+        "bandwidth": Param(float, None, low=0.0, low_open=True, auto=True,
+                           help="kernel width; automatic = estimate_bandwidth(quantile)"),
+        "quantile": Param(float, 0.2, low=0.0, high=1.0, low_open=True,
+                          help="neighbour quantile for the bandwidth estimate"),
+        "min_share": Param(float, 0.01, low=0.0, high=0.5,
+                           help="modes holding fewer users are merged into the nearest one"),
+    }
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        bandwidth = self.bandwidth
+        if bandwidth is None:
+            rows = X[self._search_rows(len(X), BANDWIDTH_ROWS)]
+            bandwidth = float(estimate_bandwidth(rows, quantile=self.quantile,
+                                                 random_state=self.random_state))
+            bandwidth = max(bandwidth, 1e-3)
+            self.why_.append(f"bandwidth={bandwidth:.4g} estimated at quantile "
+                             f"{self.quantile} on {len(rows):,} users")
+        model = MeanShift(bandwidth=bandwidth, bin_seeding=True, cluster_all=True).fit(X)
+        centers = model.cluster_centers_
+        sizes = np.bincount(model.labels_, minlength=len(centers))
+        big = sizes >= max(1, self.min_share * len(X))
+        if not big.any():
+            big = sizes == sizes.max()
+        if (~big).any():
+            self.why_.append(f"{int((~big).sum())} modes with < {self.min_share:.0%} of users "
+                             "merged into the nearest larger mode")
+        centers = centers[big]
+        labels = pairwise_distances_argmin_min(X, centers)[0]
+        order = np.argsort(size_order(labels))
+        self.cluster_centers_ = centers[order].astype(np.float32)
+        self.n_segments_ = len(centers)
+        self.resolved_params_.update(bandwidth=float(bandwidth), n_modes=int(len(sizes)))
+        return self.predict(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        self._check_fitted("cluster_centers_")
+        return pairwise_distances_argmin_min(np.asarray(X, dtype=np.float32),
+                                             self.cluster_centers_)[0].astype(np.int32)
+
+    def distance(self, X: np.ndarray) -> np.ndarray:
+        return pairwise_distances_argmin_min(np.asarray(X, dtype=np.float32),
+                                             self.cluster_centers_)[1]
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return self._state_params(), {"cluster_centers": self.cluster_centers_}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        self = cls._from_params(params)
+        self.cluster_centers_ = np.asarray(arrays["cluster_centers"], dtype=np.float32)
+        return self

@@ -1,0 +1,148 @@
+"""Gaussian mixtures: soft segments, for users who are partly one thing and partly another."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+
+from personae.cluster._base import Param, Segmenter
+from personae.cluster.algorithms import K_PARAMS
+from personae.errors import ConfigError, NotFittedError
+
+COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
+BIC_ROWS = 5_000
+
+
+class GaussianMixtureSegmenter(Segmenter):
+    """Gaussian mixture; K and the covariance type by BIC; probability of every segment."""
+
+    name: ClassVar[str] = "gmm"
+    summary: ClassVar[str] = "soft, elliptical segments; probability per segment"
+    uses_k: ClassVar[bool] = True
+    default_sample: ClassVar[int | None] = 50_000
+    PARAMS: ClassVar[dict[str, Param]] = {
+        **K_PARAMS,
+        "covariance_type": Param(str, None, choices=COVARIANCE_TYPES, auto=True,
+                                 help="shape of each segment; automatic = lowest BIC"),
+        "n_init": Param(int, 2, low=1, help="EM starts"),
+        "mixed_threshold": Param(float, 0.6, low=0.0, high=1.0, low_open=True,
+                                 help="users whose top probability is below it are 'mixed'"),
+    }
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        types = COVARIANCE_TYPES if self.covariance_type is None else (self.covariance_type,)
+        search = X[self._search_rows(len(X), BIC_ROWS)]
+        if self.n_clusters is not None:
+            if self.n_clusters > len(X):
+                raise ConfigError(f"n_clusters={self.n_clusters} is more than the {len(X)} "
+                                  "users to cluster")
+            ks = [int(self.n_clusters)]
+        else:
+            low, high = self.k_range
+            ks = list(range(low, min(high, len(search) - 1) + 1))
+        table = []
+        if len(ks) * len(types) > 1:
+            for cov in types:
+                for k in ks:
+                    gm = self._mixture(k, cov, n_init=1).fit(search)
+                    table.append({"k": k, "covariance_type": cov, "bic": float(gm.bic(search))})
+            best = min(table, key=lambda row: (row["bic"], row["k"]))
+            k, cov = int(best["k"]), str(best["covariance_type"])
+            self.why_.append(f"K={k} and covariance '{cov}' have the lowest BIC of "
+                             f"{len(table)} mixtures on {len(search):,} users")
+        else:
+            k, cov = ks[0], types[0]
+        self.bic_table_ = table
+        model = self._mixture(k, cov, n_init=self.n_init).fit(X)
+        self.converged_ = bool(model.converged_)
+        if not self.converged_:
+            self.why_.append("EM stopped at max_iter before converging")
+        raw = model.predict(X)
+        sizes = np.bincount(raw, minlength=k)
+        order = np.lexsort((np.arange(k), -sizes))
+        self.weights_ = model.weights_[order]
+        self.means_ = model.means_[order]
+        if cov == "tied":
+            self.covariances_ = model.covariances_
+            self.precisions_cholesky_ = model.precisions_cholesky_
+        else:
+            self.covariances_ = model.covariances_[order]
+            self.precisions_cholesky_ = model.precisions_cholesky_[order]
+        self.covariance_type_ = cov
+        self.n_segments_ = k
+        self.resolved_params_.update(n_clusters=k, covariance_type=cov)
+        mapping = np.empty(k, dtype=np.int32)
+        mapping[order] = np.arange(k)
+        return mapping[raw]
+
+    def _mixture(self, k: int, cov: str, n_init: int) -> GaussianMixture:
+        return _Quiet(n_components=k, covariance_type=cov, n_init=n_init, reg_covar=1e-5,
+                      random_state=self.random_state)
+
+    def _rebuilt(self) -> GaussianMixture:
+        if not hasattr(self, "means_"):
+            raise NotFittedError("GaussianMixtureSegmenter.predict called before fit")
+        gm = GaussianMixture(n_components=self.n_segments_, covariance_type=self.covariance_type_)
+        gm.weights_ = self.weights_
+        gm.means_ = self.means_
+        gm.covariances_ = self.covariances_
+        gm.precisions_cholesky_ = self.precisions_cholesky_
+        return gm
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probability of every segment for each user (rows sum to 1)."""
+        return self._rebuilt().predict_proba(np.asarray(X, dtype=np.float64))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.argmax(self.predict_proba(X), axis=1).astype(np.int32)
+
+    def distance(self, X: np.ndarray) -> np.ndarray:
+        """Mahalanobis-free proxy: Euclidean distance to the nearest segment mean."""
+        from sklearn.metrics import pairwise_distances_argmin_min
+
+        return pairwise_distances_argmin_min(np.asarray(X, dtype=np.float64), self.means_)[1]
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        params = {**self._state_params(), "covariance_type": self.covariance_type_,
+                  "converged": self.converged_}
+        return params, {"weights": self.weights_, "means": self.means_,
+                        "covariances": self.covariances_,
+                        "precisions_cholesky": self.precisions_cholesky_}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+        self = cls._from_params(params)
+        self.covariance_type_ = str(params["covariance_type"])
+        self.converged_ = bool(params["converged"])
+        for key in ("weights", "means", "covariances", "precisions_cholesky"):
+            setattr(self, f"{key}_", np.asarray(arrays[key], dtype=np.float64))
+        return self
+
+
+class _Quiet(GaussianMixture):
+    """GaussianMixture whose non-convergence is read from ``converged_``, not a warning."""
+
+    def fit(self, X: Any, y: Any = None) -> _Quiet:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            super().fit(X, y)
+        return self
+
+
+def memberships_summary(proba: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
+    """Assigned probability, runner-up segment and probability, and the 'mixed' flag."""
+    order = np.argsort(-proba, axis=1, kind="stable")
+    rows = np.arange(len(proba))
+    first = proba[rows, order[:, 0]]
+    if proba.shape[1] > 1:
+        second_segment = order[:, 1].astype(np.int32)
+        second = proba[rows, order[:, 1]]
+    else:
+        second_segment = np.full(len(proba), -1, dtype=np.int32)
+        second = np.zeros(len(proba))
+    return {"probability": first, "second_segment": second_segment,
+            "second_probability": second, "mixed": first < threshold}
