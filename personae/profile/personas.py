@@ -1,0 +1,398 @@
+"""One persona per segment, built only from the profile numbers and the feature semantics.
+
+Every fact a persona states ("data says", characteristics, DOES, pain points) carries a
+``source`` that points at one row of ``segment_profiles.csv`` (segment, feature) and the
+numbers it quotes, so a reader can check it. SAYS / THINKS / FEELS are hypotheses made
+from the themes of those facts and are marked as such: they are questions to take to real
+users, not findings. The same profiles and semantics always give the same personas.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personae.features.semantics import Direction, FeatureMeaning, Semantics
+from personae.profile.segments import distinguishing
+
+log = logging.getLogger(__name__)
+
+NOISE = -1
+MAX_FACTS = 5
+
+# Words for the built-in features: (adjective, noun) for a high and a low value.
+FEATURE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "recency_days": {"high": ("Lapsed", "Lapsed Customers"), "low": ("Recent", "Recent Buyers")},
+    "frequency": {"high": ("Frequent", "Regulars"), "low": ("One-Time", "One-Timers")},
+    "monetary_total": {"high": ("High-Value", "Big Spenders"),
+                       "low": ("Low-Spend", "Light Spenders")},
+    "monetary_mean": {"high": ("Big-Basket", "Big-Ticket Buyers"),
+                      "low": ("Small-Basket", "Bargain Hunters")},
+    "tenure_days": {"high": ("Long-Standing", "Veterans"), "low": ("New", "Newcomers")},
+    "distinct_items": {"high": ("Exploring", "Explorers"), "low": ("Focused", "Focused Buyers")},
+    "items_per_order": {"high": ("Bulk", "Bulk Buyers"), "low": ("Light-Basket", "Browsers")},
+    "return_share": {"high": ("Returning", "Serial Returners"),
+                     "low": ("Satisfied", "Keepers")},
+    "event_count": {"high": ("Busy", "Power Users"), "low": ("Quiet", "Casual Visitors")},
+    "active_days": {"high": ("Daily", "Regulars"), "low": ("Occasional", "Drop-Ins")},
+    "session_count": {"high": ("Habitual", "Power Users"), "low": ("Rare", "Window Shoppers")},
+    "share_night": {"high": ("Night-Owl", "Night Owls"), "low": ("Daytime", "Day Users")},
+    "share_evening": {"high": ("Evening", "Evening Browsers"), "low": ("Daytime", "Day Users")},
+    "share_weekend": {"high": ("Weekend", "Weekenders"), "low": ("Weekday", "Weekday Users")},
+    "trend_30d": {"high": ("Rising", "Risers"), "low": ("Fading", "Fading Users")},
+}
+
+# Words by theme, when a feature has no words of its own. "up" = more of the theme's good
+# side (the direction opposite to pain_when, or the high side when there is no pain).
+THEME_WORDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("engagement", "up"): ("Highly Engaged", "Power Users"),
+    ("engagement", "down"): ("Low-Activity", "Casual Visitors"),
+    ("value", "up"): ("High-Value", "Big Spenders"),
+    ("value", "down"): ("Low-Spend", "Window Shoppers"),
+    ("loyalty", "up"): ("Loyal", "Loyalists"),
+    ("loyalty", "down"): ("Lapsing", "Drifters"),
+    ("exploration", "up"): ("Curious", "Explorers"),
+    ("exploration", "down"): ("Focused", "Specialists"),
+    ("social", "up"): ("Social", "Connectors"),
+    ("social", "down"): ("Solo", "Lurkers"),
+    ("creation", "up"): ("Creative", "Creators"),
+    ("creation", "down"): ("Passive", "Consumers"),
+    ("price sensitivity", "up"): ("Deal-Seeking", "Bargain Hunters"),
+    ("price sensitivity", "down"): ("Premium", "Premium Buyers"),
+    ("risk", "up"): ("Steady", "Steady Users"),
+    ("risk", "down"): ("At-Risk", "At-Risk Users"),
+    ("timing", "up"): ("Late", "Night Owls"),
+    ("timing", "down"): ("Early", "Early Birds"),
+}
+
+# What a theme tells us about needs, opportunities and hypotheses, by side.
+NEEDS: dict[tuple[str, str], str] = {
+    ("engagement", "up"): "depth: shortcuts, advanced features, more to do",
+    ("engagement", "down"): "a reason to come back and a quick path to value",
+    ("value", "up"): "recognition and a premium, friction-free service",
+    ("value", "down"): "confidence that spending more is worth it",
+    ("loyalty", "up"): "to feel that their loyalty is noticed and rewarded",
+    ("loyalty", "down"): "a reminder of what they liked and a reason to return",
+    ("exploration", "up"): "discovery: breadth, recommendations, new things",
+    ("exploration", "down"): "to find their usual things fast",
+    ("social", "up"): "ways to share and connect",
+    ("social", "down"): "value without having to be social",
+    ("creation", "up"): "tools to create and an audience",
+    ("creation", "down"): "good content made by others",
+    ("price sensitivity", "up"): "clear prices, deals and value for money",
+    ("price sensitivity", "down"): "quality and convenience over price",
+    ("risk", "up"): "reliability: nothing should break what works",
+    ("risk", "down"): "reassurance: fewer failed orders, easier returns, help at the right time",
+    ("timing", "up"): "service at the hours they are active",
+    ("timing", "down"): "service at the hours they are active",
+}
+OPPORTUNITIES: dict[tuple[str, str], str] = {
+    ("engagement", "up"): "power features and early access",
+    ("engagement", "down"): "onboarding, reminders and a simpler first step",
+    ("value", "up"): "premium tier, VIP service, bundles",
+    ("value", "down"): "entry offers and showing value before asking for more",
+    ("loyalty", "up"): "loyalty programme and referral rewards",
+    ("loyalty", "down"): "win-back campaign timed before they lapse",
+    ("exploration", "up"): "personalised discovery and new-arrival alerts",
+    ("exploration", "down"): "one-click reorder and favourites",
+    ("social", "up"): "sharing, communities and referrals",
+    ("social", "down"): "private, personal recommendations",
+    ("creation", "up"): "creator tools and showcases",
+    ("creation", "down"): "curated collections",
+    ("price sensitivity", "up"): "price alerts, deals and transparent pricing",
+    ("price sensitivity", "down"): "premium ranges and speed of service",
+    ("risk", "up"): "keep the experience stable; ask them for feedback",
+    ("risk", "down"): "fix the cause of returns and cancellations; proactive support",
+    ("timing", "up"): "schedule messages and support for their hours",
+    ("timing", "down"): "schedule messages and support for their hours",
+}
+HYPOTHESES: dict[tuple[str, str], tuple[str, str, str]] = {
+    # (says, thinks, feels)
+    ("engagement", "up"): ("\"I use this all the time.\"", "Is there more I could do here?",
+                           "at home, invested"),
+    ("engagement", "down"): ("\"I only come when I need something.\"",
+                             "Is this worth my time?", "indifferent or unsure"),
+    ("value", "up"): ("\"I don't mind paying for what works.\"",
+                      "Am I treated like the good customer I am?", "confident, demanding"),
+    ("value", "down"): ("\"I'll buy when I really need to.\"",
+                        "Is this worth the money?", "cautious"),
+    ("loyalty", "up"): ("\"This is my usual place.\"", "I know what I get here.",
+                        "trusting, attached"),
+    ("loyalty", "down"): ("\"I haven't thought about it in a while.\"",
+                          "There are other options.", "detached"),
+    ("exploration", "up"): ("\"Show me something new.\"", "What else is there?",
+                            "curious"),
+    ("exploration", "down"): ("\"I know what I want.\"", "Don't make me search.",
+                              "impatient with detours"),
+    ("social", "up"): ("\"Look what I found.\"", "My friends would like this.",
+                       "connected"),
+    ("social", "down"): ("\"I just want to get it done.\"", "This is personal.",
+                         "private"),
+    ("creation", "up"): ("\"I made this.\"", "Who will see my work?", "proud"),
+    ("creation", "down"): ("\"I'm just looking.\"", "Others know better.", "comfortable"),
+    ("price sensitivity", "up"): ("\"Is there a discount?\"", "I could get it cheaper.",
+                                  "wary of overpaying"),
+    ("price sensitivity", "down"): ("\"I want the good one.\"", "Time matters more than price.",
+                                    "relaxed about price"),
+    ("risk", "up"): ("\"It just works.\"", "No reason to change.", "settled"),
+    ("risk", "down"): ("\"This didn't work out for me.\"", "Maybe I'll try elsewhere.",
+                       "frustrated or let down"),
+    ("timing", "up"): ("\"I get to it when the day is done.\"", "This fits my routine.",
+                       "at ease"),
+    ("timing", "down"): ("\"I do this first thing.\"", "This fits my routine.", "at ease"),
+}
+
+
+@dataclass(frozen=True)
+class _Fact:
+    row: pd.Series
+    meaning: FeatureMeaning
+    direction: Direction
+
+    @property
+    def side(self) -> str:
+        """'up' when the value points away from the pain (or is high with no pain)."""
+        if self.meaning.pain_when is None:
+            return "up" if self.direction == "high" else "down"
+        return "down" if self.direction == self.meaning.pain_when else "up"
+
+    @property
+    def is_pain(self) -> bool:
+        return self.meaning.pain_when is not None and self.direction == self.meaning.pain_when
+
+
+def fmt(value: float) -> str:
+    """A number as a person reads it: 3 significant figures, thousands separated."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:,.1f}"
+    if magnitude >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.01 or value == 0 else f"{value:.1%}"
+
+
+def _p_text(p: float) -> str:
+    return "q < 0.001" if p < 0.001 else f"q = {p:.3f}"
+
+
+def _statement(fact: _Fact) -> tuple[str, dict[str, Any]]:
+    row, meaning = fact.row, fact.meaning
+    segment, feature = int(row["segment"]), str(row["feature"])
+    effect = float(row.get("effect_size", row["z_score"]))
+    p_adj = float(row.get("p_adjusted", np.nan))
+    quoted: dict[str, float] = {"mean": float(row["mean"]), "rest_mean": _rest(row),
+                                "effect_size": effect}
+    if np.isfinite(p_adj):
+        quoted["p_adjusted"] = p_adj
+    unit = f" {meaning.unit}" if meaning.unit and meaning.unit not in ("share",) else ""
+    if row["kind"] == "category":
+        text = (f"{_pct(row['mean'])} are {meaning.label.split(': ', 1)[-1]} "
+                f"({meaning.label.split(': ', 1)[0].lower()}) vs {_pct(quoted['rest_mean'])} "
+                f"of everyone else")
+        lift = row.get("lift", np.nan)
+        if lift is not None and np.isfinite(lift):
+            quoted["lift"] = float(lift)
+            text += f" ({float(lift):.1f}x)"
+    else:
+        text = (f"{meaning.label}: average {fmt(row['mean'])}{unit} vs "
+                f"{fmt(quoted['rest_mean'])}{unit} for everyone else "
+                f"(Cohen's d {effect:+.2f}")
+        text += f", {_p_text(p_adj)})" if np.isfinite(p_adj) else ")"
+    source = {"file": "segment_profiles.csv", "segment": segment, "feature": feature,
+              "values": {k: _round(v) for k, v in quoted.items()}}
+    return text, source
+
+
+def _rest(row: pd.Series) -> float:
+    if "rest_mean" in row.index and np.isfinite(row["rest_mean"]):
+        return float(row["rest_mean"])
+    return float(row["overall_mean"])
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.6g}") if np.isfinite(value) else float("nan")
+
+
+def _words_for(fact: _Fact) -> tuple[str, str]:
+    name = fact.meaning.name.split("=", 1)[0] if fact.row["kind"] == "category" else \
+        fact.meaning.name
+    if fact.row["kind"] == "category":
+        level = str(fact.row["feature"]).split("=", 1)[1]
+        short = level.strip()[:24] or "Other"
+        return (f"{short}-Leaning" if fact.direction == "high" else f"Non-{short}",
+                f"{short} Users" if fact.direction == "high" else "Users")
+    if name in FEATURE_WORDS and fact.meaning.source == "builtin":
+        return FEATURE_WORDS[name][fact.direction]
+    for theme in fact.meaning.themes:
+        if (theme, fact.side) in THEME_WORDS:
+            return THEME_WORDS[(theme, fact.side)]
+    label = fact.meaning.label
+    short = " ".join(label.split()[:2]).title()
+    return (f"High-{short}" if fact.direction == "high" else f"Low-{short}", "Users")
+
+
+def _name(facts: list[_Fact], taken: set[str], segment: int) -> str:
+    if segment == NOISE:
+        candidates = ["Edge Users"]
+    elif not facts:
+        candidates = ["Typical Users", "Mainstream Users"]
+    else:
+        adjectives = [_words_for(f)[0] for f in facts[1:]]
+        noun = _words_for(facts[0])[1]
+        candidates = [f"{adj} {noun}" for adj in adjectives
+                      if adj.split("-")[0].lower() not in noun.lower()]
+        if len(facts) > 1:
+            second_noun = _words_for(facts[1])[1]
+            candidates += [f"{_words_for(facts[0])[0]} {second_noun}"]
+        candidates.append(noun)
+    for candidate in candidates:
+        if candidate.lower() not in {t.lower() for t in taken}:
+            return candidate
+    base = candidates[0]
+    qualifier = 2
+    while f"{base} ({qualifier})".lower() in {t.lower() for t in taken}:
+        qualifier += 1
+    return f"{base} ({qualifier})"
+
+
+def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_Fact]:
+    rows = distinguishing(profiles, segment, MAX_FACTS)
+    facts = []
+    for _, row in rows.iterrows():
+        effect = float(row.get("effect_size", row["z_score"]))
+        direction: Direction = "high" if effect > 0 else "low"
+        facts.append(_Fact(row, semantics.describe(str(row["feature"])), direction))
+    return facts
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
+                   users: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """One persona per segment (edge users included), in segment order; deterministic.
+
+    ``users`` (users_segmented) is optional: with GMM columns (``mixed``,
+    ``second_segment``) it adds how much of each group also behaves like another.
+    """
+    semantics = semantics or Semantics()
+    segments = sorted(int(s) for s in profiles["segment"].unique())
+    # real segments first, so the edge users never take a name a segment would want
+    order = [s for s in segments if s != NOISE] + [s for s in segments if s == NOISE]
+    taken: set[str] = set()
+    personas: dict[int, dict[str, Any]] = {}
+    for seg in order:
+        facts = _facts(profiles, seg, semantics)
+        name = _name(facts, taken, seg)
+        taken.add(name)
+        personas[seg] = _persona(seg, name, facts, profiles)
+    if users is not None:
+        _add_mixing(personas, users)
+    log.info("built %d personas", len(personas))
+    return [personas[s] for s in segments]
+
+
+def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
+             ) -> dict[str, Any]:
+    first = profiles[profiles["segment"] == seg].iloc[0]
+    size, share = int(first["size"]), float(first["share"])
+    data_says = []
+    for fact in facts:
+        text, source = _statement(fact)
+        data_says.append({"text": text, "source": source})
+    phrases = [f.meaning.phrase(f.direction) for f in facts if f.meaning.phrase(f.direction)]
+    sides = _unique([f"{theme}|{f.side}" for f in facts for theme in f.meaning.themes])
+    keys = [tuple(s.split("|")) for s in sides]
+    who = "users on the edge of every segment" if seg == NOISE else "users"
+    if phrases:
+        narrative = (f"{size:,} {who} ({_pct(share)} of all). Compared with everyone else they "
+                     f"{_join(phrases[:3])}.")
+        if len(phrases) > 3:
+            narrative += f" They also {_join(phrases[3:])}."
+    else:
+        narrative = (f"{size:,} {who} ({_pct(share)} of all). Nothing sets them apart clearly: "
+                     "no feature differs from the rest by a significant, meaningful amount.")
+    if seg == NOISE:
+        narrative += (" The density algorithm left them out of every segment: they may be "
+                      "your most unusual (or most valuable) users; look at them one by one.")
+    characteristics = [{"text": f"They {f.meaning.phrase(f.direction)}.",
+                        "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
+                       if f.meaning.phrase(f.direction)]
+    pains = [{"text": f"They {f.meaning.phrase(f.direction)} "
+                      f"({', '.join(f.meaning.themes) or 'unmet need'}).",
+              "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
+             if f.is_pain]
+    needs = _unique([NEEDS[k] for k in keys if k in NEEDS])  # type: ignore[index]
+    opportunities = _unique([OPPORTUNITIES[k] for k in keys  # type: ignore[index]
+                             if k in OPPORTUNITIES])
+    hypotheses = [HYPOTHESES[k] for k in keys if k in HYPOTHESES]  # type: ignore[index]
+    return {
+        "segment": seg,
+        "name": name,
+        "size": size,
+        "share": round(share, 6),
+        "edge_users": seg == NOISE,
+        "data_says": data_says,
+        "narrative": narrative,
+        "characteristics": characteristics,
+        "needs": needs or ["unknown: no distinguishing behaviour to infer a need from"],
+        "pain_points": pains or [{"text": "No pain signal in the data for this group.",
+                                  "source": None}],
+        "opportunities": opportunities,
+        "themes": _unique([k[0] for k in keys]),
+        "empathy_map": {
+            "does": [{"text": d["text"], "source": d["source"]} for d in data_says],
+            "says": {"hypothesis": True, "items": _unique([h[0] for h in hypotheses])},
+            "thinks": {"hypothesis": True, "items": _unique([h[1] for h in hypotheses])},
+            "feels": {"hypothesis": True, "items": _unique([h[2] for h in hypotheses])},
+        },
+        "also_like": [],
+    }
+
+
+def _join(phrases: list[str]) -> str:
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def _add_mixing(personas: dict[int, dict[str, Any]], users: pd.DataFrame) -> None:
+    """GMM runs: share of each segment whose second most likely segment is close."""
+    if "second_segment" not in users.columns:
+        return
+    mixed = users["mixed"].astype(bool) if "mixed" in users.columns else \
+        users.get("second_probability", pd.Series(0.0, index=users.index)) >= 0.2
+    for seg, group in users.groupby("segment", sort=True):
+        seg = int(seg)
+        if seg not in personas:
+            continue
+        in_mix = group[mixed.loc[group.index]]
+        if in_mix.empty:
+            continue
+        for other, count in in_mix["second_segment"].value_counts().sort_index().items():
+            other = int(other)
+            if other == seg or other not in personas:
+                continue
+            share = count / len(group)
+            personas[seg]["also_like"].append({
+                "segment": other, "name": personas[other]["name"], "share": round(share, 6),
+                "text": f"{_pct(share)} of this group also behaves like "
+                        f"{personas[other]['name']}.",
+                "source": {"file": "users_segmented.parquet", "columns": ["segment",
+                                                                          "second_segment",
+                                                                          "mixed"]},
+            })
+        personas[seg]["also_like"].sort(key=lambda a: (-a["share"], a["segment"]))
