@@ -1,0 +1,121 @@
+"""Per-segment journeys from an event log: the funnel through the stages present, and paths.
+
+Stages are recognised from event type names (``page_view`` -> view, ``add_to_cart`` ->
+cart, ``purchase``/``order`` -> purchase, ...), kept in the order visit -> view -> search
+-> cart -> checkout -> purchase -> repeat, and only when the log has them. A user reaches
+a stage when they did it at least once *and* reached the stage before (a strict funnel;
+time order within a user is not required). "repeat" = two or more purchase events.
+When no event type matches a known stage, the funnel is the most common event types in
+order of how many users did them. Without an event log there is no journey: the report
+says so instead of inventing one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("visit", ("visit", "session", "open", "login", "launch", "start", "landing", "home")),
+    ("view", ("view", "browse", "page", "detail", "impression", "click")),
+    ("search", ("search", "query", "filter")),
+    ("cart", ("cart", "basket", "add")),
+    ("checkout", ("checkout", "payment", "pay")),
+    ("purchase", ("purchase", "buy", "order", "transaction", "invoice", "sale", "paid")),
+)
+PATH_STEPS = 4
+TOP_PATHS = 5
+FALLBACK_STAGES = 5
+
+
+def stage_of(event_type: str) -> str | None:
+    """The funnel stage an event type belongs to, from its name; None when unknown."""
+    words = re.sub(r"[^a-z]+", " ", str(event_type).lower())
+    for stage, keys in reversed(STAGES):  # purchase before view ("order_view" is a view?)
+        if any(k in words for k in keys):
+            return stage
+    return None
+
+
+def journeys(events: pd.DataFrame, segments: pd.Series, *, user: str = "user",
+             time: str = "time", event: str = "event") -> dict[str, Any]:
+    """Funnel and top paths per segment.
+
+    ``events`` has one row per event (columns ``user``, ``time``, ``event``);
+    ``segments`` maps user id (index) -> segment. Users without a segment are ignored.
+    """
+    frame = events[[user, time, event]].rename(columns={user: "user", time: "time",
+                                                        event: "event"})
+    frame = frame.dropna(subset=["user", "event"])
+    frame["event"] = frame["event"].astype(str)
+    seg_map = pd.Series(segments.to_numpy(), index=segments.index.astype(str))
+    frame["segment"] = frame["user"].astype(str).map(seg_map)
+    frame = frame.dropna(subset=["segment"])
+    frame["segment"] = frame["segment"].astype(int)
+    types = frame["event"].unique().tolist()
+    stage_map = {t: stage_of(t) for t in types}
+    present = [s for s, _ in STAGES if s in set(stage_map.values())]
+    if present:
+        frame["stage"] = frame["event"].map(stage_map)
+        method = "stages recognised from event type names"
+    else:
+        users_per_type = frame.groupby("event")["user"].nunique().sort_values(
+            ascending=False, kind="stable")
+        present = users_per_type.index[:FALLBACK_STAGES].tolist()
+        frame["stage"] = frame["event"].where(frame["event"].isin(present))
+        method = "no known stage names; the most common event types by users"
+    did = (frame.dropna(subset=["stage"]).groupby(["user", "stage"]).size()
+           .unstack(fill_value=0))
+    stages = list(present)
+    if "purchase" in did.columns:
+        did["repeat"] = (did["purchase"] >= 2).astype(int)
+        stages.append("repeat")
+    user_segment = frame.groupby("user")["segment"].first()
+    did = did.reindex(user_segment.index, fill_value=0)
+    result: dict[str, Any] = {"stages": stages, "method": method,
+                              "stage_events": {s: sorted(t for t, v in stage_map.items()
+                                                         if v == s) for s in stages},
+                              "segments": {}}
+    paths = _paths(frame)
+    for seg, users in user_segment.groupby(user_segment, sort=True):
+        block = did.loc[users.index]
+        reached = np.ones(len(block), dtype=bool)
+        funnel = []
+        previous = len(block)
+        for stage in stages:
+            reached = reached & (block[stage].to_numpy() > 0)
+            count = int(reached.sum())
+            conversion = count / previous if previous else 0.0
+            funnel.append({"stage": stage, "users": count,
+                           "share_of_segment": round(count / len(block), 6),
+                           "conversion": round(conversion, 6),
+                           "drop_off": round(1 - conversion, 6)})
+            previous = count
+        seg_paths = paths[paths["segment"] == seg]
+        top = seg_paths["path"].value_counts().sort_index().sort_values(
+            ascending=False, kind="stable").head(TOP_PATHS)
+        result["segments"][int(seg)] = {
+            "users": len(block),
+            "funnel": funnel,
+            "top_paths": [{"path": p, "users": int(n), "share": round(n / len(block), 6)}
+                          for p, n in top.items()],
+        }
+    log.info("journeys for %d segments over %d stages", len(result["segments"]), len(stages))
+    return result
+
+
+def _paths(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each user's first PATH_STEPS distinct consecutive event types, joined by ' > '."""
+    ordered = frame.sort_values(["user", "time", "event"], kind="stable")
+    changed = ordered["event"].ne(ordered.groupby("user")["event"].shift())
+    steps = ordered[changed]
+    steps = steps[steps.groupby("user").cumcount() < PATH_STEPS]
+    joined = steps.groupby("user").agg(path=("event", " > ".join),
+                                       segment=("segment", "first"))
+    return joined.reset_index()
