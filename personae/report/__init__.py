@@ -1,0 +1,6 @@
+"""The HTML report: one self-contained file from a saved run folder (Jinja2 + Plotly)."""
+
+from personae.report.build import build_report, personas_document, write_report
+from personae.report.run_folder import RunFolder, load_run
+
+__all__ = ["RunFolder", "build_report", "load_run", "personas_document", "write_report"]
