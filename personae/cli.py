@@ -136,6 +136,11 @@ def run(
                                                   "time or number does not parse.")] = "error",
     memory_limit: Annotated[str | None, typer.Option(help="With --events: DuckDB memory "
                                                           "limit, e.g. 4GB.")] = None,
+    semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
+                                                        "mean (label, unit, high, low, "
+                                                        "themes, pain_when).")] = None,
+    report_map: Annotated[str, typer.Option(help="Map of users in the report: pca, umap "
+                                                 "(slower) or none.")] = "pca",
 ) -> None:
     """Segment a user table (one row per user) and write the results to --out."""
     from personae.pipeline import segment
@@ -153,7 +158,10 @@ def run(
             random_state=seed,
         )
         result.save(out)
+        report_path = _write_report(out, semantics, report_map, str(input_path) if events
+                                    else None, event_map)
     _print_summary(result, out)
+    out_console.print(f"report: {report_path} (personas.json beside it)")
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Any:
@@ -328,3 +336,42 @@ def _print_event_features(result: Any) -> None:
         table.add_row(name, *(f"{v:,.3g}" for v in (col.median(), col.mean(), col.min(),
                                                    col.max())))
     out_console.print(table)
+
+
+# --- personas and the HTML report (personae.report) ---------------------------------------
+
+def _write_report(run_dir: Path, semantics: Path | None, map_method: str,
+                  events_source: str | None = None, event_map: str | None = None) -> Path:
+    from personae.features.semantics import Semantics
+    from personae.report import write_report
+
+    meanings = Semantics.from_yaml(semantics) if semantics is not None else None
+    log_info = None
+    if events_source is not None:
+        mapping = dict(pair.split("=", 1) for pair in (event_map or "").split(",")
+                       if "=" in pair)
+        log_info = {"source": events_source,
+                    "mapping": {k.strip(): v.strip() for k, v in mapping.items()}}
+    return write_report(run_dir, semantics=meanings,
+                        map_method=_choice("--map", map_method, ("pca", "umap", "none")),
+                        event_log=log_info)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
+                                                                  "by 'personae run'.")],
+    semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
+                                                        "mean.")] = None,
+    map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (slower) "
+                                                          "or none.")] = "pca",
+    events: Annotated[str | None, typer.Option(help="Event log for journeys (user, time, "
+                                                    "event columns).")] = None,
+    event_map: Annotated[str | None, typer.Option(help="With --events: role=column pairs, "
+                                                       "e.g. 'user=Customer ID'.")] = None,
+) -> None:
+    """Re-render report.html and personas.json from a run folder's saved outputs."""
+    with _reporting("writing the report"):
+        path = _write_report(run_dir, semantics, map_method, events, event_map)
+    out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
+                      "beside it)")

@@ -53,6 +53,9 @@ def journeys(events: pd.DataFrame, segments: pd.Series, *, user: str = "user",
     frame = events[[user, time, event]].rename(columns={user: "user", time: "time",
                                                         event: "event"})
     frame = frame.dropna(subset=["user", "event"])
+    if not (pd.api.types.is_numeric_dtype(frame["time"])
+            or pd.api.types.is_datetime64_any_dtype(frame["time"])):
+        frame["time"] = pd.to_datetime(frame["time"], format="mixed", errors="coerce")
     frame["event"] = frame["event"].astype(str)
     seg_map = pd.Series(segments.to_numpy(), index=segments.index.astype(str))
     frame["segment"] = frame["user"].astype(str).map(seg_map)

@@ -56,16 +56,25 @@ def personas_document(run: RunFolder, semantics: Semantics) -> dict[str, Any]:
     }
 
 
-def _events_info(info: dict[str, Any]) -> dict[str, Any] | None:
-    events = info.get("events") or info.get("input", {}).get("events")
+def _events_info(run: RunFolder) -> dict[str, Any] | None:
+    """The event log of the run: run.json's record, else the one a previous report used."""
+    events = run.info.get("events") or run.info.get("input", {}).get("events")
     if isinstance(events, dict) and events.get("source"):
         return events
+    previous = run.path / "personas.json"
+    if previous.is_file():
+        try:
+            events = json.loads(previous.read_text(encoding="utf-8"))["run"].get("events")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            return None
+        if isinstance(events, dict) and events.get("source"):
+            return events
     return None
 
 
-def _journeys(run: RunFolder, events: Any | None) -> tuple[dict[str, Any] | None, str]:
+def _journeys(run: RunFolder, events: Any | None, recorded: dict[str, Any] | None
+              ) -> tuple[dict[str, Any] | None, str]:
     """Journeys from ``events`` (a DataFrame with user/time/event) or the run's event log."""
-    recorded = _events_info(run.info)
     if events is None and recorded is None:
         return None, ("No event log was recorded for this run (it was segmented from a user "
                       "table), so there are no journeys: personae does not invent one. Run "
@@ -75,9 +84,8 @@ def _journeys(run: RunFolder, events: Any | None) -> tuple[dict[str, Any] | None
         if events is None and recorded is not None:
             from personae.data.readers import read_table
 
-            mapping.update({k: v for k, v in (recorded.get("mapping") or {}).items()
-                            if k in mapping})
             events = read_table(recorded["source"])
+            mapping.update(_detect_roles(events, recorded.get("mapping") or {}))
         missing = [c for c in mapping.values() if c not in events.columns]
         if missing:
             return None, (f"The event log has no {', '.join(missing)} column, so there are no "
@@ -109,10 +117,23 @@ def _map(run: RunFolder, method: MapMethod, seed: int, names: dict[int, str]
                             seconds), ""
 
 
+def _detect_roles(events: pd.DataFrame, given: dict[str, str]) -> dict[str, str]:
+    from personae.features.events_io import map_columns
+
+    columns = {str(c): str(t) for c, t in events.dtypes.items()}
+    found = map_columns(columns, {k: v for k, v in given.items() if v}, "event log")
+    return {role: found[role] for role in ("user", "time", "event") if found.get(role)}
+
+
 def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
-                 map_method: MapMethod = "pca", events: pd.DataFrame | None = None
-                 ) -> tuple[str, dict[str, Any]]:
-    """The report's HTML and the personas document, from a run folder."""
+                 map_method: MapMethod = "pca", events: pd.DataFrame | None = None,
+                 event_log: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The report's HTML and the personas document, from a run folder.
+
+    ``events`` (a DataFrame with user, time, event columns) or ``event_log`` ({"source":
+    path, "mapping": {role: column}}) give the journeys; without them the run's recorded
+    event log is used, if any.
+    """
     started = time.perf_counter()
     semantics = semantics or Semantics()
     run = load_run(run_dir)
@@ -121,7 +142,10 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
     personas = document["personas"]
     names = {p["segment"]: p["name"] for p in personas}
     opp = opportunity_matrix(run.profiles, semantics)
-    journeys, journeys_note = _journeys(run, events)
+    recorded = event_log or _events_info(run)
+    if recorded is not None:
+        document["run"]["events"] = recorded
+    journeys, journeys_note = _journeys(run, events, recorded)
     log.info("report: figures")
     seed = int(run.info.get("config", {}).get("seed", 0) or 0)
     user_map, map_note = _map(run, map_method, seed, names)
@@ -156,12 +180,12 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
 
 
 def write_report(run_dir: str | Path, *, semantics: Semantics | None = None,
-                 map_method: MapMethod = "pca", events: pd.DataFrame | None = None
-                 ) -> Path:
+                 map_method: MapMethod = "pca", events: pd.DataFrame | None = None,
+                 event_log: dict[str, Any] | None = None) -> Path:
     """Write ``report.html`` and ``personas.json`` into the run folder; returns the report."""
     folder = Path(run_dir)
     html, document = build_report(folder, semantics=semantics, map_method=map_method,
-                                  events=events)
+                                  events=events, event_log=event_log)
     _write_atomic(folder / "personas.json",
                   json.dumps(document, indent=2, ensure_ascii=False, default=_jsonable))
     path = folder / "report.html"
