@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -17,6 +17,7 @@ import pandas as pd
 from personae.features.events_io import quote_literal, sanitise
 from personae.features.semantics import FeatureMeaning, fallback_meaning
 
+MAX_BITMAP_DAYS = 1_100  # about three years: 138 bytes a user
 PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
 RETURN_RE = r"return|cancel|refund"
 
@@ -32,6 +33,8 @@ class Plan:
     purchase_types: tuple[str, ...] = ()
     return_types: tuple[str, ...] = ()
     cancel_prefix: bool = False
+    first_day: date | None = None   # of the events kept; sizes the per-user day bitmaps
+    n_days: int = 0
 
     def has(self, role: str) -> bool:
         return role in self.mapping
@@ -158,25 +161,34 @@ def features(con: Any, plan: Plan, types: list[str | None]
     if plan.has("event"):
         listed = ", ".join(quote_literal(t) for t in named) or "NULL"
         agg.append(f"count(*) FILTER (event IS NULL OR event NOT IN ({listed})) AS n_type_other")
+    if timed:
+        # an hour histogram in the per-user aggregate: 24 filtered counts are far cheaper
+        # than a (user, hour) hash aggregate over every event
+        agg.extend(f"count(*) FILTER (h = {i}) AS n_h{i}" for i in range(24))
 
     # one narrow aggregation per grouping: DuckDB hashes (user, x) pairs far faster than it
     # evaluates several DISTINCT aggregates over one wide relation
-    ctes = [
-        f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)",
-        f"daily AS (SELECT user_id, d, bool_or({bought}) AS bought FROM ev GROUP BY user_id, d)",
-        "days AS (SELECT user_id, count(*) AS active_days, min(d) AS first_d, max(d) AS last_d, "
-        "count(*) FILTER (bought) AS purchase_days FROM daily GROUP BY user_id)",
-    ]
-    joins = ["JOIN days USING (user_id)"]
+    if plan.first_day is not None and 0 < plan.n_days <= MAX_BITMAP_DAYS:
+        # active days as a per-user bitmap of days: no (user, day) hash table over all events
+        day = f"CAST(d - DATE '{plan.first_day.isoformat()}' AS INTEGER)"
+        bits = f"bitstring_agg({day}, 0, {plan.n_days - 1})"
+        agg += [f"bit_count({bits}) AS active_days", "min(d) AS first_d", "max(d) AS last_d",
+                f"coalesce(bit_count({bits} FILTER ({bought})), 0) AS purchase_days"]
+        ctes = [f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)"]
+        joins = []
+    else:
+        ctes = [
+            f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)",
+            f"daily AS (SELECT user_id, d, bool_or({bought}) AS bought FROM ev "
+            "GROUP BY user_id, d)",
+            "days AS (SELECT user_id, count(*) AS active_days, min(d) AS first_d, "
+            "max(d) AS last_d, count(*) FILTER (bought) AS purchase_days FROM daily "
+            "GROUP BY user_id)",
+        ]
+        joins = ["JOIN days USING (user_id)"]
     if timed:
         ctes += _session_ctes(plan)
-        ctes += ["hours AS (SELECT user_id, h, count(*) AS c FROM ev GROUP BY user_id, h)",
-                 "peak AS (SELECT user_id, arg_max(h, c * 24 + (23 - h)) AS peak_hour, "
-                 "sum(c) FILTER (h < 6) AS n_night, "
-                 "sum(c) FILTER (h >= 6 AND h < 12) AS n_morning, "
-                 "sum(c) FILTER (h >= 12 AND h < 18) AS n_afternoon, "
-                 "sum(c) FILTER (h >= 18) AS n_evening FROM hours GROUP BY user_id)"]
-        joins += ["LEFT JOIN sess USING (user_id)", "LEFT JOIN peak USING (user_id)"]
+        joins += ["LEFT JOIN sess USING (user_id)"]
     if plan.has("item"):
         ctes.append("items AS (SELECT user_id, count(*) AS distinct_items FROM (SELECT DISTINCT "
                     "user_id, item FROM ev WHERE item IS NOT NULL) GROUP BY user_id)")
@@ -223,11 +235,15 @@ def features(con: Any, plan: Plan, types: list[str | None]
     if plan.has("event"):
         cols.append("CAST(n_type_other AS DOUBLE) / event_count AS share_event_other")
     if timed:
-        cols += [f"CAST(coalesce(n_{p}, 0) AS DOUBLE) / event_count AS share_{p}"
-                 for p in ("night", "morning", "afternoon", "evening")]
+        for part, start in (("night", 0), ("morning", 6), ("afternoon", 12), ("evening", 18)):
+            hours = " + ".join(f"n_h{i}" for i in range(start, start + 6))
+            cols.append(f"CAST({hours} AS DOUBLE) / event_count AS share_{part}")
     cols.append("CAST(n_weekend AS DOUBLE) / event_count AS share_weekend")
     if timed:
-        cols.append("peak_hour")
+        hist = ", ".join(f"n_h{i}" for i in range(24))
+        # the first maximum: ties go to the earliest hour
+        cols.append(f"CAST(list_position([{hist}], greatest({hist})) - 1 AS INTEGER) "
+                    "AS peak_hour")
     if plan.has("item"):
         cols.append("coalesce(distinct_items, 0) AS distinct_items")
     if plan.has("category"):

@@ -323,3 +323,27 @@ def test_progress_callback_reports_stages(session_log):
     seen: list[str] = []
     from_events(session_log, progress=seen.append, memory_limit="1GB", threads=1)
     assert seen[0] == "reading the event log" and seen[-1].startswith("done: 2 users")
+
+
+def test_time_zone_aware_times_are_converted_to_utc():
+    log = pd.DataFrame({"user_id": ["u", "u"],
+                        "timestamp": pd.to_datetime(["2024-06-01 10:00", "2024-06-01 10:20"])
+                        .tz_localize("Europe/Paris")})
+    u = _row(from_events(log), "u")
+    assert u["peak_hour"] == 8  # 10:00 in Paris in summer is 08:00 UTC
+    assert u["session_minutes_median"] == pytest.approx(20.0)
+
+
+def test_all_events_after_the_reference_date_is_refused(session_log):
+    with pytest.raises(DataError, match=r"no events on or before the reference date "
+                                        r"2023-12-31 00:00:00"):
+        from_events(session_log, reference_date="2023-12-31")
+
+
+def test_day_bitmaps_and_day_groups_agree(monkeypatch, retail_log, session_log):
+    from personae.features import events_sql
+
+    with_bitmaps = [from_events(log).frame for log in (retail_log, session_log)]
+    monkeypatch.setattr(events_sql, "MAX_BITMAP_DAYS", 0)
+    for log, expected in zip((retail_log, session_log), with_bitmaps, strict=True):
+        pd.testing.assert_frame_equal(from_events(log).frame, expected)
