@@ -1,0 +1,56 @@
+"""The report in a real browser (headless Debian Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    dialogs: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((run_dir / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    plots = page.locator("div.plot")
+    assert plots.count() >= 4
+    page.wait_for_function(
+        "[...document.querySelectorAll('div.plot')].every(d => d.querySelector('svg.main-svg'))",
+        timeout=20_000)
+    # every chart drew marks, not only an empty frame
+    for i in range(plots.count()):
+        assert plots.nth(i).locator("g.trace, g.hm, image").count() > 0, \
+            plots.nth(i).get_attribute("id")
+    personas = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))["personas"]
+    cards = page.locator("article.persona-card")
+    assert cards.count() == len(personas) == 3
+    assert [cards.nth(i).locator("h3").inner_text() for i in range(3)] == \
+        [p["name"] for p in personas]
+    # the hostile column name is shown as text and never runs
+    assert HOSTILE in page.locator("#meanings").inner_text()
+    assert dialogs == []
+    assert errors == []
+    assert all(url.startswith(("file:", "data:", "about:")) for url in requests), requests
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    page.close()
+
+
+def test_print_shows_one_card_per_page(run_dir: Path, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto((run_dir / "report.html").as_uri())
+    page.emulate_media(media="print")
+    page.evaluate("document.body.classList.add('cards-only')")
+    assert page.locator("#overview").is_hidden()
+    assert page.locator("article.persona-card").first.evaluate(
+        "e => getComputedStyle(e).breakAfter") == "page"
+    page.close()
