@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 NOISE = -1
 MAX_FACTS = 5
+BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
 
 # Words for the built-in features: (adjective, noun) for a high and a low value.
 FEATURE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
@@ -46,8 +47,8 @@ FEATURE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "trend_30d": {"high": ("Rising", "Risers"), "low": ("Fading", "Fading Users")},
 }
 
-# Words by theme, when a feature has no words of its own. "up" = more of the theme's good
-# side (the direction opposite to pain_when, or the high side when there is no pain).
+# Words by theme, when a feature has no words of its own. "up" = more of the theme
+# (more engagement, more risk, more price sensitivity), "down" = less of it.
 THEME_WORDS: dict[tuple[str, str], tuple[str, str]] = {
     ("engagement", "up"): ("Highly Engaged", "Power Users"),
     ("engagement", "down"): ("Low-Activity", "Casual Visitors"),
@@ -63,8 +64,8 @@ THEME_WORDS: dict[tuple[str, str], tuple[str, str]] = {
     ("creation", "down"): ("Passive", "Consumers"),
     ("price sensitivity", "up"): ("Deal-Seeking", "Bargain Hunters"),
     ("price sensitivity", "down"): ("Premium", "Premium Buyers"),
-    ("risk", "up"): ("Steady", "Steady Users"),
-    ("risk", "down"): ("At-Risk", "At-Risk Users"),
+    ("risk", "up"): ("At-Risk", "At-Risk Users"),
+    ("risk", "down"): ("Steady", "Steady Users"),
     ("timing", "up"): ("Late", "Night Owls"),
     ("timing", "down"): ("Early", "Early Birds"),
 }
@@ -85,8 +86,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("creation", "down"): "good content made by others",
     ("price sensitivity", "up"): "clear prices, deals and value for money",
     ("price sensitivity", "down"): "quality and convenience over price",
-    ("risk", "up"): "reliability: nothing should break what works",
-    ("risk", "down"): "reassurance: fewer failed orders, easier returns, help at the right time",
+    ("risk", "up"): "reassurance: fewer failed orders, easier returns, help at the right time",
+    ("risk", "down"): "reliability: nothing should break what works",
     ("timing", "up"): "service at the hours they are active",
     ("timing", "down"): "service at the hours they are active",
 }
@@ -105,8 +106,8 @@ OPPORTUNITIES: dict[tuple[str, str], str] = {
     ("creation", "down"): "curated collections",
     ("price sensitivity", "up"): "price alerts, deals and transparent pricing",
     ("price sensitivity", "down"): "premium ranges and speed of service",
-    ("risk", "up"): "keep the experience stable; ask them for feedback",
-    ("risk", "down"): "fix the cause of returns and cancellations; proactive support",
+    ("risk", "up"): "fix the cause of returns and cancellations; proactive support",
+    ("risk", "down"): "keep the experience stable; ask them for feedback",
     ("timing", "up"): "schedule messages and support for their hours",
     ("timing", "down"): "schedule messages and support for their hours",
 }
@@ -138,9 +139,9 @@ HYPOTHESES: dict[tuple[str, str], tuple[str, str, str]] = {
                                   "wary of overpaying"),
     ("price sensitivity", "down"): ("\"I want the good one.\"", "Time matters more than price.",
                                     "relaxed about price"),
-    ("risk", "up"): ("\"It just works.\"", "No reason to change.", "settled"),
-    ("risk", "down"): ("\"This didn't work out for me.\"", "Maybe I'll try elsewhere.",
-                       "frustrated or let down"),
+    ("risk", "up"): ("\"This didn't work out for me.\"", "Maybe I'll try elsewhere.",
+                     "frustrated or let down"),
+    ("risk", "down"): ("\"It just works.\"", "No reason to change.", "settled"),
     ("timing", "up"): ("\"I get to it when the day is done.\"", "This fits my routine.",
                        "at ease"),
     ("timing", "down"): ("\"I do this first thing.\"", "This fits my routine.", "at ease"),
@@ -153,12 +154,17 @@ class _Fact:
     meaning: FeatureMeaning
     direction: Direction
 
-    @property
-    def side(self) -> str:
-        """'up' when the value points away from the pain (or is high with no pain)."""
+    def side(self, theme: str) -> str:
+        """'up' when the value means more of ``theme``, 'down' when less.
+
+        Without a pain direction, high = more. With one, a pain means less of a good theme
+        (low frequency = less loyalty) but more of a bad one (many returns = more risk).
+        """
         if self.meaning.pain_when is None:
             return "up" if self.direction == "high" else "down"
-        return "down" if self.direction == self.meaning.pain_when else "up"
+        more = self.direction == self.meaning.pain_when
+        return ("up" if more else "down") if theme in BAD_THEMES else \
+            ("down" if more else "up")
 
     @property
     def is_pain(self) -> bool:
@@ -196,13 +202,13 @@ def _statement(fact: _Fact) -> tuple[str, dict[str, Any]]:
                                 "effect_size": effect}
     if np.isfinite(p_adj):
         quoted["p_adjusted"] = p_adj
-    unit = f" {meaning.unit}" if meaning.unit and meaning.unit not in ("share",) else ""
+    unit = f" {meaning.unit}" if meaning.unit and meaning.unit not in ("share",
+                                                                     "currency") else ""
     if row["kind"] == "category":
-        text = (f"{_pct(row['mean'])} are {meaning.label.split(': ', 1)[-1]} "
-                f"({meaning.label.split(': ', 1)[0].lower()}) vs {_pct(quoted['rest_mean'])} "
+        text = (f"{meaning.label}: {_pct(row['mean'])} of them vs {_pct(quoted['rest_mean'])} "
                 f"of everyone else")
         lift = row.get("lift", np.nan)
-        if lift is not None and np.isfinite(lift):
+        if lift is not None and np.isfinite(lift) and lift > 0:
             quoted["lift"] = float(lift)
             text += f" ({float(lift):.1f}x)"
     else:
@@ -236,8 +242,8 @@ def _words_for(fact: _Fact) -> tuple[str, str]:
     if name in FEATURE_WORDS and fact.meaning.source == "builtin":
         return FEATURE_WORDS[name][fact.direction]
     for theme in fact.meaning.themes:
-        if (theme, fact.side) in THEME_WORDS:
-            return THEME_WORDS[(theme, fact.side)]
+        if (theme, fact.side(theme)) in THEME_WORDS:
+            return THEME_WORDS[(theme, fact.side(theme))]
     label = fact.meaning.label
     short = " ".join(label.split()[:2]).title()
     return (f"High-{short}" if fact.direction == "high" else f"Low-{short}", "Users")
@@ -249,6 +255,9 @@ def _name(facts: list[_Fact], taken: set[str], segment: int) -> str:
     elif not facts:
         candidates = ["Typical Users", "Mainstream Users"]
     else:
+        named = [f for f in facts if f.row["kind"] != "category"] or \
+            [f for f in facts if f.direction == "high"] or facts
+        facts = named
         adjectives = [_words_for(f)[0] for f in facts[1:]]
         noun = _words_for(facts[0])[1]
         candidates = [f"{adj} {noun}" for adj in adjectives
@@ -314,7 +323,7 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
         text, source = _statement(fact)
         data_says.append({"text": text, "source": source})
     phrases = [f.meaning.phrase(f.direction) for f in facts if f.meaning.phrase(f.direction)]
-    sides = _unique([f"{theme}|{f.side}" for f in facts for theme in f.meaning.themes])
+    sides = _unique([f"{theme}|{f.side(theme)}" for f in facts for theme in f.meaning.themes])
     keys = [tuple(s.split("|")) for s in sides]
     who = "users on the edge of every segment" if seg == NOISE else "users"
     if phrases:

@@ -136,8 +136,9 @@ def heatmap(profiles: pd.DataFrame, names: dict[int, str]) -> Figure:
     fig = go.Figure(go.Heatmap(
         z=values, x=[esc(f) for f in features], y=[esc(names.get(s, s)) for s in segments],
         text=hover, hoverinfo="text", colorscale="RdBu", reversescale=True, zmid=0, zmin=-2,
-        zmax=2, colorbar={"title": {"text": "effect"}}))
-    _layout(fig, max(300, 45 * len(segments) + 160), xaxis={"tickangle": -35})
+        zmax=2, colorbar={"title": {"text": "effect"}, "tickvals": [-2, -1, 0, 1, 2],
+                          "thickness": 14, "len": 1, "lenmode": "fraction"}))
+    _layout(fig, max(360, 48 * len(segments) + 200), xaxis={"tickangle": -35})
     how = ("Each cell: how far the segment is from everyone else on that feature. Numbers: "
            "Cohen's d on the model's scale (after log transform), categories: difference in "
            "share x 4 (so 5 points = 0.2); clipped to +-2. Red = higher, blue = lower. Hover "
@@ -161,8 +162,8 @@ def opportunities(table: pd.DataFrame, names: dict[int, str], rule: str) -> Figu
         z=pivot.to_numpy(), x=[esc(t) for t in themes],
         y=[esc(names.get(s, s)) for s in segments], text=text, texttemplate="%{text}",
         hovertext=hover, hoverinfo="text", colorscale="YlOrRd", zmin=0, zmax=100,
-        colorbar={"title": {"text": "score"}}))
-    _layout(fig, max(280, 45 * len(segments) + 140))
+        colorbar={"title": {"text": "score"}, "thickness": 14}))
+    _layout(fig, max(320, 48 * len(segments) + 160))
     return Figure("opportunities", "Innovation opportunity matrix", fig, "Scoring rule: " + rule)
 
 
