@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np

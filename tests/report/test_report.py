@@ -1,0 +1,97 @@
+"""report.html and personas.json from a saved run folder (no browser needed here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from personae.cli import app
+from personae.report import build_report, write_report
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def test_one_persona_card_per_segment(run_dir: Path) -> None:
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    document = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))
+    segments = sorted(pd.read_parquet(run_dir / "users_segmented.parquet")["segment"].unique())
+    assert [p["segment"] for p in document["personas"]] == segments
+    assert html.count('class="card persona-card"') == len(segments)
+    names = [p["name"] for p in document["personas"]]
+    assert len(set(names)) == len(names)
+    assert "Frequent Big Spenders" in names
+
+
+def test_self_contained_and_small(run_dir: Path) -> None:
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", html)
+    assert "<link" not in html and not re.search(r"(src|href)=\"https?:", html)
+    assert "Plotly.newPlot" in html and len(html) < 6_000_000
+
+
+def test_hostile_names_are_escaped_everywhere(run_dir: Path) -> None:
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert HOSTILE not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # in the figures' JSON, '<' is written as \u003c so no tag can close the <script>
+    assert "\\u0026lt;script\\u0026gt;" in html
+
+
+def test_rerender_is_deterministic(run_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    before = (copy / "personas.json").read_text(encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(copy), "--map", "none", "--semantics",
+                                      str(run_dir.parent / "semantics.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (copy / "personas.json").read_text(encoding="utf-8") == before
+    html = (copy / "report.html").read_text(encoding="utf-8")
+    assert "The map was switched off for this report (--map none)." in html
+
+
+def test_without_events_the_report_says_so(run_dir: Path) -> None:
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "No event log was recorded for this run" in html
+    assert 'id="plot-funnels"' not in html
+
+
+def test_journeys_from_an_event_log(run_dir: Path) -> None:
+    users = pd.read_parquet(run_dir / "users_segmented.parquet")["user_id"].head(60)
+    events = pd.DataFrame({
+        "user": [u for u in users for _ in range(3)],
+        "time": list(range(3)) * len(users),
+        "event": ["page_view", "add_to_cart", "purchase"] * len(users),
+    })
+    html, _ = build_report(run_dir, map_method="none", events=events)
+    assert 'id="plot-funnels"' in html and "Most common paths" in html
+    assert "page_view &gt; add_to_cart &gt; purchase" in html
+
+
+def test_bad_semantics_file_is_one_line(run_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("frequency:\n  colour: red\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--semantics", str(bad)])
+    assert result.exit_code == 2
+    assert "unknown keys ['colour']" in result.output
+
+
+def test_old_profiles_are_recomputed(run_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(run_dir, tmp_path / "old")
+    profiles = pd.read_csv(copy / "segment_profiles.csv")
+    profiles.iloc[:, :11].to_csv(copy / "segment_profiles.csv", index=False)
+    path = write_report(copy, map_method="none")
+    assert "were recomputed from users_segmented and the saved model" in \
+        path.read_text(encoding="utf-8")
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    from personae.errors import DataError
+
+    with pytest.raises(DataError, match=r"not a personae run folder \(no run.json\)"):
+        build_report(tmp_path)
