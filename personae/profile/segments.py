@@ -101,10 +101,11 @@ def _add_tests(profiles: pd.DataFrame, scaled: pd.DataFrame,
     total_sq = (values ** 2).sum(axis=0)
     codes, uniques = pd.factorize(labels, sort=True)
     counts = np.bincount(codes, minlength=len(uniques)).astype(float)
-    sums = np.zeros((len(uniques), values.shape[1]))
-    sq = np.zeros_like(sums)
-    np.add.at(sums, codes, values)
-    np.add.at(sq, codes, values ** 2)
+    sums = np.column_stack([np.bincount(codes, weights=values[:, j], minlength=len(uniques))
+                            for j in range(values.shape[1])])
+    sq = np.column_stack([np.bincount(codes, weights=values[:, j] ** 2,
+                                      minlength=len(uniques))
+                          for j in range(values.shape[1])])
     column_index = {name: j for j, name in enumerate(scaled.columns)}
     segment_index = {int(seg): i for i, seg in enumerate(uniques)}
     rows = profiles.reset_index(drop=True)
