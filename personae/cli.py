@@ -275,6 +275,9 @@ def features_command(
                                                     "session.")] = 30,
     top_event_types: Annotated[int, typer.Option(help="Event types with their own share "
                                                       "column; the rest are 'other'.")] = 8,
+    keep_duplicates: Annotated[bool, typer.Option(help="Keep identical rows as separate "
+                                                       "events (default: count and drop "
+                                                       "them).")] = False,
     on_bad_rows: Annotated[str, typer.Option(help="error (refuse) or skip (drop and count) "
                                                   "rows whose time or number does not "
                                                   "parse.")] = "error",
@@ -292,6 +295,7 @@ def features_command(
             price=price, session=session, item=item, category=category, order=order,
             table=table, time_format=time_format, reference_date=reference_date,
             session_gap_minutes=session_gap, top_event_types=top_event_types,
+            keep_duplicates=keep_duplicates,
             on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")),
             memory_limit=memory_limit, threads=threads,
         )

@@ -148,6 +148,7 @@ def from_events(
     reference_date: str | date | datetime | None = None,
     session_gap_minutes: float = 30,
     top_event_types: int = 8,
+    keep_duplicates: bool = False,
     on_bad_rows: Literal["error", "skip"] = "error",
     memory_limit: str | None = None,
     threads: int | None = None,
@@ -158,6 +159,8 @@ def from_events(
 
     ``source`` is a CSV/Parquet file, a folder or glob of them, a DuckDB database (with
     ``table``) or a pandas DataFrame. Column roles not given are detected by name.
+    Exact duplicate rows (identical in every mapped column) are counted and dropped; pass
+    ``keep_duplicates=True`` where identical rows are real repeats (a log without order ids).
     Raises :class:`DataError` for bad input and :class:`ConfigError` for bad parameters.
     """
     started = clock.perf_counter()
@@ -183,7 +186,8 @@ def from_events(
         mapping = map_columns(columns, given, src.label)
         _step(progress, "mapped columns: " + ", ".join(f"{k}={v}" for k, v in mapping.items()))
         return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,
-                    top_event_types, on_bad_rows, progress, started)
+                    top_event_types, on_bad_rows, progress, started,
+                    dedupe=not keep_duplicates)
     except duckdb.OutOfMemoryException as exc:
         raise DataError(f"DuckDB ran out of memory under memory_limit "
                         f"{memory_limit or default_memory_limit()} ({exc}); raise --memory-limit",
@@ -251,7 +255,8 @@ def _step(progress: Progress | None, message: str) -> None:
 
 def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str],
          time_format: str | None, ref: datetime | None, gap: float, top: int,
-         on_bad_rows: str, progress: Progress | None, started: float) -> EventFeatures:
+         on_bad_rows: str, progress: Progress | None, started: float,
+         dedupe: bool = True) -> EventFeatures:
     typed = _typed_sql(src, columns, mapping, time_format)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
     numbers: list[str] = [r for r in ("value", "quantity", "price") if r in mapping]
@@ -276,7 +281,7 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
         logger.warning("%s rows without a user id dropped", stats["missing_user"])
     _step(progress, "keeping each event once")
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
-                           date_only=bool(stats["date_only"]))
+                           date_only=bool(stats["date_only"]), dedupe=dedupe)
     con.execute(events_sql.clean_table_sql(plan))
     kept, first_day, last_day = con.execute("SELECT count(*), min(d), max(d) FROM ev").fetchone()
     plan = replace(plan, first_day=first_day, n_days=(last_day - first_day).days + 1)
@@ -387,6 +392,8 @@ def _notes(plan: events_sql.Plan, stats: dict, offsets: tuple[str, ...], bad_tot
     if offsets:
         notes.append(f"times carry UTC offsets {', '.join(offsets)}: converted to UTC; "
                      f"{stats.get('naive', 0):,} times without an offset read as UTC")
+    if not plan.dedupe:
+        notes.append("identical rows kept as separate events (keep_duplicates): not checked")
     if plan.date_only:
         notes.append("times are dates only: session and time-of-day features left out")
     if plan.value_from:

@@ -33,6 +33,7 @@ class Plan:
     purchase_types: tuple[str, ...] = ()
     return_types: tuple[str, ...] = ()
     cancel_prefix: bool = False
+    dedupe: bool = True
     first_day: date | None = None   # of the events kept; sizes the per-user day bitmaps
     n_days: int = 0
 
@@ -73,7 +74,8 @@ def clean_table_sql(plan: Plan) -> str:
             outer.append("quantity * price AS value")
         else:
             outer.append("price AS value")
-    return (f"CREATE TEMP TABLE ev AS SELECT {', '.join(outer)} FROM (SELECT DISTINCT "
+    distinct = "DISTINCT " if plan.dedupe else ""
+    return (f"CREATE TEMP TABLE ev AS SELECT {', '.join(outer)} FROM (SELECT {distinct}"
             f"{', '.join(keep)} FROM typed WHERE {good_rows_sql(numbers)} "
             f"AND ts <= {plan.ref_sql})")
 

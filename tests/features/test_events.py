@@ -347,3 +347,11 @@ def test_day_bitmaps_and_day_groups_agree(monkeypatch, retail_log, session_log):
     monkeypatch.setattr(events_sql, "MAX_BITMAP_DAYS", 0)
     for log, expected in zip((retail_log, session_log), with_bitmaps, strict=True):
         pd.testing.assert_frame_equal(from_events(log).frame, expected)
+
+
+def test_keep_duplicates_keeps_identical_rows(retail_log):
+    doubled = pd.concat([retail_log, retail_log.iloc[[2]]], ignore_index=True)
+    f = from_events(doubled, keep_duplicates=True)
+    assert f.report.duplicates_removed == 0 and f.report.rows_used == len(doubled)
+    assert _row(f, 1)["monetary_total"] == pytest.approx(22.0)  # O2 (6.0) counted twice
+    assert any("keep_duplicates" in note for note in f.report.notes)
