@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 NOISE = -1
 MAX_FACTS = 5
+MAX_IDEAS = 4
 BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
 
 # Words for the built-in features: (adjective, noun) for a high and a low value.
@@ -167,6 +168,13 @@ class _Fact:
             ("down" if more else "up")
 
     @property
+    def themes(self) -> tuple[str, ...]:
+        """Themes whose direction is known: all of them when the meaning says which way is
+        the pain; otherwise only the first (high average order value is more *value* but
+        less *price sensitivity*, and nothing says so)."""
+        return self.meaning.themes if self.meaning.pain_when else self.meaning.themes[:1]
+
+    @property
     def is_pain(self) -> bool:
         return self.meaning.pain_when is not None and self.direction == self.meaning.pain_when
 
@@ -241,7 +249,7 @@ def _words_for(fact: _Fact) -> tuple[str, str]:
                 f"{short} Users" if fact.direction == "high" else "Users")
     if name in FEATURE_WORDS and fact.meaning.source == "builtin":
         return FEATURE_WORDS[name][fact.direction]
-    for theme in fact.meaning.themes:
+    for theme in fact.themes:
         if (theme, fact.side(theme)) in THEME_WORDS:
             return THEME_WORDS[(theme, fact.side(theme))]
     label = fact.meaning.label
@@ -323,7 +331,7 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
         text, source = _statement(fact)
         data_says.append({"text": text, "source": source})
     phrases = [f.meaning.phrase(f.direction) for f in facts if f.meaning.phrase(f.direction)]
-    sides = _unique([f"{theme}|{f.side(theme)}" for f in facts for theme in f.meaning.themes])
+    sides = _unique([f"{theme}|{f.side(theme)}" for f in facts for theme in f.themes])
     keys = [tuple(s.split("|")) for s in sides]
     who = "users on the edge of every segment" if seg == NOISE else "users"
     if phrases:
@@ -344,9 +352,9 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
                       f"({', '.join(f.meaning.themes) or 'unmet need'}).",
               "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
              if f.is_pain]
-    needs = _unique([NEEDS[k] for k in keys if k in NEEDS])  # type: ignore[index]
+    needs = _unique([NEEDS[k] for k in keys if k in NEEDS])[:MAX_IDEAS]  # type: ignore[index]
     opportunities = _unique([OPPORTUNITIES[k] for k in keys  # type: ignore[index]
-                             if k in OPPORTUNITIES])
+                             if k in OPPORTUNITIES])[:MAX_IDEAS]
     hypotheses = [HYPOTHESES[k] for k in keys if k in HYPOTHESES]  # type: ignore[index]
     return {
         "segment": seg,
