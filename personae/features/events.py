@@ -61,7 +61,7 @@ from personae.features.events_io import (
     time_expr,
     user_expr,
 )
-from personae.features.semantics import BUILTIN, FeatureMeaning, Semantics
+from personae.features.semantics import FeatureMeaning, Semantics
 
 logger = logging.getLogger(__name__)
 
@@ -423,7 +423,3 @@ def write_features(features: EventFeatures | pd.DataFrame, path: str | Path) -> 
         raise
     return target
 
-
-def meaning(name: str) -> FeatureMeaning | None:
-    """The built-in meaning of a fixed event feature name, if it has one."""
-    return BUILTIN.get(name)
