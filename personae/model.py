@@ -20,8 +20,17 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
-from personae.cluster.algorithms import algorithm_class
-from personae.cluster.search import SEARCH_ROWS, KSelection, choose_k
+from personae.cluster.algorithms import algorithm_class, algorithm_names, make_segmenter
+from personae.cluster.auto import (
+    AUTO_ROWS,
+    CANDIDATES,
+    AlgorithmChoice,
+    candidates_for,
+    choose_algorithm,
+    fixed_params,
+)
+from personae.cluster.search import KSelection
+from personae.cluster.validate import Stability, bootstrap_stability
 from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from personae.features.table import Impute, Scaler, TablePreprocessor, detect_id_column, user_ids
 
@@ -30,6 +39,12 @@ log = logging.getLogger(__name__)
 FORMAT = "personae.segment-model"
 FORMAT_VERSION = 1
 DEFAULT_K_RANGE = (2, 10)
+ORDER_ROWS = 200_000  # users put in id-hash order; every sample is a prefix of them
+CONSISTENCY_ROWS = 100_000
+NOVELTY_ROWS = 20_000
+NOVELTY_QUANTILE = 0.999
+NOVELTY_MARGIN = 1.5
+STABILITY_ROWS = 3_000
 
 
 def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
@@ -47,7 +62,8 @@ def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
 
 
 class SegmentModel:
-    """Clean a user table, choose K, cluster, and assign new users the same way."""
+    """Clean a user table, choose an algorithm and its parameters, cluster, and assign new
+    users the same way (``predict`` gives every training user the label it got in ``fit``)."""
 
     def __init__(
         self,
@@ -59,7 +75,9 @@ class SegmentModel:
         impute: Impute = "median",
         log_transform: bool = True,
         scaler: Scaler = "standard",
-        algorithm: str = "kmeans",
+        algorithm: str = "auto",
+        params: dict[str, Any] | None = None,
+        stability: bool = True,
         random_state: int = 0,
     ) -> None:
         self.k = k
@@ -70,6 +88,8 @@ class SegmentModel:
         self.log_transform = log_transform
         self.scaler = scaler
         self.algorithm = algorithm
+        self.params = params
+        self.stability = stability
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -90,33 +110,82 @@ class SegmentModel:
 
         n_users = len(X)
         k_values = self._k_values(n_users, source)
+        order = sample_rows(ids, min(n_users, ORDER_ROWS), self.random_state)
         started = time.perf_counter()
-        sample = sample_rows(ids, SEARCH_ROWS, self.random_state)
-        X_sample = X[sample]
-        self.k_selection_: KSelection | None = None
-        if len(k_values) > 1:
-            log.info("choosing K among %s on %d users", k_values, len(X_sample))
-            self.k_selection_ = choose_k(X_sample, k_values, random_state=self.random_state)
-            k = self.k_selection_.chosen_k
-            init = self.k_selection_.centers[k]
-        else:
-            k, init = k_values[0], None
-        timings["choose_k"] = time.perf_counter() - started
+        name, params = self._choose_algorithm(X, order, k_values)
+        timings["choose_algorithm"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        log.info("fitting %s with K=%d on %d users", self.algorithm, k, n_users)
-        segmenter_class = algorithm_class(self.algorithm)
-        if init is None:
-            # One K: search its starts on the sample, then refine once on everyone.
-            init = segmenter_class(k, random_state=self.random_state).fit(X_sample) \
-                .cluster_centers_
-        self.segmenter_ = segmenter_class(k, random_state=self.random_state, init=init).fit(X)
+        log.info("fitting %s on %d users", name, n_users)
+        self.segmenter_ = make_segmenter(name, **params).fit(X, sample=order)
         self.labels_ = self.segmenter_.labels_
-        self.n_clusters_ = k
+        self.n_clusters_ = int(self.segmenter_.n_segments_)
+        selection = getattr(self.segmenter_, "k_selection_", None)
+        if selection is None and self.algorithm_choice_ is not None:
+            selection = self.algorithm_choice_.k_selection
+        self.k_selection_: KSelection | None = selection
         timings["cluster"] = time.perf_counter() - started
+        timings["choose_k"] = timings["cluster"] if selection is not None else 0.0
+
+        started = time.perf_counter()
+        check = order[:CONSISTENCY_ROWS]
+        self.consistency_ = {
+            "fit_predict_agreement": float(np.mean(
+                _reloaded(self.segmenter_).predict(X[check]) == self.labels_[check])),
+            "checked_users": int(len(check)),
+            "solver_agreement": float(self.segmenter_.solver_agreement_),
+            "how": "labels of training users re-predicted by the saved (JSON + npz) "
+                   "segmenter vs their fit labels; solver_agreement = share of the solver's "
+                   f"own labels on its {self.segmenter_.n_fit_rows_:,} fitted users kept by "
+                   "the label extension (fit labels are the extension's labels)",
+        }
+        reference = self.segmenter_.distance(X[order[:NOVELTY_ROWS]])
+        self.novelty_threshold_ = float(np.quantile(reference, NOVELTY_QUANTILE)
+                                        * NOVELTY_MARGIN) if len(reference) else np.inf
+        timings["consistency"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        self.stability_: Stability | None = None
+        if self.stability:
+            rows = order[:STABILITY_ROWS]
+            fixed = fixed_params(self.segmenter_)
+            self.stability_ = bootstrap_stability(
+                lambda Xs: make_segmenter(name, **fixed).fit(Xs), X[rows], self.labels_[rows],
+                random_state=self.random_state)
+        timings["stability"] = time.perf_counter() - started
         self.timings_ = timings
         self.n_users_ = n_users
         return self
+
+    def _choose_algorithm(self, X: np.ndarray, order: np.ndarray,
+                          k_values: list[int]) -> tuple[str, dict[str, Any]]:
+        """The algorithm and its parameters: as given, or chosen by ``choose_algorithm``."""
+        n_clusters = k_values[0] if isinstance(self.k, int) else None
+        k_range = (k_values[0], k_values[-1])
+        blocks = categorical_blocks(self.preprocessor_)
+        extra = {"kprototypes": {"categorical_blocks": blocks}}
+        self.algorithm_choice_: AlgorithmChoice | None = None
+        name = self.algorithm
+        params = dict(self.params or {})
+        if name == "auto":
+            share = len(self.preprocessor_.categorical_) / max(
+                self.preprocessor_.n_features_in_, 1)
+            candidates = candidates_for(share) if blocks else CANDIDATES
+            log.info("choosing among %s on %d users", ", ".join(candidates),
+                     min(len(order), AUTO_ROWS))
+            self.algorithm_choice_ = choose_algorithm(
+                X[order[:AUTO_ROWS]], candidates=candidates, k_range=k_range,
+                n_clusters=n_clusters, extra=extra, random_state=self.random_state)
+            name = self.algorithm_choice_.name
+            # The winner keeps the K it found on the sample (no second K search).
+            params.update(self.algorithm_choice_.params)
+        cls = algorithm_class(name)
+        if cls.uses_k:
+            params.setdefault("n_clusters", n_clusters)
+            params.setdefault("k_range", k_range)
+        params.setdefault("random_state", self.random_state)
+        params.update(extra.get(name, {}))
+        return name, params
 
     def _check_params(self) -> None:
         low, high = self.k_range
@@ -127,6 +196,21 @@ class SegmentModel:
             raise ConfigError(f"k must be 'auto' or an int >= 2; got {self.k!r}")
         if isinstance(self.k, int) and self.k < 2:
             raise ConfigError(f"k must be at least 2 (one segment is everyone); got {self.k}")
+        if self.algorithm == "auto":
+            if self.params:
+                raise ConfigError("params need a named algorithm (auto chooses its own "
+                                  f"parameters); choose one of {', '.join(algorithm_names())}")
+            return
+        cls = algorithm_class(self.algorithm)
+        if isinstance(self.k, int) and not cls.uses_k:
+            with_k = [n for n in algorithm_names() if n != "auto" and algorithm_class(n).uses_k]
+            raise ConfigError(f"k={self.k} does not apply to {self.algorithm}, which finds the "
+                              f"number of segments itself; k applies to {', '.join(with_k)}")
+        if self.params is not None and not isinstance(self.params, dict):
+            raise ConfigError(f"params must be a dict of parameter names to values; "
+                              f"got {self.params!r}")
+        probe = cls(**(self.params or {}))
+        probe._validate()
 
     def _k_values(self, n_users: int, source: str) -> list[int]:
         if isinstance(self.k, int):
@@ -146,9 +230,32 @@ class SegmentModel:
         return self.preprocessor_.transform(df, source)
 
     def predict(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
-        """The segment of each row of ``df`` (a user table with the training columns)."""
+        """The segment of each row of ``df`` (a user table with the training columns);
+        ``-1`` = edge user (density algorithms)."""
         X = self.transform(df, source)
         return self.segmenter_.predict(X)
+
+    def predict_proba(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        """Probability of every segment per user (Gaussian mixtures only)."""
+        X = self.transform(df, source)
+        if not hasattr(self.segmenter_, "predict_proba"):
+            raise ConfigError(f"predict_proba needs soft segments (algorithm gmm); this model "
+                              f"uses {self.segmenter_.name}")
+        return np.asarray(self.segmenter_.predict_proba(X))
+
+    def predict_levels(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        """Nested labels ``(n, 3)``: level_1, level_2, level_3 (hierarchical only)."""
+        X = self.transform(df, source)
+        if not hasattr(self.segmenter_, "predict_levels"):
+            raise ConfigError(f"predict_levels needs a taxonomy (algorithm hierarchical); this "
+                              f"model uses {self.segmenter_.name}")
+        return np.asarray(self.segmenter_.predict_levels(X))
+
+    def is_novel(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        """True for users farther from every segment than almost all training users were
+        (beyond the 99.9th percentile of training distances x 1.5)."""
+        X = self.transform(df, source)
+        return np.asarray(self.segmenter_.distance(X) > self.novelty_threshold_)
 
     @property
     def feature_names(self) -> list[str]:
@@ -174,18 +281,21 @@ class SegmentModel:
             "params": {"k": self.k, "k_range": list(self.k_range), "features": self.features,
                        "id_column": self.id_column, "impute": self.impute,
                        "log_transform": self.log_transform, "scaler": self.scaler,
-                       "algorithm": self.algorithm, "random_state": self.random_state},
+                       "algorithm": self.algorithm, "params": self.params,
+                       "stability": self.stability, "random_state": self.random_state},
             "id_column": self.id_column_,
             "n_users": self.n_users_,
             "preprocessor": pre_params,
             "segmenter": {"algorithm": self.segmenter_.name, **seg_params},
+            "novelty_threshold": self.novelty_threshold_,
         }
         arrays = {f"preprocessor.{k}": v for k, v in pre_arrays.items()}
         arrays.update({f"segmenter.{k}": v for k, v in seg_arrays.items()})
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
-            (staging / "model.json").write_text(json.dumps(document, indent=2),
+            (staging / "model.json").write_text(json.dumps(document, indent=2,
+                                                           default=_plain),
                                                 encoding="utf-8")
             np.savez(staging / "arrays.npz", **arrays)
             if folder.exists():
@@ -215,11 +325,37 @@ class SegmentModel:
             seg = dict(document["segmenter"])
             segmenter_class = algorithm_class(seg.pop("algorithm"))
             model.segmenter_ = segmenter_class.from_state(seg, _prefixed(arrays, "segmenter."))
-            model.n_clusters_ = int(seg["n_clusters"])
+            model.n_clusters_ = int(model.segmenter_.n_segments_)
+            model.novelty_threshold_ = float(document["novelty_threshold"])
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ModelFileError(f"{folder / 'model.json'}: incomplete or inconsistent model "
                                  f"({exc.__class__.__name__}: {exc})") from None
         return model
+
+
+def categorical_blocks(preprocessor: TablePreprocessor) -> list[list[int]]:
+    """``[start, stop)`` of each category's one-hot block in the preprocessed matrix."""
+    blocks, position = [], len(preprocessor.numeric_)
+    for name in sorted(preprocessor.categorical_):
+        width = len(preprocessor.categorical_[name]) + 1
+        blocks.append([position, position + width])
+        position += width
+    return blocks
+
+
+def _reloaded(segmenter: Any) -> Any:
+    """The segmenter as a saved model would rebuild it: JSON parameters + arrays."""
+    params, arrays = segmenter.to_state()
+    params = json.loads(json.dumps(params, default=_plain))
+    return type(segmenter).from_state(params, {k: np.array(v) for k, v in arrays.items()})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

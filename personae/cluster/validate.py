@@ -1,0 +1,172 @@
+"""Is a segmentation any good? Quality indices, bootstrap stability, size balance.
+
+Everything runs on a sample of users (silhouette and DBCV are O(n^2)); the sample size is
+returned with the numbers. Edge users (``-1``) are left out of silhouette, Davies-Bouldin
+and Calinski-Harabasz, and counted against DBCV (Moulavi et al. 2014), which scores the
+share of users left out as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.spatial.distance import cdist
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+
+QUALITY_ROWS = 3_000
+DBCV_ROWS = 2_000
+STABILITY_RUNS = 5
+STABILITY_SHARE = 0.8
+UNSTABLE_JACCARD = 0.6  # Hennig (2007): below 0.6 a cluster "dissolves" under resampling
+
+
+def quality(X: np.ndarray, labels: np.ndarray, *, random_state: int = 0,
+            rows: int = QUALITY_ROWS) -> dict[str, float | int]:
+    """Silhouette, Davies-Bouldin, Calinski-Harabasz and DBCV of ``labels`` on a sample."""
+    rng = np.random.default_rng(random_state)
+    take = np.sort(rng.choice(len(X), size=min(rows, len(X)), replace=False))
+    Xs, ls = np.asarray(X[take], dtype=np.float64), np.asarray(labels[take])
+    clustered = ls >= 0
+    out: dict[str, float | int] = {"quality_sample_users": int(len(take)),
+                                   "edge_share": float(np.mean(labels < 0))}
+    found = np.unique(ls[clustered])
+    if len(found) >= 2 and clustered.sum() > len(found):
+        out["silhouette"] = float(silhouette_score(Xs[clustered], ls[clustered]))
+        out["davies_bouldin"] = float(davies_bouldin_score(Xs[clustered], ls[clustered]))
+        out["calinski_harabasz"] = float(calinski_harabasz_score(Xs[clustered], ls[clustered]))
+    else:
+        out.update(silhouette=np.nan, davies_bouldin=np.nan, calinski_harabasz=np.nan)
+    out["dbcv"] = dbcv(Xs[:DBCV_ROWS], ls[:DBCV_ROWS])
+    return out
+
+
+def dbcv(X: np.ndarray, labels: np.ndarray) -> float:
+    """Density-based clustering validation (Moulavi et al. 2014), in [-1, 1].
+
+    All-points core distances, a minimum spanning tree of mutual reachability distances
+    inside each cluster (sparseness = its largest internal edge) and the smallest mutual
+    reachability distance between internal points of two clusters (separation).
+    """
+    labels = np.asarray(labels)
+    clusters = [c for c in np.unique(labels) if c >= 0 and np.sum(labels == c) >= 3]
+    if len(clusters) < 2:
+        return float("nan")
+    d = X.shape[1]
+    core: dict[int, np.ndarray] = {}
+    internal: dict[int, np.ndarray] = {}
+    sparseness: dict[int, float] = {}
+    points: dict[int, np.ndarray] = {}
+    for c in clusters:
+        P = X[labels == c]
+        dist = cdist(P, P)
+        with np.errstate(divide="ignore", over="ignore"):
+            inv = np.where(dist > 0, 1.0 / dist, 0.0) ** d
+        with np.errstate(divide="ignore", over="ignore"):
+            core_c = (inv.sum(axis=1) / max(len(P) - 1, 1)) ** (-1.0 / d)
+        core_c[~np.isfinite(core_c)] = 0.0
+        mreach = np.maximum(dist, np.maximum(core_c[:, None], core_c[None, :]))
+        mst = minimum_spanning_tree(mreach).tocoo()
+        degree = np.bincount(np.concatenate([mst.row, mst.col]), minlength=len(P))
+        inner = degree > 1
+        if not inner.any():
+            inner[:] = True
+        edges = (inner[mst.row] & inner[mst.col])
+        sparseness[c] = float(mst.data[edges].max()) if edges.any() else float(mst.data.max())
+        core[c], internal[c], points[c] = core_c[inner], inner, P[inner]
+    score = 0.0
+    for c in clusters:
+        separation = min(
+            float(np.min(np.maximum(cdist(points[c], points[o]),
+                                    np.maximum(core[c][:, None], core[o][None, :]))))
+            for o in clusters if o != c)
+        top = max(separation, sparseness[c])
+        validity = (separation - sparseness[c]) / top if top > 0 else 0.0
+        score += np.sum(labels == c) / len(labels) * validity
+    return float(score)
+
+
+def balance(labels: np.ndarray) -> dict[str, float]:
+    """Normalised entropy of segment sizes (1 = all equal) and the smallest/largest shares."""
+    labels = np.asarray(labels)
+    sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(1)
+    sizes = sizes[sizes > 0]
+    shares = sizes / max(len(labels), 1)
+    p = sizes / max(sizes.sum(), 1)
+    entropy = float(-(p * np.log(p)).sum() / np.log(len(p))) if len(p) > 1 else 0.0
+    return {"size_entropy": entropy,
+            "smallest_share": float(shares.min()) if len(shares) else 0.0,
+            "largest_share": float(shares.max()) if len(shares) else 0.0}
+
+
+@dataclass(frozen=True)
+class Stability:
+    """Bootstrap stability of one segmentation."""
+
+    ari_mean: float
+    ari_runs: list[float]
+    per_segment_jaccard: dict[int, float]
+    unstable_segments: list[int]
+    runs: int
+    share: float
+    sample_users: int
+    threshold: float = UNSTABLE_JACCARD
+    how: str = field(default="")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ari_mean": self.ari_mean, "ari_runs": self.ari_runs,
+                "per_segment_jaccard": {str(k): v for k, v in self.per_segment_jaccard.items()},
+                "unstable_segments": self.unstable_segments, "threshold": self.threshold,
+                "runs": self.runs, "subsample_share": self.share,
+                "sample_users": self.sample_users, "how": self.how}
+
+
+def bootstrap_stability(refit: Callable[[np.ndarray], Any], X: np.ndarray,
+                        labels: np.ndarray, *, runs: int = STABILITY_RUNS,
+                        share: float = STABILITY_SHARE, random_state: int = 0,
+                        threshold: float = UNSTABLE_JACCARD) -> Stability:
+    """Refit on ``runs`` random subsamples of ``X`` and compare with ``labels`` on ``X``.
+
+    ``refit(X_sub)`` returns a fitted segmenter with ``predict``. ARI is over all users of
+    ``X``; the Jaccard of a segment is, per run, its best match among the refit's segments
+    restricted to the users drawn (Hennig 2007), averaged over runs. Edge users (-1) form
+    their own group in the ARI and get no Jaccard.
+    """
+    rng = np.random.default_rng(random_state)
+    labels = np.asarray(labels)
+    segments = [int(s) for s in np.unique(labels) if s >= 0]
+    aris: list[float] = []
+    jaccards: dict[int, list[float]] = {s: [] for s in segments}
+    for _ in range(runs):
+        drawn = np.sort(rng.choice(len(X), size=max(2, int(share * len(X))), replace=False))
+        model = refit(X[drawn])
+        again = np.asarray(model.predict(X))
+        aris.append(float(adjusted_rand_score(labels, again)))
+        ref, new = labels[drawn], again[drawn]
+        for s in segments:
+            members = ref == s
+            if not members.any():
+                continue
+            best = 0.0
+            for t in np.unique(new[members]):
+                if t < 0:
+                    continue
+                other = new == t
+                best = max(best, float((members & other).sum() / (members | other).sum()))
+            jaccards[s].append(best)
+    per_segment = {s: float(np.mean(v)) if v else float("nan") for s, v in jaccards.items()}
+    unstable = [s for s, v in per_segment.items() if not v >= threshold]
+    return Stability(ari_mean=float(np.mean(aris)), ari_runs=aris,
+                     per_segment_jaccard=per_segment, unstable_segments=unstable, runs=runs,
+                     share=share, sample_users=len(X), threshold=threshold,
+                     how=f"{runs} refits on random {share:.0%} subsamples of {len(X):,} users "
+                         "with the chosen parameters; ARI against the full fit on those users; "
+                         f"a segment is unstable when its mean best-match Jaccard < {threshold}")
