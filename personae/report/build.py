@@ -172,6 +172,8 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
         plotly_js=Markup(_plotly_js()), meanings=_meanings(run, semantics),
         edge=[p for p in personas if p["segment"] == NOISE],
+        taxonomy=_taxonomy(run.users, names),
+        soft=_soft_summary(run.users),
         algorithm=_algorithm(run.info), alpha=ALPHA, min_effect=MIN_EFFECT,
         min_share=MIN_CATEGORY_DIFF, notes=run.notes,
         build_seconds=round(time.perf_counter() - started, 1),
@@ -245,3 +247,26 @@ def _meanings(run: RunFolder, semantics: Semantics) -> list[dict[str, str]]:
                      "low": m.low, "themes": ", ".join(m.themes), "source": m.source,
                      "pain": m.pain_when or ""})
     return rows
+
+
+def _taxonomy(users: pd.DataFrame, names: dict[int, str]) -> list[dict[str, Any]]:
+    """Hierarchical runs: users per (level_1, level_2, ..., segment) path."""
+    levels = [c for c in ("level_1", "level_2", "level_3") if c in users.columns]
+    if not levels:
+        return []
+    counts = users.groupby([*levels, "segment"], sort=True).size()
+    return [{"path": [str(v) for v in key[:-1]], "segment": int(key[-1]),
+             "name": names.get(int(key[-1]), str(key[-1])), "users": int(n)}
+            for key, n in counts.items()]
+
+
+def _soft_summary(users: pd.DataFrame) -> dict[str, Any] | None:
+    """GMM runs: how sure the memberships are."""
+    if "probability" not in users.columns:
+        return None
+    probability = users["probability"].astype(float)
+    summary: dict[str, Any] = {"median_probability": float(probability.median()),
+                               "share_below_0.8": float((probability < 0.8).mean())}
+    if "mixed" in users.columns:
+        summary["share_mixed"] = float(users["mixed"].astype(bool).mean())
+    return summary

@@ -100,3 +100,32 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match=r"not a personae run folder \(no run.json\)"):
         build_report(tmp_path)
+
+
+def test_optional_parts_of_other_algorithms(run_dir: Path, tmp_path: Path) -> None:
+    """Edge users (-1), GMM memberships, hierarchy levels and algorithm choice, when present."""
+    copy = shutil.copytree(run_dir, tmp_path / "density")
+    users = pd.read_parquet(copy / "users_segmented.parquet")
+    users.loc[users.index[:40], "segment"] = -1
+    users.insert(2, "probability", 0.9)
+    users.insert(3, "second_segment", (users["segment"] + 1) % 3)
+    users.insert(4, "mixed", users.index % 4 == 0)
+    users.insert(5, "level_1", users["segment"].clip(lower=0) // 2)
+    users.to_parquet(copy / "users_segmented.parquet")
+    pd.read_csv(copy / "segment_profiles.csv").iloc[:, :11].to_csv(
+        copy / "segment_profiles.csv", index=False)
+    info = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    info["algorithm"] = {"name": "hdbscan", "params": {"min_cluster_size": 25},
+                         "why": "best DBCV & stability"}
+    (copy / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    pd.DataFrame({"algorithm": ["kmeans", "hdbscan"], "score": [0.4, 0.6]}).to_csv(
+        copy / "algorithm_selection.csv", index=False)
+    html = write_report(copy, map_method="pca").read_text(encoding="utf-8")
+    personas = json.loads((copy / "personas.json").read_text(encoding="utf-8"))["personas"]
+    assert personas[0]["segment"] == -1 and personas[0]["name"] == "Edge Users"
+    assert html.count('class="card persona-card"') == 4
+    assert "best DBCV &amp; stability" in html and "hdbscan (min_cluster_size=25)" in html
+    assert "Algorithms compared (algorithm_selection.csv)" in html
+    assert "Taxonomy (hierarchical levels)" in html
+    assert "of this group also behaves like" in html
+    assert "median probability of the assigned segment 0.90" in html
