@@ -86,6 +86,7 @@ def _journeys(run: RunFolder, events: Any | None, recorded: dict[str, Any] | Non
 
             events = read_table(recorded["source"])
             mapping.update(_detect_roles(events, recorded.get("mapping") or {}))
+        assert events is not None
         missing = [c for c in mapping.values() if c not in events.columns]
         if missing:
             return None, (f"The event log has no {', '.join(missing)} column, so there are no "
