@@ -141,6 +141,13 @@ def run(
                                                         "themes, pain_when).")] = None,
     report_map: Annotated[str, typer.Option(help="Map of users in the report: pca, umap "
                                                  "(slower) or none.")] = "pca",
+    algorithm: Annotated[str, typer.Option(help="kmeans, minibatch, gmm, dbscan, hdbscan, "
+                                                "hierarchical, meanshift, kprototypes or auto "
+                                                "(compare them on a sample, pick one).")] =
+    "auto",
+    param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
+                                                    "KEY=VALUE, repeatable (e.g. eps=0.4); "
+                                                    "'auto' = automatic.")] = None,
 ) -> None:
     """Segment a user table (one row per user) and write the results to --out."""
     from personae.pipeline import segment
@@ -155,13 +162,50 @@ def run(
             features=parse_list(features), id_column=id_column,
             impute=_choice("--impute", impute, ("median", "knn")), log_transform=not no_log,
             scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
+            algorithm=_algorithm(algorithm), params=_params(algorithm, param) or None,
             random_state=seed,
         )
         result.save(out)
         report_path = _write_report(out, semantics, report_map, str(input_path) if events
                                     else None, event_map)
     _print_summary(result, out)
+    _print_algorithm(result)
     out_console.print(f"report: {report_path} (personas.json beside it)")
+
+
+def _algorithm(name: str) -> str:
+    from personae.cluster import algorithm_names
+
+    if name not in algorithm_names():
+        raise ConfigError(f"--algorithm must be one of {', '.join(algorithm_names())}; "
+                          f"got {name!r}")
+    return name
+
+
+def _params(algorithm: str, pairs: list[str] | None) -> dict[str, Any]:
+    from personae.cluster import parse_params
+
+    return parse_params(_algorithm(algorithm), pairs)
+
+
+def _print_algorithm(result: Any) -> None:
+    chosen = result.algorithm
+    shown = ", ".join(f"{k}={f'{v:.4g}' if isinstance(v, float) else v}"
+                      for k, v in chosen["params"].items()
+                      if k not in ("random_state", "categorical_blocks", "k_range"))
+    out_console.print(f"algorithm: {chosen['name']} ({shown})", highlight=False,
+                      soft_wrap=True)
+    for line in chosen["why"]:
+        out_console.print(f"  why: {line}", highlight=False, soft_wrap=True)
+    stability = result.stability
+    if stability:
+        unstable = stability["unstable_segments"]
+        out_console.print(f"stability: mean ARI {stability['ari_mean']:.2f} over "
+                          f"{stability['runs']} refits; unstable segments: "
+                          f"{unstable or 'none'}", highlight=False)
+    edge = int(result.outliers.sum())
+    if edge:
+        out_console.print(f"edge users (segment -1): {edge:,}", highlight=False)
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Any:
