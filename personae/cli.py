@@ -140,7 +140,8 @@ def run(
                                                         "mean (label, unit, high, low, "
                                                         "themes, pain_when).")] = None,
     report_map: Annotated[str, typer.Option(help="Map of users in the report: pca, umap "
-                                                 "(slower) or none.")] = "pca",
+                                                 "(adds 1-2 min: numba compiles on first "
+                                                 "use) or none.")] = "pca",
     algorithm: Annotated[str, typer.Option(help="kmeans, minibatch, gmm, dbscan, hdbscan, "
                                                 "hierarchical, meanshift, kprototypes or auto "
                                                 "(compare them on a sample, pick one).")] =
@@ -411,7 +412,8 @@ def report(
                                                                   "by 'personae run'.")],
     semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
                                                         "mean.")] = None,
-    map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (slower) "
+    map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (adds 1-2 "
+                                                          "min: numba compiles on first use) "
                                                           "or none.")] = "pca",
     events: Annotated[str | None, typer.Option(help="Event log for journeys (user, time, "
                                                     "event columns).")] = None,
