@@ -131,8 +131,14 @@ class HDBSCANSegmenter(_SampledDensity):
         model = HDBSCAN(min_cluster_size=mcs, min_samples=min_samples, copy=True).fit(X)
         core = NearestNeighbors(n_neighbors=min(min_samples + 1, len(X))).fit(X) \
             .kneighbors(X)[0][:, -1]
+        # A new user joins the segment of its nearest sample user when it is no farther
+        # than that segment's typical core distance (95th percentile); else an edge user.
+        radius = np.full(len(X), np.inf)
+        for c in np.unique(model.labels_[model.labels_ >= 0]):
+            members = model.labels_ == c
+            radius[members] = np.quantile(core[members], 0.95)
         self.resolved_params_.update(min_cluster_size=int(mcs), min_samples=int(min_samples))
-        return self._keep(X, model.labels_, core)
+        return self._keep(X, model.labels_, radius)
 
 
 class MeanShiftSegmenter(_SampledDensity):

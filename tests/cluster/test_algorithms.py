@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from personae.cluster import algorithm_class, algorithm_names, describe, make_segmenter
+from personae.cluster.algorithms import parse_params
+from personae.cluster.hierarchy import taxonomy
+from personae.cluster.mixture import memberships_summary
+from personae.errors import ConfigError, NotFittedError
+
+NUMERIC = ["kmeans", "minibatch", "gmm", "dbscan", "hdbscan", "hierarchical", "meanshift"]
+
+
+def blobs(n: int = 600, k: int = 3, d: int = 4, seed: int = 0,
+          std: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=std,
+                      center_box=(-8, 8), random_state=seed)
+    return X.astype(np.float32), y
+
+
+def fit(name: str, X: np.ndarray, **params: object):  # type: ignore[no-untyped-def]
+    if algorithm_class(name).uses_k:
+        params.setdefault("k_range", (2, 5))
+    return make_segmenter(name, **params).fit(X)
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_known_answer_and_fit_equals_predict(name: str) -> None:
+    X, y = blobs()
+    seg = fit(name, X)
+    assert adjusted_rand_score(y, seg.labels_) >= 0.95
+    assert seg.n_segments_ == 3
+    assert np.array_equal(seg.predict(X), seg.labels_)
+    sizes = np.bincount(seg.labels_[seg.labels_ >= 0])
+    assert list(sizes) == sorted(sizes, reverse=True), "segments are numbered by size"
+    assert seg.why_ or name in ("kmeans", "minibatch"), "automatic values say why"
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_state_round_trips_through_json_and_plain_arrays(name: str) -> None:
+    X, _ = blobs(seed=1)
+    seg = fit(name, X, random_state=2)
+    params, arrays = seg.to_state()
+    params = json.loads(json.dumps(params))
+    assert all(a.dtype != object for a in arrays.values())
+    again = algorithm_class(name).from_state(params, {k: np.array(v) for k, v in arrays.items()})
+    new, _ = blobs(n=200, seed=9)
+    assert np.array_equal(again.predict(new), seg.predict(new))
+    assert again.resolved_params_ == json.loads(json.dumps(seg.resolved_params_))
+
+
+@pytest.mark.parametrize("name", ["dbscan", "hdbscan", "hierarchical", "meanshift", "gmm"])
+def test_sampled_fit_labels_every_user(name: str) -> None:
+    X, y = blobs(n=1500, seed=3)
+    seg = fit(name, X, sample_size=300)
+    assert seg.n_fit_rows_ == 300 and len(seg.labels_) == 1500
+    assert any("sample of 300" in line for line in seg.why_)
+    assert adjusted_rand_score(y, seg.labels_) >= 0.9
+    assert seg.solver_agreement_ >= 0.95
+
+
+def test_caller_sample_makes_labels_independent_of_row_order() -> None:
+    X, _ = blobs(n=1200, seed=4, std=1.5)
+    ids = np.random.default_rng(0).permutation(len(X))  # a stable per-user key
+    sample = np.argsort(ids)
+    first = fit("hdbscan", X, sample_size=400).fit(X, sample=sample).labels_
+    order = np.random.default_rng(1).permutation(len(X))
+    shuffled = make_segmenter("hdbscan", sample_size=400).fit(
+        X[order], sample=np.argsort(ids[order])).labels_
+    assert np.array_equal(shuffled, first[order])
+
+
+@pytest.mark.parametrize("name", ["dbscan", "hdbscan"])
+def test_far_away_users_are_edge_users(name: str) -> None:
+    X, _ = blobs(n=900, seed=5)
+    far = np.array([[60, 60, 60, 60], [-60, 60, -60, 60]], dtype=np.float32)
+    seg = fit(name, np.vstack([X, far]))
+    assert (seg.labels_[-2:] == -1).all()
+    assert (seg.labels_[:-2] >= 0).mean() > 0.9
+    assert (seg.predict(far * 2) == -1).all()
+
+
+def test_gmm_memberships_and_mixed_users() -> None:
+    X, _ = blobs(n=800, k=2, seed=6)
+    seg = fit("gmm", X)
+    proba = seg.predict_proba(X)
+    assert proba.shape == (800, 2) and np.allclose(proba.sum(axis=1), 1)
+    middle = seg.means_.mean(axis=0, keepdims=True).astype(np.float32)
+    summary = memberships_summary(seg.predict_proba(np.vstack([middle, X[:1]])), 0.6)
+    assert summary["mixed"].tolist() == [True, False]
+    assert set(summary) == {"probability", "second_segment", "second_probability", "mixed"}
+    assert seg.resolved_params_["covariance_type"] in ("full", "diag", "tied", "spherical")
+
+
+def test_hierarchy_levels_are_nested_and_the_tree_has_sizes() -> None:
+    X, y = blobs(n=900, k=6, seed=7, std=0.5)
+    seg = fit("hierarchical", X, k_range=(2, 8))
+    levels = seg.predict_levels(X)
+    assert np.array_equal(levels[:, 1], seg.labels_)
+    for fine, coarse in ((2, 1), (1, 0)):
+        pairs = {(a, b) for a, b in zip(levels[:, fine], levels[:, coarse], strict=True)}
+        assert len(pairs) == len(np.unique(levels[:, fine])), "each node has one parent"
+    assert len(np.unique(levels[:, 0])) <= len(np.unique(levels[:, 1])) \
+        <= len(np.unique(levels[:, 2]))
+    nodes = taxonomy(levels)
+    assert sum(n["size"] for n in nodes if n["level"] == 1) == 900
+    assert all(n["parent"] is not None for n in nodes if n["level"] > 1)
+    tree = seg.dendrogram_data()
+    assert len(tree["icoord"]) == len(tree["dcoord"]) and "sample" in tree["how"]
+
+
+def test_kprototypes_treats_categories_as_categories() -> None:
+    X, y = blobs(n=600, k=3, d=2, seed=8)
+    onehot = np.eye(3, dtype=np.float32)[y]
+    seg = fit("kprototypes", np.hstack([X, onehot]), categorical_blocks=[[2, 5]])
+    assert adjusted_rand_score(y, seg.labels_) >= 0.95
+    assert seg.category_modes_.shape == (3, 1)
+    with pytest.raises(ConfigError, match="kprototypes needs categorical columns"):
+        fit("kprototypes", X)
+
+
+def test_unknown_algorithm_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"unknown algorithm 'kmean'; choose one of kmeans, "
+                                          r"minibatch, gmm, .*auto"):
+        make_segmenter("kmean")
+    assert algorithm_names()[-1] == "auto" and "meanshift" in algorithm_names()
+
+
+def test_unknown_parameter_lists_the_allowed_ones() -> None:
+    with pytest.raises(ConfigError, match="dbscan has no parameter 'epsilon'; its parameters "
+                                          "are eps, min_samples"):
+        make_segmenter("dbscan", epsilon=0.3)
+    with pytest.raises(ConfigError, match="hdbscan has no parameter 'eps'"):
+        parse_params("hdbscan", ["eps=0.3"])
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("dbscan", {"eps": 0.0}, r"'eps' parameter of dbscan must be a float in the range "
+                             r"\(0, inf\) or None \(automatic\). Got 0.0 instead"),
+    ("dbscan", {"min_samples": 1}, r"'min_samples' .* int in the range \[2, inf\)"),
+    ("hdbscan", {"min_cluster_size": 2.5}, r"'min_cluster_size' .* Got 2.5 instead"),
+    ("gmm", {"covariance_type": "round"}, r"one of 'full', 'diag', 'tied', 'spherical'"),
+    ("gmm", {"mixed_threshold": 1.5}, r"'mixed_threshold' .* range \(0, 1\]"),
+    ("kmeans", {"n_clusters": 1}, r"'n_clusters' .* \[2, inf\)"),
+    ("hierarchical", {"linkage": "centroid"}, r"one of 'ward', 'average'"),
+    ("meanshift", {"bandwidth": -1.0}, r"'bandwidth' .* Got -1.0 instead"),
+    ("kmeans", {"k_range": (5, 2)}, r"'k_range' .* 2 <= low <= high"),
+    ("hdbscan", {"sample_size": 10}, r"'sample_size' .* \[50, inf\)"),
+])
+def test_out_of_range_parameters_are_named(name: str, params: dict[str, object],
+                                           message: str) -> None:
+    X, _ = blobs(n=100)
+    with pytest.raises(ConfigError, match=message):
+        make_segmenter(name, **params).fit(X)
+
+
+def test_parse_params_types_values_from_the_command_line() -> None:
+    assert parse_params("dbscan", ["eps=0.4", "min_samples=auto"]) == {"eps": 0.4,
+                                                                       "min_samples": None}
+    assert parse_params("gmm", ["covariance_type=diag"]) == {"covariance_type": "diag"}
+    with pytest.raises(ConfigError, match=r"'min_samples' parameter of dbscan must be an int"):
+        parse_params("dbscan", ["min_samples=2.5"])
+    with pytest.raises(ConfigError, match="--param takes KEY=VALUE; got 'eps'"):
+        parse_params("dbscan", ["eps"])
+    with pytest.raises(ConfigError, match="--param needs a named --algorithm"):
+        parse_params("auto", ["eps=1"])
+    assert "eps" in describe("dbscan") and "automatic" in describe("dbscan")["eps"]
+
+
+def test_predict_before_fit() -> None:
+    X, _ = blobs(n=50)
+    for name in NUMERIC:
+        with pytest.raises(NotFittedError, match="predict called before fit"):
+            make_segmenter(name).predict(X)
