@@ -362,6 +362,8 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
         "size": size,
         "share": round(share, 6),
         "edge_users": seg == NOISE,
+        "unstable": bool(first["unstable"]) if "unstable" in first.index
+        and pd.notna(first["unstable"]) else None,
         "data_says": data_says,
         "narrative": narrative,
         "characteristics": characteristics,

@@ -159,6 +159,8 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
         else None,
         "funnels": figures.funnels(journeys, names) if journeys else None,
         "stability": figures.stability(run.k_table) if run.k_table is not None else None,
+        "segment_stability": figures.segment_stability(run.info["stability"], names)
+        if isinstance(run.info.get("stability"), dict) else None,
     }
     env = Environment(loader=PackageLoader("personae.report", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))

@@ -198,6 +198,26 @@ def stability(k_table: pd.DataFrame) -> Figure | None:
     return Figure("stability", "Stability of the segments", fig, how)
 
 
+def segment_stability(stability: dict[str, Any], names: dict[int, str]) -> Figure | None:
+    """Per-segment stability from run.json (mean best-match Jaccard over refits)."""
+    jaccard = stability.get("per_segment_jaccard")
+    if not isinstance(jaccard, dict) or not jaccard:
+        return None
+    segments = sorted(int(s) for s in jaccard)
+    threshold = float(stability.get("threshold", 0.6))
+    values = [float(jaccard[str(s)] if str(s) in jaccard else jaccard[s]) for s in segments]
+    fig = go.Figure(go.Bar(
+        x=[esc(names.get(s, s)) for s in segments], y=values,
+        marker={"color": [PALETTE[3] if v < threshold else colour(s)
+                          for s, v in zip(segments, values, strict=True)]},
+        text=[f"{v:.2f}" for v in values], textposition="auto"))
+    fig.add_hline(y=threshold, line_dash="dash", line_color=PALETTE[3])
+    _layout(fig, 300, yaxis={"range": [0, 1], "title": {"text": "Jaccard"}})
+    how = str(stability.get("how", "Refits on subsamples; Jaccard of best-matching segments."))
+    return Figure("segment-stability", "Stability of each segment", fig,
+                  f"{how}. Dashed line: the threshold ({threshold:g}); red bars are unstable.")
+
+
 def project(X: np.ndarray, method: str, random_state: int = 0) -> tuple[np.ndarray, str, float]:
     """2-D coordinates for the map; UMAP when asked and installed, PCA otherwise."""
     started = time.perf_counter()

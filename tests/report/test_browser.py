@@ -6,10 +6,30 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pytest
+
+from personae.report import build_report
+
 HOSTILE = "<script>alert(1)</script>"
 
 
-def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path) -> None:
+def with_events(run_dir: Path, folder: Path) -> Path:
+    """The same run's report with journeys from a small event log, in ``folder``."""
+    users = pd.read_parquet(run_dir / "users_segmented.parquet")["user_id"]
+    steps = ["session_start", "page_view", "add_to_cart", "purchase"]
+    events = pd.DataFrame([(u, t, steps[t]) for i, u in enumerate(users)
+                           for t in range(1 + i % 4)], columns=["user", "time", "event"])
+    html, _ = build_report(run_dir, events=events)
+    path = folder / "report_with_events.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("events", [False, True], ids=["table", "events"])
+def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path,
+                                    events: bool) -> None:
+    report = with_events(run_dir, tmp_path) if events else run_dir / "report.html"
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     errors: list[str] = []
     dialogs: list[str] = []
@@ -18,10 +38,12 @@ def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.on("request", lambda r: requests.append(r.url))
-    page.goto((run_dir / "report.html").as_uri())
+    page.goto(report.as_uri())
     page.wait_for_load_state("load")
     plots = page.locator("div.plot")
-    assert plots.count() >= 4
+    assert plots.count() >= 4 + int(events)
+    assert plots.count() == page.locator("script[type='application/json']").count()
+    assert page.locator("#plot-funnels").count() == int(events)
     page.wait_for_function(
         "[...document.querySelectorAll('div.plot')].every(d => d.querySelector('svg.main-svg'))",
         timeout=20_000)
