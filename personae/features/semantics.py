@@ -217,6 +217,14 @@ class Semantics:
             themes = spec.get("themes", [])
             if isinstance(themes, str):
                 themes = [themes]
+            if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
+                raise DataError(f"themes must be a word or a list of words (e.g. "
+                                f"{', '.join(THEMES[:3])}); got {themes!r}",
+                                source=source, column=str(name))
+            for key in ("label", "unit", "high", "low"):
+                if isinstance(spec.get(key), (dict, list)):
+                    raise DataError(f"{key} must be text, got {spec[key]!r}",
+                                    source=source, column=str(name))
             base = fallback_meaning(str(name))
             meanings[str(name)] = FeatureMeaning(
                 name=str(name),

@@ -55,6 +55,8 @@ def test_one_hot_columns_are_described_from_their_parent() -> None:
     ("frequency:\n  pain_when: sometimes\n", r"pain_when must be 'high' or 'low', got 'sometimes'"),
     ("- a\n- b\n", r"expected a mapping of column name -> meaning"),
     ("frequency: {label: [unclosed\n", r"not valid YAML"),
+    ("frequency:\n  themes: 5\n", r"themes must be a word or a list of words .*got 5"),
+    ("frequency:\n  label: [a, b]\n", r"column 'frequency': label must be text"),
 ])
 def test_bad_yaml_is_refused_with_the_place(tmp_path: Path, text: str, match: str) -> None:
     with pytest.raises(DataError, match=match):
