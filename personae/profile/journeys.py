@@ -30,6 +30,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("purchase", ("purchase", "buy", "order", "transaction", "invoice", "sale", "paid")),
 )
 PATH_STEPS = 4
+PATH_USERS = 100_000
 TOP_PATHS = 5
 FALLBACK_STAGES = 5
 
@@ -85,7 +86,16 @@ def journeys(events: pd.DataFrame, segments: pd.Series, *, user: str = "user",
                               "stage_events": {s: sorted(t for t, v in stage_map.items()
                                                          if v == s) for s in stages},
                               "segments": {}}
-    paths = _paths(frame)
+    users = frame["user"].astype(str).unique()
+    path_users = users
+    if len(users) > PATH_USERS:  # paths need a full sort: a fixed sample of users is enough
+        hashes = pd.util.hash_array(users.astype(object))
+        path_users = users[np.argsort(hashes, kind="stable")[:PATH_USERS]]
+        result["paths_sample_users"] = PATH_USERS
+        frame_for_paths = frame[frame["user"].astype(str).isin(set(path_users))]
+    else:
+        frame_for_paths = frame
+    paths = _paths(frame_for_paths)
     for seg, users in user_segment.groupby(user_segment, sort=True):
         block = did.loc[users.index]
         reached = np.ones(len(block), dtype=bool)
@@ -103,10 +113,11 @@ def journeys(events: pd.DataFrame, segments: pd.Series, *, user: str = "user",
         seg_paths = paths[paths["segment"] == seg]
         top = seg_paths["path"].value_counts().sort_index().sort_values(
             ascending=False, kind="stable").head(TOP_PATHS)
+        path_base = max(len(seg_paths), 1)
         result["segments"][int(seg)] = {
             "users": len(block),
             "funnel": funnel,
-            "top_paths": [{"path": p, "users": int(n), "share": round(n / len(block), 6)}
+            "top_paths": [{"path": p, "users": int(n), "share": round(n / path_base, 6)}
                           for p, n in top.items()],
         }
     log.info("journeys for %d segments over %d stages", len(result["segments"]), len(stages))
