@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from personae import SegmentModel, segment
+from personae.cluster import (
+    balance,
+    bootstrap_stability,
+    choose_algorithm,
+    dbcv,
+    make_segmenter,
+    quality,
+)
+from personae.errors import ConfigError
+
+
+def blobs(n: int = 600, k: int = 3, seed: int = 0, std: float = 0.6,
+          d: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=std,
+                      center_box=(-8, 8), random_state=seed)
+    return X.astype(np.float32), y
+
+
+def users(n: int = 900, k: int = 3, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = blobs(n=n, k=k, seed=seed)
+    frame = pd.DataFrame(X, columns=[f"m{i}" for i in range(X.shape[1])])
+    frame.insert(0, "user_id", [f"u{i}" for i in range(n)])
+    return frame, y
+
+
+def test_quality_prefers_the_true_partition() -> None:
+    X, y = blobs()
+    wrong = np.random.default_rng(0).integers(0, 3, len(y))
+    good, bad = quality(X, y), quality(X, wrong)
+    assert good["silhouette"] > 0.7 > bad["silhouette"]
+    assert good["davies_bouldin"] < bad["davies_bouldin"]
+    assert good["dbcv"] > 0.3 > bad["dbcv"]
+    assert good["quality_sample_users"] == 600 and good["edge_share"] == 0.0
+
+
+def test_dbcv_counts_edge_users_against_the_score() -> None:
+    X, y = blobs()
+    labels = y.copy()
+    labels[::3] = -1
+    assert dbcv(X, labels) < dbcv(X, y)
+    assert np.isnan(dbcv(X, np.zeros(len(X), dtype=int)))
+
+
+def test_balance() -> None:
+    assert balance(np.array([0, 0, 1, 1]))["size_entropy"] == pytest.approx(1.0)
+    uneven = balance(np.array([0] * 9 + [1, -1]))
+    assert uneven["size_entropy"] < 0.6 and uneven["smallest_share"] == pytest.approx(1 / 11)
+
+
+def test_stable_segments_are_stable_and_arbitrary_ones_are_flagged() -> None:
+    X, _ = blobs()
+    seg = make_segmenter("kmeans", n_clusters=3).fit(X)
+    result = bootstrap_stability(lambda Xs: make_segmenter("kmeans", n_clusters=3).fit(Xs), X,
+                                 seg.labels_, runs=3)
+    assert result.ari_mean > 0.95 and result.unstable_segments == []
+    assert set(result.per_segment_jaccard) == {0, 1, 2}
+    noise = np.random.default_rng(1).uniform(size=(400, 6)).astype(np.float32)
+    seg = make_segmenter("kmeans", n_clusters=8, n_init=1).fit(noise)
+    shaky = bootstrap_stability(
+        lambda Xs: make_segmenter("kmeans", n_clusters=8, n_init=1, random_state=5).fit(Xs),
+        noise, seg.labels_, runs=3)
+    assert shaky.ari_mean < result.ari_mean and shaky.unstable_segments
+    assert json.dumps(shaky.as_dict())
+
+
+def test_auto_picks_a_density_method_for_moons_and_says_why() -> None:
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=600, noise=0.05, random_state=0)
+    choice = choose_algorithm(X.astype(np.float32), candidates=("kmeans", "hdbscan", "gmm"),
+                              k_range=(2, 5))
+    assert choice.name == "hdbscan"
+    assert "hdbscan scored" in choice.why and "DBCV" in choice.why
+    table = choice.table
+    assert list(table["algorithm"]) == ["kmeans", "hdbscan", "gmm"]
+    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "dbcv", "stability_ari",
+            "size_entropy", "score", "chosen", "params"} <= set(table.columns)
+    assert table["chosen"].sum() == 1
+
+
+def test_model_labels_agree_with_predict_and_survive_save(tmp_path: Path) -> None:
+    frame, y = users()
+    far = frame.iloc[:2].copy()
+    far[["m0", "m1", "m2", "m3"]] = 80.0
+    model = SegmentModel(algorithm="hdbscan", random_state=1).fit(frame)
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+    assert model.consistency_["fit_predict_agreement"] == 1.0
+    assert model.stability_ is not None and model.stability_.ari_mean > 0.9
+    model.save(tmp_path / "m")
+    loaded = SegmentModel.load(tmp_path / "m")
+    assert np.array_equal(loaded.predict(frame), model.labels_)
+    assert loaded.is_novel(far).all() and not loaded.is_novel(frame).mean() > 0.01
+    assert (loaded.predict(far) == -1).all()
+
+
+def test_model_parameter_errors() -> None:
+    frame, _ = users(n=200)
+    with pytest.raises(ConfigError, match="k=4 does not apply to dbscan.*k applies to kmeans"):
+        SegmentModel(algorithm="dbscan", k=4).fit(frame)
+    with pytest.raises(ConfigError, match="params need a named algorithm"):
+        SegmentModel(algorithm="auto", params={"eps": 1.0}).fit(frame)
+    with pytest.raises(ConfigError, match="unknown algorithm 'optics'"):
+        SegmentModel(algorithm="optics").fit(frame)
+    with pytest.raises(ConfigError, match="'eps' parameter of dbscan must be a float"):
+        SegmentModel(algorithm="dbscan", params={"eps": "wide"}).fit(frame)
+    with pytest.raises(ConfigError, match="predict_proba needs soft segments"):
+        SegmentModel(algorithm="hierarchical", k=3, stability=False).fit(frame) \
+            .predict_proba(frame)
+
+
+def test_gmm_run_writes_memberships_and_flags(tmp_path: Path) -> None:
+    frame, _ = users(n=600, k=2)
+    result = segment(frame, algorithm="gmm", k=2)
+    result.save(tmp_path / "run")
+    out = pd.read_parquet(tmp_path / "run" / "users_segmented.parquet")
+    assert list(out.columns[:7]) == ["user_id", "segment", "probability", "second_segment",
+                                     "second_probability", "mixed", "novel"]
+    memberships = pd.read_parquet(tmp_path / "run" / "memberships.parquet")
+    assert list(memberships.columns) == ["user_id", "segment_0", "segment_1"]
+    assert np.allclose(memberships[["segment_0", "segment_1"]].sum(axis=1), 1)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["algorithm"]["name"] == "gmm" and info["algorithm"]["params"]["n_clusters"] == 2
+    assert info["consistency"]["fit_predict_agreement"] == 1.0
+    assert set(info["stability"]) >= {"ari_mean", "per_segment_jaccard", "unstable_segments"}
+    profiles = pd.read_csv(tmp_path / "run" / "segment_profiles.csv")
+    assert "unstable" in profiles.columns
+    assert result.memberships is not None and result.hierarchy is None
+
+
+def test_hierarchical_and_density_runs(tmp_path: Path) -> None:
+    frame, _ = users(n=600, k=3, seed=2)
+    frame.loc[0, ["m0", "m1", "m2", "m3"]] = 90.0
+    result = segment(frame, algorithm="hierarchical", k_range=(2, 6))
+    result.save(tmp_path / "tree")
+    out = pd.read_csv(tmp_path / "tree" / "users_segmented.csv")
+    assert {"level_1", "level_2", "level_3"} <= set(out.columns)
+    assert (out["level_2"] == out["segment"]).all()
+    tree = json.loads((tmp_path / "tree" / "hierarchy.json").read_text())
+    assert {"nodes", "dendrogram"} <= set(tree) and tree["nodes"][0]["size"] > 0
+    dense = segment(frame, algorithm="dbscan")
+    assert dense.outliers[0] and dense.labels[0] == -1
+    assert -1 in set(dense.profiles["segment"]), "edge users are profiled as their own group"
+
+
+def test_auto_run_writes_the_comparison(tmp_path: Path) -> None:
+    frame, y = users(n=600, k=3, seed=3)
+    result = segment(frame, k_range=(2, 5))
+    result.save(tmp_path / "auto")
+    table = pd.read_csv(tmp_path / "auto" / "algorithm_selection.csv")
+    assert table["chosen"].sum() == 1
+    assert adjusted_rand_score(y, result.labels) > 0.95
+    assert result.algorithm["why"][0].startswith("auto: ")
