@@ -151,7 +151,8 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
     seed = int(run.info.get("config", {}).get("seed", 0) or 0)
     user_map, map_note = _map(run, map_method, seed, names)
     charts: dict[str, figures.Figure | None] = {
-        "k": figures.k_selection(run.k_table, run.info) if run.k_table is not None else None,
+        "k": figures.k_selection(run.k_table, run.info)
+        if run.k_table is not None and "k" in run.k_table.columns else None,
         "map": user_map,
         "sizes": figures.sizes(personas),
         "heatmap": figures.heatmap(run.profiles, names),

@@ -56,8 +56,9 @@ def _layout(fig: go.Figure, height: int = 380, **kwargs: Any) -> go.Figure:
 def k_selection(k_table: pd.DataFrame, info: dict[str, Any]) -> Figure:
     metrics = [(c, t) for c, t in (("inertia", "Inertia (elbow; lower is tighter)"),
                                     ("silhouette", "Silhouette (higher is better)"),
-                                    ("davies_bouldin", "Davies-Bouldin (lower is better)"))
-               if c in k_table.columns]
+                                    ("davies_bouldin", "Davies-Bouldin (lower is better)"),
+                                    ("bic", "BIC (lower is better)"))
+               if c in k_table.columns and k_table[c].notna().any()]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[t for _, t in metrics])
     chosen = k_table.loc[k_table["chosen"].astype(bool), "k"] if "chosen" in k_table else []
     for i, (column, _) in enumerate(metrics, start=1):
