@@ -95,9 +95,7 @@ def pandas_features(folder: Path, gap_minutes: float = 30, top: int = 8):
     """The same features as personae.features.from_events, in plain pandas."""
     import pandas as pd
 
-    df = pd.read_parquet(folder)
-    df["event_type"] = df["event_type"].astype(str)
-    df["category"] = df["category"].astype(str)
+    df = pd.read_parquet(folder)  # event_type and category arrive as categoricals
     df = df.dropna(subset=["user_id", "timestamp"]).drop_duplicates()
     ref = df["timestamp"].max().normalize() + pd.Timedelta(days=1)
     df = df.sort_values(["user_id", "timestamp"], kind="stable", ignore_index=True)
@@ -137,8 +135,9 @@ def pandas_features(folder: Path, gap_minutes: float = 30, top: int = 8):
     out["session_count"] = sess.groupby("u").size()
     out["session_minutes_median"] = sess.groupby("u")["minutes"].median()
     out["events_per_session"] = out["event_count"] / out["session_count"]
-    counts = df.groupby(["user_id", "event_type"]).size().unstack(fill_value=0)
+    counts = df.groupby(["user_id", "event_type"], observed=True).size().unstack(fill_value=0)
     order = df["event_type"].value_counts()
+    order = order[order > 0]
     top_types = sorted(order.index, key=lambda t: (-order[t], t))[:top]
     for t in top_types:
         out[f"share_event_{t}"] = counts[t] / out["event_count"]
@@ -154,7 +153,7 @@ def pandas_features(folder: Path, gap_minutes: float = 30, top: int = 8):
     out["peak_hour"] = hours.drop_duplicates("u").set_index("u")["h"]
     out["distinct_items"] = g["item_id"].nunique()
     out["distinct_categories"] = g["category"].nunique()
-    cats = df.groupby(["user_id", "category"]).size().rename("c").reset_index()
+    cats = df.groupby(["user_id", "category"], observed=True).size().rename("c").reset_index()
     total = cats.groupby("user_id")["c"].transform("sum")
     p = cats["c"] / total
     out["category_entropy"] = (-(p * np.log2(p))).groupby(cats["user_id"]).sum().clip(lower=0)
