@@ -63,7 +63,12 @@ def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
 
 class SegmentModel:
     """Clean a user table, choose an algorithm and its parameters, cluster, and assign new
-    users the same way (``predict`` gives every training user the label it got in ``fit``)."""
+    users the same way (``predict`` gives every training user the label it got in ``fit``).
+
+    ``algorithm`` is one of ``personae.cluster.algorithm_names()``; the model object keeps
+    K-means as its default (the cheapest, and what saved models had), while ``segment()``
+    and ``personae run`` default to ``"auto"``.
+    """
 
     def __init__(
         self,
@@ -75,7 +80,7 @@ class SegmentModel:
         impute: Impute = "median",
         log_transform: bool = True,
         scaler: Scaler = "standard",
-        algorithm: str = "auto",
+        algorithm: str = "kmeans",
         params: dict[str, Any] | None = None,
         stability: bool = True,
         random_state: int = 0,
