@@ -184,7 +184,7 @@ def fmt(value: float) -> str:
     if value is None or not np.isfinite(value):
         return "n/a"
     magnitude = abs(value)
-    if magnitude >= 100:
+    if float(value).is_integer() or magnitude >= 100:
         return f"{value:,.0f}"
     if magnitude >= 10:
         return f"{value:,.1f}"

@@ -178,6 +178,7 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
         edge=[p for p in personas if p["segment"] == NOISE],
         taxonomy=_taxonomy(run.users, names),
         soft=_soft_summary(run.users),
+        algorithm_table=_algorithm_view(run.algorithm_table),
         algorithm=_algorithm(run.info), alpha=ALPHA, min_effect=MIN_EFFECT,
         min_share=MIN_CATEGORY_DIFF, notes=run.notes,
         build_seconds=round(time.perf_counter() - started, 1),
@@ -274,3 +275,17 @@ def _soft_summary(users: pd.DataFrame) -> dict[str, Any] | None:
     if "mixed" in users.columns:
         summary["share_mixed"] = float(users["mixed"].astype(bool).mean())
     return summary
+
+
+ALGORITHM_COLUMNS = ("algorithm", "n_segments", "edge_share", "silhouette", "davies_bouldin",
+                     "dbcv", "stability_ari", "seconds", "eligible", "score", "chosen", "note")
+
+
+def _algorithm_view(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The columns of algorithm_selection.csv a reader compares; all of them if unknown."""
+    if table is None:
+        return None
+    known = [c for c in ALGORITHM_COLUMNS if c in table.columns]
+    view = table[known] if len(known) >= 3 else table
+    text = [c for c in view.columns if not pd.api.types.is_numeric_dtype(view[c])]
+    return view.assign(**{c: view[c].astype(object).where(view[c].notna(), "") for c in text})
