@@ -20,6 +20,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from personae.errors import PersonaeError
 from personae.features.semantics import Semantics
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
@@ -106,13 +107,19 @@ def _map(run: RunFolder, method: MapMethod, seed: int, names: dict[int, str]
         return None, "No saved model in the run folder, so there is no map."
     from personae.model import SegmentModel, sample_rows
 
-    model = SegmentModel.load(run.path / "model")
     users = run.users
     ids = users[run.id_column] if run.id_column in users.columns else \
         pd.Series(np.arange(len(users)))
     rows = np.sort(sample_rows(ids.reset_index(drop=True), figures.MAP_SAMPLE, seed))
     sample = users.iloc[rows].reset_index(drop=True)
-    X = model.transform(sample, str(run.path))
+    try:
+        model = SegmentModel.load(run.path / "model")
+        renames = _input_names(sample, model)
+        original = sample.drop(columns=[v for v in renames.values() if v in sample.columns])
+        X = model.transform(original.rename(columns=renames), str(run.path))
+    except PersonaeError as exc:
+        log.warning("no map: %s", exc)
+        return None, f"The map could not be drawn from the saved model: {exc}"
     points, name, seconds = figures.project(X, method, seed)
     return figures.user_map(points, sample["segment"].to_numpy(), names, name, len(users),
                             seconds), ""
@@ -124,6 +131,13 @@ def _detect_roles(events: pd.DataFrame, given: dict[str, str]) -> dict[str, str]
     columns = {str(c): str(t) for c, t in events.dtypes.items()}
     found = map_columns(columns, {k: v for k, v in given.items() if v}, "event log")
     return {role: found[role] for role in ("user", "time", "event") if found.get(role)}
+
+
+def _input_names(users: pd.DataFrame, model: Any) -> dict[str, str]:
+    """users_segmented renames input columns that clash with its own (input_segment)."""
+    wanted = set(model.preprocessor_.numeric_) | set(model.preprocessor_.categorical_)
+    return {c: c[len("input_"):] for c in users.columns
+            if c.startswith("input_") and c[len("input_"):] in wanted}
 
 
 def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
