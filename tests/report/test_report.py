@@ -129,3 +129,15 @@ def test_optional_parts_of_other_algorithms(run_dir: Path, tmp_path: Path) -> No
     assert "Taxonomy (hierarchical levels)" in html
     assert "of this group also behaves like" in html
     assert "median probability of the assigned segment 0.90" in html
+
+
+def test_run_ends_with_the_report(tmp_path: Path, make_users) -> None:
+    data = tmp_path / "users.csv"
+    make_users(300).drop(columns=[HOSTILE]).to_csv(data, index=False)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(data), "--out", str(out), "--k", "3",
+                                      "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    assert "report.html" in result.stdout and (out / "report.html").is_file()
+    personas = json.loads((out / "personas.json").read_text(encoding="utf-8"))["personas"]
+    assert len(personas) == 3
