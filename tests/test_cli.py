@@ -29,7 +29,7 @@ def test_run_writes_every_output(tmp_path: Path, blobs_csv: Path) -> None:
     assert {"users_segmented.csv", "users_segmented.parquet", "segment_profiles.csv",
             "k_selection.csv", "model", "run.json"} <= names
     users = pd.read_parquet(out / "users_segmented.parquet")
-    assert list(users.columns[:3]) == ["user_id", "segment", "metric_0"]
+    assert list(users.columns[:3]) == ["user_id", "segment", "novel"] and "metric_0" in users
     assert len(users) == 3000 and users["segment"].nunique() == 5
     assert pd.read_csv(out / "users_segmented.csv")["segment"].tolist() == \
         users["segment"].tolist()
