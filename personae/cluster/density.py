@@ -151,7 +151,7 @@ class MeanShiftSegmenter(_SampledDensity):
     PARAMS: ClassVar[dict[str, Param]] = {
         "bandwidth": Param(float, None, low=0.0, low_open=True, auto=True,
                            help="kernel width; automatic = estimate_bandwidth(quantile)"),
-        "quantile": Param(float, 0.2, low=0.0, high=1.0, low_open=True,
+        "quantile": Param(float, 0.1, low=0.0, high=1.0, low_open=True,
                           help="neighbour quantile for the bandwidth estimate"),
         "min_share": Param(float, 0.01, low=0.0, high=0.5,
                            help="modes holding fewer users are merged into the nearest one"),
