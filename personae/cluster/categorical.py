@@ -64,8 +64,14 @@ class KPrototypesSegmenter(Segmenter):
         if numbers.shape[1]:
             from kmodes.kprototypes import KPrototypes
 
-            model = KPrototypes(n_clusters=k, init="Cao", n_init=self.n_init, gamma=self.gamma,
-                                random_state=self.random_state)
+            # Start from K-means on the encoded users: Cao's deterministic start can leave
+            # k-prototypes in a poor optimum (ARI 0.56 on three clean groups).
+            from sklearn.cluster import KMeans
+
+            start = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(X)
+            num_init, cat_init = self._split(start.cluster_centers_)
+            model = KPrototypes(n_clusters=k, init=[num_init.astype(np.float64), cat_init],
+                                n_init=1, gamma=self.gamma, random_state=self.random_state)
             n_num = numbers.shape[1]
             mixed = np.column_stack([numbers.astype(np.float64), codes])
             raw = model.fit_predict(mixed, categorical=list(range(n_num, mixed.shape[1])))

@@ -162,3 +162,21 @@ def test_auto_run_writes_the_comparison(tmp_path: Path) -> None:
     assert table["chosen"].sum() == 1
     assert adjusted_rand_score(y, result.labels) > 0.95
     assert result.algorithm["why"][0].startswith("auto: ")
+
+
+def test_categorical_users_get_k_prototypes() -> None:
+    from personae.cluster.auto import candidates_for
+
+    assert candidates_for(0.75)[0] == "kprototypes" and "kprototypes" not in candidates_for(0.2)
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 3, 300)
+    frame = pd.DataFrame({
+        "user_id": np.arange(300),
+        "plan": np.array(["free", "pro", "team"])[group],
+        "device": np.array(["ios", "android", "web"])[(group + (rng.random(300) < 0.1)) % 3],
+        "spend": group * 5.0 + rng.normal(0, 0.5, 300),
+    })
+    model = SegmentModel(algorithm="kprototypes", k=3, stability=False).fit(frame)
+    assert adjusted_rand_score(group, model.labels_) > 0.9
+    assert model.segmenter_.resolved_params_["categorical_blocks"]
+    assert model.consistency_["fit_predict_agreement"] == 1.0
