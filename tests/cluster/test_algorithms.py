@@ -44,7 +44,8 @@ def test_known_answer_and_fit_equals_predict(name: str) -> None:
 @pytest.mark.parametrize("name", NUMERIC)
 def test_state_round_trips_through_json_and_plain_arrays(name: str) -> None:
     X, _ = blobs(seed=1)
-    seg = fit(name, X, random_state=2)
+    known_k = {"n_clusters": 3} if algorithm_class(name).uses_k else {}
+    seg = fit(name, X, random_state=2, **known_k)
     params, arrays = seg.to_state()
     params = json.loads(json.dumps(params))
     assert all(a.dtype != object for a in arrays.values())
