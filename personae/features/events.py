@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import time as clock
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -283,8 +283,7 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
                            date_only=bool(stats["date_only"]), dedupe=dedupe)
     con.execute(events_sql.clean_table_sql(plan))
-    kept, first_day, last_day = con.execute("SELECT count(*), min(d), max(d) FROM ev").fetchone()
-    plan = replace(plan, first_day=first_day, n_days=(last_day - first_day).days + 1)
+    kept = con.execute("SELECT count(*) FROM ev").fetchone()[0]
     types = events_sql.top_event_types(con, top) if "event" in mapping else []
     plan = events_sql.with_purchase_types(con, plan, types)
     _step(progress, f"computing features for {kept:,} events")

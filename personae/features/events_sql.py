@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -17,7 +17,6 @@ import pandas as pd
 from personae.features.events_io import quote_literal, sanitise
 from personae.features.semantics import FeatureMeaning, fallback_meaning
 
-MAX_BITMAP_DAYS = 1_100  # about three years: 138 bytes a user
 PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
 RETURN_RE = r"return|cancel|refund"
 
@@ -34,8 +33,6 @@ class Plan:
     return_types: tuple[str, ...] = ()
     cancel_prefix: bool = False
     dedupe: bool = True
-    first_day: date | None = None   # of the events kept; sizes the per-user day bitmaps
-    n_days: int = 0
 
     def has(self, role: str) -> bool:
         return role in self.mapping
@@ -170,24 +167,13 @@ def features(con: Any, plan: Plan, types: list[str | None]
 
     # one narrow aggregation per grouping: DuckDB hashes (user, x) pairs far faster than it
     # evaluates several DISTINCT aggregates over one wide relation
-    if plan.first_day is not None and 0 < plan.n_days <= MAX_BITMAP_DAYS:
-        # active days as a per-user bitmap of days: no (user, day) hash table over all events
-        day = f"CAST(d - DATE '{plan.first_day.isoformat()}' AS INTEGER)"
-        bits = f"bitstring_agg({day}, 0, {plan.n_days - 1})"
-        agg += [f"bit_count({bits}) AS active_days", "min(d) AS first_d", "max(d) AS last_d",
-                f"coalesce(bit_count({bits} FILTER ({bought})), 0) AS purchase_days"]
-        ctes = [f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)"]
-        joins = []
-    else:
-        ctes = [
-            f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)",
-            f"daily AS (SELECT user_id, d, bool_or({bought}) AS bought FROM ev "
-            "GROUP BY user_id, d)",
-            "days AS (SELECT user_id, count(*) AS active_days, min(d) AS first_d, "
-            "max(d) AS last_d, count(*) FILTER (bought) AS purchase_days FROM daily "
-            "GROUP BY user_id)",
-        ]
-        joins = ["JOIN days USING (user_id)"]
+    ctes = [
+        f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)",
+        f"daily AS (SELECT user_id, d, bool_or({bought}) AS bought FROM ev GROUP BY user_id, d)",
+        "days AS (SELECT user_id, count(*) AS active_days, min(d) AS first_d, max(d) AS last_d, "
+        "count(*) FILTER (bought) AS purchase_days FROM daily GROUP BY user_id)",
+    ]
+    joins = ["JOIN days USING (user_id)"]
     if timed:
         ctes += _session_ctes(plan)
         joins += ["LEFT JOIN sess USING (user_id)"]

@@ -340,15 +340,6 @@ def test_all_events_after_the_reference_date_is_refused(session_log):
         from_events(session_log, reference_date="2023-12-31")
 
 
-def test_day_bitmaps_and_day_groups_agree(monkeypatch, retail_log, session_log):
-    from personae.features import events_sql
-
-    with_bitmaps = [from_events(log).frame for log in (retail_log, session_log)]
-    monkeypatch.setattr(events_sql, "MAX_BITMAP_DAYS", 0)
-    for log, expected in zip((retail_log, session_log), with_bitmaps, strict=True):
-        pd.testing.assert_frame_equal(from_events(log).frame, expected)
-
-
 def test_keep_duplicates_keeps_identical_rows(retail_log):
     doubled = pd.concat([retail_log, retail_log.iloc[[2]]], ignore_index=True)
     f = from_events(doubled, keep_duplicates=True)
