@@ -120,12 +120,14 @@ def ari(truth_path: Path, labels: np.ndarray) -> float:
     return float(adjusted_rand_score(np.load(truth_path), labels))
 
 
-def run_personae(n: int, path: Path) -> dict[str, object]:
+def run_personae(n: int, path: Path, algorithm: str) -> dict[str, object]:
     out = DATA / f"run_{n}"
-    result = measure([str(VENV_BIN / "personae"), "run", str(path), "--out", str(out)])
+    result = measure([str(VENV_BIN / "personae"), "run", str(path), "--out", str(out),
+                      "--algorithm", algorithm])
     info = json.loads((out / "run.json").read_text())
     labels = pd.read_parquet(out / "users_segmented.parquet", columns=["segment"])["segment"]
-    return {"users": n, "contender": "personae run", "seconds": result["seconds"],
+    return {"users": n, "contender": f"personae run --algorithm {algorithm}",
+            "seconds": result["seconds"],
             "peak_gib": result["peak_gib"], "k": info["segments"]["k"],
             "ari": ari(DATA / f"truth_{n}.npy", labels.to_numpy()),
             "note": "stages: " + ", ".join(f"{k} {v:.1f}s"
@@ -171,6 +173,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100k,1M,10M")
     parser.add_argument("--reference", choices=["estimate", "full", "skip"], default="estimate")
+    parser.add_argument("--algorithm", default="kmeans",
+                        help="personae's algorithm (kmeans: the foundation's pipeline)")
     parser.add_argument("--minibatch", action="store_true",
                         help="also time scikit-learn's MiniBatchKMeans at 1M and 10M")
     args = parser.parse_args()
@@ -178,7 +182,7 @@ def main() -> None:
     for label in args.sizes.split(","):
         n = SIZES[label]
         path = generate(n)
-        rows.append(run_personae(n, path))
+        rows.append(run_personae(n, path, args.algorithm))
         print(rows[-1], flush=True)
         if args.minibatch and n >= 1_000_000:
             rows.append(run_minibatch(n, path))
