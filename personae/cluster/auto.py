@@ -25,14 +25,17 @@ log = logging.getLogger(__name__)
 AUTO_ROWS = 2_000
 CANDIDATES = ("kmeans", "gmm", "hierarchical", "hdbscan", "dbscan", "meanshift")
 MIXED_CANDIDATES = ("kprototypes", "kmeans", "gmm")
-WEIGHTS = {"silhouette": 0.25, "dbcv": 0.25, "stability": 0.25, "indices": 0.15,
-           "balance": 0.10}
+WEIGHTS = {"silhouette": 0.20, "dbcv": 0.15, "stability": 0.20, "indices": 0.10,
+           "balance": 0.05, "gaussian_fit": 0.30}
+BIC_SCALE = 5.0
 MAX_EDGE_SHARE = 0.5
 TIE = 0.01
 RULE = ("Each candidate is fitted with its automatic parameters on the same sample. Score = "
-        "0.25 x silhouette + 0.25 x DBCV + 0.25 x bootstrap stability (ARI) + 0.15 x the mean "
-        "of 1/(1 + Davies-Bouldin) and Calinski-Harabasz / its best + 0.10 x size balance "
-        "(normalised entropy); silhouette and the indices are scaled by the share of users "
+        "0.30 x Gaussian fit (exp(-5 x (its per-user BIC as a full-covariance mixture - the "
+        "best))) + 0.20 x silhouette + 0.15 x DBCV + 0.20 x bootstrap stability (ARI) + 0.10 x "
+        "the mean of 1/(1 + Davies-Bouldin) and Calinski-Harabasz / its best + 0.05 x size "
+        "balance (normalised entropy); silhouette and the indices are scaled by the share of "
+        "users "
         "not left as edge users. Candidates with fewer than 2 segments or more than "
         f"{MAX_EDGE_SHARE:.0%} edge users are out. Highest score wins; within {TIE} of it, "
         "the simpler algorithm (order: " + ", ".join(CANDIDATES) + ").")
@@ -134,8 +137,13 @@ def _score(table: pd.DataFrame) -> pd.DataFrame:
     top = ch[ok].max() if ok.any() else 0.0
     indices = kept * (1 / (1 + table["davies_bouldin"].fillna(np.inf))
                       + (ch / top if top > 0 else 0.0)) / 2
+    bic = table["gaussian_bic"].astype(float) if "gaussian_bic" in table else \
+        pd.Series(np.nan, index=table.index)
+    best_bic = bic[ok].min() if ok.any() else np.nan
+    table["gaussian_fit"] = np.exp(-BIC_SCALE * (bic - best_bic)).fillna(0.0)
     table["score"] = np.where(ok, (
-        WEIGHTS["silhouette"] * silhouette + WEIGHTS["dbcv"] * dbcv
+        WEIGHTS["gaussian_fit"] * table["gaussian_fit"]
+        + WEIGHTS["silhouette"] * silhouette + WEIGHTS["dbcv"] * dbcv
         + WEIGHTS["stability"] * table["stability_ari"].fillna(0.0)
         + WEIGHTS["indices"] * indices
         + WEIGHTS["balance"] * table["size_entropy"].fillna(0.0)), np.nan)
@@ -152,7 +160,8 @@ def _explain(table: pd.DataFrame, winner: str) -> str:
     if top["algorithm"] != winner:
         parts.append(f"{top['algorithm']} scored {top['score']:.2f}, within {TIE} of it, so "
                      "the simpler algorithm is preferred")
-    labels = {"silhouette": "the clearest separation (silhouette)",
+    labels = {"gaussian_fit": "the best fit as a mixture of Gaussian segments (BIC)",
+              "silhouette": "the clearest separation (silhouette)",
               "dbcv": "the best density-based validity (DBCV)",
               "stability_ari": "the most stable segments under resampling",
               "size_entropy": "the most even segment sizes"}

@@ -46,6 +46,7 @@ def quality(X: np.ndarray, labels: np.ndarray, *, random_state: int = 0,
     else:
         out.update(silhouette=np.nan, davies_bouldin=np.nan, calinski_harabasz=np.nan)
     out["dbcv"] = dbcv(Xs[:DBCV_ROWS], ls[:DBCV_ROWS])
+    out["gaussian_bic"] = gaussian_bic(Xs, ls)
     return out
 
 
@@ -92,6 +93,32 @@ def dbcv(X: np.ndarray, labels: np.ndarray) -> float:
         validity = (separation - sparseness[c]) / top if top > 0 else 0.0
         score += np.sum(labels == c) / len(labels) * validity
     return float(score)
+
+
+def gaussian_bic(X: np.ndarray, labels: np.ndarray) -> float:
+    """BIC of the partition read as a Gaussian mixture (one full-covariance Gaussian per
+    segment, edge users as one more group), per user and halved: lower is better.
+
+    It rewards partitions whose segments are Gaussian-shaped, elongated ones included,
+    where silhouette and Calinski-Harabasz prefer round ones. Covariances are shrunk
+    towards the overall variances (weight d + 2 users) so small groups stay defined.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    prior = np.diag(X.var(axis=0) + 1e-9)
+    loglik, groups = 0.0, np.unique(labels)
+    for c in groups:
+        P = X[labels == c]
+        spread = np.cov(P.T, bias=True).reshape(d, d) if len(P) > 1 else np.zeros((d, d))
+        cov = (len(P) * spread + (d + 2) * prior) / (len(P) + d + 2)
+        _, logdet = np.linalg.slogdet(cov)
+        diff = P - P.mean(axis=0)
+        mahalanobis = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff)
+        loglik += float(np.sum(np.log(len(P) / n) - 0.5 * (d * np.log(2 * np.pi) + logdet
+                                                              + mahalanobis)))
+    k = len(groups)
+    parameters = k * (d + d * (d + 1) / 2) + k - 1
+    return float((-2 * loglik + parameters * np.log(n)) / (2 * n))
 
 
 def balance(labels: np.ndarray) -> dict[str, float]:

@@ -75,19 +75,20 @@ def test_stable_segments_are_stable_and_arbitrary_ones_are_flagged() -> None:
     assert json.dumps(shaky.as_dict())
 
 
-def test_auto_picks_a_density_method_for_moons_and_says_why() -> None:
-    from sklearn.datasets import make_moons
-
-    X, y = make_moons(n_samples=600, noise=0.05, random_state=0)
-    choice = choose_algorithm(X.astype(np.float32), candidates=("kmeans", "hdbscan", "gmm"),
-                              k_range=(2, 5))
-    assert choice.name == "hdbscan"
-    assert "hdbscan scored" in choice.why and "DBCV" in choice.why
+def test_auto_picks_gmm_for_elongated_groups_and_says_why() -> None:
+    # scikit-learn's anisotropic example: K-means and Ward cut the stretched groups wrongly.
+    X, y = make_blobs(n_samples=900, random_state=170)
+    X = (X @ np.array([[0.6, -0.6], [-0.4, 0.8]])).astype(np.float32)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    choice = choose_algorithm(X, candidates=("kmeans", "hdbscan", "gmm"), k_range=(2, 5))
+    assert choice.name == "gmm"
+    assert "gmm scored" in choice.why and "BIC" in choice.why
     table = choice.table
     assert list(table["algorithm"]) == ["kmeans", "hdbscan", "gmm"]
-    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "dbcv", "stability_ari",
-            "size_entropy", "score", "chosen", "params"} <= set(table.columns)
+    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "dbcv", "gaussian_bic",
+            "stability_ari", "size_entropy", "score", "chosen", "params"} <= set(table.columns)
     assert table["chosen"].sum() == 1
+    assert choice.params == {"n_clusters": 3}
 
 
 def test_model_labels_agree_with_predict_and_survive_save(tmp_path: Path) -> None:
