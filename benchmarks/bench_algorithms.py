@@ -121,7 +121,7 @@ def summary(table: pd.DataFrame) -> str:
     k = table.pivot(index="suite", columns="algorithm", values="k_found")
     lines = [ari.to_string(), "", "true number of groups found (share of suites):",
              (k.mean().round(2)).to_string()]
-    if "auto" in ari.columns:
+    if "auto" in ari.columns and len(ari.columns) > 1:
         singles = ari.drop(columns=["auto"])
         gap = singles.max(axis=1) - ari["auto"]
         chosen = table[table["algorithm"] == "auto"].set_index("suite")["chosen"]
