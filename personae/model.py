@@ -180,7 +180,8 @@ class SegmentModel:
                      min(len(order), AUTO_ROWS))
             self.algorithm_choice_ = choose_algorithm(
                 X[order[:AUTO_ROWS]], candidates=candidates, k_range=k_range,
-                n_clusters=n_clusters, extra=extra, random_state=self.random_state)
+                n_clusters=n_clusters, extra=extra, random_state=self.random_state,
+                numeric_columns=np.arange(len(self.preprocessor_.numeric_)))
             name = self.algorithm_choice_.name
             # The winner keeps the K it found on the sample (no second K search).
             params.update(self.algorithm_choice_.params)

@@ -62,6 +62,7 @@ def candidates_for(categorical_share: float) -> tuple[str, ...]:
 def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
                      k_range: tuple[int, int] = (2, 10), n_clusters: int | None = None,
                      extra: dict[str, dict[str, Any]] | None = None,
+                     numeric_columns: np.ndarray | None = None,
                      random_state: int = 0) -> AlgorithmChoice:
     """Fit every candidate on ``X`` (already a sample of users) and pick one."""
     rows: list[dict[str, Any]] = []
@@ -86,7 +87,7 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
         stability = bootstrap_stability(
             lambda Xs, n=name, p=fixed: make_segmenter(n, **p).fit(Xs), X, labels,
             runs=2, random_state=random_state)
-        scores = quality(X, labels, random_state=random_state)
+        scores = quality(X, labels, random_state=random_state, bic_columns=numeric_columns)
         row.update(n_segments=int(seg.n_segments_), **scores,
                    stability_ari=stability.ari_mean, **balance(labels),
                    seconds=round(time.perf_counter() - started, 3), params=fixed)

@@ -30,8 +30,11 @@ UNSTABLE_JACCARD = 0.6  # Hennig (2007): below 0.6 a cluster "dissolves" under r
 
 
 def quality(X: np.ndarray, labels: np.ndarray, *, random_state: int = 0,
-            rows: int = QUALITY_ROWS) -> dict[str, float | int]:
-    """Silhouette, Davies-Bouldin, Calinski-Harabasz and DBCV of ``labels`` on a sample."""
+            rows: int = QUALITY_ROWS,
+            bic_columns: np.ndarray | None = None) -> dict[str, float | int]:
+    """Silhouette, Davies-Bouldin, Calinski-Harabasz, DBCV and the Gaussian BIC of
+    ``labels`` on a sample. ``bic_columns``: the columns the BIC reads (leave out one-hot
+    categories: 0/1 columns make near-singular Gaussians that reward splitting on them)."""
     rng = np.random.default_rng(random_state)
     take = np.sort(rng.choice(len(X), size=min(rows, len(X)), replace=False))
     Xs, ls = np.asarray(X[take], dtype=np.float64), np.asarray(labels[take])
@@ -46,7 +49,8 @@ def quality(X: np.ndarray, labels: np.ndarray, *, random_state: int = 0,
     else:
         out.update(silhouette=np.nan, davies_bouldin=np.nan, calinski_harabasz=np.nan)
     out["dbcv"] = dbcv(Xs[:DBCV_ROWS], ls[:DBCV_ROWS])
-    out["gaussian_bic"] = gaussian_bic(Xs, ls)
+    columns = np.arange(X.shape[1]) if bic_columns is None else np.asarray(bic_columns)
+    out["gaussian_bic"] = gaussian_bic(Xs[:, columns], ls) if len(columns) else np.nan
     return out
 
 
