@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-out_console = Console()
+out_console = Console(soft_wrap=True)  # paths must stay whole to be copied
 
 T = TypeVar("T")
 DEBUG = {"on": False}

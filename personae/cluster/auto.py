@@ -29,6 +29,7 @@ WEIGHTS = {"silhouette": 0.20, "dbcv": 0.15, "stability": 0.20, "indices": 0.10,
            "balance": 0.05, "gaussian_fit": 0.30}
 BIC_SCALE = 5.0
 MAX_EDGE_SHARE = 0.5
+STABLE_ARI = 0.8
 TIE = 0.01
 RULE = ("Each candidate is fitted with its automatic parameters on the same sample. Score = "
         "0.30 x Gaussian fit (exp(-5 x (its per-user BIC as a full-covariance mixture - the "
@@ -37,7 +38,9 @@ RULE = ("Each candidate is fitted with its automatic parameters on the same samp
         "balance (normalised entropy); silhouette and the indices are scaled by the share of "
         "users "
         "not left as edge users. Candidates with fewer than 2 segments or more than "
-        f"{MAX_EDGE_SHARE:.0%} edge users are out. Highest score wins; within {TIE} of it, "
+        f"{MAX_EDGE_SHARE:.0%} edge users are out, and so are candidates with bootstrap "
+        f"stability below {STABLE_ARI} ARI when at least one candidate reaches it. "
+        f"Highest score wins; within {TIE} of it, "
         "the simpler algorithm (order: " + ", ".join(CANDIDATES) + ").")
 
 
@@ -97,6 +100,13 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
         rows.append(row)
         log.info("auto: %s -> %d segments", name, seg.n_segments_)
     table = _score(pd.DataFrame(rows))
+    # Segments that change when the sample changes are no base for personas: only stable
+    # candidates compete (all of them if none is stable).
+    unstable = table["eligible"] & (table["stability_ari"].fillna(0.0) < STABLE_ARI)
+    if (table["eligible"] & ~unstable).any():
+        table.loc[unstable, "note"] = table.loc[unstable, "stability_ari"].map(
+            lambda ari: f"unstable (bootstrap ARI {ari:.2f} < {STABLE_ARI})")
+        table.loc[unstable, "eligible"] = False
     eligible = table[table["eligible"]]
     if eligible.empty:
         winner = "kmeans"
