@@ -129,8 +129,13 @@ class SegmentModel:
         if selection is None and self.algorithm_choice_ is not None:
             selection = self.algorithm_choice_.k_selection
         self.k_selection_: KSelection | None = selection
-        timings["cluster"] = time.perf_counter() - started
-        timings["choose_k"] = timings["cluster"] if selection is not None else 0.0
+        # The K search runs inside the segmenter's fit: count its seconds once, under
+        # choose_k, not again under cluster. (With auto it ran in choose_algorithm, which
+        # then includes it.)
+        searched_here = getattr(self.segmenter_, "k_selection_", None) is not None
+        timings["choose_k"] = selection.seconds if selection is not None else 0.0
+        timings["cluster"] = time.perf_counter() - started - (
+            timings["choose_k"] if searched_here else 0.0)
 
         started = time.perf_counter()
         check = order[:CONSISTENCY_ROWS]

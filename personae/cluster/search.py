@@ -7,6 +7,7 @@ silhouette is O(n^2), and the other indices settle long before a million users.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,7 @@ class KSelection:
     search_rows: int
     silhouette_rows: int
     centers: dict[int, np.ndarray] = field(repr=False)
+    seconds: float = 0.0
 
 
 def knee(ks: np.ndarray, inertia: np.ndarray) -> int | None:
@@ -65,6 +67,7 @@ def knee(ks: np.ndarray, inertia: np.ndarray) -> int | None:
 
 def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KSelection:
     """Fit K-means for every K in ``k_values`` on ``X`` (already a sample) and pick one."""
+    started = time.perf_counter()
     rng = np.random.default_rng(random_state)
     n = len(X)
     silhouette_rows = min(n, SILHOUETTE_ROWS)
@@ -100,7 +103,8 @@ def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KS
     chosen = _vote(table, knee_k)
     table["chosen"] = table["k"] == chosen
     return KSelection(table=table, chosen_k=chosen, knee_k=knee_k, rule=RULE,
-                      search_rows=n, silhouette_rows=silhouette_rows, centers=centers)
+                      search_rows=n, silhouette_rows=silhouette_rows, centers=centers,
+                      seconds=time.perf_counter() - started)
 
 
 def _vote(table: pd.DataFrame, knee_k: int | None) -> int:
