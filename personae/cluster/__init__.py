@@ -14,7 +14,15 @@ from personae.cluster.algorithms import (
 )
 from personae.cluster.auto import AlgorithmChoice, choose_algorithm
 from personae.cluster.hierarchy import taxonomy
-from personae.cluster.validate import Stability, balance, bootstrap_stability, dbcv, quality
+from personae.cluster.validate import (
+    Stability,
+    balance,
+    bootstrap_stability,
+    dbcv,
+    gaussian_bic,
+    hollowness,
+    quality,
+)
 
 __all__ = [
     "AlgorithmChoice",
@@ -26,6 +34,8 @@ __all__ = [
     "choose_algorithm",
     "dbcv",
     "describe",
+    "gaussian_bic",
+    "hollowness",
     "make_segmenter",
     "parse_params",
     "quality",

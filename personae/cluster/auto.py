@@ -1,10 +1,11 @@
 """``--algorithm auto``: the algorithm-selection guide, made data-driven.
 
 Each candidate algorithm is fitted with its automatic parameters on the same sample of
-users and scored on quality (silhouette, Davies-Bouldin, Calinski-Harabasz, DBCV), on
-bootstrap stability and on the balance of segment sizes. The highest total wins; the
-table of every candidate is kept (``algorithm_selection.csv``) and the choice is explained
-in one plain sentence.
+users and measured: quality indices (silhouette, Davies-Bouldin, Calinski-Harabasz, DBCV),
+bootstrap stability, size balance, how well its segments read as a Gaussian mixture (BIC)
+and whether any segment is hollow. The decision follows a stated rule (``RULE``) rather
+than a weighted sum, so the reason can be said in one sentence; the table of every
+candidate is kept (``algorithm_selection.csv``).
 """
 
 from __future__ import annotations
@@ -25,23 +26,27 @@ log = logging.getLogger(__name__)
 AUTO_ROWS = 2_000
 CANDIDATES = ("kmeans", "gmm", "hierarchical", "hdbscan", "dbscan", "meanshift")
 MIXED_CANDIDATES = ("kprototypes", "kmeans", "gmm")
-WEIGHTS = {"silhouette": 0.20, "dbcv": 0.15, "stability": 0.20, "indices": 0.10,
-           "balance": 0.05, "gaussian_fit": 0.30}
-BIC_SCALE = 5.0
+DENSITY = ("hdbscan", "dbscan")
+# Among equally supported candidates: the mixture model first (it is what the BIC
+# describes and it gives soft memberships), then the simpler centroid methods.
+PREFERENCE = ("kprototypes", "gmm", "kmeans", "hierarchical", "meanshift", "hdbscan", "dbscan")
 MAX_EDGE_SHARE = 0.5
 STABLE_ARI = 0.8
-TIE = 0.01
-RULE = ("Each candidate is fitted with its automatic parameters on the same sample. Score = "
-        "0.30 x Gaussian fit (exp(-5 x (its per-user BIC as a full-covariance mixture - the "
-        "best))) + 0.20 x silhouette + 0.15 x DBCV + 0.20 x bootstrap stability (ARI) + 0.10 x "
-        "the mean of 1/(1 + Davies-Bouldin) and Calinski-Harabasz / its best + 0.05 x size "
-        "balance (normalised entropy); silhouette and the indices are scaled by the share of "
-        "users "
-        "not left as edge users. Candidates with fewer than 2 segments or more than "
-        f"{MAX_EDGE_SHARE:.0%} edge users are out, and so are candidates with bootstrap "
-        f"stability below {STABLE_ARI} ARI when at least one candidate reaches it. "
-        f"Highest score wins; within {TIE} of it, "
-        "the simpler algorithm (order: " + ", ".join(CANDIDATES) + ").")
+HOLLOW = 2.0
+# BIC differences below 2 x BIC_SLACK (on the sample) are not taken as evidence: the
+# suites in benchmarks/bench_algorithms.py give the same picks for slack 25 to 60.
+BIC_SLACK = 30.0
+RULE = ("Each candidate is fitted with its automatic parameters on the same sample. Out: "
+        f"fewer than 2 segments, more than {MAX_EDGE_SHARE:.0%} edge users, or bootstrap "
+        f"stability below {STABLE_ARI} ARI while another candidate reaches it. "
+        f"1) If a density method (hdbscan, then dbscan) finds a hollow segment (its centre "
+        f"lies {HOLLOW:g}+ member spacings from its members: a ring, shell or crescent, "
+        "which no centroid or Gaussian segment can draw), it wins. 2) Otherwise segments "
+        "are read as a Gaussian mixture (full, tied, diagonal or spherical covariance, "
+        f"whichever fits): candidates within {2 * BIC_SLACK:g} BIC of the best are equally "
+        "supported, and among them the fewest segments wins, then the order "
+        + ", ".join(PREFERENCE) + ". When categories dominate, k-prototypes wins if it "
+        "qualifies.")
 
 
 @dataclass(frozen=True)
@@ -99,27 +104,11 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
             "fewer than 2 segments" if seg.n_segments_ < 2 else "too many edge users")
         rows.append(row)
         log.info("auto: %s -> %d segments", name, seg.n_segments_)
-    table = _score(pd.DataFrame(rows))
-    # Segments that change when the sample changes are no base for personas: only stable
-    # candidates compete (all of them if none is stable).
-    unstable = table["eligible"] & (table["stability_ari"].fillna(0.0) < STABLE_ARI)
-    if (table["eligible"] & ~unstable).any():
-        table.loc[unstable, "note"] = table.loc[unstable, "stability_ari"].map(
-            lambda ari: f"unstable (bootstrap ARI {ari:.2f} < {STABLE_ARI})")
-        table.loc[unstable, "eligible"] = False
-    eligible = table[table["eligible"]]
-    if eligible.empty:
-        winner = "kmeans"
-        why = "no candidate found 2 or more segments on the sample; falling back to kmeans"
-        params: dict[str, Any] = {}
-    else:
-        # Within TIE of the best score, the simpler algorithm (earlier candidate) wins.
-        close = eligible[eligible["score"] >= eligible["score"].max() - TIE]
-        best = close.iloc[0]
-        winner = str(best["algorithm"])
-        seg = fitted[winner]
-        params = {"n_clusters": seg.n_segments_} if type(seg).uses_k else {}
-        why = _explain(table, winner)
+    table = _gate(pd.DataFrame(rows))
+    winner, why = _decide(table)
+    params: dict[str, Any] = {}
+    if winner in fitted and type(fitted[winner]).uses_k:
+        params = {"n_clusters": fitted[winner].n_segments_}
     table["chosen"] = table["algorithm"] == winner
     table["params"] = table["params"].map(lambda p: "" if not isinstance(p, dict) else
                                           ", ".join(f"{k}={_fmt(v)}" for k, v in p.items()
@@ -135,58 +124,74 @@ def fixed_params(seg: Any) -> dict[str, Any]:
     return {k: v for k, v in seg.resolved_params_.items() if k in table}
 
 
-def _score(table: pd.DataFrame) -> pd.DataFrame:
-    for column in ("silhouette", "dbcv", "davies_bouldin", "calinski_harabasz",
-                   "stability_ari", "size_entropy", "edge_share"):
+def _gate(table: pd.DataFrame) -> pd.DataFrame:
+    for column in ("silhouette", "dbcv", "davies_bouldin", "calinski_harabasz", "gaussian_bic",
+                   "hollowness", "stability_ari", "size_entropy", "edge_share", "n_segments",
+                   "quality_sample_users"):
         if column not in table:
             table[column] = np.nan
-    ok = table["eligible"].fillna(False).astype(bool)
-    silhouette = table["silhouette"].fillna(0.0) * (1 - table["edge_share"].fillna(0.0))
-    dbcv = table["dbcv"].fillna(0.0)
-    kept = 1 - table["edge_share"].fillna(0.0)
-    ch = table["calinski_harabasz"].fillna(0.0)
-    top = ch[ok].max() if ok.any() else 0.0
-    indices = kept * (1 / (1 + table["davies_bouldin"].fillna(np.inf))
-                      + (ch / top if top > 0 else 0.0)) / 2
-    bic = table["gaussian_bic"].astype(float) if "gaussian_bic" in table else \
-        pd.Series(np.nan, index=table.index)
-    best_bic = bic[ok].min() if ok.any() else np.nan
-    table["gaussian_fit"] = np.exp(-BIC_SCALE * (bic - best_bic)).fillna(0.0)
-    table["score"] = np.where(ok, (
-        WEIGHTS["gaussian_fit"] * table["gaussian_fit"]
-        + WEIGHTS["silhouette"] * silhouette + WEIGHTS["dbcv"] * dbcv
-        + WEIGHTS["stability"] * table["stability_ari"].fillna(0.0)
-        + WEIGHTS["indices"] * indices
-        + WEIGHTS["balance"] * table["size_entropy"].fillna(0.0)), np.nan)
+    table["eligible"] = table["eligible"].fillna(False).astype(bool)
+    # Segments that change when the sample changes are no base for personas: only stable
+    # candidates compete (all of them if none is stable).
+    unstable = table["eligible"] & (table["stability_ari"].fillna(0.0) < STABLE_ARI)
+    if (table["eligible"] & ~unstable).any():
+        table.loc[unstable, "note"] = table.loc[unstable, "stability_ari"].map(
+            lambda ari: f"unstable (bootstrap ARI {ari:.2f} < {STABLE_ARI})")
+        table.loc[unstable, "eligible"] = False
+    ok = table["eligible"]
+    best = table.loc[ok, "gaussian_bic"].min() if ok.any() else np.nan
+    users = table.loc[ok, "quality_sample_users"].max() if ok.any() else np.nan
+    table["bic_gap"] = (table["gaussian_bic"] - best) * users  # in units of BIC / 2
     return table
 
 
-def _explain(table: pd.DataFrame, winner: str) -> str:
-    ranked = table[table["eligible"]].sort_values("score", ascending=False)
-    best = ranked[ranked["algorithm"] == winner].iloc[0]
-    others = ranked[ranked["algorithm"] != winner]
-    parts = [f"{winner} scored {best['score']:.2f} among {len(ranked)} algorithms tried on "
-             f"{int(best['quality_sample_users']):,} sampled users"]
-    top = ranked.iloc[0]
-    if top["algorithm"] != winner:
-        parts.append(f"{top['algorithm']} scored {top['score']:.2f}, within {TIE} of it, so "
-                     "the simpler algorithm is preferred")
-    labels = {"gaussian_fit": "the best fit as a mixture of Gaussian segments (BIC)",
-              "silhouette": "the clearest separation (silhouette)",
-              "dbcv": "the best density-based validity (DBCV)",
-              "stability_ari": "the most stable segments under resampling",
-              "size_entropy": "the most even segment sizes"}
-    strengths = [text for column, text in labels.items()
-                 if others.empty or best[column] >= others[column].max() - 1e-9]
-    if strengths:
-        parts.append("it has " + ", ".join(strengths))
-    parts.append(f"{int(best['n_segments'])} segments")
-    if best["edge_share"] > 0:
-        parts.append(f"{best['edge_share']:.1%} edge users kept apart")
+def _decide(table: pd.DataFrame) -> tuple[str, str]:
+    ok = table[table["eligible"]]
+    if ok.empty:
+        return "kmeans", ("no candidate found 2 or more stable segments on the sample; "
+                          "falling back to kmeans")
+    users = int(ok["quality_sample_users"].max())
+    if "kprototypes" in set(ok["algorithm"]):
+        return "kprototypes", (f"categories dominate the columns and kprototypes, which treats "
+                               f"them as categories, found {_segments(ok, 'kprototypes')}")
+    hollow = ok[ok["algorithm"].isin(DENSITY) & (ok["hollowness"] >= HOLLOW)]
+    if not hollow.empty:
+        best = hollow.iloc[0]
+        return str(best["algorithm"]), (
+            f"{best['algorithm']} found a hollow segment (its centre lies "
+            f"{best['hollowness']:.1f} member spacings from its members: a ring, shell or "
+            f"crescent) on {users:,} sampled users, a shape centroid and Gaussian methods "
+            f"cannot draw; {_segments(ok, str(best['algorithm']))}")
+    close = ok[ok["bic_gap"] <= BIC_SLACK]
+    if close.empty:  # no numeric column to read as a Gaussian mixture
+        close = ok
+    rank = close.assign(order=close["algorithm"].map(
+        lambda a: PREFERENCE.index(a) if a in PREFERENCE else len(PREFERENCE)))
+    best = rank.sort_values(["n_segments", "order"]).iloc[0]
+    winner = str(best["algorithm"])
+    tied = [str(a) for a in close["algorithm"] if a != winner]
+    parts = [f"{winner}'s segments read best as a Gaussian mixture (BIC) among "
+             f"{len(ok)} stable candidates on {users:,} sampled users"]
+    if tied:
+        parts[0] = (f"{', '.join([winner] + tied)} describe the {users:,} sampled users "
+                    f"equally well as a Gaussian mixture (BIC within {2 * BIC_SLACK:g}); "
+                    f"{winner} has the fewest segments"
+                    + (" and comes first in the preference order" if
+                       (close["n_segments"] == best["n_segments"]).sum() > 1 else ""))
+    parts.append(_segments(ok, winner))
+    others = ok[~ok["algorithm"].isin([winner] + tied)].sort_values("bic_gap")
     if not others.empty:
         runner = others.iloc[0]
-        parts.append(f"next best: {runner['algorithm']} ({runner['score']:.2f})")
-    return "; ".join(parts)
+        parts.append(f"next: {runner['algorithm']} (BIC {2 * runner['bic_gap']:.0f} worse)")
+    return winner, "; ".join(parts)
+
+
+def _segments(table: pd.DataFrame, name: str) -> str:
+    row = table[table["algorithm"] == name].iloc[0]
+    text = f"{int(row['n_segments'])} segments, bootstrap ARI {row['stability_ari']:.2f}"
+    if row["edge_share"] > 0:
+        text += f", {row['edge_share']:.1%} edge users kept apart"
+    return text
 
 
 def _fmt(value: Any) -> str:

@@ -21,6 +21,7 @@ from sklearn.metrics import (
     davies_bouldin_score,
     silhouette_score,
 )
+from sklearn.neighbors import NearestNeighbors
 
 QUALITY_ROWS = 3_000
 DBCV_ROWS = 2_000
@@ -51,6 +52,7 @@ def quality(X: np.ndarray, labels: np.ndarray, *, random_state: int = 0,
     out["dbcv"] = dbcv(Xs[:DBCV_ROWS], ls[:DBCV_ROWS])
     columns = np.arange(X.shape[1]) if bic_columns is None else np.asarray(bic_columns)
     out["gaussian_bic"] = gaussian_bic(Xs[:, columns], ls) if len(columns) else np.nan
+    out["hollowness"] = hollowness(Xs, ls)
     return out
 
 
@@ -100,29 +102,78 @@ def dbcv(X: np.ndarray, labels: np.ndarray) -> float:
 
 
 def gaussian_bic(X: np.ndarray, labels: np.ndarray) -> float:
-    """BIC of the partition read as a Gaussian mixture (one full-covariance Gaussian per
-    segment, edge users as one more group), per user and halved: lower is better.
+    """BIC of the partition read as a Gaussian mixture, per user and halved: lower is better.
 
-    It rewards partitions whose segments are Gaussian-shaped, elongated ones included,
-    where silhouette and Calinski-Harabasz prefer round ones. Covariances are shrunk
-    towards the overall variances (weight d + 2 users) so small groups stay defined.
+    One Gaussian per segment (edge users as one more group), estimated from the segment's
+    members, under each covariance structure a mixture model offers (full, tied, diagonal,
+    spherical); the best of the four counts, so a partition is judged by the Gaussian
+    description that suits it. The likelihood is the mixture's, so two segments that
+    overlap are not punished for the users near their border (a hard-assignment likelihood
+    would prefer merging them). It rewards Gaussian-shaped segments, elongated ones
+    included, where silhouette and Calinski-Harabasz prefer round ones. Covariances are
+    shrunk towards the pooled within-segment variances (weight d + 2 users), so small
+    groups stay defined without borrowing the spread of the whole data set.
     """
     X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
     n, d = X.shape
-    prior = np.diag(X.var(axis=0) + 1e-9)
-    loglik, groups = 0.0, np.unique(labels)
-    for c in groups:
-        P = X[labels == c]
-        spread = np.cov(P.T, bias=True).reshape(d, d) if len(P) > 1 else np.zeros((d, d))
-        cov = (len(P) * spread + (d + 2) * prior) / (len(P) + d + 2)
-        _, logdet = np.linalg.slogdet(cov)
-        diff = P - P.mean(axis=0)
-        mahalanobis = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff)
-        loglik += float(np.sum(np.log(len(P) / n) - 0.5 * (d * np.log(2 * np.pi) + logdet
-                                                              + mahalanobis)))
+    groups, index = np.unique(labels, return_inverse=True)
     k = len(groups)
-    parameters = k * (d + d * (d + 1) / 2) + k - 1
-    return float((-2 * loglik + parameters * np.log(n)) / (2 * n))
+    means = np.stack([X[index == j].mean(axis=0) for j in range(k)])
+    counts = np.bincount(index, minlength=k).astype(np.float64)
+    residual = X - means[index]
+    pooled = residual.T @ residual / n + 1e-9 * np.eye(d)
+    prior = np.diag(np.diag(pooled))
+    full = []
+    for j in range(k):
+        R = residual[index == j]
+        spread = R.T @ R / counts[j]
+        full.append((counts[j] * spread + (d + 2) * prior) / (counts[j] + d + 2))
+    covariances = {
+        "full": (full, k * d * (d + 1) / 2),
+        "tied": ([pooled] * k, d * (d + 1) / 2),
+        "diag": ([np.diag(np.diag(c)) for c in full], k * d),
+        "spherical": ([np.eye(d) * np.trace(c) / d for c in full], k),
+    }
+    best = np.inf
+    for covs, n_cov in covariances.values():
+        log_density = np.empty((n, k))
+        for j, cov in enumerate(covs):
+            _, logdet = np.linalg.slogdet(cov)
+            diff = X - means[j]
+            mahalanobis = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff)
+            log_density[:, j] = np.log(counts[j] / n) - 0.5 * (d * np.log(2 * np.pi) + logdet
+                                                               + mahalanobis)
+        top = log_density.max(axis=1)
+        loglik = float(np.sum(top + np.log(np.exp(log_density - top[:, None]).sum(axis=1))))
+        parameters = k * d + n_cov + k - 1
+        best = min(best, (-2 * loglik + parameters * np.log(n)) / (2 * n))
+    return float(best)
+
+
+def hollowness(X: np.ndarray, labels: np.ndarray, neighbours: int = 10) -> float:
+    """How far the most hollow segment's centre lies from its own members, in units of
+    the segment's typical spacing (largest over segments; 0 when none can be measured).
+
+    Per segment: the distance from its mean to its ``neighbours``-th nearest member,
+    divided by the median distance of a member to its ``neighbours``-th nearest fellow
+    member. A blob's centre is at least as crowded as its members (ratio <= ~1); a ring,
+    a shell or a crescent has its centre in an empty place (ratio >= 2): a shape no centroid
+    or Gaussian segment can draw.
+    """
+    labels = np.asarray(labels)
+    worst = 0.0
+    for c in np.unique(labels[labels >= 0]):
+        P = np.asarray(X[labels == c], dtype=np.float64)
+        if len(P) <= 2 * neighbours:
+            continue
+        nn = NearestNeighbors(n_neighbors=neighbours + 1).fit(P)
+        spacing = float(np.median(nn.kneighbors(P)[0][:, -1]))
+        centre = float(nn.kneighbors(P.mean(axis=0, keepdims=True),
+                                     n_neighbors=neighbours)[0][0, -1])
+        if spacing > 0:
+            worst = max(worst, centre / spacing)
+    return worst
 
 
 def balance(labels: np.ndarray) -> dict[str, float]:

@@ -15,6 +15,8 @@ from personae.cluster import (
     bootstrap_stability,
     choose_algorithm,
     dbcv,
+    gaussian_bic,
+    hollowness,
     make_segmenter,
     quality,
 )
@@ -82,13 +84,53 @@ def test_auto_picks_gmm_for_elongated_groups_and_says_why() -> None:
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     choice = choose_algorithm(X, candidates=("kmeans", "hdbscan", "gmm"), k_range=(2, 5))
     assert choice.name == "gmm"
-    assert "gmm scored" in choice.why and "BIC" in choice.why
+    assert "Gaussian mixture (BIC)" in choice.why and "next: " in choice.why
     table = choice.table
     assert list(table["algorithm"]) == ["kmeans", "hdbscan", "gmm"]
     assert {"silhouette", "davies_bouldin", "calinski_harabasz", "dbcv", "gaussian_bic",
-            "stability_ari", "size_entropy", "score", "chosen", "params"} <= set(table.columns)
+            "bic_gap", "hollowness", "stability_ari", "size_entropy", "chosen",
+            "params"} <= set(table.columns)
     assert table["chosen"].sum() == 1
     assert choice.params == {"n_clusters": 3}
+
+
+def rings(n: int = 900, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A dense disc inside a ring: the ring's centre is the disc, not the ring."""
+    rng = np.random.default_rng(seed)
+    inner = rng.normal(0, 0.4, size=(n // 3, 2))
+    angle = rng.uniform(0, 2 * np.pi, size=n - n // 3)
+    radius = rng.normal(4.0, 0.25, size=angle.size)
+    outer = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    return np.vstack([inner, outer]), np.repeat([0, 1], [n // 3, n - n // 3])
+
+
+def test_hollowness_tells_a_ring_from_a_blob() -> None:
+    X, y = rings()
+    assert hollowness(X, y) > 3, "the ring's centre is far from every ring member"
+    blob, labels = blobs(k=3)
+    assert hollowness(blob, labels) < 1.2
+
+
+def test_auto_picks_a_density_method_for_a_ring_around_a_disc() -> None:
+    X, y = rings()
+    frame = pd.DataFrame(X, columns=["x", "y"])
+    model = SegmentModel(algorithm="auto", stability=False, log_transform=False,
+                         random_state=0).fit(frame)
+    choice = model.algorithm_choice_
+    assert choice.name == "hdbscan" and "hollow segment" in choice.why
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+    kmeans = choice.table.set_index("algorithm").loc["kmeans"]
+    assert kmeans["n_segments"] > 2, "K-means can only cut the ring into arcs"
+
+
+def test_gaussian_bic_reads_overlapping_groups_as_a_mixture() -> None:
+    # three Gaussians close enough to overlap: hard assignment would favour merging two
+    X, y = make_blobs(n_samples=1500, centers=[[0, 0], [3.2, 0], [1.6, 2.8]],
+                      cluster_std=1.0, random_state=4)
+    merged = np.where(y == 2, 1, y)
+    assert gaussian_bic(X, y) < gaussian_bic(X, merged)
+    choice = choose_algorithm(X, candidates=("kmeans", "gmm"), k_range=(2, 6))
+    assert choice.name == "gmm" and choice.params == {"n_clusters": 3}
 
 
 def test_model_labels_agree_with_predict_and_survive_save(tmp_path: Path) -> None:
