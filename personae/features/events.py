@@ -49,6 +49,7 @@ import pandas as pd
 from personae.errors import ConfigError, DataError
 from personae.features import events_sql
 from personae.features.events_io import (
+    _INT_TYPES,
     Source,
     describe,
     map_columns,
@@ -68,6 +69,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _SHOW_BAD = 5
+# above this share of rows at the same time as the user's previous event, remove
+# duplicates with one DISTINCT over the table instead of picking the candidates out of it
+_DISTINCT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -282,10 +286,14 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     _step(progress, "keeping each event once")
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
                            date_only=bool(stats["date_only"]), dedupe=dedupe)
-    con.execute(events_sql.clean_table_sql(plan))
+    con.execute(events_sql.events_table_sql(plan))
+    con.execute(events_sql.sequence_sql(plan))
+    if dedupe:
+        _drop_duplicates(con, plan)
     kept = con.execute("SELECT count(*) FROM ev").fetchone()[0]
-    types = events_sql.top_event_types(con, top) if "event" in mapping else []
-    plan = events_sql.with_purchase_types(con, plan, types)
+    counts = events_sql.event_counts(con) if "event" in mapping else []
+    types = events_sql.top_event_types(counts, top)
+    plan = events_sql.with_purchase_types(con, plan, [name for name, _ in counts])
     _step(progress, f"computing features for {kept:,} events")
     frame, meanings = events_sql.features(con, plan, types)
     offsets = tuple(sorted(stats.get("offsets") or ()))
@@ -309,6 +317,17 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     return EventFeatures(frame=frame, report=report, meanings=meanings)
 
 
+def _drop_duplicates(con: Any, plan: events_sql.Plan) -> None:
+    tied, rows = con.execute("SELECT sum(len(tied)), (SELECT count(*) FROM ev) "
+                             "FROM seq").fetchone()
+    if not tied:
+        return  # no two events of a user at the same time: nothing can be a duplicate
+    if tied > _DISTINCT_SHARE * rows:
+        con.execute(events_sql.distinct_table_sql())
+    else:
+        con.execute(events_sql.duplicates_sql(plan))
+
+
 def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
                time_format: str | None) -> str:
     def col(role: str) -> tuple[str, str]:
@@ -327,7 +346,12 @@ def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
     for role, name in (("event", "event"), ("session", "session"), ("item", "item"),
                        ("category", "category"), ("order", "ord")):
         if role in mapping:
-            parts.append(f"{text_expr(*col(role))} AS {name}")
+            name_, dtype = col(role)
+            if role in ("session", "item") and dtype.split("(")[0].strip() in _INT_TYPES:
+                # only grouped and compared: integer ids hash and sort faster than their text
+                parts.append(f"{quote_ident(name_)} AS {name}")
+            else:
+                parts.append(f"{text_expr(name_, dtype)} AS {name}")
     return f"SELECT {', '.join(parts)} FROM {src.relation}"
 
 

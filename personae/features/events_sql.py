@@ -1,7 +1,9 @@
 """The DuckDB SQL behind :func:`personae.features.events.from_events`.
 
 Works on a view ``typed`` (one row per raw event, typed, see ``events._typed_sql``) and
-writes a table ``ev`` (good events, each once), then aggregates ``ev`` per user.
+writes a table ``ev`` (the good events), then one pass over each user's events in time
+order (``seq``: sessions, active days and the rows that may be exact duplicates), removes
+the duplicates from ``ev`` and aggregates ``ev`` per user.
 The conventions each feature follows are written down in ``events.py``.
 """
 
@@ -57,41 +59,101 @@ def good_rows_sql(numbers: list[str]) -> str:
     return f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad})"
 
 
-def clean_table_sql(plan: Plan) -> str:
+def _key_columns(plan: Plan) -> list[str]:
+    """The mapped columns: rows equal in all of them are exact duplicates."""
     numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
-    keep = ["user_id", "ts"] + numbers + [n for r, n in (
+    return ["user_id", "ts"] + numbers + [n for r, n in (
         ("event", "event"), ("session", "session"), ("item", "item"),
         ("category", "category"), ("order", "ord")) if plan.has(r)]
-    outer = [c for c in keep if c not in ("value", "price")]
-    outer += ["CAST(ts AS DATE) AS d", "CAST(hour(ts) AS TINYINT) AS h"]
-    if plan.value_from:
-        if plan.has("value"):
-            outer.append("value")
-        elif plan.has("quantity"):
-            outer.append("quantity * price AS value")
-        else:
-            outer.append("price AS value")
-    distinct = "DISTINCT " if plan.dedupe else ""
-    return (f"CREATE TEMP TABLE ev AS SELECT {', '.join(outer)} FROM (SELECT {distinct}"
-            f"{', '.join(keep)} FROM typed WHERE {good_rows_sql(numbers)} "
-            f"AND ts <= {plan.ref_sql})")
 
 
-def top_event_types(con: Any, top: int) -> list[str | None]:
-    rows = con.execute(
-        "SELECT event, count(*) AS n FROM ev WHERE event IS NOT NULL GROUP BY event "
-        f"ORDER BY n DESC, event LIMIT {int(top)}").fetchall()
-    return [r[0] for r in rows]
+def events_table_sql(plan: Plan) -> str:
+    """``ev``: the good rows up to the reference date, duplicates still in.
+
+    Removing exact duplicates up front takes a hash DISTINCT over every row and every
+    column, the most expensive step of all on a big log. Duplicates share a user and a
+    time, so the time-ordered pass in :func:`sequence_sql` finds the few candidates and
+    :func:`duplicates_sql` removes them afterwards.
+    """
+    numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
+    cols = _key_columns(plan)
+    if plan.value_from and not plan.has("value"):
+        cols.append("quantity * price AS value" if plan.has("quantity") else "price AS value")
+    return (f"CREATE TEMP TABLE ev AS SELECT {', '.join(cols)} FROM typed "
+            f"WHERE {good_rows_sql(numbers)} AND ts <= {plan.ref_sql}")
 
 
-def with_purchase_types(con: Any, plan: Plan, types: list[str | None]) -> Plan:
-    """Decide which event types are purchases and whether ``C...`` order ids are cancels."""
+def sequence_sql(plan: Plan) -> str:
+    """``seq``: one row per user from one window pass over ``ev`` in time order.
+
+    Each event is compared with the one before it (``prev``), which gives:
+
+    - active days: events on another date than the previous one;
+    - sessions by gap: an event starts a session when it is the user's first or comes
+      ``gap`` or more after the previous one; the previous event of a start is the last
+      event of the session before, and the user's last event ends the last session;
+    - duplicate candidates: events at the same time as the previous one, with that one.
+
+    Exact duplicates share a time, so none of these changes when they are removed: the
+    pass can run before they are, on the narrow ``(user_id, ts)``.
+    """
+    gap_us = int(round(plan.gap_minutes * 60_000_000))
+    inner = ["user_id", "ts", "lag(ts) OVER w AS prev"]
+    agg = ["count(*) FILTER (prev IS NULL OR CAST(prev AS DATE) <> CAST(ts AS DATE)) "
+           "AS active_days"]
+    if not plan.date_only and not plan.has("session"):
+        agg += [
+            f"list(ts ORDER BY ts) FILTER (prev IS NULL OR datediff('microsecond', prev, ts) "
+            f">= {gap_us}) AS starts",
+            # ends[i]: the event before start i + 1, the last of session i (a later start
+            # has a later previous event, so both lists run in session order); one fewer
+            # than starts: the last session ends at the user's last event
+            f"list(prev ORDER BY prev) FILTER (datediff('microsecond', prev, ts) >= {gap_us}) "
+            "AS ends",
+            "max(ts) AS last_event",
+        ]
+    if plan.dedupe:
+        inner += ["rid", "lag(rid) OVER w AS prev_rid"]
+        agg += ["list(rid) FILTER (prev = ts) AS tied", "list(prev_rid) FILTER (prev = ts) "
+                "AS tied_prev"]
+    rid = ", rowid AS rid" if plan.dedupe else ""
+    return (f"CREATE TEMP TABLE seq AS SELECT user_id, {', '.join(agg)} FROM (SELECT "
+            f"{', '.join(inner)} FROM (SELECT user_id, ts{rid} FROM ev) "
+            "WINDOW w AS (PARTITION BY user_id ORDER BY ts)) GROUP BY user_id")
+
+
+def duplicates_sql(plan: Plan) -> str:
+    """Delete every copy but one of each exact duplicate among the candidates in ``seq``."""
+    keys = ", ".join(_key_columns(plan))
+    return ("DELETE FROM ev WHERE rowid IN (SELECT rid FROM (SELECT rid, row_number() OVER "
+            f"(PARTITION BY {keys}) AS copy FROM (SELECT rowid AS rid, {keys} FROM ev "
+            "WHERE rowid IN (SELECT unnest(tied || tied_prev) FROM seq))) WHERE copy > 1)")
+
+
+def distinct_table_sql() -> str:
+    """``ev`` again, each row once: cheaper than :func:`duplicates_sql` when most rows are
+    candidates (date-only times, or times in whole minutes with many events a minute)."""
+    return "CREATE OR REPLACE TEMP TABLE ev AS SELECT DISTINCT * FROM ev"
+
+
+def event_counts(con: Any) -> list[tuple[str, int]]:
+    """Each event type with its number of events (one scan serves top types and purchases)."""
+    return con.execute("SELECT event, count(*) FROM ev WHERE event IS NOT NULL "
+                       "GROUP BY event").fetchall()
+
+
+def top_event_types(counts: list[tuple[str, int]], top: int) -> list[str | None]:
+    return [name for name, _ in sorted(counts, key=lambda c: (-c[1], c[0]))[:int(top)]]
+
+
+def with_purchase_types(con: Any, plan: Plan, names: list[str]) -> Plan:
+    """Decide which event types are purchases and whether ``C...`` order ids are cancels.
+
+    ``names`` are the distinct event types; the patterns are matched once per type.
+    """
     purchase: tuple[str, ...] = ()
     returns: tuple[str, ...] = ()
     if plan.has("event"):
-        # match the patterns once per distinct type, not once per row
-        names = [r[0] for r in con.execute(
-            "SELECT DISTINCT event FROM ev WHERE event IS NOT NULL").fetchall()]
         returns = tuple(sorted(n for n in names if re.search(RETURN_RE, n.lower())))
         purchase = tuple(sorted(n for n in names if re.search(PURCHASE_RE, n.lower())
                                 and n not in returns))
@@ -167,13 +229,16 @@ def features(con: Any, plan: Plan, types: list[str | None]
 
     # one narrow aggregation per grouping: DuckDB hashes (user, x) pairs far faster than it
     # evaluates several DISTINCT aggregates over one wide relation
-    ctes = [
-        f"base AS (SELECT user_id, {', '.join(agg)} FROM ev GROUP BY user_id)",
-        f"daily AS (SELECT user_id, d, bool_or({bought}) AS bought FROM ev GROUP BY user_id, d)",
-        "days AS (SELECT user_id, count(*) AS active_days, min(d) AS first_d, max(d) AS last_d, "
-        "count(*) FILTER (bought) AS purchase_days FROM daily GROUP BY user_id)",
-    ]
-    joins = ["JOIN days USING (user_id)"]
+    hours = "(SELECT *, hour(ts) AS h FROM ev)" if timed else "ev"
+    ctes = [f"base AS (SELECT user_id, {', '.join(agg)} FROM {hours} GROUP BY user_id)"]
+    joins = ["JOIN seq USING (user_id)"]
+    if not plan.has("order"):
+        # purchases are a small share of the events: count their days apart
+        ctes += [f"bdays AS (SELECT user_id, CAST(ts AS DATE) AS d FROM ev WHERE {bought} "
+                 "GROUP BY user_id, d)",
+                 "pdays AS (SELECT user_id, count(*) AS purchase_days FROM bdays "
+                 "GROUP BY user_id)"]
+        joins.append("LEFT JOIN pdays USING (user_id)")
     if timed:
         ctes += _session_ctes(plan)
         joins += ["LEFT JOIN sess USING (user_id)"]
@@ -188,7 +253,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
                  "greatest(log2(sum(c)) - sum(c * log2(c)) / sum(c), 0) "
                  "AS category_entropy FROM cats GROUP BY user_id)"]
         joins.append("LEFT JOIN ent USING (user_id)")
-    frequency = "frequency" if plan.has("order") else "purchase_days"
+    frequency = "frequency" if plan.has("order") else "coalesce(purchase_days, 0)"
 
     tenure = _days("first_ts", ref)
     freq_div = f"CASE WHEN {frequency} > 0 THEN {frequency} ELSE NULL END"
@@ -207,7 +272,8 @@ def features(con: Any, plan: Plan, types: list[str | None]
     cols += [
         "event_count", "active_days",
         "CAST(event_count AS DOUBLE) / active_days AS events_per_active_day",
-        "CASE WHEN active_days > 1 THEN CAST(last_d - first_d AS DOUBLE) / (active_days - 1) "
+        "CASE WHEN active_days > 1 THEN CAST(CAST(last_ts AS DATE) - CAST(first_ts AS DATE) "
+        "AS DOUBLE) / (active_days - 1) "
         f"ELSE {tenure} END AS days_between_visits",
     ]
     if timed:
@@ -258,18 +324,10 @@ def _session_ctes(plan: Plan) -> list[str]:
             "sess AS (SELECT user_id, count(*) AS session_count, median(minutes) AS "
             "session_minutes_median FROM s1 GROUP BY user_id)",
         ]
-    gap_us = int(round(plan.gap_minutes * 60_000_000))
     return [
-        "sw AS (SELECT user_id, ts, "
-        f"coalesce(datediff('microsecond', lag(ts) OVER w, ts) >= {gap_us}, true) AS is_start, "
-        f"coalesce(datediff('microsecond', ts, lead(ts) OVER w) >= {gap_us}, true) AS is_end "
-        "FROM (SELECT user_id, ts FROM ev) WINDOW w AS (PARTITION BY user_id ORDER BY ts))",
-        "sl AS (SELECT user_id, list(ts ORDER BY ts) FILTER (is_start) AS starts, "
-        "list(ts ORDER BY ts) FILTER (is_end) AS ends FROM sw WHERE is_start OR is_end "
-        "GROUP BY user_id)",
         "sess AS (SELECT user_id, len(starts) AS session_count, list_aggregate(list_transform("
-        "range(1, len(starts) + 1), lambda i: datediff('microsecond', starts[i], ends[i]) / 6e7), "
-        "'median') AS session_minutes_median FROM sl)",
+        "range(1, len(starts) + 1), lambda i: datediff('microsecond', starts[i], "
+        "coalesce(ends[i], last_event)) / 6e7), 'median') AS session_minutes_median FROM seq)",
     ]
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import personae.features.events as event_features
 from personae.features import from_events
 
 START = pd.Timestamp("2024-01-01")
@@ -57,3 +59,35 @@ def test_recency_is_never_negative(rows, offset_days):
     assert (f.frame["tenure_days"] >= f.frame["recency_days"]).all()
     assert not f.frame.isna().any().any()
     assert f.frame["user_id"].is_unique
+
+
+pool = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b"]),
+        st.integers(min_value=0, max_value=3 * 24 * 60),   # few minutes: many share a time
+        st.sampled_from(["view", "purchase"]),
+        st.sampled_from(["O1", None]),
+        st.integers(min_value=-1, max_value=2),
+        st.sampled_from([1.0, 2.5]),
+        st.sampled_from(["x", None]),
+    ),
+    min_size=1, max_size=12,
+)
+
+
+@FAST
+@given(rows=pool, picks=st.lists(st.integers(min_value=0, max_value=11), min_size=1,
+                                 max_size=40))
+@pytest.mark.parametrize("share", [0.0, 1.0], ids=["distinct", "delete"])
+def test_duplicates_are_removed_exactly(rows, picks, share, monkeypatch):
+    # both ways of removing duplicates: one DISTINCT over all rows, or deleting the extra
+    # copies among the rows that share a time with another
+    monkeypatch.setattr(event_features, "_DISTINCT_SHARE", share)
+    frame = _frame([rows[i % len(rows)] for i in picks])
+    once = frame.drop_duplicates()
+    got = from_events(frame, threads=1)
+    expected = from_events(once, keep_duplicates=True, threads=1)
+    assert got.report.duplicates_removed == len(frame) - len(once)
+    assert got.report.rows_used == len(once)
+    pd.testing.assert_frame_equal(got.frame, expected.frame, check_exact=False, rtol=1e-9,
+                                  atol=1e-9)
