@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import adjusted_rand_score
 
 from personae.cluster.algorithms import algorithm_class, make_segmenter
 from personae.cluster.validate import balance, bootstrap_stability, quality
@@ -33,6 +34,7 @@ PREFERENCE = ("kprototypes", "gmm", "kmeans", "hierarchical", "meanshift", "hdbs
 MAX_EDGE_SHARE = 0.5
 STABLE_ARI = 0.8
 HOLLOW = 2.0
+SAME_SEGMENTS = 0.95
 # BIC differences below 2 x BIC_SLACK (on the sample) are not taken as evidence: the
 # suites in benchmarks/bench_algorithms.py give the same picks for slack 25 to 60.
 BIC_SLACK = 30.0
@@ -45,8 +47,9 @@ RULE = ("Each candidate is fitted with its automatic parameters on the same samp
         "are read as a Gaussian mixture (full, tied, diagonal or spherical covariance, "
         f"whichever fits): candidates within {2 * BIC_SLACK:g} BIC of the best are equally "
         "supported, and among them the fewest segments wins, then the order "
-        + ", ".join(PREFERENCE) + ". When categories dominate, k-prototypes wins if it "
-        "qualifies.")
+        + ", ".join(PREFERENCE) + f"; if K-means draws the same segments as the winner "
+        f"(ARI >= {SAME_SEGMENTS}), K-means is used. When categories dominate, "
+        "k-prototypes wins if it qualifies.")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
         log.info("auto: %s -> %d segments", name, seg.n_segments_)
     table = _gate(pd.DataFrame(rows))
     winner, why = _decide(table)
+    winner, why = _simplest_equal(table, fitted, winner, why)
     params: dict[str, Any] = {}
     if winner in fitted and type(fitted[winner]).uses_k:
         params = {"n_clusters": fitted[winner].n_segments_}
@@ -184,6 +188,20 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
         runner = others.iloc[0]
         parts.append(f"next: {runner['algorithm']} (BIC {2 * runner['bic_gap']:.0f} worse)")
     return winner, "; ".join(parts)
+
+
+def _simplest_equal(table: pd.DataFrame, fitted: dict[str, Any], winner: str,
+                    why: str) -> tuple[str, str]:
+    """K-means instead of the winner when it draws the same segments: same answer, simpler
+    model (and its K comes with the K vote's table)."""
+    ok = set(table.loc[table["eligible"], "algorithm"])
+    if winner == "kmeans" or "kmeans" not in ok or winner not in fitted:
+        return winner, why
+    agreement = adjusted_rand_score(fitted[winner].labels_, fitted["kmeans"].labels_)
+    if agreement < SAME_SEGMENTS:
+        return winner, why
+    return "kmeans", (f"{why}; kmeans draws the same segments (ARI {agreement:.2f} with "
+                      f"{winner}), so the simpler method is used")
 
 
 def _segments(table: pd.DataFrame, name: str) -> str:

@@ -124,12 +124,15 @@ def test_auto_picks_a_density_method_for_a_ring_around_a_disc() -> None:
 
 
 def test_gaussian_bic_reads_overlapping_groups_as_a_mixture() -> None:
-    # three Gaussians close enough to overlap: hard assignment would favour merging two
-    X, y = make_blobs(n_samples=1500, centers=[[0, 0], [3.2, 0], [1.6, 2.8]],
-                      cluster_std=1.0, random_state=4)
-    merged = np.where(y == 2, 1, y)
-    assert gaussian_bic(X, y) < gaussian_bic(X, merged)
+    # three Gaussians that overlap: a hard-assignment likelihood favours merging two of
+    # them, and so does the K-means vote (K=2); the mixture BIC keeps all three
+    X, y = make_blobs(n_samples=2000, centers=3, n_features=5, cluster_std=2.2,
+                      center_box=(-5, 5), random_state=4)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert gaussian_bic(X, y) < gaussian_bic(X, np.where(y == b, a, y))
     choice = choose_algorithm(X, candidates=("kmeans", "gmm"), k_range=(2, 6))
+    assert choice.table.set_index("algorithm").loc["kmeans", "n_segments"] == 2
     assert choice.name == "gmm" and choice.params == {"n_clusters": 3}
 
 
