@@ -291,8 +291,9 @@ def _soft_summary(users: pd.DataFrame) -> dict[str, Any] | None:
     return summary
 
 
-ALGORITHM_COLUMNS = ("algorithm", "n_segments", "edge_share", "silhouette", "davies_bouldin",
-                     "dbcv", "stability_ari", "seconds", "eligible", "score", "chosen", "note")
+ALGORITHM_COLUMNS = ("algorithm", "n_segments", "edge_share", "stability_ari", "bic_gap",
+                     "hollowness", "silhouette", "davies_bouldin", "dbcv", "seconds",
+                     "eligible", "chosen", "note")
 
 
 def _algorithm_view(table: pd.DataFrame | None) -> pd.DataFrame | None:
