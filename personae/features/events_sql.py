@@ -67,6 +67,14 @@ def _key_columns(plan: Plan) -> list[str]:
         ("category", "category"), ("order", "ord")) if plan.has(r)]
 
 
+def event_columns(plan: Plan) -> list[str]:
+    """The columns of ``ev``: the mapped ones, and ``value`` where it is computed."""
+    cols = _key_columns(plan)
+    if plan.value_from and not plan.has("value"):
+        cols.append("quantity * price AS value" if plan.has("quantity") else "price AS value")
+    return cols
+
+
 def events_table_sql(plan: Plan) -> str:
     """``ev``: the good rows up to the reference date, duplicates still in.
 
@@ -76,10 +84,7 @@ def events_table_sql(plan: Plan) -> str:
     :func:`duplicates_sql` removes them afterwards.
     """
     numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
-    cols = _key_columns(plan)
-    if plan.value_from and not plan.has("value"):
-        cols.append("quantity * price AS value" if plan.has("quantity") else "price AS value")
-    return (f"CREATE TEMP TABLE ev AS SELECT {', '.join(cols)} FROM typed "
+    return (f"CREATE TABLE ev AS SELECT {', '.join(event_columns(plan))} FROM typed "
             f"WHERE {good_rows_sql(numbers)} AND ts <= {plan.ref_sql}")
 
 
@@ -117,7 +122,7 @@ def sequence_sql(plan: Plan) -> str:
         agg += ["list(rid) FILTER (prev = ts) AS tied", "list(prev_rid) FILTER (prev = ts) "
                 "AS tied_prev"]
     rid = ", rowid AS rid" if plan.dedupe else ""
-    return (f"CREATE TEMP TABLE seq AS SELECT user_id, {', '.join(agg)} FROM (SELECT "
+    return (f"CREATE TABLE seq AS SELECT user_id, {', '.join(agg)} FROM (SELECT "
             f"{', '.join(inner)} FROM (SELECT user_id, ts{rid} FROM ev) "
             "WINDOW w AS (PARTITION BY user_id ORDER BY ts)) GROUP BY user_id")
 
@@ -133,7 +138,7 @@ def duplicates_sql(plan: Plan) -> str:
 def distinct_table_sql() -> str:
     """``ev`` again, each row once: cheaper than :func:`duplicates_sql` when most rows are
     candidates (date-only times, or times in whole minutes with many events a minute)."""
-    return "CREATE OR REPLACE TEMP TABLE ev AS SELECT DISTINCT * FROM ev"
+    return "CREATE OR REPLACE TABLE ev AS SELECT DISTINCT * FROM ev"
 
 
 def event_counts(con: Any) -> list[tuple[str, int]]:

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+import personae.features.events as event_features
 from personae.errors import ConfigError, DataError
 from personae.features import from_events, write_features
 from personae.features.semantics import BUILTIN
@@ -346,3 +347,22 @@ def test_keep_duplicates_keeps_identical_rows(retail_log):
     assert f.report.duplicates_removed == 0 and f.report.rows_used == len(doubled)
     assert _row(f, 1)["monetary_total"] == pytest.approx(22.0)  # O2 (6.0) counted twice
     assert any("keep_duplicates" in note for note in f.report.notes)
+
+
+def test_a_log_too_big_for_memory_goes_to_a_compressed_file(retail_log, monkeypatch):
+    doubled = pd.concat([retail_log, retail_log.iloc[[2]]], ignore_index=True)
+    expected = from_events(doubled)
+    where = []
+    drop = event_features._drop_duplicates
+
+    def spy(con, plan):
+        where.append(con.execute("SELECT database_name FROM duckdb_tables() "
+                                 "WHERE table_name = 'ev'").fetchone()[0])
+        drop(con, plan)
+
+    monkeypatch.setattr(event_features, "_drop_duplicates", spy)
+    monkeypatch.setattr(event_features, "_size_bytes", lambda size: 0)  # nothing fits
+    got = from_events(doubled)
+    assert where == ["work"]
+    assert got.report.duplicates_removed == expected.report.duplicates_removed == 1
+    pd.testing.assert_frame_equal(got.frame, expected.frame)
