@@ -80,8 +80,8 @@ def events_table_sql(plan: Plan) -> str:
 
     Removing exact duplicates up front takes a hash DISTINCT over every row and every
     column, the most expensive step of all on a big log. Duplicates share a user and a
-    time, so the time-ordered pass in :func:`sequence_sql` finds the few candidates and
-    :func:`duplicates_sql` removes them afterwards.
+    time, so the time-ordered pass in :func:`sequence_sql` finds the candidates and
+    :func:`duplicates_sql` removes the extra copies afterwards.
     """
     numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
     return (f"CREATE TABLE ev AS SELECT {', '.join(event_columns(plan))} FROM typed "
@@ -100,7 +100,7 @@ def sequence_sql(plan: Plan) -> str:
     - duplicate candidates: events at the same time as the previous one, with that one.
 
     Exact duplicates share a time, so none of these changes when they are removed: the
-    pass can run before they are, on the narrow ``(user_id, ts)``.
+    pass runs before they are removed, and on three narrow columns (user, time, rowid).
     """
     gap_us = int(round(plan.gap_minutes * 60_000_000))
     inner = ["user_id", "ts", "lag(ts) OVER w AS prev"]
