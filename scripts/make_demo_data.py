@@ -1,6 +1,7 @@
 """Derive the bundled demo user table from UCI Online Retail II (CC BY 4.0).
 
-    .venv/bin/python scripts/make_demo_data.py ../shared/data/online_retail_ii/online_retail_ii_2009_2010.parquet
+    .venv/bin/python scripts/make_demo_data.py \
+        ../shared/data/online_retail_ii/online_retail_ii_2009_2010.parquet
 
 One row per customer with RFM-style features; written to
 personae/datasets/online_retail_customers.csv.
