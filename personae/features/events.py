@@ -50,9 +50,9 @@ import pandas as pd
 from personae.errors import ConfigError, DataError
 from personae.features import events_sql
 from personae.features.events_io import (
-    _INT_TYPES,
     Source,
     describe,
+    id_expr,
     map_columns,
     number_expr,
     offset_expr,
@@ -384,12 +384,8 @@ def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
     for role, name in (("event", "event"), ("session", "session"), ("item", "item"),
                        ("category", "category"), ("order", "ord")):
         if role in mapping:
-            name_, dtype = col(role)
-            if role in ("session", "item") and dtype.split("(")[0].strip() in _INT_TYPES:
-                # only grouped and compared: integer ids hash and sort faster than their text
-                parts.append(f"{quote_ident(name_)} AS {name}")
-            else:
-                parts.append(f"{text_expr(name_, dtype)} AS {name}")
+            as_sql = id_expr if role in ("session", "item") else text_expr
+            parts.append(f"{as_sql(*col(role))} AS {name}")
     return f"SELECT {', '.join(parts)} FROM {src.relation}"
 
 

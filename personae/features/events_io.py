@@ -278,15 +278,21 @@ def text_expr(col: str, dtype: str) -> str:
     return f"CAST({q} AS VARCHAR)"
 
 
+def id_expr(col: str, dtype: str) -> str:
+    """Ids that are only grouped and compared: integers stay integers (they hash and sort
+    faster than their text), anything else is text."""
+    if dtype.split("(")[0].strip() in _INT_TYPES:
+        return quote_ident(col)
+    return text_expr(col, dtype)
+
+
 def user_expr(col: str, dtype: str) -> str:
     """User ids keep their type when numeric, so the output joins back to the source."""
     base = dtype.split("(")[0].strip()
-    if base in _INT_TYPES:
-        return quote_ident(col)
     if base in ("FLOAT", "DOUBLE", "REAL") or dtype.startswith("DECIMAL"):
         # a float id column is an integer column that held NULLs on its way through pandas
         return f"CAST({quote_ident(col)} AS BIGINT)"
-    return text_expr(col, dtype)
+    return id_expr(col, dtype)
 
 
 def raw_is_set(col: str, dtype: str) -> str:
