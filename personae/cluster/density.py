@@ -86,6 +86,8 @@ class DBSCANSegmenter(_SampledDensity):
                      help="neighbourhood radius; automatic = knee of the k-distance curve"),
         "min_samples": Param(int, None, low=2, auto=True,
                              help="neighbours that make a core user; automatic = 2 x features"),
+        "min_share": Param(float, 0.01, low=0.0, high=0.5,
+                           help="dense groups holding fewer users are edge users, not segments"),
     }
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
@@ -104,8 +106,19 @@ class DBSCANSegmenter(_SampledDensity):
         radius = np.full(len(X), np.inf)
         radius[model.core_sample_indices_] = eps
         self.resolved_params_.update(eps=float(eps), min_samples=int(min_samples))
-        labels = self._keep(X, model.labels_, radius)
-        return labels
+        return self._keep(X, self._drop_tiny(model.labels_), radius)
+
+    def _drop_tiny(self, raw: np.ndarray) -> np.ndarray:
+        """A handful of users packed together is no segment to build a persona on (HDBSCAN
+        has min_cluster_size for this; DBSCAN's min_samples is far smaller): their users
+        become edge users, unless that would leave no segment at all."""
+        sizes = np.bincount(raw[raw >= 0]) if (raw >= 0).any() else np.zeros(0, dtype=int)
+        tiny = np.flatnonzero(sizes < self.min_share * len(raw))
+        if len(tiny) == 0 or len(tiny) == len(sizes):
+            return raw
+        self.why_.append(f"{len(tiny)} dense groups with < {self.min_share:.0%} of users "
+                         f"({int(sizes[tiny].sum())} users) kept as edge users")
+        return np.where(np.isin(raw, tiny), NOISE, raw)
 
 
 class HDBSCANSegmenter(_SampledDensity):

@@ -86,6 +86,19 @@ def test_far_away_users_are_edge_users(name: str) -> None:
     assert (seg.predict(far * 2) == -1).all()
 
 
+def test_dbscan_keeps_a_handful_of_packed_users_as_edge_users() -> None:
+    X, y = blobs(n=900, seed=5)
+    huddle = np.full((8, 4), 30.0, dtype=np.float32) + np.float32(0.01) * np.arange(8)[:, None]
+    both = np.vstack([X, huddle])
+    seg = fit("dbscan", both)
+    assert seg.n_segments_ == 3 and (seg.labels_[-8:] == -1).all()
+    assert adjusted_rand_score(y, seg.labels_[:-8]) >= 0.95
+    assert any("8 users" in line and "edge users" in line for line in seg.why_)
+    allowed = fit("dbscan", both, min_share=0.0)
+    assert allowed.n_segments_ == 4 and len(set(allowed.labels_[-8:])) == 1
+    assert allowed.labels_[-1] >= 0
+
+
 def test_gmm_memberships_and_mixed_users() -> None:
     X, _ = blobs(n=800, k=2, seed=6)
     seg = fit("gmm", X)
