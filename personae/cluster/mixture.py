@@ -28,7 +28,8 @@ class GaussianMixtureSegmenter(Segmenter):
         **K_PARAMS,
         "covariance_type": Param(str, None, choices=COVARIANCE_TYPES, auto=True,
                                  help="shape of each segment; automatic = lowest BIC"),
-        "n_init": Param(int, 2, low=1, help="EM starts"),
+        "n_init": Param(int, 3, low=1, help="EM starts, for every mixture in the BIC search "
+                                            "and for the final fit"),
         "mixed_threshold": Param(float, 0.6, low=0.0, high=1.0, low_open=True,
                                  help="users whose top probability is below it are 'mixed'"),
     }
@@ -48,7 +49,9 @@ class GaussianMixtureSegmenter(Segmenter):
         if len(ks) * len(types) > 1:
             for cov in types:
                 for k in ks:
-                    gm = self._mixture(k, cov, n_init=1).fit(search)
+                    # One EM start often ends in a poor optimum (two components in one
+                    # big segment), which makes the true K look worse than K + 1.
+                    gm = self._mixture(k, cov, n_init=self.n_init).fit(search)
                     table.append({"k": k, "covariance_type": cov, "bic": float(gm.bic(search))})
             best = min(table, key=lambda row: (row["bic"], row["k"]))
             k, cov = int(best["k"]), str(best["covariance_type"])

@@ -111,6 +111,17 @@ def test_gmm_memberships_and_mixed_users() -> None:
     assert seg.resolved_params_["covariance_type"] in ("full", "diag", "tied", "spherical")
 
 
+def test_gmm_finds_three_uneven_groups_not_a_split_of_the_big_one() -> None:
+    # One EM start per mixture in the BIC search put two components in the 1,600-user
+    # group at K=3, so K=4 (that split plus the two small groups) scored better.
+    X, y = make_blobs(n_samples=[1600, 300, 100], n_features=6, cluster_std=1.0,
+                      center_box=(-10, 10), random_state=2)
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    seg = fit("gmm", X, k_range=(2, 6))
+    assert seg.n_segments_ == 3
+    assert adjusted_rand_score(y, seg.labels_) >= 0.99
+
+
 def test_hierarchy_levels_are_nested_and_the_tree_has_sizes() -> None:
     X, y = blobs(n=900, k=6, seed=7, std=0.5)
     seg = fit("hierarchical", X, k_range=(2, 8))
