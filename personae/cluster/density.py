@@ -17,6 +17,7 @@ from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.neighbors import NearestNeighbors
 
 from personae.cluster._base import NOISE, NearestSampleMixin, Param, Segmenter, relabel, size_order
+from personae.errors import ConfigError
 
 BANDWIDTH_ROWS = 2_000
 
@@ -135,6 +136,10 @@ class HDBSCANSegmenter(_SampledDensity):
     }
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
+        if self.min_cluster_size is not None and self.min_cluster_size > len(X):
+            raise ConfigError(f"min_cluster_size={self.min_cluster_size} is more than the "
+                              f"{len(X):,} users hdbscan is fitted on; every user would be "
+                              "an edge user")
         mcs = self.min_cluster_size or max(10, round(0.01 * len(X)))
         min_samples = self.min_samples or 5
         mcs, min_samples = min(mcs, len(X)), min(min_samples, len(X) - 1)

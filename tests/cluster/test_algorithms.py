@@ -176,6 +176,8 @@ def test_unknown_parameter_lists_the_allowed_ones() -> None:
     ("meanshift", {"bandwidth": -1.0}, r"'bandwidth' .* Got -1.0 instead"),
     ("kmeans", {"k_range": (5, 2)}, r"'k_range' .* 2 <= low <= high"),
     ("hdbscan", {"sample_size": 10}, r"'sample_size' .* \[50, inf\)"),
+    ("hdbscan", {"min_cluster_size": 500}, r"min_cluster_size=500 is more than the 100 users"),
+    ("dbscan", {"min_share": 0.7}, r"'min_share' .* range \[0, 0.5\]"),
 ])
 def test_out_of_range_parameters_are_named(name: str, params: dict[str, object],
                                            message: str) -> None:
