@@ -35,6 +35,9 @@ class GaussianMixtureSegmenter(Segmenter):
     }
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
+        # In float32, a segment in which a count column is all zeros has a covariance that
+        # Cholesky cannot factor (EM stops with "ill-defined empirical covariance").
+        X = np.asarray(X, dtype=np.float64)
         types = COVARIANCE_TYPES if self.covariance_type is None else (self.covariance_type,)
         search = X[self._search_rows(len(X), BIC_ROWS)]
         if self.n_clusters is not None:
@@ -51,8 +54,19 @@ class GaussianMixtureSegmenter(Segmenter):
                 for k in ks:
                     # One EM start often ends in a poor optimum (two components in one
                     # big segment), which makes the true K look worse than K + 1.
-                    gm = self._mixture(k, cov, n_init=self.n_init).fit(search)
+                    try:
+                        gm = self._mixture(k, cov, n_init=self.n_init).fit(search)
+                    except ValueError:  # a collapsed component: this mixture cannot be fitted
+                        table.append({"k": k, "covariance_type": cov, "bic": np.inf})
+                        continue
                     table.append({"k": k, "covariance_type": cov, "bic": float(gm.bic(search))})
+            failed = sum(not np.isfinite(row["bic"]) for row in table)
+            if failed == len(table):
+                raise ConfigError("gmm: no mixture could be fitted (every one had a segment "
+                                  "with a collapsed covariance); try another algorithm")
+            if failed:
+                self.why_.append(f"{failed} of {len(table)} mixtures could not be fitted (a "
+                                 "segment with a collapsed covariance) and were left out")
             best = min(table, key=lambda row: (row["bic"], row["k"]))
             k, cov = int(best["k"]), str(best["covariance_type"])
             self.why_.append(f"K={k} and covariance '{cov}' have the lowest BIC of "

@@ -122,6 +122,20 @@ def test_gmm_finds_three_uneven_groups_not_a_split_of_the_big_one() -> None:
     assert adjusted_rand_score(y, seg.labels_) >= 0.99
 
 
+def test_gmm_fits_float32_users_with_rare_flags() -> None:
+    # A rare 0/1 flag, once standardised, is ~10 for the few users who have it; a segment of
+    # only those users has zero variance there, which float32 EM computes as negative.
+    rng = np.random.default_rng(0)
+    y = rng.choice(4, 2000, p=[0.6, 0.3, 0.09, 0.01])
+    X = rng.normal(0, 1, (2000, 3)) + np.array([[0, 0, 0], [6, 0, 0], [0, 6, 0], [0, 0, 6]])[y]
+    flags = np.column_stack([y == 3, y == 2, (y == 3) & (rng.random(2000) < 0.5)])
+    X = np.column_stack([X, flags])
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    seg = fit("gmm", X, k_range=(2, 6))
+    assert adjusted_rand_score(y, seg.labels_) >= 0.95
+    assert np.array_equal(seg.predict(X), seg.labels_)
+
+
 def test_hierarchy_levels_are_nested_and_the_tree_has_sizes() -> None:
     X, y = blobs(n=900, k=6, seed=7, std=0.5)
     seg = fit("hierarchical", X, k_range=(2, 8))
