@@ -262,7 +262,8 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")
 
 
 def _print_summary(result: Any, out: Path) -> None:
-    table = Table(title=f"{result.n_segments} segments of {len(result.labels):,} users")
+    noun = "segment" if result.n_segments == 1 else "segments"
+    table = Table(title=f"{result.n_segments} {noun} of {len(result.labels):,} users")
     table.add_column("segment", justify="right")
     table.add_column("users", justify="right")
     table.add_column("share", justify="right")

@@ -71,6 +71,10 @@ class GaussianMixtureSegmenter(Segmenter):
             k, cov = int(best["k"]), str(best["covariance_type"])
             self.why_.append(f"K={k} and covariance '{cov}' have the lowest BIC of "
                              f"{len(table)} mixtures on {len(search):,} users")
+            if k == max(ks) and len(ks) > 1:
+                self.why_.append(f"K={k} is the largest K tried: the BIC may still fall beyond "
+                                 "it (widen k_range), or columns with a few distinct values let "
+                                 "components collapse onto them")
         else:
             k, cov = ks[0], types[0]
         self.bic_table_ = table
