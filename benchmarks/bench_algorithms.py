@@ -12,7 +12,9 @@ Each run goes through ``SegmentModel`` (the same cleaning and scaling users get)
 (edge users excluded) with the true number of groups (noise excluded).
 
 Speed: 1,000,000 users x 15 features (8 Gaussian groups), ``SegmentModel.fit`` per
-algorithm in its own process; wall time and peak resident memory measured from outside.
+algorithm in its own process; wall time, the process's own peak resident memory
+(``peak_gib``) and the peak summed over it and its worker processes (``peak_tree_gib``,
+sampled every 0.2 s from /proc: auto fits its candidates in parallel workers).
 """
 
 from __future__ import annotations
@@ -151,15 +153,41 @@ def speed_one(algorithm: str, n: int) -> None:
                                         / 2**20, 2)}))
 
 
+def _tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (auto's worker processes)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * resource.getpagesize()
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        tree.update(children)
+        frontier = children
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
 def run_speed(algorithms: list[str], n: int) -> pd.DataFrame:
     rows = []
     for algorithm in algorithms:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, __file__, "--speed-one", algorithm, "--n",
-                               str(n)], capture_output=True, text=True, check=False)
+        child = subprocess.Popen([sys.executable, __file__, "--speed-one", algorithm, "--n",
+                                  str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _tree_rss(child.pid))
+            time.sleep(0.2)
+        out, err = child.communicate()
         wall = time.perf_counter() - started
-        result = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 \
-            else {"error": done.stderr[-300:]}
+        result = json.loads(out.strip().splitlines()[-1]) if child.returncode == 0 \
+            else {"error": err[-300:]}
+        result["peak_tree_gib"] = round(peak / 2**30, 2)
         rows.append({"algorithm": algorithm, "wall_seconds": round(wall, 1), **result})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return pd.DataFrame(rows)

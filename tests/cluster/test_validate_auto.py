@@ -136,6 +136,17 @@ def test_gaussian_bic_reads_overlapping_groups_as_a_mixture() -> None:
     assert choice.name == "gmm" and choice.params == {"n_clusters": 3}
 
 
+def test_auto_decides_the_same_on_one_core_and_on_several() -> None:
+    X, _ = blobs(n=800, k=4, seed=3, std=1.0)
+    one = choose_algorithm(X, k_range=(2, 6), n_jobs=1)
+    several = choose_algorithm(X, k_range=(2, 6), n_jobs=3)
+    assert (one.name, one.params, one.why) == (several.name, several.params, several.why)
+    columns = [c for c in one.table.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(one.table[columns], several.table[columns])
+    assert list(one.table["algorithm"]) == ["kmeans", "gmm", "hierarchical", "hdbscan",
+                                           "dbscan", "meanshift"]
+
+
 def test_model_labels_agree_with_predict_and_survive_save(tmp_path: Path) -> None:
     frame, y = users()
     far = frame.iloc[:2].copy()
