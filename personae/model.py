@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
+from personae.cluster._base import MIN_SEGMENT_USERS
 from personae.cluster.algorithms import algorithm_class, algorithm_names, make_segmenter
 from personae.cluster.auto import (
     AUTO_ROWS,
@@ -159,9 +160,14 @@ class SegmentModel:
         if self.stability:
             rows = order[:STABILITY_ROWS]
             fixed = fixed_params(self.segmenter_)
-            self.stability_ = bootstrap_stability(
-                lambda Xs: make_segmenter(name, **fixed).fit(Xs), X[rows], self.labels_[rows],
-                random_state=self.random_state)
+            try:
+                self.stability_ = bootstrap_stability(
+                    lambda Xs: make_segmenter(name, **fixed).fit(Xs), X[rows],
+                    self.labels_[rows], random_state=self.random_state)
+            except ConfigError as exc:  # the parameters do not fit a half-size subsample
+                log.warning("stability not measured: a refit on half the users failed (%s)",
+                            exc)
+                self.stability_ = None
         timings["stability"] = time.perf_counter() - started
         self.timings_ = timings
         self.n_users_ = n_users
@@ -224,16 +230,20 @@ class SegmentModel:
         probe._validate()
 
     def _k_values(self, n_users: int, source: str) -> list[int]:
+        # A segment of a handful of users is no base for a persona, and the stability
+        # check refits on half the users: every K tried leaves MIN_SEGMENT_USERS a segment.
         if isinstance(self.k, int):
-            if self.k >= n_users:
-                raise DataError(f"K={self.k} needs more users than segments; the input has "
-                                f"{n_users} users", source=source)
+            if self.k * MIN_SEGMENT_USERS > n_users:
+                raise DataError(f"K={self.k} needs at least {self.k * MIN_SEGMENT_USERS} users "
+                                f"({MIN_SEGMENT_USERS} per segment); the input has {n_users}",
+                                source=source)
             return [self.k]
         low, high = self.k_range
-        if n_users <= low:
-            raise DataError(f"{n_users} users are too few to search K in {low}..{high} "
-                            f"(need more than {low})", source=source)
-        return list(range(low, min(high, n_users - 1) + 1))
+        if low * MIN_SEGMENT_USERS > n_users:
+            raise DataError(f"{n_users} users are too few to segment: {low} segments of at "
+                            f"least {MIN_SEGMENT_USERS} users need {low * MIN_SEGMENT_USERS}",
+                            source=source)
+        return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
 
     # -------------------------------------------------------------- predict
     def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:

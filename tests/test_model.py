@@ -104,13 +104,26 @@ def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
         SegmentModel(**kwargs).fit(frame)  # type: ignore[arg-type]
 
 
-def test_more_segments_than_users() -> None:
-    frame, _ = blob_users(n=4, k=2)
-    with pytest.raises(DataError, match=r"K=5 needs more users than segments; the input has "
-                                        r"4 users"):
+def test_segments_need_five_users_each() -> None:
+    frame, _ = blob_users(n=24, k=2)
+    with pytest.raises(DataError, match=r"K=5 needs at least 25 users \(5 per segment\); the "
+                                        r"input has 24"):
         SegmentModel(k=5).fit(frame, "tiny.csv")
-    with pytest.raises(DataError, match=r"2 users are too few to search K in 2..10"):
-        SegmentModel().fit(frame.head(2), "tiny.csv")
+    with pytest.raises(DataError, match=r"9 users are too few to segment: 2 segments of at "
+                                        r"least 5 users need 10"):
+        SegmentModel().fit(frame.head(9), "tiny.csv")
+    # 12 users: K is searched in 2..2 only, never one segment per user or two
+    model = SegmentModel(stability=False).fit(frame.head(12), "tiny.csv")
+    assert model.n_clusters_ == 2
+    assert np.bincount(model.labels_[model.labels_ >= 0]).min() >= 2
+
+
+@pytest.mark.parametrize("algorithm", ["meanshift", "dbscan", "hierarchical", "gmm"])
+def test_a_dozen_users_get_segments_of_several_users(algorithm: str) -> None:
+    frame, _ = blob_users(n=12, k=2)
+    model = SegmentModel(algorithm=algorithm).fit(frame, "tiny.csv")
+    sizes = np.bincount(model.labels_[model.labels_ >= 0])
+    assert 1 <= len(sizes) <= 2 and sizes.min() >= 5
 
 
 @settings(max_examples=5, deadline=None)

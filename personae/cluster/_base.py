@@ -26,6 +26,9 @@ from sklearn.metrics import pairwise_distances_argmin_min
 from personae.errors import ConfigError, NotFittedError
 
 NOISE = -1
+# Fewer users than this are no segment to build a persona on (and half of them is what a
+# stability refit sees).
+MIN_SEGMENT_USERS = 5
 
 
 @dataclass(frozen=True)

@@ -138,13 +138,13 @@ def _measure(name: str, params: dict[str, Any], X: np.ndarray,
     row: dict[str, Any] = {"algorithm": name}
     try:
         seg = make_segmenter(name, random_state=random_state, **params).fit(X)
+        labels = seg.labels_
+        fixed = fixed_params(seg)
+        stability = bootstrap_stability(
+            lambda Xs: make_segmenter(name, **fixed).fit(Xs), X, labels, runs=2,
+            random_state=random_state)
     except Exception as exc:  # a candidate that cannot run here is reported, not fatal
         return {**row, "eligible": False, "note": f"failed: {exc}"}, None
-    labels = seg.labels_
-    fixed = fixed_params(seg)
-    stability = bootstrap_stability(
-        lambda Xs: make_segmenter(name, **fixed).fit(Xs), X, labels, runs=2,
-        random_state=random_state)
     scores = quality(X, labels, random_state=random_state, bic_columns=numeric_columns)
     row.update(n_segments=int(seg.n_segments_), **scores, stability_ari=stability.ari_mean,
                **balance(labels), seconds=round(time.perf_counter() - started, 3),

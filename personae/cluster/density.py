@@ -9,6 +9,7 @@ the nearest mode. Anyone not reached is an edge user (``-1``): kept, labelled, p
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,7 +17,15 @@ from sklearn.cluster import DBSCAN, HDBSCAN, MeanShift, estimate_bandwidth
 from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.neighbors import NearestNeighbors
 
-from personae.cluster._base import NOISE, NearestSampleMixin, Param, Segmenter, relabel, size_order
+from personae.cluster._base import (
+    MIN_SEGMENT_USERS,
+    NOISE,
+    NearestSampleMixin,
+    Param,
+    Segmenter,
+    relabel,
+    size_order,
+)
 from personae.errors import ConfigError
 
 BANDWIDTH_ROWS = 2_000
@@ -31,6 +40,12 @@ def kdistance_knee(distances: np.ndarray) -> float:
     y = (d - d[0]) / (d[-1] - d[0])
     gap = x - y
     return float(d[int(np.argmax(gap))])
+
+
+def _smallest_segment(min_share: float, users: int) -> float:
+    """Users a segment needs: ``min_share`` of them, and MIN_SEGMENT_USERS unless the
+    share was set to 0 (every group kept)."""
+    return max(min_share * users, MIN_SEGMENT_USERS) if min_share > 0 else 0.0
 
 
 def _default_min_samples(n_features: int) -> int:
@@ -114,11 +129,12 @@ class DBSCANSegmenter(_SampledDensity):
         has min_cluster_size for this; DBSCAN's min_samples is far smaller): their users
         become edge users, unless that would leave no segment at all."""
         sizes = np.bincount(raw[raw >= 0]) if (raw >= 0).any() else np.zeros(0, dtype=int)
-        tiny = np.flatnonzero(sizes < self.min_share * len(raw))
+        tiny = np.flatnonzero(sizes < _smallest_segment(self.min_share, len(raw)))
         if len(tiny) == 0 or len(tiny) == len(sizes):
             return raw
-        self.why_.append(f"{len(tiny)} dense groups with < {self.min_share:.0%} of users "
-                         f"({int(sizes[tiny].sum())} users) kept as edge users")
+        self.why_.append(f"{len(tiny)} dense groups with < {self.min_share:.0%} of users (at "
+                         f"least {MIN_SEGMENT_USERS}; {int(sizes[tiny].sum())} users) kept as "
+                         "edge users")
         return np.where(np.isin(raw, tiny), NOISE, raw)
 
 
@@ -179,19 +195,27 @@ class MeanShiftSegmenter(_SampledDensity):
         bandwidth = self.bandwidth
         if bandwidth is None:
             rows = X[self._search_rows(len(X), BANDWIDTH_ROWS)]
-            bandwidth = float(estimate_bandwidth(rows, quantile=self.quantile,
+            # The kernel spans at least a smallest segment's worth of neighbours: on a few
+            # users the quantile would be the user itself (bandwidth 0, one mode per user).
+            quantile = min(1.0, max(self.quantile, MIN_SEGMENT_USERS / len(rows)))
+            bandwidth = float(estimate_bandwidth(rows, quantile=quantile,
                                                  random_state=self.random_state))
             bandwidth = max(bandwidth, 1e-3)
             self.why_.append(f"bandwidth={bandwidth:.4g} estimated at quantile "
-                             f"{self.quantile} on {len(rows):,} users")
-        model = MeanShift(bandwidth=bandwidth, bin_seeding=True, cluster_all=True).fit(X)
+                             f"{quantile:.3g} on {len(rows):,} users")
+        with warnings.catch_warnings():
+            # On a few users every bin holds one user and scikit-learn seeds from the users
+            # themselves, which is what we want; its warning says only that.
+            warnings.filterwarnings("ignore", message="Binning data failed")
+            model = MeanShift(bandwidth=bandwidth, bin_seeding=True, cluster_all=True).fit(X)
         centers = model.cluster_centers_
         sizes = np.bincount(model.labels_, minlength=len(centers))
-        big = sizes >= max(1, self.min_share * len(X))
+        big = sizes >= max(1, _smallest_segment(self.min_share, len(X)))
         if not big.any():
-            big = sizes == sizes.max()
+            big = np.arange(len(sizes)) == np.argmax(sizes)
         if (~big).any():
             self.why_.append(f"{int((~big).sum())} modes with < {self.min_share:.0%} of users "
+                             f"(at least {MIN_SEGMENT_USERS}) "
                              "merged into the nearest larger mode")
         centers = centers[big]
         labels = pairwise_distances_argmin_min(X, centers)[0]
