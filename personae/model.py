@@ -231,7 +231,8 @@ class SegmentModel:
 
     def _k_values(self, n_users: int, source: str) -> list[int]:
         # A segment of a handful of users is no base for a persona, and the stability
-        # check refits on half the users: every K tried leaves MIN_SEGMENT_USERS a segment.
+        # check refits on half the users: every K tried leaves MIN_SEGMENT_USERS users per
+        # segment on average.
         if isinstance(self.k, int):
             if self.k * MIN_SEGMENT_USERS > n_users:
                 raise DataError(f"K={self.k} needs at least {self.k * MIN_SEGMENT_USERS} users "
