@@ -99,6 +99,20 @@ def test_dbscan_keeps_a_handful_of_packed_users_as_edge_users() -> None:
     assert allowed.labels_[-1] >= 0
 
 
+@pytest.mark.parametrize(("seed", "d", "quantile"), [(0, 2, 0.1), (1, 5, 0.1), (2, 12, 0.2),
+                                                      (3, 3, 0.05)])
+def test_mean_shift_modes_are_scikit_learns(seed: int, d: int, quantile: float) -> None:
+    from sklearn.cluster import MeanShift, estimate_bandwidth
+
+    from personae.cluster.density import mean_shift_modes
+
+    X, _ = make_blobs(n_samples=700, centers=5, n_features=d, cluster_std=1.5,
+                      random_state=seed)
+    bandwidth = estimate_bandwidth(X, quantile=quantile, random_state=0)
+    reference = MeanShift(bandwidth=bandwidth, bin_seeding=True).fit(X).cluster_centers_
+    assert np.array_equal(mean_shift_modes(X, bandwidth), reference)
+
+
 def test_gmm_memberships_and_mixed_users() -> None:
     X, _ = blobs(n=800, k=2, seed=6)
     seg = fit("gmm", X)
