@@ -35,8 +35,9 @@ class GaussianMixtureSegmenter(Segmenter):
     }
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
-        # In float32, a segment in which a count column is all zeros has a covariance that
-        # Cholesky cannot factor (EM stops with "ill-defined empirical covariance").
+        # In float32, EM computes the zero variance of a segment that is constant in a column
+        # (a rare 0/1 flag is ~10 once standardised) as negative, and stops with
+        # "ill-defined empirical covariance".
         X = np.asarray(X, dtype=np.float64)
         types = COVARIANCE_TYPES if self.covariance_type is None else (self.covariance_type,)
         search = X[self._search_rows(len(X), BIC_ROWS)]
