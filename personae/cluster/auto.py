@@ -42,6 +42,10 @@ SAME_SEGMENTS = 0.95
 # BIC differences below 2 x BIC_SLACK (on the sample) are not taken as evidence: the
 # suites in benchmarks/bench_algorithms.py give the same picks for slack 25 to 60.
 BIC_SLACK = 30.0
+# "Clearly better separated by density": a DBCV lead of a tenth of its [-1, 1] range. The
+# suites give the same picks for any lead from 0.03 to 0.21 (fcps/tetra's HDBSCAN leads by
+# 0.028 with a few edge users K-means does not need; sipu/aggregation's DBSCAN by 0.213).
+DBCV_LEAD = 0.1
 RULE = ("Each candidate is fitted with its automatic parameters on the same sample. Out: "
         f"fewer than 2 segments, more than {MAX_EDGE_SHARE:.0%} edge users, or bootstrap "
         f"stability below {STABLE_ARI} ARI while another candidate reaches it. "
@@ -50,7 +54,9 @@ RULE = ("Each candidate is fitted with its automatic parameters on the same samp
         "which no centroid or Gaussian segment can draw), it wins. 2) Otherwise segments "
         "are read as a Gaussian mixture (full, tied, diagonal or spherical covariance, "
         f"whichever fits): candidates within {2 * BIC_SLACK:g} BIC of the best are equally "
-        "supported, and among them the fewest segments wins, then the order "
+        "supported. 3) Among them, a density method whose segments are the most clearly "
+        f"separated by sparse valleys (DBCV {DBCV_LEAD:g}+ above every other method's) wins; "
+        "4) otherwise the fewest segments win, then the order "
         + ", ".join(PREFERENCE) + f"; if K-means draws the same segments as the winner "
         f"(ARI >= {SAME_SEGMENTS}), K-means is used. When categories dominate, "
         "k-prototypes wins if it qualifies.")
@@ -202,6 +208,13 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
     close = ok[ok["bic_gap"] <= BIC_SLACK]
     if close.empty:  # no numeric column to read as a Gaussian mixture
         close = ok
+    separated = _separated_by_density(close)
+    if separated is not None:
+        return separated, (
+            f"{', '.join(close['algorithm'])} describe the {users:,} sampled users equally well "
+            f"as a Gaussian mixture (BIC within {2 * BIC_SLACK:g}); {separated}'s segments are "
+            f"the most clearly separated by sparse valleys ({_dbcv_lead(close, separated)}); "
+            f"{_segments(ok, separated)}")
     rank = close.assign(order=close["algorithm"].map(
         lambda a: PREFERENCE.index(a) if a in PREFERENCE else len(PREFERENCE)))
     best = rank.sort_values(["n_segments", "order"]).iloc[0]
@@ -221,6 +234,26 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
         runner = others.iloc[0]
         parts.append(f"next: {runner['algorithm']} (BIC {2 * runner['bic_gap']:.0f} worse)")
     return winner, "; ".join(parts)
+
+
+def _separated_by_density(close: pd.DataFrame) -> str | None:
+    """The density method among equally supported candidates whose DBCV leads every other
+    method's by ``DBCV_LEAD`` or more, if one does (None otherwise)."""
+    density = close[close["algorithm"].isin(DENSITY) & close["dbcv"].notna()]
+    others = close[~close["algorithm"].isin(DENSITY)]
+    if density.empty or others.empty:
+        return None
+    best = density.loc[density["dbcv"].idxmax()]
+    rivals = others["dbcv"].dropna()
+    if rivals.empty or best["dbcv"] < rivals.max() + DBCV_LEAD:
+        return None
+    return str(best["algorithm"])
+
+
+def _dbcv_lead(close: pd.DataFrame, winner: str) -> str:
+    scores = close.set_index("algorithm")["dbcv"].dropna().sort_values(ascending=False)
+    rivals = ", ".join(f"{name} {value:.2f}" for name, value in scores.items() if name != winner)
+    return f"DBCV {scores[winner]:.2f}" + (f" vs {rivals}" if rivals else "")
 
 
 def _simplest_equal(table: pd.DataFrame, fitted: dict[str, Any], winner: str,

@@ -237,3 +237,50 @@ def test_categorical_users_get_k_prototypes() -> None:
     assert adjusted_rand_score(group, model.labels_) > 0.9
     assert model.segmenter_.resolved_params_["categorical_blocks"]
     assert model.consistency_["fit_predict_agreement"] == 1.0
+
+
+def _candidates(rows: list[tuple[str, int, float, float]]) -> pd.DataFrame:
+    """A comparison table: (algorithm, segments, BIC gap, DBCV) per stable candidate."""
+    return pd.DataFrame([{"algorithm": name, "n_segments": k, "bic_gap": gap, "dbcv": score,
+                          "gaussian_bic": gap / 500, "hollowness": 1.0, "stability_ari": 0.9,
+                          "edge_share": 0.02 if name in ("dbscan", "hdbscan") else 0.0,
+                          "quality_sample_users": 500, "eligible": True}
+                         for name, k, gap, score in rows])
+
+
+def test_density_segments_clearly_separated_by_valleys_win_among_equals() -> None:
+    from personae.cluster.auto import BIC_SLACK, DBCV_LEAD, _decide
+
+    # sipu/aggregation's case: equally supported by the BIC, mean shift has fewer segments
+    # but merges groups that DBSCAN separates along sparse valleys
+    table = _candidates([("meanshift", 5, 4.9, 0.01), ("hdbscan", 5, 16.3, 0.18),
+                         ("dbscan", 6, 0.0, 0.22), ("kmeans", 4, 99.5, -0.15)])
+    winner, why = _decide(table)
+    assert winner == "dbscan"
+    assert "separated by sparse valleys (DBCV 0.22 vs hdbscan 0.18, meanshift 0.01)" in why
+    # a lead smaller than DBCV_LEAD is no evidence: the fewest segments win
+    close = table.assign(dbcv=table["dbcv"].where(table["algorithm"] != "meanshift",
+                                                  0.22 - DBCV_LEAD / 2))
+    assert _decide(close)[0] == "meanshift"
+    # nor does a density method the BIC does not support
+    unsupported = table.assign(bic_gap=table["bic_gap"].where(
+        table["algorithm"] != "dbscan", 2 * BIC_SLACK)).assign(
+        dbcv=table["dbcv"].where(table["algorithm"] != "hdbscan", -0.5))
+    assert _decide(unsupported)[0] == "meanshift"
+
+
+def test_auto_draws_aggregation_as_well_as_the_best_single_method(shared_data: Path) -> None:
+    # Gionis et al.'s Aggregation: 7 groups, two pairs joined by thin bridges
+    import gzip
+
+    base = shared_data / "clustbench" / "sipu" / "aggregation"
+    X = np.loadtxt(gzip.open(f"{base}.data.gz", "rt"))
+    truth = np.loadtxt(gzip.open(f"{base}.labels0.gz", "rt"), dtype=int)
+    frame = pd.DataFrame(X, columns=["x", "y"])
+    scores = {}
+    for algorithm in ("auto", "dbscan", "meanshift"):
+        model = SegmentModel(algorithm=algorithm, stability=False, log_transform=False,
+                             random_state=0).fit(frame)
+        scores[algorithm] = adjusted_rand_score(truth, model.labels_)
+    assert scores["dbscan"] > scores["meanshift"] + 0.03
+    assert scores["auto"] >= scores["dbscan"] - 0.05
