@@ -94,12 +94,12 @@ def parse_k_range(value: str) -> tuple[int, int]:
     return low, high
 
 
-def parse_list(value: str | None) -> list[str] | None:
+def parse_list(value: str | None, option: str = "--features") -> list[str] | None:
     if value is None:
         return None
     items = [item.strip() for item in value.split(",") if item.strip()]
     if not items:
-        raise ConfigError("--features is empty; name at least one column")
+        raise ConfigError(f"{option} is empty; name at least one column")
     return items
 
 
@@ -118,6 +118,10 @@ def run(
                                                        "user_id/customer_id/id).")] = None,
     features: Annotated[str | None, typer.Option(help="Comma-separated feature columns "
                                                       "(default: all usable).")] = None,
+    categorical: Annotated[str | None, typer.Option(help="Comma-separated columns that are "
+                                                         "categories though written as "
+                                                         "numbers (region or plan codes).")]
+    = None,
     k: Annotated[str, typer.Option("--k", help="Number of segments, or 'auto'.")] = "auto",
     k_range: Annotated[str, typer.Option(help="Range searched by --k auto.")] = "2..10",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -160,7 +164,8 @@ def run(
             id_column = "user_id"
         result = segment(
             data, k=parse_k(k), k_range=parse_k_range(k_range),
-            features=parse_list(features), id_column=id_column,
+            features=parse_list(features),
+            categorical=parse_list(categorical, "--categorical"), id_column=id_column,
             impute=_choice("--impute", impute, ("median", "knn")), log_transform=not no_log,
             scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
             algorithm=_algorithm(algorithm), params=_params(algorithm, param) or None,

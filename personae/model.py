@@ -77,6 +77,7 @@ class SegmentModel:
         k: int | str = "auto",
         k_range: tuple[int, int] = DEFAULT_K_RANGE,
         features: list[str] | None = None,
+        categorical: list[str] | None = None,
         id_column: str | None = None,
         impute: Impute = "median",
         log_transform: bool = True,
@@ -89,6 +90,7 @@ class SegmentModel:
         self.k = k
         self.k_range = k_range
         self.features = features
+        self.categorical = categorical
         self.id_column = id_column
         self.impute = impute
         self.log_transform = log_transform
@@ -108,7 +110,8 @@ class SegmentModel:
         ids = user_ids(df, id_column, source)
         self.id_column_ = id_column
         self.preprocessor_ = TablePreprocessor(
-            features=self.features, id_column=id_column, impute=self.impute,
+            features=self.features, categorical=self.categorical, id_column=id_column,
+            impute=self.impute,
             log_transform=self.log_transform, scaler=self.scaler,
         ).fit(df, source)
         X = self.preprocessor_.transform(df, source)
@@ -301,7 +304,7 @@ class SegmentModel:
             "format_version": FORMAT_VERSION,
             "personae_version": __version__,
             "params": {"k": self.k, "k_range": list(self.k_range), "features": self.features,
-                       "id_column": self.id_column, "impute": self.impute,
+                       "categorical": self.categorical, "id_column": self.id_column, "impute": self.impute,
                        "log_transform": self.log_transform, "scaler": self.scaler,
                        "algorithm": self.algorithm, "params": self.params,
                        "stability": self.stability, "random_state": self.random_state},

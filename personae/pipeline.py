@@ -138,6 +138,7 @@ def segment(
     k: int | str = "auto",
     k_range: tuple[int, int] = (2, 10),
     features: list[str] | None = None,
+    categorical: list[str] | None = None,
     id_column: str | None = None,
     impute: Impute = "median",
     log_transform: bool = True,
@@ -158,7 +159,8 @@ def segment(
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
 
-    model = SegmentModel(k=k, k_range=k_range, features=features, id_column=id_column,
+    model = SegmentModel(k=k, k_range=k_range, features=features, categorical=categorical,
+                         id_column=id_column,
                          impute=impute, log_transform=log_transform, scaler=scaler,
                          algorithm=algorithm, params=params,
                          random_state=random_state).fit(frame, source)
@@ -234,6 +236,7 @@ def _run_info(source: str, frame: pd.DataFrame, model: SegmentModel, ids: pd.Ser
         "input": {"source": source, "users": len(frame), "columns": [str(c) for c in
                                                                       frame.columns]},
         "config": {"k": model.k, "k_range": list(model.k_range), "features": model.features,
+                   "categorical": model.categorical,
                    "id_column": model.id_column, "impute": model.impute,
                    "log_transform": model.log_transform, "scaler": model.scaler,
                    "algorithm": model.algorithm, "params": model.params,

@@ -59,6 +59,21 @@ def test_run_options(tmp_path: Path, blobs: tuple[pd.DataFrame, np.ndarray]) -> 
     assert info["config"]["scaler"] == "robust" and info["id_column"] == "member"
 
 
+def test_run_reads_declared_codes_as_categories(tmp_path: Path,
+                                                blobs: tuple[pd.DataFrame, np.ndarray]) -> None:
+    frame, _ = blobs
+    frame["region"] = np.arange(len(frame)) % 3 + 1
+    path = tmp_path / "users.csv"
+    frame.to_csv(path, index=False)
+    result = invoke("run", path, "--out", tmp_path / "run", "--algorithm", "kmeans",
+                    "--categorical", "region")
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["config"]["categorical"] == ["region"]
+    assert {"region=1", "region=2", "region=3"} <= set(info["features_used"])
+    assert any(d["column"] == "region" and d["action"] == "encoded" for d in info["cleaning"])
+
+
 def test_assign_labels_new_users_like_the_fit(tmp_path: Path, blobs_csv: Path) -> None:
     out = tmp_path / "run"
     assert invoke("run", blobs_csv, "--out", out).exit_code == 0
@@ -116,6 +131,9 @@ BAD_INPUTS = {
     "bad k range": (_users(), ["--k-range", "5..2"], r"--k-range needs 2 <= low <= high"),
     "unknown feature": (_users(), ["--features", "spend,age"],
                         r"feature columns \['age'\] not found"),
+    "unknown categorical": (_users(), ["--categorical", "region"],
+                            r"categorical columns \['region'\] not found; columns are"),
+    "empty categorical": (_users(), ["--categorical", " , "], r"--categorical is empty"),
     "unknown scaler": (_users(), ["--scaler", "zscore"],
                        r"--scaler must be one of standard, robust, minmax; got 'zscore'"),
 }

@@ -104,6 +104,21 @@ def coerce_numeric(values: pd.Series, source: str, column: str) -> np.ndarray:
     return out
 
 
+def category_text(values: pd.Series) -> pd.Series:
+    """Category labels as text. Numbers read as numbers are written the same way however
+    they were read (``3``, ``3.0`` -> ``"3"``): a column of codes read as floats because of
+    one gap must still match the levels seen in training."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.astype("string")
+    numbers = pd.Series(np.asarray(values, dtype=np.float64), index=values.index)
+    text = pd.Series(pd.NA, index=values.index, dtype="string")
+    whole = numbers.notna() & (numbers % 1 == 0) & (numbers.abs() < 2**53)
+    text[whole] = numbers[whole].astype(np.int64).astype(str)
+    fractional = numbers.notna() & ~whole
+    text[fractional] = numbers[fractional].map(repr)
+    return text
+
+
 def _signed_log(column: np.ndarray) -> np.ndarray:
     # Fitted on non-negative data, but a new user's negative value must not become NaN.
     return np.sign(column) * np.log1p(np.abs(column))
@@ -127,12 +142,14 @@ class TablePreprocessor:
         self,
         *,
         features: list[str] | None = None,
+        categorical: list[str] | None = None,
         id_column: str | None = None,
         impute: Impute = "median",
         log_transform: bool = True,
         scaler: Scaler = "standard",
     ) -> None:
         self.features = features
+        self.categorical = categorical
         self.id_column = id_column
         self.impute = impute
         self.log_transform = log_transform
@@ -147,6 +164,7 @@ class TablePreprocessor:
                 f"scaler must be one of 'standard', 'robust', 'minmax'; got {self.scaler!r}")
         decisions: list[Decision] = []
         candidates = self._candidate_columns(df, source)
+        declared = self._declared_categorical(candidates, df, source)
         numeric: dict[str, tuple[float, bool, float, float]] = {}
         had_gaps = np.zeros(len(df), dtype=bool)
         categorical: dict[str, list[str]] = {}
@@ -157,8 +175,9 @@ class TablePreprocessor:
                 decisions.append(Decision(name, "dropped", "date column; derive recency or "
                                           "tenure with `personae features` instead"))
                 continue
-            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values) \
-                    or _looks_numeric(values):
+            if name not in declared and (
+                    pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+                    or _looks_numeric(values)):
                 column = coerce_numeric(values, source, name)
                 if np.isnan(column).all():
                     raise DataError("every value is missing; drop the column or fill it",
@@ -174,7 +193,7 @@ class TablePreprocessor:
                 if self.impute == "knn":
                     had_gaps |= np.isnan(column)
                 continue
-            text = values.astype("string")
+            text = category_text(values)
             counts = text.value_counts(dropna=True)
             if counts.empty:
                 raise DataError("every value is missing; drop the column or fill it",
@@ -193,6 +212,8 @@ class TablePreprocessor:
             modes[name] = str(counts.index[0])
             missing = int(text.isna().sum())
             detail = f"one-hot encoded {len(kept)} levels"
+            if name in declared:
+                detail = f"declared categorical; {detail}"
             if grouped:
                 detail += f"; {grouped} rare levels grouped as {OTHER!r}"
             decisions.append(Decision(name, "encoded", detail))
@@ -245,6 +266,20 @@ class TablePreprocessor:
                 raise ConfigError("--features is empty; name at least one column")
             return list(dict.fromkeys(self.features))
         return [c for c in columns if c != self.id_column]
+
+    def _declared_categorical(self, candidates: list[str], df: pd.DataFrame,
+                              source: str) -> set[str]:
+        """The columns the user says are categories (codes such as a region number)."""
+        declared = list(dict.fromkeys(self.categorical or []))
+        missing = [c for c in declared if c not in df.columns]
+        if missing:
+            raise DataError(f"categorical columns {missing} not found; columns are "
+                            f"{[str(c) for c in df.columns]}", source=source)
+        unused = [c for c in declared if c not in candidates]
+        if unused:
+            raise ConfigError(f"categorical columns {unused} are not feature columns "
+                              f"(the id column, or left out by --features)")
+        return set(declared)
 
     @staticmethod
     def _id_like_number(name: str, column: np.ndarray) -> bool:
@@ -305,7 +340,7 @@ class TablePreprocessor:
         position = len(self.numeric_)
         for name in sorted(self.categorical_):
             levels = self.categorical_[name]
-            text = df[name].astype("string").fillna(self.modes_[name])
+            text = category_text(df[name]).fillna(self.modes_[name])
             codes = pd.Index(levels).get_indexer(text)  # -1 = not a kept level
             block = np.zeros((len(df), len(levels) + 1), dtype=np.float32)
             block[np.arange(len(df)), np.where(codes < 0, len(levels), codes)] = 1.0
@@ -354,6 +389,7 @@ class TablePreprocessor:
         self._check_fitted()
         params = {
             "features": self.features,
+            "declared_categorical": self.categorical,
             "id_column": self.id_column,
             "impute": self.impute,
             "log_transform": self.log_transform,
@@ -374,6 +410,7 @@ class TablePreprocessor:
     def from_state(cls, params: dict[str, Any], arrays: dict[str, np.ndarray]
                    ) -> TablePreprocessor:
         self = cls(features=params["features"], id_column=params["id_column"],
+                   categorical=params.get("declared_categorical"),
                    impute=params["impute"], log_transform=params["log_transform"],
                    scaler=params["scaler"])
         self.numeric_ = list(params["numeric"])

@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames
 
 from personae.errors import ConfigError, DataError
-from personae.features.table import TablePreprocessor, detect_id_column, user_ids
+from personae.features.table import (
+    TablePreprocessor,
+    category_text,
+    detect_id_column,
+    user_ids,
+)
 
 
 def test_detects_common_id_column_names() -> None:
@@ -148,3 +153,43 @@ def test_column_order_does_not_change_the_matrix(seed: int, order: list[str]) ->
     shuffled = TablePreprocessor().fit(frame[order])
     assert shuffled.feature_names_ == base.feature_names_
     assert np.array_equal(shuffled.transform(frame[order]), base.transform(frame))
+
+
+def test_declared_codes_are_categories_on_new_users_read_as_floats() -> None:
+    # Wholesale's Region is a code 1-3: as a number it says region 3 is "more" than 1
+    frame = pd.DataFrame({"spend": np.arange(90.0), "region": [1, 2, 3] * 30})
+    pre = TablePreprocessor(categorical=["region"]).fit(frame)
+    assert pre.numeric_ == ["spend"]
+    assert pre.feature_names_[1:] == ["region=1", "region=2", "region=3", "region=other"]
+    assert "declared categorical" in next(d.detail for d in pre.decisions_
+                                          if d.column == "region")
+    # one gap makes pandas read the codes as floats (3.0); they must still be region 3
+    new = pd.DataFrame({"spend": [1.0, 2.0, 3.0], "region": [3.0, None, 7.0]})
+    X = pre.transform(new)
+    assert X[0, pre.feature_names_.index("region=3")] == 1.0
+    assert X[1, pre.feature_names_.index(f"region={pre.modes_['region']}")] == 1.0
+    assert X[2, pre.feature_names_.index("region=other")] == 1.0
+    again = TablePreprocessor.from_state(*pre.to_state())
+    assert again.categorical == ["region"]
+    assert np.array_equal(again.transform(new), X)
+
+
+def test_declared_categorical_errors_name_the_column() -> None:
+    frame = pd.DataFrame({"user_id": [1, 2, 3], "spend": [1.0, 2.0, 3.0], "region": [1, 2, 1]})
+    with pytest.raises(DataError, match=r"categorical columns \['regoin'\] not found.*region"):
+        TablePreprocessor(categorical=["regoin"]).fit(frame)
+    with pytest.raises(ConfigError, match="not feature columns"):
+        TablePreprocessor(categorical=["user_id"], id_column="user_id").fit(frame)
+    with pytest.raises(ConfigError, match="not feature columns"):
+        TablePreprocessor(categorical=["region"], features=["spend"]).fit(frame)
+
+
+@settings(max_examples=60, deadline=None)
+@given(codes=st.lists(st.integers(-2**40, 2**40) | st.none(), min_size=1, max_size=30))
+def test_a_code_reads_the_same_as_an_integer_a_float_or_text(codes: list[int | None]) -> None:
+    as_float = pd.Series([np.nan if c is None else float(c) for c in codes])
+    as_text = pd.Series([None if c is None else str(c) for c in codes], dtype="string")
+    assert category_text(as_float).equals(as_text)
+    present = [c for c in codes if c is not None]
+    if present:
+        assert category_text(pd.Series(present)).tolist() == [str(c) for c in present]
