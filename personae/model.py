@@ -129,6 +129,16 @@ class SegmentModel:
         self.segmenter_ = make_segmenter(name, **params).fit(X, sample=order)
         self.labels_ = self.segmenter_.labels_
         self.n_clusters_ = int(self.segmenter_.n_segments_)
+        sizes = np.bincount(self.labels_[self.labels_ >= 0], minlength=self.n_clusters_)
+        tiny = [int(s) for s in np.flatnonzero(sizes < MIN_SEGMENT_USERS)]
+        if tiny:
+            note = (f"segment {', '.join(map(str, tiny))} "
+                    f"{'has' if len(tiny) == 1 else 'have'} fewer than {MIN_SEGMENT_USERS} users "
+                    f"({', '.join(str(int(sizes[s])) for s in tiny)}): outliers rather than a "
+                    "persona; a density method (hdbscan, dbscan) keeps such users apart as edge "
+                    "users")
+            log.warning(note)
+            self.segmenter_.why_.append(note)
         selection = getattr(self.segmenter_, "k_selection_", None)
         if selection is None and self.algorithm_choice_ is not None:
             selection = self.algorithm_choice_.k_selection
@@ -166,7 +176,8 @@ class SegmentModel:
             try:
                 self.stability_ = bootstrap_stability(
                     lambda Xs: make_segmenter(name, **fixed).fit(Xs), X[rows],
-                    self.labels_[rows], random_state=self.random_state)
+                    self.labels_[rows], random_state=self.random_state,
+                    segments=range(self.n_clusters_))
             except ConfigError as exc:  # the parameters do not fit a half-size subsample
                 log.warning("stability not measured: a refit on half the users failed (%s)",
                             exc)

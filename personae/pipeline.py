@@ -20,7 +20,7 @@ from personae.cluster.hierarchy import taxonomy
 from personae.cluster.mixture import memberships_summary
 from personae.data.readers import read_table
 from personae.data.writers import staged_folder, write_frame
-from personae.features.table import ROW_ID, Impute, Scaler, user_ids
+from personae.features.table import ROW_ID, Impute, Scaler, text_columns, user_ids
 from personae.model import SegmentModel
 from personae.profile.segments import feature_frame, segment_profiles, top_features
 
@@ -155,7 +155,7 @@ def segment(
         frame = read_table(data)
     else:
         source = "DataFrame"
-        frame = data.reset_index(drop=True)
+        frame = text_columns(data.reset_index(drop=True), source)
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
 

@@ -135,3 +135,26 @@ def test_column_order_does_not_change_labels(order: list[str], seed: int) -> Non
     shuffled = SegmentModel(k_range=(2, 5), random_state=seed).fit(frame[order])
     assert shuffled.n_clusters_ == base.n_clusters_
     assert np.array_equal(shuffled.labels_, base.labels_)
+
+
+def test_a_plain_array_frame_with_numbered_columns_segments_and_saves(tmp_path: Path) -> None:
+    from personae import segment
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 0.5, size=(200, 4)) for c in (0, 5, 10)])
+    frame = pd.DataFrame(X)  # columns 0, 1, 2, 3
+    result = segment(frame, algorithm="kmeans", random_state=0)
+    assert result.model.n_clusters_ == 3
+    out = result.save(tmp_path / "run")
+    assert pd.read_parquet(out / "users_segmented.parquet").shape[0] == 600
+    assert np.array_equal(result.model.predict(frame), result.labels)
+
+
+def test_a_segment_of_a_few_far_users_is_called_out() -> None:
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 0.5, size=(200, 3)) for c in (0, 5, 10)]
+                  + [np.full((3, 3), 40.0)])
+    model = SegmentModel(k=4, random_state=0).fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    assert np.bincount(model.labels_).min() == 3
+    assert any("fewer than 5 users (3): outliers rather than a persona" in note
+               for note in model.segmenter_.why_)

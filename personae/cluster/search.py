@@ -96,6 +96,7 @@ def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KS
             "davies_bouldin": db, "calinski_harabasz": ch,
             "stability_ari": float(np.mean(agreement)),
             "smallest_segment_share": float(np.bincount(labels).min() / n),
+            "smallest_segment_users": int(np.bincount(labels).min()),
         })
         log.info("K=%d: silhouette %.3f, stability %.3f", k, silhouette, rows[-1]["stability_ari"])
     table = pd.DataFrame(rows)

@@ -8,7 +8,7 @@ share of users left out as zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,7 +205,8 @@ class Stability:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ari_mean": self.ari_mean, "ari_runs": self.ari_runs,
-                "per_segment_jaccard": {str(k): v for k, v in self.per_segment_jaccard.items()},
+                "per_segment_jaccard": {str(k): v if np.isfinite(v) else None
+                                        for k, v in self.per_segment_jaccard.items()},
                 "unstable_segments": self.unstable_segments, "threshold": self.threshold,
                 "runs": self.runs, "subsample_share": self.share,
                 "sample_users": self.sample_users, "how": self.how}
@@ -214,17 +215,21 @@ class Stability:
 def bootstrap_stability(refit: Callable[[np.ndarray], Any], X: np.ndarray,
                         labels: np.ndarray, *, runs: int = STABILITY_RUNS,
                         share: float = STABILITY_SHARE, random_state: int = 0,
-                        threshold: float = UNSTABLE_JACCARD) -> Stability:
+                        threshold: float = UNSTABLE_JACCARD,
+                        segments: Iterable[int] | None = None) -> Stability:
     """Refit on ``runs`` random subsamples of ``X`` and compare with ``labels`` on ``X``.
 
     ``refit(X_sub)`` returns a fitted segmenter with ``predict``. ARI is over all users of
     ``X``; the Jaccard of a segment is, per run, its best match among the refit's segments
     restricted to the users drawn (Hennig 2007), averaged over runs. Edge users (-1) form
-    their own group in the ARI and get no Jaccard.
+    their own group in the ARI and get no Jaccard. ``segments``: every segment of the full
+    fit; one with no user in ``X`` (a small segment of many users) has no Jaccard and is
+    flagged unstable, as it cannot be shown stable.
     """
     rng = np.random.default_rng(random_state)
     labels = np.asarray(labels)
-    segments = [int(s) for s in np.unique(labels) if s >= 0]
+    drawn_segments = {int(s) for s in np.unique(labels) if s >= 0}
+    segments = sorted(drawn_segments | set(segments or ()))
     aris: list[float] = []
     jaccards: dict[int, list[float]] = {s: [] for s in segments}
     for _ in range(runs):
@@ -251,4 +256,6 @@ def bootstrap_stability(refit: Callable[[np.ndarray], Any], X: np.ndarray,
                      share=share, sample_users=len(X), threshold=threshold,
                      how=f"{runs} refits on random {share:.0%} subsamples of {len(X):,} users "
                          "with the chosen parameters; ARI against the full fit on those users; "
-                         f"a segment is unstable when its mean best-match Jaccard < {threshold}")
+                         f"a segment is unstable when its mean best-match Jaccard < {threshold}"
+                         + ("" if set(segments) == drawn_segments else
+                            "; a segment with no user among them is unstable: not measured"))

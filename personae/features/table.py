@@ -47,6 +47,18 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def text_columns(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """``df`` with its column names as text (``pd.DataFrame(array)`` names them 0, 1, ...),
+    which is how columns are named in options, outputs and saved models."""
+    if all(isinstance(c, str) for c in df.columns):
+        return df
+    names = [str(c) for c in df.columns]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise DataError(f"columns {doubled} appear more than once", source=source)
+    return df.set_axis(names, axis="columns")
+
+
 def detect_id_column(columns: list[str]) -> str | None:
     """The first column named like a user id (user_id, Customer ID, id...), if any."""
     ranked = sorted((c for c in columns if _normalise(c) in ID_NAMES),
@@ -59,6 +71,7 @@ def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
     """The users' ids, checked for gaps and duplicates; row numbers when there is no column."""
     if id_column is None:
         return pd.Series(np.arange(1, len(df) + 1), name=ROW_ID)
+    df = text_columns(df, source)
     if id_column not in df.columns:
         raise DataError(f"id column not found; columns are {list(df.columns)}",
                         source=source, column=id_column)
@@ -157,6 +170,7 @@ class TablePreprocessor:
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame, source: str = "input") -> TablePreprocessor:
+        df = text_columns(df, source)
         if self.impute not in ("median", "knn"):
             raise ConfigError(f"impute must be 'median' or 'knn'; got {self.impute!r}")
         if self.scaler not in ("standard", "robust", "minmax"):
@@ -329,6 +343,7 @@ class TablePreprocessor:
     def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         """A float32 matrix with one row per user and ``feature_names_`` as columns."""
         self._check_fitted()
+        df = text_columns(df, source)
         missing = [c for c in [*self.numeric_, *self.categorical_] if c not in df.columns]
         if missing:
             raise DataError(f"columns {missing} used by the model are missing; columns are "

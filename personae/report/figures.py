@@ -206,12 +206,15 @@ def segment_stability(stability: dict[str, Any], names: dict[int, str]) -> Figur
         return None
     segments = sorted(int(s) for s in jaccard)
     threshold = float(stability.get("threshold", 0.6))
-    values = [float(jaccard[str(s)] if str(s) in jaccard else jaccard[s]) for s in segments]
+    # None: a segment with no user in the stability sample (not measured, so unstable)
+    measured = [jaccard[str(s)] if str(s) in jaccard else jaccard[s] for s in segments]
+    values = [float(v) if v is not None else 0.0 for v in measured]
     fig = go.Figure(go.Bar(
         x=[esc(names.get(s, s)) for s in segments], y=values,
         marker={"color": [PALETTE[3] if v < threshold else colour(s)
                           for s, v in zip(segments, values, strict=True)]},
-        text=[f"{v:.2f}" for v in values], textposition="auto"))
+        text=[f"{v:.2f}" if m is not None else "not measured"
+              for v, m in zip(values, measured, strict=True)], textposition="auto"))
     fig.add_hline(y=threshold, line_dash="dash", line_color=PALETTE[3])
     _layout(fig, 300, yaxis={"range": [0, 1], "title": {"text": "Jaccard"}})
     how = str(stability.get("how", "Refits on subsamples; Jaccard of best-matching segments."))

@@ -34,8 +34,9 @@ def test_table_and_rule_are_complete() -> None:
     selection = choose_k(X, [2, 3, 4, 5, 6], random_state=0)
     assert list(selection.table.columns) == [
         "k", "inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "stability_ari",
-        "smallest_segment_share", "votes", "eligible", "chosen"]
+        "smallest_segment_share", "smallest_segment_users", "votes", "eligible", "chosen"]
     assert selection.table["votes"].sum() == 4
     assert selection.table["chosen"].sum() == 1
     assert selection.silhouette_rows == 800 and "Kneedle" in selection.rule
     assert set(selection.centers) == {2, 3, 4, 5, 6}
+

@@ -77,6 +77,17 @@ def test_stable_segments_are_stable_and_arbitrary_ones_are_flagged() -> None:
     assert json.dumps(shaky.as_dict())
 
 
+def test_a_segment_missing_from_the_stability_sample_is_not_called_stable() -> None:
+    # a segment of a few users among many may have nobody in the stability sample
+    X, _ = blobs()
+    seg = make_segmenter("kmeans", n_clusters=3).fit(X)
+    result = bootstrap_stability(lambda Xs: make_segmenter("kmeans", n_clusters=3).fit(Xs), X,
+                                 seg.labels_, runs=2, segments=range(4))
+    assert result.unstable_segments == [3]
+    info = json.loads(json.dumps(result.as_dict(), allow_nan=False))
+    assert info["per_segment_jaccard"]["3"] is None and "not measured" in info["how"]
+
+
 def test_auto_picks_gmm_for_elongated_groups_and_says_why() -> None:
     # scikit-learn's anisotropic example: K-means and Ward cut the stretched groups wrongly.
     X, y = make_blobs(n_samples=900, random_state=170)

@@ -141,3 +141,14 @@ def test_run_ends_with_the_report(tmp_path: Path, make_users) -> None:
     assert "report.html" in result.stdout and (out / "report.html").is_file()
     personas = json.loads((out / "personas.json").read_text(encoding="utf-8"))["personas"]
     assert len(personas) == 3
+
+
+def test_a_segment_whose_stability_was_not_measured_shows_as_such() -> None:
+    from personae.report.figures import segment_stability
+
+    figure = segment_stability({"per_segment_jaccard": {"0": 0.93, "1": None},
+                                "threshold": 0.6, "how": "5 refits"}, {0: "Regulars"})
+    assert figure is not None
+    bar = figure.figure.data[0]
+    assert list(bar.text) == ["0.93", "not measured"]
+    assert list(bar.y) == [0.93, 0.0]
