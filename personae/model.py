@@ -111,8 +111,7 @@ class SegmentModel:
         self.id_column_ = id_column
         self.preprocessor_ = TablePreprocessor(
             features=self.features, categorical=self.categorical, id_column=id_column,
-            impute=self.impute,
-            log_transform=self.log_transform, scaler=self.scaler,
+            impute=self.impute, log_transform=self.log_transform, scaler=self.scaler,
         ).fit(df, source)
         X = self.preprocessor_.transform(df, source)
         timings["preprocess"] = time.perf_counter() - started
