@@ -239,15 +239,13 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
 def _separated_by_density(close: pd.DataFrame) -> str | None:
     """The density method among equally supported candidates whose DBCV leads every other
     method's by ``DBCV_LEAD`` or more, if one does (None otherwise)."""
-    density = close[close["algorithm"].isin(DENSITY) & close["dbcv"].notna()]
-    others = close[~close["algorithm"].isin(DENSITY)]
-    if density.empty or others.empty:
+    is_density = close["algorithm"].isin(DENSITY)
+    density = close[is_density & close["dbcv"].notna()]
+    rivals = close.loc[~is_density, "dbcv"].dropna()
+    if density.empty or rivals.empty:
         return None
     best = density.loc[density["dbcv"].idxmax()]
-    rivals = others["dbcv"].dropna()
-    if rivals.empty or best["dbcv"] < rivals.max() + DBCV_LEAD:
-        return None
-    return str(best["algorithm"])
+    return str(best["algorithm"]) if best["dbcv"] >= rivals.max() + DBCV_LEAD else None
 
 
 def _dbcv_lead(close: pd.DataFrame, winner: str) -> str:
