@@ -1,18 +1,22 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+LOCK := requirements/constraints.txt
+EXTRAS := dev,umap
+# Every install reads the lock: the exact versions the suite last passed with.
+LOCKED := --constraint $(LOCK)
 
-.PHONY: demo test install install-dev browser bench lint clean
+.PHONY: demo test test-latest upgrade install install-dev browser bench lint clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 install: $(PY)
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet $(LOCKED) -e .
 
 install-dev: $(PY)
-	$(PIP) install --quiet -e ".[dev,umap]"
+	$(PIP) install --quiet $(LOCKED) -e ".[$(EXTRAS)]"
 
 demo: install
 	$(VENV)/bin/personae demo --out demo-output
@@ -27,11 +31,24 @@ browser:
 test: install-dev browser
 	$(PY) -m pytest -n 2 -q
 
+# The newest releases the registry serves, in a venv of their own; the lock is not touched.
+# Run it before a release to see the next breaking change before a user does.
+test-latest: browser
+	rm -rf .venv-latest
+	python3 -m venv .venv-latest
+	.venv-latest/bin/pip install --quiet --upgrade pip
+	.venv-latest/bin/pip install --quiet --upgrade -e ".[$(EXTRAS)]"
+	.venv-latest/bin/python -m pytest -n 2 -q
+
+# test-latest, and when it passes, the lock becomes what it ran with; says what changed.
+upgrade: test-latest
+	.venv-latest/bin/python scripts/refresh_lock.py $(LOCK) .venv-latest/bin/python
+
 bench: install
 	$(PY) benchmarks/bench_segment.py
 
 lint: install-dev
-	$(VENV)/bin/ruff check personae tests benchmarks
+	$(VENV)/bin/ruff check personae tests benchmarks scripts
 
 clean:
-	rm -rf demo-output .pytest_cache build *.egg-info
+	rm -rf demo-output .pytest_cache build *.egg-info .venv-latest

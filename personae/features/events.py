@@ -425,7 +425,7 @@ def _refuse_bad_rows(con: Any, src: Source, mapping: dict[str, str], numbers: li
     con.execute("SET threads = 1")  # row numbers in file order
     rows = con.execute(
         f"SELECT n, raw FROM (SELECT row_number() OVER () AS n, {quote_ident(column)} AS raw, "
-        f"* FROM ({src.relation})) AS r WHERE n IN (SELECT n FROM (SELECT row_number() OVER () "
+        f"* FROM {src.relation}) AS r WHERE n IN (SELECT n FROM (SELECT row_number() OVER () "
         f"AS n, t.* FROM typed AS t) WHERE user_id IS NOT NULL AND {condition}) ORDER BY n "
         f"LIMIT {_SHOW_BAD}").fetchall()
     shown = ", ".join(f"row {n}: {raw!r}" for n, raw in rows)
