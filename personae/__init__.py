@@ -6,6 +6,7 @@
 """
 
 from personae._version import __version__
+from personae.config import RunConfig
 from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError, PersonaeError
 from personae.model import SegmentModel
 from personae.pipeline import SegmentationResult, segment
@@ -16,6 +17,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "PersonaeError",
+    "RunConfig",
     "SegmentModel",
     "SegmentationResult",
     "__version__",

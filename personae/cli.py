@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -27,31 +28,43 @@ console = Console(stderr=True)
 out_console = Console(soft_wrap=True)  # paths must stay whole to be copied
 
 T = TypeVar("T")
-DEBUG = {"on": False}
+SETTINGS = {"debug": False, "quiet": False}
 
 
-class _StatusHandler(logging.Handler):
-    """Shows the library's stage messages on one live status line; warnings stay visible."""
+class _StageHandler(logging.Handler):
+    """In a terminal, each stage of the library with its seconds (a line when done, the
+    current one on a live status line); nothing but warnings when stderr is a file or pipe,
+    so logs and scripts see only what matters."""
 
-    def __init__(self, update: Callable[[str], None]) -> None:
+    def __init__(self, title: str, status: Any | None) -> None:
         super().__init__(logging.INFO)
-        self.update = update
+        self.title = title
+        self.status = status
+        self.started = self.stage_started = time.perf_counter()
+        self.stage: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
             console.print(f"[yellow]warning:[/] {message}", highlight=False)
-        else:
-            self.update(message)
+        elif self.status is not None:  # a terminal: done stages stay, the current one spins
+            now = time.perf_counter()
+            if self.stage is not None:
+                console.print(f"[green]done[/] {self.stage} [dim]({now - self.stage_started:.1f}"
+                              f" s)[/]", highlight=False, soft_wrap=True)
+            self.stage, self.stage_started = message, now
+            self.status.update(f"{self.title}: {message} [dim]({now - self.started:.1f} s "
+                               "in all)[/]")
 
 
 @contextmanager
 def _reporting(title: str) -> Iterator[None]:
     """Progress on stderr while the library works; PersonaeError -> one line, exit 2."""
     logger = logging.getLogger("personae")
+    live = console.is_terminal and not SETTINGS["quiet"]
     try:
-        with console.status(title) as status:
-            handler = _StatusHandler(lambda m: status.update(f"{title}: {m}"))
+        with console.status(title) if live else nullcontext() as status:
+            handler = _StageHandler(title, status)
             logger.addHandler(handler)
             previous = logger.level
             logger.setLevel(logging.INFO)
@@ -61,7 +74,7 @@ def _reporting(title: str) -> Iterator[None]:
                 logger.removeHandler(handler)
                 logger.setLevel(previous)
     except PersonaeError as exc:
-        if DEBUG["on"]:
+        if SETTINGS["debug"]:
             raise
         console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -104,16 +117,23 @@ def parse_list(value: str | None, option: str = "--features") -> list[str] | Non
 
 
 @app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages "
+                                                                  "on stderr.")] = False
          ) -> None:
-    DEBUG["on"] = debug
+    SETTINGS["debug"] = debug
+    SETTINGS["quiet"] = quiet
 
 
 @app.command()
 def run(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT",
-                                               help="User table: CSV or Parquet.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    input_path: Annotated[Path | None, typer.Argument(
+        metavar="INPUT", help="User table (CSV or Parquet), or an event log with --events; "
+                              "optional when --config names it.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Run settings: YAML or JSON (a run.json's "
+                                                     "config block reproduces that run); "
+                                                     "flags override it.")] = None,
     id_column: Annotated[str | None, typer.Option(help="User id column (default: detect "
                                                        "user_id/customer_id/id).")] = None,
     features: Annotated[str | None, typer.Option(help="Comma-separated feature columns "
@@ -122,61 +142,99 @@ def run(
                                                          "categories though written as "
                                                          "numbers (region or plan codes).")]
     = None,
-    k: Annotated[str, typer.Option("--k", help="Number of segments, or 'auto'.")] = "auto",
-    k_range: Annotated[str, typer.Option(help="Range searched by --k auto.")] = "2..10",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    impute: Annotated[str, typer.Option(help="median (mode for categories) or knn.")] =
-    "median",
+    k: Annotated[str | None, typer.Option("--k", help="Number of segments, or 'auto' "
+                                                      "(default).")] = None,
+    k_range: Annotated[str | None, typer.Option(help="Range searched by --k auto (default "
+                                                     "2..10).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    impute: Annotated[str | None, typer.Option(help="median (default; mode for categories) "
+                                                    "or knn.")] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log-transform skewed "
                                                           "counts.")] = False,
-    scaler: Annotated[str, typer.Option(help="standard, robust or minmax.")] = "standard",
+    scaler: Annotated[str | None, typer.Option(help="standard (default), robust or "
+                                                    "minmax.")] = None,
     events: Annotated[bool, typer.Option("--events", help="INPUT is a raw event log: compute "
                                                           "per-user features first (see "
                                                           "'personae features').")] = False,
     event_map: Annotated[str | None, typer.Option("--map", help="With --events: role=column "
                                                                 "pairs, e.g. 'user=Customer "
                                                                 "ID,time=InvoiceDate'.")] = None,
-    on_bad_rows: Annotated[str, typer.Option(help="With --events: error or skip rows whose "
-                                                  "time or number does not parse.")] = "error",
+    on_bad_rows: Annotated[str | None, typer.Option(help="With --events: error (default) or "
+                                                         "skip rows whose time or number does "
+                                                         "not parse.")] = None,
     memory_limit: Annotated[str | None, typer.Option(help="With --events: DuckDB memory "
                                                           "limit, e.g. 4GB.")] = None,
     semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
                                                         "mean (label, unit, high, low, "
                                                         "themes, pain_when).")] = None,
-    report_map: Annotated[str, typer.Option(help="Map of users in the report: pca, umap "
-                                                 "(adds 1-2 min: numba compiles on first "
-                                                 "use) or none.")] = "pca",
-    algorithm: Annotated[str, typer.Option(help="kmeans, minibatch, gmm, dbscan, hdbscan, "
-                                                "hierarchical, meanshift, kprototypes or auto "
-                                                "(compare them on a sample, pick one).")] =
-    "auto",
+    report_map: Annotated[str | None, typer.Option(help="Map of users in the report: pca "
+                                                        "(default), umap (adds 1-2 min: numba "
+                                                        "compiles on first use) or none.")]
+    = None,
+    algorithm: Annotated[str | None, typer.Option(help="kmeans, minibatch, gmm, dbscan, "
+                                                       "hdbscan, hierarchical, meanshift, "
+                                                       "kprototypes or auto (default: compare "
+                                                       "them on a sample, pick one).")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "
                                                     "'auto' = automatic.")] = None,
 ) -> None:
-    """Segment a user table (one row per user) and write the results to --out."""
+    """Segment users (a user table, or an event log with --events) and write the results to
+    --out."""
+    from personae.config import RunConfig, build, load_config
     from personae.pipeline import segment
+    from personae.report import write_report
 
     with _reporting("segmenting"):
-        data: Any = input_path
-        if events:
-            data = _event_table(str(input_path), event_map, on_bad_rows, memory_limit)
-            id_column = "user_id"
-        result = segment(
-            data, k=parse_k(k), k_range=parse_k_range(k_range),
-            features=parse_list(features),
-            categorical=parse_list(categorical, "--categorical"), id_column=id_column,
-            impute=_choice("--impute", impute, ("median", "knn")), log_transform=not no_log,
-            scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
-            algorithm=_algorithm(algorithm), params=_params(algorithm, param) or None,
-            random_state=seed,
-        )
+        if out is None:
+            raise ConfigError("--out is required: the folder the run is written to")
+        segmentation: dict[str, Any] = {
+            "k": parse_k(k) if k is not None else None,
+            "k_range": parse_k_range(k_range) if k_range is not None else None,
+            "features": parse_list(features),
+            "categorical": parse_list(categorical, "--categorical"),
+            "id_column": id_column,
+            "impute": _choice("--impute", impute, ("median", "knn")) if impute else None,
+            "scaler": _choice("--scaler", scaler, ("standard", "robust", "minmax"))
+            if scaler else None,
+            "log_transform": False if no_log else None,
+            "algorithm": _algorithm(algorithm) if algorithm else None, "random_state": seed,
+        }
+        if param:
+            segmentation["params"] = _params(algorithm or "auto", param)
+        overrides: dict[str, Any] = {
+            "input": {"path": str(input_path) if input_path is not None else None},
+            "segmentation": segmentation,
+            "report": {"semantics": str(semantics) if semantics else None,
+                       "map": _choice("--report-map", report_map, ("pca", "umap", "none"))
+                       if report_map else None},
+        }
+        if events or event_map or on_bad_rows or memory_limit:
+            overrides["input"]["events"] = {"mapping": _mapping(event_map) or None,
+                                            "on_bad_rows": on_bad_rows,
+                                            "memory_limit": memory_limit}
+        settings = load_config(config, overrides) if config is not None else \
+            build(RunConfig, _given(overrides), "command line")
+        if settings.input.path is None:
+            raise ConfigError("no INPUT: give a user table or event log, or input.path in "
+                              "--config")
+        result = segment(config=settings)
+        if settings.input.events is not None:
+            for line in result.info["input"].get("report", []):
+                console.print(f"events: {line}", highlight=False, soft_wrap=True)
         result.save(out)
-        report_path = _write_report(out, semantics, report_map, str(input_path) if events
-                                    else None, event_map)
+        report_path = write_report(result, out, map_method=settings.report.map)
     _print_summary(result, out)
     _print_algorithm(result)
     out_console.print(f"report: {report_path} (personas.json beside it)")
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides without the options that were not given (None)."""
+    from personae.config import merged
+
+    return merged({}, {k: _given(v) if isinstance(v, dict) else v
+                       for k, v in overrides.items()})
 
 
 def _algorithm(name: str) -> str:
@@ -356,14 +414,12 @@ def features_command(
                       f"features -> {out}")
 
 
-def _event_table(events_path: str, mapping: str | None, on_bad_rows: str,
-                 memory_limit: str | None) -> Any:
-    """Features of an event log for `run --events`; the report goes to stderr."""
-    from personae.features.events import from_events
+def _mapping(pairs: str | None) -> dict[str, str]:
+    """``'user=Customer ID,time=InvoiceDate'`` -> {role: column}."""
     from personae.features.events_io import ROLES
 
     given: dict[str, str] = {}
-    for pair in (mapping or "").split(","):
+    for pair in (pairs or "").split(","):
         if not pair.strip():
             continue
         role, sep, column = pair.partition("=")
@@ -371,12 +427,7 @@ def _event_table(events_path: str, mapping: str | None, on_bad_rows: str,
             raise ConfigError(f"--map takes role=column pairs with roles {', '.join(ROLES)}; "
                               f"got {pair.strip()!r}")
         given[role.strip()] = column.strip()
-    result = from_events(events_path, on_bad_rows=_choice("--on-bad-rows", on_bad_rows,
-                                                          ("error", "skip")),
-                         memory_limit=memory_limit, **given)  # type: ignore[arg-type]
-    for line in result.report.lines():
-        console.print(f"events: {line}", highlight=False, soft_wrap=True)
-    return result.frame
+    return given
 
 
 def _print_event_features(result: Any) -> None:
@@ -395,23 +446,6 @@ def _print_event_features(result: Any) -> None:
 
 # --- personas and the HTML report (personae.report) ---------------------------------------
 
-def _write_report(run_dir: Path, semantics: Path | None, map_method: str,
-                  events_source: str | None = None, event_map: str | None = None) -> Path:
-    from personae.features.semantics import Semantics
-    from personae.report import write_report
-
-    meanings = Semantics.from_yaml(semantics) if semantics is not None else None
-    log_info = None
-    if events_source is not None:
-        mapping = dict(pair.split("=", 1) for pair in (event_map or "").split(",")
-                       if "=" in pair)
-        log_info = {"source": events_source,
-                    "mapping": {k.strip(): v.strip() for k, v in mapping.items()}}
-    return write_report(run_dir, semantics=meanings,
-                        map_method=_choice("--map", map_method, ("pca", "umap", "none")),
-                        event_log=log_info)
-
-
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
@@ -421,13 +455,15 @@ def report(
     map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (adds 1-2 "
                                                           "min: numba compiles on first use) "
                                                           "or none.")] = "pca",
-    events: Annotated[str | None, typer.Option(help="Event log for journeys (user, time, "
-                                                    "event columns).")] = None,
-    event_map: Annotated[str | None, typer.Option(help="With --events: role=column pairs, "
-                                                       "e.g. 'user=Customer ID'.")] = None,
 ) -> None:
-    """Re-render report.html and personas.json from a run folder's saved outputs."""
+    """Re-render report.html (and personas.json, re-worded by --semantics) from a run
+    folder's saved outputs; the input is not read again."""
+    from personae.features.semantics import Semantics
+    from personae.report import write_report
+
     with _reporting("writing the report"):
-        path = _write_report(run_dir, semantics, map_method, events, event_map)
+        meanings = Semantics.from_yaml(semantics) if semantics is not None else None
+        path = write_report(run_dir, semantics=meanings,
+                            map_method=_choice("--map", map_method, ("pca", "umap", "none")))
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")

@@ -1,8 +1,14 @@
-"""``segment()``: read, clean, choose K, cluster, profile; and the result it returns."""
+"""``segment()``: the stages of a run in order, and the result they hand to the report.
+
+    RunConfig -> read (table or event log) -> SegmentModel.fit_transform -> checks
+    (consistency, stability) -> profiles -> personas -> journeys -> map -> SegmentationResult
+
+Nothing here goes back through the disk: the report renders the result from memory, and
+``save`` writes it once (run.json last, listing every file with its sha256).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import time
@@ -16,22 +22,35 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
+from personae.cluster._base import MIN_SEGMENT_USERS, NOISE
 from personae.cluster.hierarchy import taxonomy
 from personae.cluster.mixture import memberships_summary
+from personae.cluster.validate import consistency, segmenter_stability
+from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
 from personae.data.readers import read_table
-from personae.data.writers import staged_folder, write_frame
-from personae.features.table import ROW_ID, Impute, Scaler, text_columns, user_ids
-from personae.model import SegmentModel
+from personae.data.writers import file_listing, staged_folder, to_json, write_frame
+from personae.features.semantics import Semantics
+from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
+from personae.model import SegmentModel, sample_rows
+from personae.profile.journeys import journeys as build_journeys
+from personae.profile.maps import MAP_SAMPLE, project
+from personae.profile.personas import personas_document
 from personae.profile.segments import feature_frame, segment_profiles, top_features
 
 log = logging.getLogger(__name__)
 
+RUN_FORMAT = "personae.run"
+RUN_FORMAT_VERSION = 2  # 2: config verbatim, provenance, personas, journeys, map, files
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "duckdb")
+CONSISTENCY_ROWS = 100_000
+STABILITY_ROWS = 3_000
 
 
 @dataclass(frozen=True)
 class SegmentationResult:
-    """What a segmentation run produced; ``save(folder)`` writes it all."""
+    """Everything one run produced, in memory; ``save(folder)`` writes it all and the report
+    renders it (``personae.report.write_report(result, folder)``) without reading the input.
+    """
 
     source: str
     data: pd.DataFrame = field(repr=False)
@@ -42,6 +61,11 @@ class SegmentationResult:
     model: SegmentModel = field(repr=False)
     info: dict[str, Any] = field(repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    config: RunConfig = field(default_factory=RunConfig, repr=False)
+    personas: dict[str, Any] = field(default_factory=dict, repr=False)
+    journeys: dict[str, Any] | None = field(default=None, repr=False)
+    user_map: pd.DataFrame | None = field(default=None, repr=False)
+    semantics: Semantics = field(default_factory=Semantics, repr=False)
 
     @property
     def algorithm(self) -> dict[str, Any]:
@@ -93,9 +117,18 @@ class SegmentationResult:
     def top_features(self, n: int = 3) -> dict[int, pd.DataFrame]:
         return top_features(self.profiles, n)
 
+    def segments_summary(self) -> list[dict[str, Any]]:
+        """Per segment: id, persona name, users, share (what a service answers with)."""
+        sizes = self.sizes
+        total = int(sizes.sum())
+        return [{"segment": int(p["segment"]), "persona": p["name"],
+                 "users": int(sizes.get(p["segment"], 0)),
+                 "share": round(float(sizes.get(p["segment"], 0)) / total, 6)}
+                for p in self.personas.get("personas", [])]
+
     def save(self, folder: str | Path) -> Path:
-        """Write users_segmented.csv/.parquet, segment_profiles.csv, k_selection.csv,
-        model/ and run.json into ``folder``, which appears only once all are written."""
+        """Write the run folder (users, profiles, tables, personas, journeys, map, model/,
+        run.json); it appears only once all are written."""
         started = time.perf_counter()
         folder = Path(folder)
         with staged_folder(folder) as staging:
@@ -110,14 +143,20 @@ class SegmentationResult:
             if self.algorithm_table is not None:
                 self.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
             if self.hierarchy is not None:
-                (staging / "hierarchy.json").write_text(
-                    json.dumps(self.hierarchy, indent=1, default=_jsonable), encoding="utf-8")
-            self.model.save(staging / "model")
+                (staging / "hierarchy.json").write_text(to_json(self.hierarchy),
+                                                        encoding="utf-8")
+            (staging / "personas.json").write_text(to_json(self.personas), encoding="utf-8")
+            if self.journeys is not None:
+                (staging / "journeys.json").write_text(to_json(self.journeys),
+                                                       encoding="utf-8")
+            if self.user_map is not None:
+                write_frame(self.user_map, staging / "user_map.parquet")
+            self.model.save(staging / "model", segments=self.segments_summary())
             info = dict(self.info)
             info["timings_seconds"] = {**info["timings_seconds"],
                                        "write": round(time.perf_counter() - started, 3)}
-            (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
-                                              encoding="utf-8")
+            info["files"] = file_listing(staging)
+            (staging / "run.json").write_text(to_json(info), encoding="utf-8")
         return folder
 
 
@@ -132,68 +171,134 @@ def users_table(data: pd.DataFrame, ids: pd.Series, labels: np.ndarray,
     return pd.concat([front, rest.reset_index(drop=True)], axis=1)
 
 
-def segment(
-    data: pd.DataFrame | str | Path,
-    *,
-    k: int | str = "auto",
-    k_range: tuple[int, int] = (2, 10),
-    features: list[str] | None = None,
-    categorical: list[str] | None = None,
-    id_column: str | None = None,
-    impute: Impute = "median",
-    log_transform: bool = True,
-    scaler: Scaler = "standard",
-    algorithm: str = "auto",
-    params: dict[str, Any] | None = None,
-    random_state: int = 0,
-) -> SegmentationResult:
-    """Segment a user table (a DataFrame or a CSV/Parquet path, one row per user)."""
+def run_config(data: Any = None, config: RunConfig | None = None,
+               **settings: Any) -> RunConfig:
+    """The RunConfig of a call: ``config`` with the input path and segmentation keywords
+    laid over it (the keywords are SegmentSettings' fields)."""
+    base = (config or RunConfig()).document()
+    overrides: dict[str, Any] = {"segmentation": settings}
+    if isinstance(data, (str, Path)):
+        overrides["input"] = {"path": str(data)}
+    unknown = sorted(set(settings) - set(SegmentSettings.model_fields))
+    if unknown:
+        build(SegmentSettings, {k: settings[k] for k in unknown}, "segment()")
+    return build(RunConfig, merged(base, overrides), "segment()")
+
+
+def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig | None = None,
+            semantics: Semantics | None = None, **settings: Any) -> SegmentationResult:
+    """Segment users: a user table (a DataFrame or a CSV/Parquet path, one row per user), or
+    an event log when ``config.input.events`` is set. ``settings``: any field of
+    :class:`~personae.config.SegmentSettings` (``k``, ``algorithm``, ``random_state``, ...).
+    """
+    run = run_config(data, config, **settings)
+    cfg = run.segmentation
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    if isinstance(data, (str, Path)):
-        source = str(data)
-        frame = read_table(data)
-    else:
-        source = "DataFrame"
-        frame = text_columns(data.reset_index(drop=True), source)
+    frame, source, provenance, event_meanings = _read(data, run.input)
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
+    semantics = _semantics(run, semantics, event_meanings)
 
-    model = SegmentModel(k=k, k_range=k_range, features=features, categorical=categorical,
-                         id_column=id_column,
-                         impute=impute, log_transform=log_transform, scaler=scaler,
-                         algorithm=algorithm, params=params,
-                         random_state=random_state).fit(frame, source)
+    id_column = cfg.id_column if cfg.id_column is not None else \
+        detect_id_column([str(c) for c in frame.columns])
+    ids = user_ids(frame, id_column, source)
+    model = SegmentModel(cfg)
+    X = model.fit_transform(frame, source, ids)
     timings.update(model.timings_)
+    labels = model.labels_
+    notes = _tiny_segment_notes(labels, model.n_clusters_)
+
+    started = time.perf_counter()
+    order = model.order_
+    checked = order[:CONSISTENCY_ROWS]
+    checks = consistency(model.segmenter_, X[checked], labels[checked])
+    timings["consistency"] = time.perf_counter() - started
+    started = time.perf_counter()
+    stability = None
+    if cfg.stability:
+        rows = order[:STABILITY_ROWS]
+        stability = segmenter_stability(model.segmenter_, X[rows], labels[rows],
+                                        random_state=cfg.random_state)
+    timings["stability"] = time.perf_counter() - started
 
     started = time.perf_counter()
     log.info("profiling %d segments", model.n_clusters_)
-    ids = user_ids(frame, model.id_column_, source)
-    profiles = segment_profiles(feature_frame(frame, model.preprocessor_, source),
-                                model.labels_, model.preprocessor_)
-    unstable = set(model.stability_.unstable_segments) if model.stability_ else set()
+    profiles = segment_profiles(feature_frame(frame, model.preprocessor_, source), labels,
+                                model.preprocessor_)
+    unstable = set(stability.unstable_segments) if stability else set()
     profiles["unstable"] = profiles["segment"].isin(unstable)
+    extra = algorithm_outputs(model, X, ids)
     timings["profile"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    extra = algorithm_outputs(model, frame, ids, source)
-    timings["algorithm_outputs"] = time.perf_counter() - started
-    selection = model.k_selection_
-    k_table = selection.table if selection is not None else None
-    info = _run_info(source, frame, model, ids, timings)
-    info["segments"]["novel_users"] = int(np.sum(extra["novel"]))
-    if "mixed" in extra["user_columns"]:
-        info["segments"]["mixed_users"] = int(np.sum(extra["user_columns"]["mixed"]))
-    return SegmentationResult(source=source, data=frame, ids=ids, labels=model.labels_,
-                              profiles=profiles, k_table=k_table, model=model, info=info,
-                              extra=extra)
+    users = users_table(frame, ids, labels, extra["user_columns"])
+    personas = personas_document(profiles, semantics, users, source=source)
+    timings["personas"] = time.perf_counter() - started
+    started = time.perf_counter()
+    journeys = _journeys(data, run.input, provenance, ids, labels)
+    user_map = _user_map(run, X, ids, labels)
+    timings["journeys_and_map"] = time.perf_counter() - started
+
+    info = _run_info(run, source, frame, model, labels, checks, stability, notes, provenance,
+                     semantics, timings, extra)
+    return SegmentationResult(
+        source=source, data=frame, ids=ids, labels=labels, profiles=profiles,
+        k_table=decision_table(model), model=model, info=info,
+        extra=extra, config=run, personas=personas, journeys=journeys, user_map=user_map,
+        semantics=semantics)
 
 
-def algorithm_outputs(model: SegmentModel, frame: pd.DataFrame, ids: pd.Series,
-                      source: str) -> dict[str, Any]:
+def _read(data: Any, spec: InputConfig) -> tuple[pd.DataFrame, str, dict[str, Any],
+                                                  dict[str, Any]]:
+    """The user table, its label for messages, and where it came from."""
+    source_data = data if data is not None else spec.path
+    if source_data is None:
+        from personae.errors import ConfigError
+
+        raise ConfigError("no input: give a path or a DataFrame (or input.path in the config)")
+    if spec.events is not None:
+        from personae.features.events import from_events
+
+        result = from_events(source_data, **spec.events.from_events_kwargs())
+        label = result.report.source
+        provenance = {"kind": "events", "source": label,
+                      "mapping": dict(result.report.mapping),
+                      "report": result.report.lines()}
+        return result.frame, label, provenance, dict(result.meanings)
+    if isinstance(source_data, (str, Path)):
+        return read_table(source_data), str(source_data), \
+            {"kind": "table", "source": str(source_data)}, {}
+    frame = text_columns(source_data.reset_index(drop=True), "DataFrame")
+    return frame, "DataFrame", {"kind": "table", "source": "DataFrame"}, {}
+
+
+def _semantics(run: RunConfig, given: Semantics | None,
+               event_meanings: dict[str, Any]) -> Semantics:
+    """Meanings of the columns: the caller's, else the config's YAML; an event log's own
+    feature meanings under them."""
+    if given is None and run.report.semantics is not None:
+        given = Semantics.from_yaml(run.report.semantics)
+    user = {**event_meanings, **(dict(given.user) if given is not None else {})}
+    return Semantics(user=user)
+
+
+def _tiny_segment_notes(labels: np.ndarray, k: int) -> list[str]:
+    sizes = np.bincount(labels[labels >= 0], minlength=k)
+    tiny = [int(s) for s in np.flatnonzero(sizes < MIN_SEGMENT_USERS)]
+    if not tiny:
+        return []
+    note = (f"segment {', '.join(map(str, tiny))} "
+            f"{'has' if len(tiny) == 1 else 'have'} fewer than {MIN_SEGMENT_USERS} users "
+            f"({', '.join(str(int(sizes[s])) for s in tiny)}): outliers rather than a "
+            "persona; a density method (hdbscan, dbscan) keeps such users apart as edge users")
+    log.warning(note)
+    return [note]
+
+
+def algorithm_outputs(model: SegmentModel, X: np.ndarray, ids: pd.Series) -> dict[str, Any]:
     """Per-user columns and files that depend on the algorithm (soft memberships, novelty,
-    taxonomy levels, the auto comparison)."""
-    X = model.transform(frame, source)
+    taxonomy levels, the auto comparison), from the training matrix."""
     seg = model.segmenter_
     columns: dict[str, np.ndarray] = {}
     out: dict[str, Any] = {"user_columns": columns}
@@ -204,7 +309,7 @@ def algorithm_outputs(model: SegmentModel, frame: pd.DataFrame, ids: pd.Series,
                                                    range(proba.shape[1])])
         memberships.insert(0, str(ids.name), ids.to_numpy())
         out["memberships"] = memberships
-    novel = np.asarray(seg.distance(X) > model.novelty_threshold_)
+    novel = model.novel_rows(X)
     columns["novel"] = novel
     out["novel"] = novel
     if hasattr(seg, "predict_levels"):
@@ -219,45 +324,101 @@ def algorithm_outputs(model: SegmentModel, frame: pd.DataFrame, ids: pd.Series,
     return out
 
 
-def _run_info(source: str, frame: pd.DataFrame, model: SegmentModel, ids: pd.Series,
-              timings: dict[str, float]) -> dict[str, Any]:
+def decision_table(model: SegmentModel) -> pd.DataFrame:
+    """The table that decided the number of segments (k_selection.csv), whatever decided
+    it: the K vote, a Gaussian mixture's BIC per K and covariance, or, for methods that find
+    the number themselves, their parameters and what they gave."""
+    seg = model.segmenter_
+    if model.k_selection_ is not None:
+        return model.k_selection_.table
+    if getattr(seg, "bic_table_", None):
+        table = pd.DataFrame(seg.bic_table_)
+        table["chosen"] = (table["k"] == seg.n_segments_) & \
+            (table["covariance_type"] == seg.covariance_type_)
+        return table
+    labels = model.labels_
+    row = {"algorithm": seg.name, "decided_by": "given" if isinstance(model.settings_.k, int)
+           else "the algorithm", **{k: v for k, v in seg.resolved_params_.items()
+                                    if k not in ("random_state", "categorical_blocks")},
+           "segments": int(seg.n_segments_), "edge_users": int(np.sum(labels == NOISE)),
+           "chosen": True}
+    return pd.DataFrame([{k: (str(v) if isinstance(v, (list, tuple, dict)) else v)
+                          for k, v in row.items()}])
+
+
+def _journeys(data: Any, spec: InputConfig, provenance: dict[str, Any], ids: pd.Series,
+              labels: np.ndarray) -> dict[str, Any] | None:
+    """Funnels and paths per segment, for event-log runs with an event column."""
+    if spec.events is None:
+        return None
+    from personae.features.events import event_steps
+
+    steps = event_steps(data if data is not None else spec.path, provenance["mapping"],
+                        table=spec.events.table, time_format=spec.events.time_format)
+    if steps is None:
+        return None
+    segments = pd.Series(labels, index=ids.astype(str).to_numpy())
+    return build_journeys(steps, segments)
+
+
+def _user_map(run: RunConfig, X: np.ndarray, ids: pd.Series,
+              labels: np.ndarray) -> pd.DataFrame | None:
+    """2-D coordinates of a sample of users for the report's map (PCA or UMAP)."""
+    if run.report.map == "none":
+        return None
+    seed = run.segmentation.random_state
+    rows = np.sort(sample_rows(ids, min(len(ids), MAP_SAMPLE), seed))
+    points, method, seconds = project(X[rows], run.report.map, seed)
+    return pd.DataFrame({str(ids.name): ids.to_numpy()[rows], "segment": labels[rows],
+                         "x": points[:, 0], "y": points[:, 1]}).assign(
+        method=method, seconds=round(seconds, 3))
+
+
+def _run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentModel,
+              labels: np.ndarray, checks: dict[str, Any], stability: Any, notes: list[str],
+              provenance: dict[str, Any], semantics: Semantics, timings: dict[str, float],
+              extra: dict[str, Any]) -> dict[str, Any]:
     selection = model.k_selection_
-    sizes = np.bincount(model.labels_[model.labels_ >= 0], minlength=model.n_clusters_)
+    sizes = np.bincount(labels[labels >= 0], minlength=model.n_clusters_)
     seg = model.segmenter_
     choice = model.algorithm_choice_
-    why = list(seg.why_)
+    why = list(seg.why_) + notes
     if choice is not None:
         why.insert(0, f"auto: {choice.why}")
     chosen_row = (selection.table[selection.table["chosen"]].iloc[0].to_dict()
                   if selection is not None else {})
+    segments: dict[str, Any] = {
+        "k": int(model.n_clusters_), "sizes": sizes.tolist(),
+        "shares": (sizes / len(labels)).round(6).tolist(),
+        "edge_users": int(np.sum(labels == NOISE)),
+        "novel_users": int(np.sum(extra["novel"]))}
+    if "mixed" in extra["user_columns"]:
+        segments["mixed_users"] = int(np.sum(extra["user_columns"]["mixed"]))
     return {
+        "format": RUN_FORMAT,
+        "format_version": RUN_FORMAT_VERSION,
         "personae_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "input": {"source": source, "users": len(frame), "columns": [str(c) for c in
-                                                                      frame.columns]},
-        "config": {"k": model.k, "k_range": list(model.k_range), "features": model.features,
-                   "categorical": model.categorical,
-                   "id_column": model.id_column, "impute": model.impute,
-                   "log_transform": model.log_transform, "scaler": model.scaler,
-                   "algorithm": model.algorithm, "params": model.params,
-                   "seed": model.random_state},
+        "input": {"source": source, "users": len(frame),
+                  "columns": [str(c) for c in frame.columns], **provenance},
+        "config": run.document(),
         "algorithm": {"name": seg.name, "params": seg.resolved_params_, "why": why,
                       "selection_rule": choice.rule if choice is not None else None,
                       "selection_sample_users": choice.sample_users if choice else None},
-        "stability": model.stability_.as_dict() if model.stability_ is not None else None,
-        "consistency": model.consistency_,
+        "stability": stability.as_dict() if stability is not None else None,
+        "consistency": checks,
         "id_column": model.id_column_ or ROW_ID,
         "features_used": model.feature_names,
+        "feature_meanings": {name: _meaning(semantics, name)
+                             for name in model.preprocessor_.numeric_
+                             + sorted(model.preprocessor_.categorical_)},
         "cleaning": [d.as_dict() for d in model.preprocessor_.decisions_],
         "k_selection": None if selection is None else {
             "chosen_k": selection.chosen_k, "knee_k": selection.knee_k, "rule": selection.rule,
             "search_sample_users": selection.search_rows,
             "silhouette_sample_users": selection.silhouette_rows,
         },
-        "segments": {"k": int(model.n_clusters_), "sizes": sizes.tolist(),
-                     "shares": (sizes / len(model.labels_)).round(6).tolist(),
-                     "edge_users": int(np.sum(model.labels_ < 0)),
-                     "novel_users": 0},
+        "segments": segments,
         "metrics": {**{k: v for k, v in chosen_row.items() if k not in ("k", "chosen")},
                     **({"inertia_all_users": seg.inertia_} if hasattr(seg, "inertia_")
                        else {})},
@@ -267,16 +428,14 @@ def _run_info(source: str, frame: pd.DataFrame, model: SegmentModel, ids: pd.Ser
     }
 
 
+def _meaning(semantics: Semantics, name: str) -> dict[str, Any]:
+    m = semantics.describe(name)
+    return {"label": m.label, "unit": m.unit, "high": m.high, "low": m.low,
+            "themes": list(m.themes), "pain_when": m.pain_when, "source": m.source}
+
+
 def _version(name: str) -> str | None:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

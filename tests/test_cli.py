@@ -34,7 +34,8 @@ def test_run_writes_every_output(tmp_path: Path, blobs_csv: Path) -> None:
     assert pd.read_csv(out / "users_segmented.csv")["segment"].tolist() == \
         users["segment"].tolist()
     info = json.loads((out / "run.json").read_text())
-    assert info["config"]["seed"] == 3 and info["k_selection"]["chosen_k"] == 5
+    assert info["config"]["segmentation"]["random_state"] == 3
+    assert info["k_selection"]["chosen_k"] == 5
     assert {"read", "preprocess", "choose_k", "cluster", "profile", "write"} <= \
         set(info["timings_seconds"])
     assert info["library_versions"]["scikit-learn"]
@@ -56,7 +57,7 @@ def test_run_options(tmp_path: Path, blobs: tuple[pd.DataFrame, np.ndarray]) -> 
     info = json.loads((out / "run.json").read_text())
     assert info["features_used"] == ["metric_0", "metric_1", "metric_2"]
     assert info["segments"]["k"] == 4 and info["k_selection"] is None
-    assert info["config"]["scaler"] == "robust" and info["id_column"] == "member"
+    assert info["config"]["segmentation"]["scaler"] == "robust" and info["id_column"] == "member"
 
 
 def test_run_reads_declared_codes_as_categories(tmp_path: Path,
@@ -69,7 +70,7 @@ def test_run_reads_declared_codes_as_categories(tmp_path: Path,
                     "--categorical", "region")
     assert result.exit_code == 0, result.output
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["config"]["categorical"] == ["region"]
+    assert info["config"]["segmentation"]["categorical"] == ["region"]
     assert {"region=1", "region=2", "region=3"} <= set(info["features_used"])
     assert any(d["column"] == "region" and d["action"] == "encoded" for d in info["cleaning"])
 
@@ -162,12 +163,12 @@ def test_assign_refuses_a_model_of_an_unknown_version(tmp_path: Path, blobs_csv:
     assert invoke("run", blobs_csv, "--out", out, "--k", "3").exit_code == 0
     model_json = out / "model" / "model.json"
     document = json.loads(model_json.read_text())
-    document["format_version"] = 2
+    document["format_version"] = 99
     model_json.write_text(json.dumps(document))
     target = tmp_path / "assigned.csv"
     result = invoke("assign", out / "model", blobs_csv, "--out", target)
     assert result.exit_code == 2
-    assert "model format version 2 is not supported" in result.stderr
+    assert "model format version 99 is not supported" in result.stderr
     assert not target.exists()
 
 

@@ -52,7 +52,7 @@ def test_saved_and_reloaded_model_predicts_identically(tmp_path: Path) -> None:
     assert np.array_equal(loaded.predict(new_users), model.predict(new_users))
     assert np.array_equal(loaded.predict(frame), model.labels_)
     document = json.loads((tmp_path / "model" / "model.json").read_text())
-    assert document["format"] == "personae.segment-model" and document["format_version"] == 1
+    assert document["format"] == "personae.segment-model" and document["format_version"] == 2
 
 
 def test_model_files_hold_no_pickles(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_unknown_format_version_is_rejected(tmp_path: Path) -> None:
     document["format_version"] = 99
     path.write_text(json.dumps(document))
     with pytest.raises(ModelFileError, match=r"model format version 99 is not supported by "
-                                             r"personae .* \(reads version 1\)"):
+                                             r"personae .* \(reads versions 1, 2\)"):
         SegmentModel.load(tmp_path / "m")
 
 
@@ -154,7 +154,9 @@ def test_a_segment_of_a_few_far_users_is_called_out() -> None:
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(c, 0.5, size=(200, 3)) for c in (0, 5, 10)]
                   + [np.full((3, 3), 40.0)])
-    model = SegmentModel(k=4, random_state=0).fit(pd.DataFrame(X, columns=["a", "b", "c"]))
-    assert np.bincount(model.labels_).min() == 3
+    from personae import segment
+
+    result = segment(pd.DataFrame(X, columns=["a", "b", "c"]), algorithm="kmeans", k=4)
+    assert np.bincount(result.labels).min() == 3
     assert any("fewer than 5 users (3): outliers rather than a persona" in note
-               for note in model.segmenter_.why_)
+               for note in result.algorithm["why"])

@@ -120,6 +120,14 @@ COMMON: dict[str, Param] = {
 }
 
 
+K_SEARCH_ROWS = 20_000
+
+K_PARAMS: dict[str, Param] = {
+    "n_clusters": Param(int, None, low=2, auto=True, help="number of segments"),
+    "k_range": Param(tuple, (2, 10), help="K searched when n_clusters is automatic"),
+}
+
+
 def size_order(labels: np.ndarray) -> np.ndarray:
     """``mapping[old] = new``: segments renumbered by size, largest first (ties by old id)."""
     clustered = labels[labels >= 0]
@@ -278,3 +286,17 @@ class NearestSampleMixin:
         _, dist = pairwise_distances_argmin_min(np.asarray(X, dtype=np.float32),
                                                 self.points_[keep])
         return dist
+
+
+def fixed_params(seg: Any) -> dict[str, Any]:
+    """The fitted segmenter's parameters with every automatic value filled in."""
+    table = type(seg).param_table()
+    return {k: v for k, v in seg.resolved_params_.items() if k in table}
+
+
+def chord_gaps(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kneedle for an increasing convex curve: how far each point lies below the chord from
+    its first to its last point, both axes scaled to [0, 1]. The knee is the largest gap."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    return (x - x[0]) / (x[-1] - x[0]) - (y - y[0]) / (y[-1] - y[0])

@@ -20,6 +20,7 @@ import pandas as pd
 from joblib import Parallel, cpu_count, delayed
 from sklearn.metrics import adjusted_rand_score
 
+from personae.cluster._base import fixed_params
 from personae.cluster.algorithms import algorithm_class, make_segmenter
 from personae.cluster.validate import balance, bootstrap_stability, quality
 
@@ -159,12 +160,6 @@ def _measure(name: str, params: dict[str, Any], X: np.ndarray,
     row["note"] = "" if row["eligible"] else (
         "fewer than 2 segments" if seg.n_segments_ < 2 else "too many edge users")
     return row, seg
-
-
-def fixed_params(seg: Any) -> dict[str, Any]:
-    """The fitted segmenter's parameters with every automatic value filled in."""
-    table = type(seg).param_table()
-    return {k: v for k, v in seg.resolved_params_.items() if k in table}
 
 
 def _gate(table: pd.DataFrame) -> pd.DataFrame:

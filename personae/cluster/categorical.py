@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from personae.cluster._base import Param, Segmenter, relabel, size_order
-from personae.cluster.algorithms import K_PARAMS, K_SEARCH_ROWS
+from personae.cluster._base import K_PARAMS, K_SEARCH_ROWS, Param, Segmenter, relabel, size_order
+from personae.cluster.search import choose_k
 from personae.errors import ConfigError
 
 
@@ -51,8 +51,6 @@ class KPrototypesSegmenter(Segmenter):
         numbers, codes = self._split(X)
         k = self.n_clusters
         if k is None:
-            from personae.cluster.search import choose_k
-
             low, high = self.k_range
             rows = X[self._search_rows(len(X), K_SEARCH_ROWS)]
             selection = choose_k(rows, list(range(low, min(high, len(rows) - 1) + 1)),

@@ -23,6 +23,7 @@ from personae.cluster._base import (
     NearestSampleMixin,
     Param,
     Segmenter,
+    chord_gaps,
     relabel,
     size_order,
 )
@@ -36,10 +37,7 @@ def kdistance_knee(distances: np.ndarray) -> float:
     d = np.sort(distances)
     if len(d) < 3 or d[-1] <= d[0]:
         return float(d[-1]) if len(d) else 1.0
-    x = np.linspace(0.0, 1.0, len(d))
-    y = (d - d[0]) / (d[-1] - d[0])
-    gap = x - y
-    return float(d[int(np.argmax(gap))])
+    return float(d[int(np.argmax(chord_gaps(np.arange(len(d)), d)))])
 
 
 def mean_shift_modes(X: np.ndarray, bandwidth: float, max_iter: int = 300) -> np.ndarray:

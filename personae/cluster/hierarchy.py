@@ -15,8 +15,14 @@ from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
 from scipy.spatial.distance import pdist, squareform
 from sklearn.metrics import silhouette_score
 
-from personae.cluster._base import NearestSampleMixin, Param, Segmenter, relabel, size_order
-from personae.cluster.algorithms import K_PARAMS
+from personae.cluster._base import (
+    K_PARAMS,
+    NearestSampleMixin,
+    Param,
+    Segmenter,
+    relabel,
+    size_order,
+)
 from personae.errors import ConfigError
 
 LINKAGES = ("ward", "average", "complete", "single")

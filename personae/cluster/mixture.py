@@ -9,8 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from personae.cluster._base import Param, Segmenter
-from personae.cluster.algorithms import K_PARAMS
+from personae.cluster._base import K_PARAMS, Param, Segmenter
 from personae.errors import ConfigError, NotFittedError
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")

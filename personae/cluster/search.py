@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
@@ -19,7 +20,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
-from personae.cluster.algorithms import KMeansSegmenter
+from personae.cluster._base import chord_gaps
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,15 @@ def knee(ks: np.ndarray, inertia: np.ndarray) -> int | None:
     """Kneedle on a decreasing convex curve: the K farthest below the chord."""
     if len(ks) < 3 or inertia[0] == inertia[-1]:
         return None
-    x = (ks - ks[0]) / (ks[-1] - ks[0])
-    y = (inertia - inertia.min()) / (inertia.max() - inertia.min())
-    gap = (1.0 - x) - y
+    # read right to left, the inertia curve is increasing and convex
+    gap = chord_gaps(-np.asarray(ks, dtype=float)[::-1], np.asarray(inertia)[::-1])[::-1]
     best = int(np.argmax(gap))
     return int(ks[best]) if gap[best] > 0 else None
+
+
+def _kmeans(X: np.ndarray, k: int, n_init: int, random_state: int) -> KMeans:
+    # scikit-learn's K-means directly: the segmenters build on this module, not the reverse.
+    return KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
 
 
 def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KSelection:
@@ -74,14 +79,13 @@ def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KS
     rows = []
     centers: dict[int, np.ndarray] = {}
     for k in k_values:
-        reference = KMeansSegmenter(k, n_init=SEARCH_N_INIT, random_state=random_state).fit(X)
+        reference = _kmeans(X, k, SEARCH_N_INIT, random_state)
         labels = reference.labels_
-        centers[k] = reference.cluster_centers_
+        centers[k] = reference.cluster_centers_.astype(np.float32)
         agreement = []
         for run in range(STABILITY_RUNS):
             subset = rng.choice(n, size=max(k, int(STABILITY_SHARE * n)), replace=False)
-            refit = KMeansSegmenter(k, n_init=2, random_state=random_state + 1 + run)
-            refit.fit(X[subset])
+            refit = _kmeans(X[subset], k, 2, random_state + 1 + run)
             agreement.append(adjusted_rand_score(labels, refit.predict(X)))
         fitted_k = len(np.unique(labels))
         if fitted_k < 2:

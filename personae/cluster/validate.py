@@ -8,6 +8,8 @@ share of users left out as zero.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +25,14 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import NearestNeighbors
 
+from personae.cluster._base import fixed_params
+from personae.data.writers import to_json
+from personae.errors import ConfigError
+
 QUALITY_ROWS = 3_000
 DBCV_ROWS = 2_000
+log = logging.getLogger(__name__)
+
 STABILITY_RUNS = 5
 STABILITY_SHARE = 0.8
 UNSTABLE_JACCARD = 0.6  # Hennig (2007): below 0.6 a cluster "dissolves" under resampling
@@ -87,7 +95,9 @@ def dbcv(X: np.ndarray, labels: np.ndarray) -> float:
         if not inner.any():
             inner[:] = True
         edges = (inner[mst.row] & inner[mst.col])
-        sparseness[c] = float(mst.data[edges].max()) if edges.any() else float(mst.data.max())
+        # a segment of identical users has an MST of zero-length edges, which scipy drops
+        sparseness[c] = float(mst.data[edges].max()) if edges.any() else \
+            float(mst.data.max(initial=0.0))
         core[c], internal[c], points[c] = core_c[inner], inner, P[inner]
     score = 0.0
     for c in clusters:
@@ -259,3 +269,37 @@ def bootstrap_stability(refit: Callable[[np.ndarray], Any], X: np.ndarray,
                          f"a segment is unstable when its mean best-match Jaccard < {threshold}"
                          + ("" if set(segments) == drawn_segments else
                             "; a segment with no user among them is unstable: not measured"))
+
+
+def segmenter_stability(segmenter: Any, X: np.ndarray, labels: np.ndarray, *,
+                        random_state: int = 0) -> Stability | None:
+    """Bootstrap stability of a fitted segmenter, refitting it with its resolved parameters
+    (no new search); None, with a warning, when those do not fit half of ``X``."""
+    fixed = fixed_params(segmenter)
+    try:
+        return bootstrap_stability(lambda Xs: type(segmenter)(**fixed).fit(Xs), X, labels,
+                                   random_state=random_state,
+                                   segments=range(int(segmenter.n_segments_)))
+    except ConfigError as exc:
+        log.warning("stability not measured: a refit on half the users failed (%s)", exc)
+        return None
+
+
+def consistency(segmenter: Any, X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Do the saved segmenter's predictions give the training users their fit labels?"""
+    return {
+        "fit_predict_agreement": float(np.mean(reloaded(segmenter).predict(X) == labels)),
+        "checked_users": int(len(X)),
+        "solver_agreement": float(segmenter.solver_agreement_),
+        "how": "labels of training users re-predicted by the saved (JSON + npz) "
+               "segmenter vs their fit labels; solver_agreement = share of the solver's "
+               f"own labels on its {segmenter.n_fit_rows_:,} fitted users kept by "
+               "the label extension (fit labels are the extension's labels)",
+    }
+
+
+def reloaded(segmenter: Any) -> Any:
+    """The segmenter as a saved model would rebuild it: JSON parameters + arrays."""
+    params, arrays = segmenter.to_state()
+    return type(segmenter).from_state(json.loads(to_json(params)),
+                                      {k: np.array(v) for k, v in arrays.items()})

@@ -1,14 +1,19 @@
-"""Write outputs so that a folder appears complete or not at all."""
+"""Write outputs so that a file or folder appears complete or not at all (the one place
+that knows how), and turn numpy values into JSON."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,14 +25,14 @@ RUN_MARKER = "run.json"
 
 
 @contextmanager
-def staged_folder(out: str | Path) -> Iterator[Path]:
+def staged_folder(out: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
     """Yield an empty staging folder beside ``out``; move it to ``out`` only on success.
 
-    An existing ``out`` is replaced only if it is empty or an earlier personae run (it has
-    run.json): a typo in --out must not wipe someone's folder.
+    An existing ``out`` is replaced only if it is empty or an earlier personae output (it
+    has ``marker``: run.json, model.json): a typo in --out must not wipe someone's folder.
     """
     out = Path(out)
-    if out.exists() and not _replaceable(out):
+    if out.exists() and not _replaceable(out, marker):
         raise DataError("exists and is not an earlier personae run folder; choose another "
                         "--out or remove it", source=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +51,8 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _replaceable(out: Path) -> bool:
-    return out.is_dir() and (not any(out.iterdir()) or (out / RUN_MARKER).is_file())
+def _replaceable(out: Path, marker: str) -> bool:
+    return out.is_dir() and (not any(out.iterdir()) or (out / marker).is_file())
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
@@ -59,8 +64,10 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
         pacsv.write_csv(table, path)
 
 
-def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write one file through a temporary sibling, so a failure leaves no partial file."""
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; it becomes ``path`` only on success,
+    so a failure leaves no partial file (and an earlier ``path`` untouched)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
@@ -68,8 +75,48 @@ def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     os.close(handle)
     temporary = Path(name)
     try:
-        write_frame(frame, temporary)
+        yield temporary
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)
-    return path
+
+
+def write_frame_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write one table file (CSV or Parquet by suffix) all or nothing."""
+    with atomic_file(path) as temporary:
+        write_frame(frame, temporary)
+    return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    with atomic_file(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def jsonable(value: Any) -> Any:
+    """``json.dumps(default=jsonable)``: numpy numbers and arrays, paths; else an error."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (Path, pd.Timestamp)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def to_json(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, default=jsonable)
+
+
+def file_listing(folder: Path) -> list[dict[str, Any]]:
+    """Every file under ``folder`` (relative path, bytes, sha256), in path order."""
+    listing = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        listing.append({"path": path.relative_to(folder).as_posix(),
+                        "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
+    return listing

@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from personae.data.writers import atomic_file
 from personae.errors import ConfigError, DataError
 from personae.features import events_sql
 from personae.features.events_io import (
@@ -467,16 +468,32 @@ def write_features(features: EventFeatures | pd.DataFrame, path: str | Path) -> 
         raise ConfigError(f"The output path must end in .parquet or .csv. Got {str(target)!r}.")
     if not target.parent.exists():
         raise DataError("output folder does not exist", source=str(target.parent))
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_file(target) as temporary:
         if suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
+            frame.to_parquet(temporary, index=False)
         else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            frame.to_csv(temporary, index=False)
     return target
 
+
+
+def event_steps(source: Any, mapping: dict[str, str], *, table: str | None = None,
+                time_format: str | None = None) -> pd.DataFrame | None:
+    """``user``, ``time``, ``event`` of every event (for journeys), read by DuckDB from any
+    source ``from_events`` accepts; None when the log has no event column."""
+    if not {"user", "time", "event"} <= set(mapping):
+        return None
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        src = resolve_source(con, source, table)
+        columns = describe(con, src)
+        user, time, event = (mapping[r] for r in ("user", "time", "event"))
+        sql = (f"SELECT {user_expr(user, columns[user])} AS user, "
+               f"{time_expr(time, columns[time], time_format)} AS time, "
+               f"{text_expr(event, columns[event])} AS event FROM {src.relation}")
+        return con.execute(sql).df()
+    finally:
+        con.close()

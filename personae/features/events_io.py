@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from personae.errors import ConfigError, DataError
+from personae.features.table import USER_ID_NAMES
 
 #: The roles a column of an event log can play; only ``user`` and ``time`` are required.
 ROLES: tuple[str, ...] = (
@@ -27,10 +28,10 @@ ROLES: tuple[str, ...] = (
 #: Column names recognised for each role, compared after lower-casing and removing
 #: everything but letters and digits (``Customer ID`` -> ``customerid``). First match wins.
 CANDIDATES: Mapping[str, tuple[str, ...]] = {
-    "user": ("userid", "customerid", "clientid", "visitorid", "memberid", "accountid",
-             "personid", "uid", "user", "customer", "client", "visitor"),
+    "user": USER_ID_NAMES,
     "time": ("timestamp", "eventtime", "eventtimestamp", "datetime", "invoicedate",
-             "orderdate", "transactiondate", "createdat", "occurredat", "time", "ts", "date"),
+             "orderdate", "transactiondate", "createdat", "occurredat", "time", "ts", "date",
+             "day", "dt"),
     "event": ("eventtype", "eventname", "event", "action", "activity", "type"),
     "value": ("value", "amount", "revenue", "dollarvalue", "sales", "totalprice", "total",
               "spend", "ordervalue"),

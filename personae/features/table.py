@@ -21,11 +21,16 @@ log = logging.getLogger(__name__)
 Impute = Literal["median", "knn"]
 Scaler = Literal["standard", "robust", "minmax"]
 
-ID_NAMES = {"userid", "customerid", "clientid", "memberid", "accountid", "visitorid", "uid",
-            "id", "user", "customer", "client"}
+#: Names of a user id column, compared lower-cased without separators, best first (the
+#: event reader takes the first match; a user table also takes a plain ``id``).
+USER_ID_NAMES = ("userid", "customerid", "custid", "clientid", "visitorid", "memberid",
+                 "accountid", "personid", "uid", "user", "customer", "cust", "client",
+                 "member", "visitor")
+ID_NAMES = {*USER_ID_NAMES, "id"}
 ROW_ID = "row_number"
 MAX_LEVELS = 15
 RARE_SHARE = 0.01
+UNIQUE_TEXT_LEVELS = 10  # a text column whose values all differ, from this many on
 SKEW_THRESHOLD = 2.0
 KNN_REFERENCE_ROWS = 2000
 OTHER = "other"
@@ -215,12 +220,20 @@ class TablePreprocessor:
             if len(counts) == 1:
                 decisions.append(Decision(name, "dropped", "constant column"))
                 continue
+            if counts.iloc[0] == 1 and len(counts) >= UNIQUE_TEXT_LEVELS:
+                decisions.append(Decision(name, "dropped", "every value is different (names "
+                                          "or free text), so no value describes a group"))
+                continue
             if len(counts) > 50 and len(counts) > 0.5 * text.notna().sum():
                 decisions.append(Decision(name, "dropped", f"id-like text column "
                                           f"({len(counts)} distinct values)"))
                 continue
             shares = counts / counts.sum()
             kept = [str(level) for level in shares[shares >= RARE_SHARE].index[:MAX_LEVELS]]
+            if not kept:
+                decisions.append(Decision(name, "dropped", f"no value is shared by "
+                                          f"{RARE_SHARE:.0%} of the users (text such as names)"))
+                continue
             grouped = len(counts) - len(kept)
             categorical[name] = sorted(kept)
             modes[name] = str(counts.index[0])

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personae.cluster._base import NOISE
 from personae.features.semantics import Direction, FeatureMeaning, Semantics
-from personae.profile.segments import distinguishing
+from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
 
 log = logging.getLogger(__name__)
 
-NOISE = -1
 MAX_FACTS = 5
 MAX_IDEAS = 4
 BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
@@ -415,3 +415,32 @@ def _add_mixing(personas: dict[int, dict[str, Any]], users: pd.DataFrame) -> Non
                                                                           "mixed"]},
             })
         personas[seg]["also_like"].sort(key=lambda a: (-a["share"], a["segment"]))
+
+
+PERSONAS_FORMAT = "personae.personas"
+
+
+def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None,
+                      users: pd.DataFrame | None = None, *, source: str | None = None
+                      ) -> dict[str, Any]:
+    """personas.json: the personas of a run and how their facts were decided."""
+    personas = build_personas(profiles, semantics, users)
+    return {
+        "format": PERSONAS_FORMAT,
+        "format_version": 1,
+        "run": {"source": source,
+                "users": int(len(users)) if users is not None else None,
+                "segments": int(len(personas))},
+        "method": {
+            "facts": "segment vs everyone else: Welch t-test and Cohen's d (numbers, on the "
+                     "model's scale), two-proportion z-test and share difference "
+                     "(categories); Benjamini-Hochberg correction over all tests of the run",
+            "alpha": ALPHA, "min_effect_d": MIN_EFFECT, "min_share_difference":
+                MIN_CATEGORY_DIFF,
+            "sources": "each fact's 'source' names the row of segment_profiles.csv "
+                       "(segment, feature) and the numbers it quotes",
+            "hypotheses": "empathy map says/thinks/feels are hypotheses from the feature "
+                          "themes, to be checked with real users",
+        },
+        "personas": personas,
+    }

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from personae.features.table import OTHER, TablePreprocessor, coerce_numeric
+from personae.features.table import OTHER, TablePreprocessor, category_text, coerce_numeric
 
 PROFILE_COLUMNS = ["segment", "size", "share", "feature", "kind", "mean", "median", "std",
                    "overall_mean", "overall_std", "z_score", "rest_mean", "effect_size",
@@ -24,7 +24,7 @@ def feature_frame(df: pd.DataFrame, preprocessor: TablePreprocessor,
     }
     for name in sorted(preprocessor.categorical_):
         levels = preprocessor.categorical_[name]
-        text = df[name].astype("string").fillna(preprocessor.modes_[name])
+        text = category_text(df[name]).fillna(preprocessor.modes_[name])
         kept = text.isin(levels).to_numpy()
         for level in levels:
             columns[f"{name}={level}"] = (text == level).to_numpy(dtype=float)

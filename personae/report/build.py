@@ -1,30 +1,28 @@
-"""Render a run folder into one self-contained ``report.html`` (and ``personas.json``).
-
-Everything comes from the saved outputs (run.json, users_segmented, segment_profiles,
-k_selection, model/): ``personae report RUN_DIR`` re-renders without the input data.
+"""Render a run into one self-contained ``report.html``: from the result in memory right
+after a run, or from a run folder's saved outputs (``personae report RUN_DIR``), never
+from the input data.
 plotly.js is inlined from the installed plotly package, so the file opens offline.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from personae.cluster._base import NOISE
+from personae.data.writers import to_json, write_text_atomic
 from personae.errors import PersonaeError
 from personae.features.semantics import Semantics
+from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
-from personae.profile.personas import NOISE, build_personas, fmt
+from personae.profile.personas import fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT
 from personae.report import figures
 from personae.report.run_folder import RunFolder, load_run
@@ -32,141 +30,73 @@ from personae.report.run_folder import RunFolder, load_run
 log = logging.getLogger(__name__)
 
 MapMethod = Literal["pca", "umap", "none"]
-PERSONAS_FORMAT = "personae.personas"
 
 
-def personas_document(run: RunFolder, semantics: Semantics) -> dict[str, Any]:
-    personas = build_personas(run.profiles, semantics, run.users)
-    return {
-        "format": PERSONAS_FORMAT,
-        "format_version": 1,
-        "run": {"source": run.info.get("input", {}).get("source"),
-                "users": int(len(run.users)), "segments": int(len(personas))},
-        "method": {
-            "facts": "segment vs everyone else: Welch t-test and Cohen's d (numbers, on the "
-                     "model's scale), two-proportion z-test and share difference "
-                     "(categories); Benjamini-Hochberg correction over all tests of the run",
-            "alpha": ALPHA, "min_effect_d": MIN_EFFECT, "min_share_difference":
-                MIN_CATEGORY_DIFF,
-            "sources": "each fact's 'source' names the row of segment_profiles.csv "
-                       "(segment, feature) and the numbers it quotes",
-            "hypotheses": "empathy map says/thinks/feels are hypotheses from the feature "
-                          "themes, to be checked with real users",
-        },
-        "personas": personas,
-    }
-
-
-def _events_info(run: RunFolder) -> dict[str, Any] | None:
-    """The event log of the run: run.json's record, else the one a previous report used."""
-    events = run.info.get("events") or run.info.get("input", {}).get("events")
-    if isinstance(events, dict) and events.get("source"):
-        return events
-    previous = run.path / "personas.json"
-    if previous.is_file():
-        try:
-            events = json.loads(previous.read_text(encoding="utf-8"))["run"].get("events")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            return None
-        if isinstance(events, dict) and events.get("source"):
-            return events
-    return None
-
-
-def _journeys(run: RunFolder, events: Any | None, recorded: dict[str, Any] | None
+def _journeys(run: RunFolder, events: pd.DataFrame | None
               ) -> tuple[dict[str, Any] | None, str]:
-    """Journeys from ``events`` (a DataFrame with user/time/event) or the run's event log."""
-    if events is None and recorded is None:
-        return None, ("No event log was recorded for this run (it was segmented from a user "
-                      "table), so there are no journeys: personae does not invent one. Run "
-                      "with --events on an event log to get funnels and paths per segment.")
-    mapping = {"user": "user", "time": "time", "event": "event"}
-    try:
-        if events is None and recorded is not None:
-            from personae.data.readers import read_table
-
-            events = read_table(recorded["source"])
-            mapping.update(_detect_roles(events, recorded.get("mapping") or {}))
-        assert events is not None
-        missing = [c for c in mapping.values() if c not in events.columns]
+    """The run's journeys, or journeys from ``events`` (a DataFrame with user, time, event)."""
+    if events is not None:
+        missing = [c for c in ("user", "time", "event") if c not in events.columns]
         if missing:
             return None, (f"The event log has no {', '.join(missing)} column, so there are no "
                           "journeys.")
         segments = pd.Series(run.users["segment"].to_numpy(),
                              index=run.users[run.id_column].astype(str))
-        return build_journeys(events, segments, **mapping), ""
-    except (OSError, ValueError) as exc:
-        return None, f"The event log could not be read ({exc}); no journeys."
+        return build_journeys(events, segments), ""
+    if run.journeys is not None:
+        return run.journeys, ""
+    if run.info.get("input", {}).get("kind") == "events":
+        return None, ("The event log of this run has no event-type column, so there are no "
+                      "funnels or paths.")
+    return None, ("No event log was recorded for this run (it was segmented from a user "
+                  "table), so there are no journeys: personae does not invent one. Run "
+                  "with --events on an event log to get funnels and paths per segment.")
 
 
-def _map(run: RunFolder, method: MapMethod, seed: int, names: dict[int, str]
+def _map(run: RunFolder, method: MapMethod, names: dict[int, str]
          ) -> tuple[figures.Figure | None, str]:
     if method == "none":
         return None, "The map was switched off for this report (--map none)."
-    if not run.has_model:
-        return None, "No saved model in the run folder, so there is no map."
-    from personae.model import SegmentModel, sample_rows
-
-    users = run.users
-    ids = users[run.id_column] if run.id_column in users.columns else \
-        pd.Series(np.arange(len(users)))
-    rows = np.sort(sample_rows(ids.reset_index(drop=True), figures.MAP_SAMPLE, seed))
-    sample = users.iloc[rows].reset_index(drop=True)
-    try:
-        model = SegmentModel.load(run.path / "model")
-        renames = _input_names(sample, model)
-        original = sample.drop(columns=[v for v in renames.values() if v in sample.columns])
-        X = model.transform(original.rename(columns=renames), str(run.path))
-    except PersonaeError as exc:
-        log.warning("no map: %s", exc)
-        return None, f"The map could not be drawn from the saved model: {exc}"
-    points, name, seconds = figures.project(X, method, seed)
-    return figures.user_map(points, sample["segment"].to_numpy(), names, name, len(users),
-                            seconds), ""
+    points = run.user_map
+    if points is None or not len(points):
+        return None, ("This run saved no map of users (it ran with --report-map none, or an "
+                      "older personae wrote it); run again to get one.")
+    return figures.user_map(points[["x", "y"]].to_numpy(), points["segment"].to_numpy(),
+                            names, str(points["method"].iloc[0]), len(run.users),
+                            float(points["seconds"].iloc[0])), ""
 
 
-def _detect_roles(events: pd.DataFrame, given: dict[str, str]) -> dict[str, str]:
-    from personae.features.events_io import map_columns
+def build_report(run: SegmentationResult | RunFolder | str | Path, *,
+                 semantics: Semantics | None = None, map_method: MapMethod = "pca",
+                 events: pd.DataFrame | None = None) -> tuple[str, dict[str, Any]]:
+    """The report's HTML and the personas document, from a run result in memory or a run
+    folder; nothing is refitted and the input is not read again.
 
-    columns = {str(c): str(t) for c, t in events.dtypes.items()}
-    found = map_columns(columns, {k: v for k, v in given.items() if v}, "event log")
-    return {role: found[role] for role in ("user", "time", "event") if found.get(role)}
-
-
-def _input_names(users: pd.DataFrame, model: Any) -> dict[str, str]:
-    """users_segmented renames input columns that clash with its own (input_segment)."""
-    wanted = set(model.preprocessor_.numeric_) | set(model.preprocessor_.categorical_)
-    return {c: c[len("input_"):] for c in users.columns
-            if c.startswith("input_") and c[len("input_"):] in wanted}
-
-
-def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
-                 map_method: MapMethod = "pca", events: pd.DataFrame | None = None,
-                 event_log: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-    """The report's HTML and the personas document, from a run folder.
-
-    ``events`` (a DataFrame with user, time, event columns) or ``event_log`` ({"source":
-    path, "mapping": {role: column}}) give the journeys; without them the run's recorded
-    event log is used, if any.
+    ``semantics`` re-words the personas (they are rebuilt from the saved profiles);
+    ``events`` (a DataFrame with user, time, event columns) gives other journeys.
     """
     started = time.perf_counter()
-    semantics = semantics or Semantics()
-    run = load_run(run_dir)
-    log.info("report: personas for %d segments", run.profiles["segment"].nunique())
-    document = personas_document(run, semantics)
+    run = run if isinstance(run, RunFolder) else (
+        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else load_run(run))
+    if semantics is not None:
+        semantics = Semantics(user={**run.semantics.user, **semantics.user})
+    else:
+        semantics = run.semantics
+    document = run.personas
+    if document is None or semantics is not run.semantics or run.notes:
+        log.info("report: personas for %d segments", run.profiles["segment"].nunique())
+        document = personas_document(run.profiles, semantics, run.users,
+                                     source=run.info.get("input", {}).get("source"))
     personas = document["personas"]
     names = {p["segment"]: p["name"] for p in personas}
     opp = opportunity_matrix(run.profiles, semantics)
-    recorded = event_log or _events_info(run)
-    if recorded is not None:
-        document["run"]["events"] = recorded
-    journeys, journeys_note = _journeys(run, events, recorded)
+    journeys, journeys_note = _journeys(run, events)
     log.info("report: figures")
-    seed = int(run.info.get("config", {}).get("seed", 0) or 0)
-    user_map, map_note = _map(run, map_method, seed, names)
+    user_map, map_note = _map(run, map_method, names)
     charts: dict[str, figures.Figure | None] = {
         "k": figures.k_selection(run.k_table, run.info)
-        if run.k_table is not None and "k" in run.k_table.columns else None,
+        if run.k_table is not None and "k" in run.k_table.columns
+        and len(run.k_table) > 1 else None,
         "map": user_map,
         "sizes": figures.sizes(personas),
         "heatmap": figures.heatmap(run.profiles, names),
@@ -195,41 +125,43 @@ def build_report(run_dir: str | Path, *, semantics: Semantics | None = None,
         algorithm_table=_algorithm_view(run.algorithm_table),
         algorithm=_algorithm(run.info), alpha=ALPHA, min_effect=MIN_EFFECT,
         min_share=MIN_CATEGORY_DIFF, notes=run.notes,
-        build_seconds=round(time.perf_counter() - started, 1),
+        build_seconds=round(time.perf_counter() - started, 1), k_note=_k_note(run),
     )
     return html, document
 
 
-def write_report(run_dir: str | Path, *, semantics: Semantics | None = None,
-                 map_method: MapMethod = "pca", events: pd.DataFrame | None = None,
-                 event_log: dict[str, Any] | None = None) -> Path:
-    """Write ``report.html`` and ``personas.json`` into the run folder; returns the report."""
-    folder = Path(run_dir)
-    html, document = build_report(folder, semantics=semantics, map_method=map_method,
-                                  events=events, event_log=event_log)
-    _write_atomic(folder / "personas.json",
-                  json.dumps(document, indent=2, ensure_ascii=False, default=_jsonable))
-    path = folder / "report.html"
-    _write_atomic(path, html)
+def write_report(run: SegmentationResult | str | Path, folder: str | Path | None = None, *,
+                 semantics: Semantics | None = None, map_method: MapMethod = "pca",
+                 events: pd.DataFrame | None = None) -> Path:
+    """Write ``report.html`` (and ``personas.json`` when they were re-worded) into the run
+    folder: ``run`` is a run folder, or a result already saved to ``folder``."""
+    if isinstance(run, SegmentationResult):
+        if folder is None:
+            raise PersonaeError("write_report(result) needs the folder the result was saved to")
+        view = RunFolder.from_result(run, Path(folder))
+    else:
+        view = load_run(run)
+    html, document = build_report(view, semantics=semantics, map_method=map_method,
+                                  events=events)
+    if document is not view.personas:
+        write_text_atomic(view.path / "personas.json", to_json(document))
+    path = write_text_atomic(view.path / "report.html", html)
     log.info("report: wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+def _k_note(run: RunFolder) -> str:
+    """What decided the number of segments, when there is no K curve to draw."""
+    k = run.info.get("config", {}).get("segmentation", {}).get("k")
+    if isinstance(k, int):
+        return f"The number of segments was given (K={k}), not searched."
+    table = run.k_table
+    name = _algorithm(run.info).get("name", "the algorithm")
+    if table is None:
+        return "This run folder has no k_selection.csv (an older personae wrote it)."
+    return (f"{name} finds the number of segments itself from its parameters (density or "
+            "modes), so no K was searched; k_selection.csv holds its parameters and what "
+            "they gave.")
 
 
 def _script_json(text: str) -> str:

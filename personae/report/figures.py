@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,6 @@ from plotly.subplots import make_subplots
 
 log = logging.getLogger(__name__)
 
-MAP_SAMPLE = 5000
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6",
            "#9D755D", "#EECA3B", "#BAB0AC", "#1F77B4", "#D62728")
 NOISE_COLOUR = "#9E9E9E"
@@ -54,6 +52,9 @@ def _layout(fig: go.Figure, height: int = 380, **kwargs: Any) -> go.Figure:
 
 
 def k_selection(k_table: pd.DataFrame, info: dict[str, Any]) -> Figure:
+    if "covariance_type" in k_table.columns:  # a mixture's BIC: the best covariance per K
+        k_table = k_table.sort_values("bic").groupby("k", as_index=False).agg(
+            bic=("bic", "first"), chosen=("chosen", "any"))
     metrics = [(c, t) for c, t in (("inertia", "Inertia (elbow; lower is tighter)"),
                                     ("silhouette", "Silhouette (higher is better)"),
                                     ("davies_bouldin", "Davies-Bouldin (lower is better)"),
@@ -74,7 +75,10 @@ def k_selection(k_table: pd.DataFrame, info: dict[str, Any]) -> Figure:
            f"on {selection.get('search_sample_users', 'all'):,} users; silhouette on a sample "
            f"of {selection.get('silhouette_sample_users', 'n/a'):,} users. Dashed line: the "
            f"chosen K. Rule: {rule}") if selection else \
-        "One model per candidate; dashed line: the chosen value."
+        ("Gaussian mixtures fitted for each K and covariance type; the BIC of the best "
+         "covariance type per K; dashed line: the chosen K (lowest BIC)."
+         if "bic" in k_table.columns else
+         "One model per candidate; dashed line: the chosen value.")
     return Figure("k-selection", "How the number of segments was chosen",
                   _layout(fig, 330), how)
 
@@ -220,26 +224,3 @@ def segment_stability(stability: dict[str, Any], names: dict[int, str]) -> Figur
     how = str(stability.get("how", "Refits on subsamples; Jaccard of best-matching segments."))
     return Figure("segment-stability", "Stability of each segment", fig,
                   f"{how}. Dashed line: the threshold ({threshold:g}); red bars are unstable.")
-
-
-def project(X: np.ndarray, method: str, random_state: int = 0) -> tuple[np.ndarray, str, float]:
-    """2-D coordinates for the map; UMAP when asked and installed, PCA otherwise."""
-    started = time.perf_counter()
-    if method == "umap":
-        try:
-            import umap  # type: ignore[import-not-found]
-        except ImportError:
-            log.warning("umap-learn is not installed; the map uses PCA")
-        else:
-            log.info("UMAP of %d users (first use compiles numba code, ~40 s)", len(X))
-            reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1,
-                                random_state=random_state, n_jobs=1)
-            points = np.asarray(reducer.fit_transform(X))
-            return points, "UMAP", time.perf_counter() - started
-    from sklearn.decomposition import PCA
-
-    n_components = min(2, X.shape[1])
-    points = PCA(n_components=n_components, random_state=random_state).fit_transform(X)
-    if points.shape[1] == 1:
-        points = np.column_stack([points[:, 0], np.zeros(len(points))])
-    return points, "PCA", time.perf_counter() - started

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from personae.errors import DataError
+from personae.features.semantics import FeatureMeaning, Semantics
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,19 @@ class RunFolder:
     algorithm_table: pd.DataFrame | None = None
     hierarchy: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    personas: dict[str, Any] | None = None
+    journeys: dict[str, Any] | None = None
+    user_map: pd.DataFrame | None = None
+    semantics: Semantics = field(default_factory=Semantics)
+
+    @classmethod
+    def from_result(cls, result: Any, path: Path | None = None) -> RunFolder:
+        """The view of a run result still in memory (``path``: where it was saved)."""
+        return cls(path or Path("."), result.info, result.users, result.profiles,
+                   k_table=result.k_table, algorithm_table=result.algorithm_table,
+                   hierarchy=result.hierarchy, personas=result.personas,
+                   journeys=result.journeys, user_map=result.user_map,
+                   semantics=result.semantics)
 
     @property
     def id_column(self) -> str:
@@ -57,9 +71,12 @@ def load_run(path: str | Path) -> RunFolder:
     run = RunFolder(folder, info, users, profiles,
                     k_table=_optional_csv(folder / "k_selection.csv"),
                     algorithm_table=_optional_csv(folder / "algorithm_selection.csv"))
-    hierarchy = folder / "hierarchy.json"
-    if hierarchy.is_file():
-        run.hierarchy = json.loads(hierarchy.read_text(encoding="utf-8"))
+    run.hierarchy = _optional_json(folder / "hierarchy.json")
+    run.personas = _optional_json(folder / "personas.json")
+    run.journeys = _optional_json(folder / "journeys.json")
+    if (folder / "user_map.parquet").is_file():
+        run.user_map = pd.read_parquet(folder / "user_map.parquet")
+    run.semantics = _saved_semantics(info.get("feature_meanings") or {})
     if "distinguishing" not in profiles.columns:
         _recompute_profiles(run)
     return run
@@ -72,6 +89,27 @@ def _read_users(folder: Path) -> pd.DataFrame:
     if csv.is_file():
         return pd.read_csv(csv)
     raise DataError("missing users_segmented.parquet / .csv", source=str(folder))
+
+
+def _optional_json(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON ({exc})", source=str(path)) from None
+
+
+def _saved_semantics(meanings: dict[str, Any]) -> Semantics:
+    """The feature meanings run.json recorded (an event log's own, the user's YAML)."""
+    user = {}
+    for name, m in meanings.items():
+        if isinstance(m, dict) and m.get("source") in ("user", "builtin") and m.get("label"):
+            user[name] = FeatureMeaning(name=name, label=m["label"], unit=m.get("unit", ""),
+                                        high=m.get("high", ""), low=m.get("low", ""),
+                                        themes=tuple(m.get("themes") or ()),
+                                        pain_when=m.get("pain_when"), source=m["source"])
+    return Semantics(user=user)
 
 
 def _optional_csv(path: Path) -> pd.DataFrame | None:

@@ -32,7 +32,7 @@ def test_named_algorithm_with_a_parameter(tmp_path: Path, users_csv: Path) -> No
     assert "stability: mean ARI" in result.stdout
     info = json.loads((out / "run.json").read_text())
     assert info["algorithm"]["params"]["min_cluster_size"] == 20
-    assert info["config"]["params"] == {"min_cluster_size": 20}
+    assert info["config"]["segmentation"]["params"] == {"min_cluster_size": 20}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -162,10 +162,11 @@ def test_model_labels_agree_with_predict_and_survive_save(tmp_path: Path) -> Non
     frame, y = users()
     far = frame.iloc[:2].copy()
     far[["m0", "m1", "m2", "m3"]] = 80.0
-    model = SegmentModel(algorithm="hdbscan", random_state=1).fit(frame)
+    result = segment(frame, algorithm="hdbscan", random_state=1)
+    model = result.model
     assert adjusted_rand_score(y, model.labels_) > 0.95
-    assert model.consistency_["fit_predict_agreement"] == 1.0
-    assert model.stability_ is not None and model.stability_.ari_mean > 0.9
+    assert result.info["consistency"]["fit_predict_agreement"] == 1.0
+    assert result.stability is not None and result.stability["ari_mean"] > 0.9
     model.save(tmp_path / "m")
     loaded = SegmentModel.load(tmp_path / "m")
     assert np.array_equal(loaded.predict(frame), model.labels_)
@@ -244,10 +245,10 @@ def test_categorical_users_get_k_prototypes() -> None:
         "device": np.array(["ios", "android", "web"])[(group + (rng.random(300) < 0.1)) % 3],
         "spend": group * 5.0 + rng.normal(0, 0.5, 300),
     })
-    model = SegmentModel(algorithm="kprototypes", k=3, stability=False).fit(frame)
-    assert adjusted_rand_score(group, model.labels_) > 0.9
-    assert model.segmenter_.resolved_params_["categorical_blocks"]
-    assert model.consistency_["fit_predict_agreement"] == 1.0
+    result = segment(frame, algorithm="kprototypes", k=3, stability=False)
+    assert adjusted_rand_score(group, result.labels) > 0.9
+    assert result.model.segmenter_.resolved_params_["categorical_blocks"]
+    assert result.info["consistency"]["fit_predict_agreement"] == 1.0
 
 
 def _candidates(rows: list[tuple[str, int, float, float]]) -> pd.DataFrame:
