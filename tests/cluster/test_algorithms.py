@@ -1,3 +1,5 @@
+"""The registry: every algorithm's contract (fit = predict, state round trip, parameters)."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +11,6 @@ from sklearn.metrics import adjusted_rand_score
 
 from personae.cluster import algorithm_class, algorithm_names, describe, make_segmenter
 from personae.cluster.algorithms import parse_params
-from personae.cluster.hierarchy import taxonomy
-from personae.cluster.mixture import memberships_summary
 from personae.errors import ConfigError, NotFittedError
 
 NUMERIC = ["kmeans", "minibatch", "gmm", "dbscan", "hdbscan", "hierarchical", "meanshift"]
@@ -74,107 +74,6 @@ def test_caller_sample_makes_labels_independent_of_row_order() -> None:
     shuffled = make_segmenter("hdbscan", sample_size=400).fit(
         X[order], sample=np.argsort(ids[order])).labels_
     assert np.array_equal(shuffled, first[order])
-
-
-@pytest.mark.parametrize("name", ["dbscan", "hdbscan"])
-def test_far_away_users_are_edge_users(name: str) -> None:
-    X, _ = blobs(n=900, seed=5)
-    far = np.array([[60, 60, 60, 60], [-60, 60, -60, 60]], dtype=np.float32)
-    seg = fit(name, np.vstack([X, far]))
-    assert (seg.labels_[-2:] == -1).all()
-    assert (seg.labels_[:-2] >= 0).mean() > 0.9
-    assert (seg.predict(far * 2) == -1).all()
-
-
-def test_dbscan_keeps_a_handful_of_packed_users_as_edge_users() -> None:
-    X, y = blobs(n=900, seed=5)
-    huddle = np.full((8, 4), 30.0, dtype=np.float32) + np.float32(0.01) * np.arange(8)[:, None]
-    both = np.vstack([X, huddle])
-    seg = fit("dbscan", both)
-    assert seg.n_segments_ == 3 and (seg.labels_[-8:] == -1).all()
-    assert adjusted_rand_score(y, seg.labels_[:-8]) >= 0.95
-    assert any("8 users" in line and "edge users" in line for line in seg.why_)
-    allowed = fit("dbscan", both, min_share=0.0)
-    assert allowed.n_segments_ == 4 and len(set(allowed.labels_[-8:])) == 1
-    assert allowed.labels_[-1] >= 0
-
-
-@pytest.mark.parametrize(("seed", "d", "quantile"), [(0, 2, 0.1), (1, 5, 0.1), (2, 12, 0.2),
-                                                      (3, 3, 0.05)])
-def test_mean_shift_modes_are_scikit_learns(seed: int, d: int, quantile: float) -> None:
-    from sklearn.cluster import MeanShift, estimate_bandwidth
-
-    from personae.cluster.density import mean_shift_modes
-
-    X, _ = make_blobs(n_samples=700, centers=5, n_features=d, cluster_std=1.5,
-                      random_state=seed)
-    bandwidth = estimate_bandwidth(X, quantile=quantile, random_state=0)
-    reference = MeanShift(bandwidth=bandwidth, bin_seeding=True).fit(X).cluster_centers_
-    assert np.array_equal(mean_shift_modes(X, bandwidth), reference)
-
-
-def test_gmm_memberships_and_mixed_users() -> None:
-    X, _ = blobs(n=800, k=2, seed=6)
-    seg = fit("gmm", X)
-    proba = seg.predict_proba(X)
-    assert proba.shape == (800, 2) and np.allclose(proba.sum(axis=1), 1)
-    middle = seg.means_.mean(axis=0, keepdims=True).astype(np.float32)
-    summary = memberships_summary(seg.predict_proba(np.vstack([middle, X[:1]])), 0.6)
-    assert summary["mixed"].tolist() == [True, False]
-    assert set(summary) == {"probability", "second_segment", "second_probability", "mixed"}
-    assert seg.resolved_params_["covariance_type"] in ("full", "diag", "tied", "spherical")
-
-
-def test_gmm_finds_three_uneven_groups_not_a_split_of_the_big_one() -> None:
-    # One EM start per mixture in the BIC search put two components in the 1,600-user
-    # group at K=3, so K=4 (that split plus the two small groups) scored better.
-    X, y = make_blobs(n_samples=[1600, 300, 100], n_features=6, cluster_std=1.0,
-                      center_box=(-10, 10), random_state=2)
-    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
-    seg = fit("gmm", X, k_range=(2, 6))
-    assert seg.n_segments_ == 3
-    assert adjusted_rand_score(y, seg.labels_) >= 0.99
-
-
-def test_gmm_fits_float32_users_with_rare_flags() -> None:
-    # A rare 0/1 flag, once standardised, is ~10 for the few users who have it; a segment of
-    # only those users has zero variance there, which float32 EM computes as negative.
-    rng = np.random.default_rng(0)
-    y = rng.choice(4, 2000, p=[0.6, 0.3, 0.09, 0.01])
-    X = rng.normal(0, 1, (2000, 3)) + np.array([[0, 0, 0], [6, 0, 0], [0, 6, 0], [0, 0, 6]])[y]
-    flags = np.column_stack([y == 3, y == 2, (y == 3) & (rng.random(2000) < 0.5)])
-    X = np.column_stack([X, flags])
-    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
-    seg = fit("gmm", X, k_range=(2, 6))
-    assert adjusted_rand_score(y, seg.labels_) >= 0.95
-    assert np.array_equal(seg.predict(X), seg.labels_)
-
-
-def test_hierarchy_levels_are_nested_and_the_tree_has_sizes() -> None:
-    X, y = blobs(n=900, k=6, seed=7, std=0.5)
-    seg = fit("hierarchical", X, k_range=(2, 8))
-    levels = seg.predict_levels(X)
-    assert np.array_equal(levels[:, 1], seg.labels_)
-    for fine, coarse in ((2, 1), (1, 0)):
-        pairs = {(a, b) for a, b in zip(levels[:, fine], levels[:, coarse], strict=True)}
-        assert len(pairs) == len(np.unique(levels[:, fine])), "each node has one parent"
-    assert len(np.unique(levels[:, 0])) <= len(np.unique(levels[:, 1])) \
-        <= len(np.unique(levels[:, 2]))
-    nodes = taxonomy(levels)
-    assert sum(n["size"] for n in nodes if n["level"] == 1) == 900
-    assert all(n["parent"] is not None for n in nodes if n["level"] > 1)
-    tree = seg.dendrogram_data()
-    assert len(tree["icoord"]) == len(tree["dcoord"]) and "sample" in tree["how"]
-
-
-def test_kprototypes_treats_categories_as_categories() -> None:
-    X, y = blobs(n=600, k=3, d=2, seed=8)
-    onehot = np.eye(3, dtype=np.float32)[y]
-    seg = fit("kprototypes", np.hstack([X, onehot]), categorical_blocks=[[2, 5]])
-    assert adjusted_rand_score(y, seg.labels_) >= 0.95
-    assert seg.category_modes_.shape == (3, 1)
-    with pytest.raises(ConfigError, match="kprototypes needs categorical columns"):
-        fit("kprototypes", X)
 
 
 def test_unknown_algorithm_lists_the_choices() -> None:

@@ -1,0 +1,153 @@
+"""--algorithm auto: which algorithm it picks, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from personae import SegmentModel, segment
+from personae.cluster import (
+    choose_algorithm,
+)
+from personae.errors import ConfigError
+
+
+def blobs(n: int = 600, k: int = 3, seed: int = 0, std: float = 0.6,
+          d: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=std,
+                      center_box=(-8, 8), random_state=seed)
+    return X.astype(np.float32), y
+
+
+def users(n: int = 900, k: int = 3, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = blobs(n=n, k=k, seed=seed)
+    frame = pd.DataFrame(X, columns=[f"m{i}" for i in range(X.shape[1])])
+    frame.insert(0, "user_id", [f"u{i}" for i in range(n)])
+    return frame, y
+
+
+def rings(n: int = 900, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A dense disc inside a ring: the ring's centre is the disc, not the ring."""
+    rng = np.random.default_rng(seed)
+    inner = rng.normal(0, 0.4, size=(n // 3, 2))
+    angle = rng.uniform(0, 2 * np.pi, size=n - n // 3)
+    radius = rng.normal(4.0, 0.25, size=angle.size)
+    outer = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    return np.vstack([inner, outer]), np.repeat([0, 1], [n // 3, n - n // 3])
+
+
+def test_auto_picks_gmm_for_elongated_groups_and_says_why() -> None:
+    # scikit-learn's anisotropic example: K-means and Ward cut the stretched groups wrongly.
+    X, y = make_blobs(n_samples=900, random_state=170)
+    X = (X @ np.array([[0.6, -0.6], [-0.4, 0.8]])).astype(np.float32)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    choice = choose_algorithm(X, candidates=("kmeans", "hdbscan", "gmm"), k_range=(2, 5))
+    assert choice.name == "gmm"
+    assert "Gaussian mixture (BIC)" in choice.why and "next: " in choice.why
+    table = choice.table
+    assert list(table["algorithm"]) == ["kmeans", "hdbscan", "gmm"]
+    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "dbcv", "gaussian_bic",
+            "bic_gap", "hollowness", "stability_ari", "size_entropy", "chosen",
+            "params"} <= set(table.columns)
+    assert table["chosen"].sum() == 1
+    assert choice.params == {"n_clusters": 3}
+
+
+def test_auto_picks_a_density_method_for_a_ring_around_a_disc() -> None:
+    X, y = rings()
+    frame = pd.DataFrame(X, columns=["x", "y"])
+    model = SegmentModel(algorithm="auto", stability=False, log_transform=False,
+                         random_state=0).fit(frame)
+    choice = model.algorithm_choice_
+    assert choice.name == "hdbscan" and "hollow segment" in choice.why
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+    kmeans = choice.table.set_index("algorithm").loc["kmeans"]
+    assert kmeans["n_segments"] > 2, "K-means can only cut the ring into arcs"
+
+
+def test_auto_decides_the_same_on_one_core_and_on_several() -> None:
+    X, _ = blobs(n=800, k=4, seed=3, std=1.0)
+    one = choose_algorithm(X, k_range=(2, 6), n_jobs=1)
+    several = choose_algorithm(X, k_range=(2, 6), n_jobs=3)
+    assert (one.name, one.params, one.why) == (several.name, several.params, several.why)
+    columns = [c for c in one.table.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(one.table[columns], several.table[columns])
+    assert list(one.table["algorithm"]) == ["kmeans", "gmm", "hierarchical", "hdbscan",
+                                           "dbscan", "meanshift"]
+
+
+def test_auto_run_writes_the_comparison(tmp_path: Path) -> None:
+    frame, y = users(n=600, k=3, seed=3)
+    result = segment(frame, k_range=(2, 5))
+    result.save(tmp_path / "auto")
+    table = pd.read_csv(tmp_path / "auto" / "algorithm_selection.csv")
+    assert table["chosen"].sum() == 1
+    assert adjusted_rand_score(y, result.labels) > 0.95
+    assert result.algorithm["why"][0].startswith("auto: ")
+
+
+def _candidates(rows: list[tuple[str, int, float, float]]) -> pd.DataFrame:
+    """A comparison table: (algorithm, segments, BIC gap, DBCV) per stable candidate."""
+    return pd.DataFrame([{"algorithm": name, "n_segments": k, "bic_gap": gap, "dbcv": score,
+                          "gaussian_bic": gap / 500, "hollowness": 1.0, "stability_ari": 0.9,
+                          "edge_share": 0.02 if name in ("dbscan", "hdbscan") else 0.0,
+                          "quality_sample_users": 500, "eligible": True}
+                         for name, k, gap, score in rows])
+
+
+def test_density_segments_clearly_separated_by_valleys_win_among_equals() -> None:
+    from personae.cluster.auto import BIC_SLACK, DBCV_LEAD, _decide
+
+    # sipu/aggregation's case: equally supported by the BIC, mean shift has fewer segments
+    # but merges groups that DBSCAN separates along sparse valleys
+    table = _candidates([("meanshift", 5, 4.9, 0.01), ("hdbscan", 5, 16.3, 0.18),
+                         ("dbscan", 6, 0.0, 0.22), ("kmeans", 4, 99.5, -0.15)])
+    winner, why = _decide(table)
+    assert winner == "dbscan"
+    assert "separated by sparse valleys (DBCV 0.22 vs hdbscan 0.18, meanshift 0.01)" in why
+    # a lead smaller than DBCV_LEAD is no evidence: the fewest segments win
+    close = table.assign(dbcv=table["dbcv"].where(table["algorithm"] != "meanshift",
+                                                  0.22 - DBCV_LEAD / 2))
+    assert _decide(close)[0] == "meanshift"
+    # nor does a density method the BIC does not support
+    unsupported = table.assign(bic_gap=table["bic_gap"].where(
+        table["algorithm"] != "dbscan", 2 * BIC_SLACK)).assign(
+        dbcv=table["dbcv"].where(table["algorithm"] != "hdbscan", -0.5))
+    assert _decide(unsupported)[0] == "meanshift"
+
+
+def test_auto_draws_aggregation_as_well_as_the_best_single_method(shared_data: Path) -> None:
+    # Gionis et al.'s Aggregation: 7 groups, two pairs joined by thin bridges
+    import gzip
+
+    base = shared_data / "clustbench" / "sipu" / "aggregation"
+    X = np.loadtxt(gzip.open(f"{base}.data.gz", "rt"))
+    truth = np.loadtxt(gzip.open(f"{base}.labels0.gz", "rt"), dtype=int)
+    frame = pd.DataFrame(X, columns=["x", "y"])
+    scores = {}
+    for algorithm in ("auto", "dbscan", "meanshift"):
+        model = SegmentModel(algorithm=algorithm, stability=False, log_transform=False,
+                             random_state=0).fit(frame)
+        scores[algorithm] = adjusted_rand_score(truth, model.labels_)
+    assert scores["dbscan"] > scores["meanshift"] + 0.03
+    assert scores["auto"] >= scores["dbscan"] - 0.05
+
+
+def test_model_parameter_errors() -> None:
+    frame, _ = users(n=200)
+    with pytest.raises(ConfigError, match="k=4 does not apply to dbscan.*k applies to kmeans"):
+        SegmentModel(algorithm="dbscan", k=4).fit(frame)
+    with pytest.raises(ConfigError, match="params need a named algorithm"):
+        SegmentModel(algorithm="auto", params={"eps": 1.0}).fit(frame)
+    with pytest.raises(ConfigError, match="unknown algorithm 'optics'"):
+        SegmentModel(algorithm="optics").fit(frame)
+    with pytest.raises(ConfigError, match="'eps' parameter of dbscan must be a float"):
+        SegmentModel(algorithm="dbscan", params={"eps": "wide"}).fit(frame)
+    with pytest.raises(ConfigError, match="predict_proba needs soft segments"):
+        SegmentModel(algorithm="hierarchical", k=3, stability=False).fit(frame) \
+            .predict_proba(frame)
