@@ -245,9 +245,9 @@ def _cells(sums: pd.DataFrame, kinds: dict[str, str], outcomes: list[str], contr
     cells = pd.DataFrame(rows)
     tested = cells["p_value"].to_numpy(dtype=float)
     cells["q_value"] = benjamini_hochberg(tested)
-    sig = np.where(np.isnan(tested), TOO_FEW, cells["q_value"] < alpha)
-    cells["significant"] = pd.Series(sig, dtype=object).map(
-        lambda v: v if v == TOO_FEW else str(v) == "True")
+    cells["significant"] = pd.Series(
+        [TOO_FEW if np.isnan(p) else bool(q < alpha) for p, q in
+         zip(tested, cells["q_value"], strict=True)], dtype=object)
     return cells
 
 
