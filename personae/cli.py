@@ -507,7 +507,7 @@ def _print_uplift(result: Any, out: Path) -> None:
                       "standardised difference "
                       f"{info['checks']['balance']['max_abs_std_difference']:.3f}",
                       highlight=False)
-    table = Table(title=f"overall effect vs {info['control']} ({info['method']['q_value']})")
+    table = Table(title=f"overall effect vs {info['control']} (q: BH over every cell)")
     for name in ("arm", "outcome", "treated", "control", "effect", "95% CI", "q",
                  "significant segments"):
         table.add_column(name, justify="left" if name in ("arm", "outcome") else "right")
@@ -526,8 +526,9 @@ def _print_uplift(result: Any, out: Path) -> None:
     for row in info["targeting"]["outcomes"]:
         out_console.print(f"targeting {row['outcome']}: {row['targeted']:.4g} per user vs "
                           f"{row['single_best']:.4g} with {row['single_best_arm']} for "
-                          f"everyone (gain {row['gain']:+.3g}, CI [{row['gain_ci_low']:+.3g},"
-                          f" {row['gain_ci_high']:+.3g}])", highlight=False)
+                          f"everyone: in-sample gain {row['gain']:+.3g}; cross-fitted gain "
+                          f"{row['cross_fitted_gain']:+.3g} [{row['cross_fitted_ci_low']:+.3g}, "
+                          f"{row['cross_fitted_ci_high']:+.3g}]", highlight=False)
     for line in info["warnings"]:
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     out_console.print(f"outputs: {out}/ (uplift.csv, uplift.json, uplift.html)")

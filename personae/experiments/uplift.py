@@ -55,7 +55,8 @@ METHOD = {
     "significant": "q_value < alpha; 'too few users' when an arm of the cell has fewer "
                    "than min_users users with the outcome",
     "sums": "per level x segment x arm count, mean and sample variance of each outcome, "
-            "computed in DuckDB (GROUPING SETS, one scan)",
+            "computed in DuckDB (GROUPING SETS, one scan); also per segment x arm x half "
+            "of the users (hash of the user id), for the cross-fitted targeting value",
 }
 
 
@@ -130,11 +131,12 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
     picks += [f"l.{quote_ident('f_' + f)}" for f in run.features]
     picks += [f"{value_expr(o, columns[o])} AS o_{i}" for i, o in enumerate(outcomes)]
     picks += [f"e.{quote_ident(o)} AS raw_{i}" for i, o in enumerate(outcomes)]
+    picks += [f"hash(CAST(l.{USER} AS VARCHAR)) % 2 AS fold"]
     con.execute(f"CREATE OR REPLACE TEMP VIEW joined AS SELECT {', '.join(picks)} FROM "
                 f"{src.relation} e JOIN {labels} l ON {exp_key} = l.{USER}")
     kinds = _outcome_kinds(con, outcomes, src.label)
     log.info("summing outcomes per segment and arm in DuckDB")
-    sums = _sums(con, levels, outcomes)
+    sums, halves = _sums(con, levels, outcomes)
     arms = sorted(sums["arm"].unique())
     checks.control_exists(arms, control, arm, src.label)
     if expected_split is not None:
@@ -147,7 +149,7 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
     srm = checks.srm_checks(_arm_counts(sums, outcomes[0]), expected_split)
     bal = checks.balance(con, "joined", run.features,
                          {f: run.columns[f] for f in run.features}, control, treated_arms)
-    het = heterogeneity.analyse(cells, sums, kinds, levels, control, treated_arms, alpha,
+    het = heterogeneity.analyse(cells, sums, halves, kinds, levels, control, treated_arms, alpha,
                                 bootstrap, random_state, min_users)
     names = {lv: {} for lv in levels}
     names["segment"] = {str(s): segment_name(run.names, s)
@@ -198,27 +200,35 @@ def _outcome_kinds(con: duckdb.DuckDBPyConnection, outcomes: list[str], label: s
 
 
 def _sums(con: duckdb.DuckDBPyConnection, levels: list[str], outcomes: list[str]
-          ) -> pd.DataFrame:
-    """One row per (level, segment, arm): n of each outcome, its mean and variance."""
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per (level, segment, arm): n of each outcome, its mean and variance; and the
+    same per segment x arm x fold (two halves of the users by a hash of their id)."""
     cols = [quote_ident("lvl_" + lv) for lv in levels]
-    sets = ", ".join([f"({c}, {ARM})" for c in cols] + [f"({ARM})"])
+    sets = ", ".join([f"({c}, {ARM})" for c in cols] + [f"({ARM})",
+                                                        f'("lvl_segment", {ARM}, fold)'])
     aggs = ["count(*) AS n_all"]
     for i in range(len(outcomes)):
         aggs += [f"count(o_{i}) AS n_{i}", f"avg(o_{i}) AS m_{i}", f"var_samp(o_{i}) AS v_{i}"]
     grouping = [f"GROUPING({c}) AS g_{j}" for j, c in enumerate(cols)]
-    frame = con.execute(f"SELECT {', '.join(grouping + cols)}, {ARM}, {', '.join(aggs)} "
-                        f"FROM joined GROUP BY GROUPING SETS ({sets})").df()
+    frame = con.execute(f"SELECT {', '.join(grouping + cols)}, {ARM}, fold, GROUPING(fold) "
+                        f"AS g_fold, {', '.join(aggs)} FROM joined GROUP BY GROUPING SETS "
+                        f"({sets})").df()
+    folds = frame["g_fold"].to_numpy() == 0
     level = np.full(len(frame), "all", dtype=object)
     segment = np.full(len(frame), "all", dtype=object)
     for j, lv in enumerate(levels):
         mine = frame[f"g_{j}"].to_numpy() == 0
         level[mine] = lv
         segment[mine] = frame.loc[mine, f"lvl_{lv}"].to_numpy()
-    out = pd.DataFrame({"level": level, "segment": segment, "arm": frame[ARM].astype(str)})
+    out = pd.DataFrame({"level": level, "segment": segment, "arm": frame[ARM].astype(str),
+                        "fold": frame["fold"]})
     out = pd.concat([out, frame[[c for c in frame.columns if c[:2] in ("n_", "m_", "v_")]]],
                     axis=1)
-    out = out[out["segment"].notna()].reset_index(drop=True)  # users with an unknown level
-    return out.sort_values(["level", "segment", "arm"], key=_natural).reset_index(drop=True)
+    keep = out["segment"].notna().to_numpy()  # users with an unknown level
+    order = ["level", "segment", "arm"]
+    whole = out[keep & ~folds].drop(columns="fold").sort_values(order, key=_natural)
+    halves = out[keep & folds].sort_values([*order, "fold"], key=_natural)
+    return whole.reset_index(drop=True), halves.reset_index(drop=True)
 
 
 def _natural(col: pd.Series) -> pd.Series:
