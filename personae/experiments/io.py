@@ -126,49 +126,56 @@ def open_experiment(con: duckdb.DuckDBPyConnection, experiment: Any,
     return src, describe(con, src)
 
 
-def value_expr(column: str, dtype: str) -> str:
+def value_expr(column: str, dtype: str, table: str = "") -> str:
     """A numeric outcome as DOUBLE; text 'true'/'false' read as 1/0."""
-    col = quote_ident(column)
+    col = (f"{table}." if table else "") + quote_ident(column)
     if dtype.startswith(("DECIMAL", *NUMERIC)):
         return f"CAST({col} AS DOUBLE)"
     return (f"CASE lower(trim(CAST({col} AS VARCHAR))) WHEN 'true' THEN 1.0 WHEN 'false' "
             f"THEN 0.0 ELSE TRY_CAST(trim(CAST({col} AS VARCHAR)) AS DOUBLE) END")
 
 
-def key_expr(column: str, dtype: str, other: str) -> str:
+def key_expr(column: str, dtype: str, other: str, table: str = "") -> str:
     """Join key: the column as is when both sides share a type, else as text."""
-    col = quote_ident(column)
+    col = (f"{table}." if table else "") + quote_ident(column)
     return col if dtype == other else f"CAST({col} AS VARCHAR)"
 
 
-def label_relation(con: duckdb.DuckDBPyConnection, run: RunFolder, src: Source,
-                   user: str, user_type: str, assign: bool) -> tuple[str, str]:
-    """A view of every experiment user's id, levels and features, from the run (and model).
-
-    Users not in the run are refused unless ``assign``: then the run's model labels them
-    from the experiment's own feature columns (their other levels stay unknown).
-    Returns the view's name and the experiment-side join key expression.
-    """
+def run_users(con: duckdb.DuckDBPyConnection, run: RunFolder, user: str, user_type: str
+              ) -> str:
+    """View ``run_users`` (id, levels, features of the run's users); returns the
+    experiment-side join key expression (the id as is, or as text when the types differ)."""
     run_key = key_expr(run.id_column, run.columns[run.id_column], user_type)
-    exp_key = key_expr(user, user_type, run.columns[run.id_column])
     picks = [f"{run_key} AS {USER}"]
     picks += [f"{quote_ident(c)} AS {quote_ident('lvl_' + lvl)}" for lvl, c in
               run.levels.items()]
     picks += [f"{quote_ident(c)} AS {quote_ident('f_' + c)}" for c in run.features]
     con.execute(f"CREATE OR REPLACE TEMP VIEW run_users AS SELECT {', '.join(picks)} FROM "
                 f"{_table_relation(run.users_file)}")
-    missing_sql = (f"FROM {src.relation} e WHERE {exp_key} NOT IN "
-                   f"(SELECT {USER} FROM run_users)")
-    missing = int(con.execute(f"SELECT count(*) {missing_sql}").fetchone()[0])  # type: ignore[index]
-    if missing == 0:
-        return "run_users", exp_key
-    first = con.execute(f"SELECT {quote_ident(user)} {missing_sql} LIMIT 1").fetchone()
-    if not assign:
-        raise DataError(
-            f"{missing:,} experiment rows have users that are not in the run {run.path} "
-            f"(first: {first[0] if first else '?'}); pass --assign to label them with the "
-            "run's model", source=src.label, column=user)
-    frame = con.execute(f"SELECT * {missing_sql}").df()
+    return key_expr(user, user_type, run.columns[run.id_column], "e")
+
+
+def outside_run(con: duckdb.DuckDBPyConnection, src: Source, exp_key: str, user: str) -> str:
+    """SQL (from FROM on) of the experiment rows whose user is not in the run."""
+    return (f"FROM {src.relation} e WHERE NOT EXISTS (SELECT 1 FROM run_users r "
+            f"WHERE r.{USER} = {exp_key})")
+
+
+def refuse_outsiders(con: duckdb.DuckDBPyConnection, run: RunFolder, src: Source,
+                     exp_key: str, user: str, missing: int) -> None:
+    first = con.execute(f"SELECT {quote_ident(user)} {outside_run(con, src, exp_key, user)} "
+                        "LIMIT 1").fetchone()
+    raise DataError(
+        f"{missing:,} experiment rows have users that are not in the run {run.path} "
+        f"(first: {first[0] if first else '?'}); pass --assign to label them with the "
+        "run's model", source=src.label, column=user)
+
+
+def assign_outsiders(con: duckdb.DuckDBPyConnection, run: RunFolder, src: Source,
+                     exp_key: str, user: str, user_type: str) -> str:
+    """View ``all_users``: the run's users and the experiment's other users, labelled by
+    the run's model from the experiment's own feature columns (other levels unknown)."""
+    frame = con.execute(f"SELECT * {outside_run(con, src, exp_key, user)}").df()
     labels = _assign(run, frame, src.label)
     assigned = pd.DataFrame({USER: frame[user].to_numpy(), "lvl_segment": labels})
     for lvl in run.levels:
@@ -184,7 +191,7 @@ def label_relation(con: duckdb.DuckDBPyConnection, run: RunFolder, src: Source,
     con.execute(f"CREATE OR REPLACE TEMP VIEW all_users AS SELECT {cols} FROM run_users "
                 f"UNION ALL SELECT {key} AS {USER}, "
                 f"{', '.join(quote_ident(c) for c in assigned.columns[1:])} FROM assigned_df")
-    return "all_users", exp_key
+    return "all_users"
 
 
 def _assign(run: RunFolder, frame: pd.DataFrame, source: str) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import ConfigError, DataError
-from personae.experiments import checks, heterogeneity
+from personae.experiments import checks, heterogeneity, io
 from personae.experiments.io import (
     ARM,
     USER,
-    label_relation,
     open_experiment,
     quote_ident,
+    quote_literal,
     read_run,
     segment_name,
     value_expr,
@@ -96,16 +97,23 @@ def uplift(run_dir: str | Path, experiment: Any, *, arm: str, control: str,
         raise ConfigError(f"min_users must be at least 2; got {min_users}")
     if not outcomes:
         raise ConfigError("name at least one outcome column")
+    spill = tempfile.TemporaryDirectory(prefix="personae-uplift-")
     con = duckdb.connect()
     try:
+        con.execute(f"SET temp_directory = {quote_literal(spill.name)}")
         if memory_limit:
-            con.execute(f"SET memory_limit = '{memory_limit}'")
+            try:
+                con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+            except duckdb.Error:
+                raise ConfigError(f"memory_limit must look like 4GB or 500MB; got "
+                                  f"{memory_limit!r}") from None
         return _uplift(con, run_dir, experiment, arm=arm, control=str(control),
                        outcomes=list(dict.fromkeys(outcomes)), user=user, assign=assign,
                        expected_split=expected_split, table=table, alpha=alpha,
                        min_users=min_users, bootstrap=bootstrap, random_state=random_state)
     finally:
         con.close()
+        spill.cleanup()
 
 
 def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any, *,
@@ -123,18 +131,16 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
         raise ConfigError("the user, arm and outcome columns must be different columns")
     log.info("checking the experiment table %s", src.label)
     sizes = checks.refuse_duplicates(con, src.relation, user, arm, src.label)
-    labels, exp_key = label_relation(con, run, src, user, columns[user], assign)
+    exp_key = io.run_users(con, run, user, columns[user])
+    missing = _materialise(con, src, "run_users", exp_key, arm, run, outcomes, columns)
+    if missing:
+        if not assign:
+            io.refuse_outsiders(con, run, src, exp_key, user, missing)
+        labels = io.assign_outsiders(con, run, src, exp_key, user, columns[user])
+        _materialise(con, src, labels, exp_key, arm, run, outcomes, columns)
+    con.execute("DELETE FROM joined WHERE __missing")
     levels = list(run.levels)
-    picks = [f"CAST(e.{quote_ident(arm)} AS VARCHAR) AS {ARM}"]
-    picks += [f"CAST(l.{quote_ident('lvl_' + lv)} AS VARCHAR) AS {quote_ident('lvl_' + lv)}"
-              for lv in levels]
-    picks += [f"l.{quote_ident('f_' + f)}" for f in run.features]
-    picks += [f"{value_expr(o, columns[o])} AS o_{i}" for i, o in enumerate(outcomes)]
-    picks += [f"e.{quote_ident(o)} AS raw_{i}" for i, o in enumerate(outcomes)]
-    picks += [f"hash(CAST(l.{USER} AS VARCHAR)) % 2 AS fold"]
-    con.execute(f"CREATE OR REPLACE TEMP VIEW joined AS SELECT {', '.join(picks)} FROM "
-                f"{src.relation} e JOIN {labels} l ON {exp_key} = l.{USER}")
-    kinds = _outcome_kinds(con, outcomes, src.label)
+    kinds = _outcome_kinds(con, outcomes, src, columns)
     log.info("summing outcomes per segment and arm in DuckDB")
     sums, halves = _sums(con, levels, outcomes)
     arms = sorted(sums["arm"].unique())
@@ -180,16 +186,40 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
     return UpliftResult(cells, info)
 
 
-def _outcome_kinds(con: duckdb.DuckDBPyConnection, outcomes: list[str], label: str
-                   ) -> dict[str, str]:
+def _materialise(con: duckdb.DuckDBPyConnection, src: io.Source, labels: str, exp_key: str,
+                 arm: str, run: io.RunFolder, outcomes: list[str], columns: dict[str, str]
+                 ) -> int:
+    """Temp table ``joined``: one row per experiment user with arm, levels, features and
+    outcomes (one join; later scans read this columnar table, spilled to disk if large).
+    Returns how many experiment rows have no user in ``labels``."""
+    picks = [f"CAST(e.{quote_ident(arm)} AS VARCHAR) AS {ARM}"]
+    picks += [f"CAST(l.{quote_ident('lvl_' + lv)} AS VARCHAR) AS {quote_ident('lvl_' + lv)}"
+              for lv in run.levels]
+    picks += [f"l.{quote_ident('f_' + f)}" for f in run.features]
+    for i, o in enumerate(outcomes):
+        value = value_expr(o, columns[o], "e")
+        picks += [f"{value} AS o_{i}", f"(e.{quote_ident(o)} IS NOT NULL AND {value} IS NULL) "
+                  f"AS bad_{i}"]
+    picks += [f"hash(CAST(l.{USER} AS VARCHAR)) % 2 AS fold", f"l.{USER} IS NULL AS __missing"]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE joined AS SELECT {', '.join(picks)} FROM "
+                f"{src.relation} e LEFT JOIN {labels} l ON {exp_key} = l.{USER}")
+    row = con.execute("SELECT count(*) FILTER (__missing) FROM joined").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _outcome_kinds(con: duckdb.DuckDBPyConnection, outcomes: list[str], src: io.Source,
+                   columns: dict[str, str]) -> dict[str, str]:
+    label = src.label
     kinds: dict[str, str] = {}
     for i, name in enumerate(outcomes):
         bad, binary, count = con.execute(
-            f"SELECT count(*) FILTER (raw_{i} IS NOT NULL AND o_{i} IS NULL), "
+            f"SELECT count(*) FILTER (bad_{i}), "
             f"bool_and(o_{i} IN (0, 1)), count(o_{i}) FROM joined").fetchone()  # type: ignore[misc]
         if bad:
-            example = con.execute(f"SELECT raw_{i} FROM joined WHERE raw_{i} IS NOT NULL AND "
-                                  f"o_{i} IS NULL LIMIT 1").fetchone()
+            example = con.execute(f"SELECT {quote_ident(name)} FROM {src.relation} WHERE "
+                                  f"{quote_ident(name)} IS NOT NULL AND "
+                                  f"{value_expr(name, columns[name])} IS NULL LIMIT 1"
+                                  ).fetchone()
             raise DataError(f"{bad:,} values are not numbers (e.g. "
                             f"{example[0] if example else '?'!r})", source=label, column=name)
         if not count:
