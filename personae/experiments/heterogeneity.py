@@ -80,7 +80,7 @@ def _heterogeneity(cells: pd.DataFrame, levels: Sequence[str], arms: Sequence[st
 
 
 def _arm_table(sums: pd.DataFrame, i: int, arms: Sequence[str], min_users: int
-               ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               ) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray, Any]:
     """Segments x arms arrays of means, standard errors, users; and a 'usable' mask."""
     seg = sums[sums["level"] == "segment"]
     segments = list(dict.fromkeys(seg["segment"]))
@@ -93,8 +93,8 @@ def _arm_table(sums: pd.DataFrame, i: int, arms: Sequence[str], min_users: int
             if row is None or not getattr(row, f"n_{i}"):
                 continue
             k = float(getattr(row, f"n_{i}"))
-            var = getattr(row, f"v_{i}")
-            var = 0.0 if var is None or (isinstance(var, float) and math.isnan(var)) else var
+            raw = getattr(row, f"v_{i}")
+            var = 0.0 if raw is None or (isinstance(raw, float) and math.isnan(raw)) else raw
             mean[s, a], se[s, a], n[s, a] = getattr(row, f"m_{i}"), math.sqrt(var / k), k
     usable = (n >= min_users).all(axis=1)
     return segments, mean, se, n, usable
@@ -192,12 +192,12 @@ def _cross_fitted(halves: pd.DataFrame, i: int, arms: Sequence[str], segments: l
     tables = []
     for fold in (0, 1):
         part = halves[halves["fold"] == fold]
-        names, mean, se, n, _ = _arm_table(part, i, arms, 1)
+        names, mean, std, n, _ = _arm_table(part, i, arms, 1)
         index = {name: k for k, name in enumerate(names)}
-        rows = [index.get(s) for s in segments]
-        pick = np.array([r if r is not None else -1 for r in rows])
-        full = lambda a, pick=pick: np.where(pick[:, None] >= 0, a[np.maximum(pick, 0)], 0.0)  # noqa: E731
-        tables.append((full(mean), full(se), full(n)))
+        pick = np.array([index.get(s, -1) for s in segments])
+        known = pick[:, None] >= 0
+        tables.append(tuple(np.where(known, a[np.maximum(pick, 0)], 0.0)
+                            for a in (mean, std, n)))
     gains, variances = [], []
     for choose, score in ((0, 1), (1, 0)):
         m_c, _, n_c = tables[choose]
@@ -205,10 +205,9 @@ def _cross_fitted(halves: pd.DataFrame, i: int, arms: Sequence[str], segments: l
         usable = (n_c >= max(min_users // 2, 2)).all(axis=1) & (n_s >= 2).all(axis=1)
         single = int((weights @ m_c).argmax())
         policy = np.where(usable, m_c.argmax(axis=1), single)
-        rows = np.arange(len(segments))
-        diff = m_s[rows, policy] - m_s[rows, single]
-        var = np.where(policy != single, se_s[rows, policy] ** 2 + se_s[rows, single] ** 2,
-                       0.0)
+        at = np.arange(len(segments))
+        diff = m_s[at, policy] - m_s[at, single]
+        var = np.where(policy != single, se_s[at, policy] ** 2 + se_s[at, single] ** 2, 0.0)
         gains.append(float(weights @ diff))
         variances.append(float((weights ** 2) @ var))
     gain = (gains[0] + gains[1]) / 2.0

@@ -88,8 +88,10 @@ def _forest(cells: pd.DataFrame, arm: str, outcome: str, names: dict[str, str]
 
     marks = []
     for j, row in enumerate(rows.itertuples()):
-        label = "everyone" if row.level == "all" else names.get(str(row.segment),
-                                                               str(row.segment))
+        name = names.get(str(row.segment), "")
+        label = ("everyone" if row.level == "all" else
+                 f"{row.segment}: {name}" if name and name != f"segment {row.segment}"
+                 else f"segment {row.segment}")
         y = 20 + j * step
         mark: dict[str, Any] = {"y": y, "label": f"{label} ({row.n_treated + row.n_control:,})"}
         if math.isfinite(row.effect):

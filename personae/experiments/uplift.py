@@ -157,9 +157,8 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
                          {f: run.columns[f] for f in run.features}, control, treated_arms)
     het = heterogeneity.analyse(cells, sums, halves, kinds, levels, control, treated_arms, alpha,
                                 bootstrap, random_state, min_users)
-    names = {lv: {} for lv in levels}
-    names["segment"] = {str(s): segment_name(run.names, s)
-                        for s in cells.loc[cells["level"] == "segment", "segment"].unique()}
+    segment_names = {str(s): segment_name(run.names, s)
+                     for s in cells.loc[cells["level"] == "segment", "segment"].unique()}
     info = {
         "format": "personae.uplift", "format_version": 1,
         "run": str(run.path), "experiment": src.label,
@@ -167,7 +166,7 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
         "control": control, "treated_arms": treated_arms, "alpha": alpha,
         "min_users": min_users, "experiment_rows": sizes["rows"],
         "joined_users": int(sums.loc[sums["level"] == "all", "n_all"].sum()),
-        "levels": {lv: run.levels[lv] for lv in levels}, "segment_names": names["segment"],
+        "levels": {lv: run.levels[lv] for lv in levels}, "segment_names": segment_names,
         "outcome_kinds": kinds, "method": METHOD,
         "checks": {"one_row_per_user": "checked: no user is duplicated or in two arms",
                    "sample_ratio": srm, "balance": bal},
@@ -295,8 +294,8 @@ def _cell(level: str, seg: str, arm: str, outcome: str, i: int, t: dict[str, Any
           c: dict[str, Any] | None, kind: str, alpha: float, min_users: int) -> dict[str, Any]:
     n1 = int(t[f"n_{i}"]) if t else 0
     n0 = int(c[f"n_{i}"]) if c else 0
-    m1 = float(t[f"m_{i}"]) if n1 else math.nan
-    m0 = float(c[f"m_{i}"]) if n0 else math.nan
+    m1 = float(t[f"m_{i}"]) if t and n1 else math.nan
+    m0 = float(c[f"m_{i}"]) if c and n0 else math.nan
     row: dict[str, Any] = {"level": level, "segment": seg, "arm": arm, "outcome": outcome,
                            "n_treated": n1, "n_control": n0, "treated": m1, "control": m0,
                            "effect": math.nan, "relative_effect": math.nan,
