@@ -37,7 +37,9 @@ def wilson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[fl
     z2n = z * z / n
     centre = (p + z2n / 2.0) / (1.0 + z2n)
     half = z / (1.0 + z2n) * math.sqrt(max(p * (1.0 - p) / n + z2n / (4.0 * n), 0.0))
-    return (max(centre - half, 0.0), min(centre + half, 1.0))
+    low = 0.0 if successes <= 0 else max(centre - half, 0.0)  # exact ends: no 1e-18 residue
+    high = 1.0 if successes >= n else min(centre + half, 1.0)
+    return (low, high)
 
 
 def newcombe_interval(x1: float, n1: float, x0: float, n0: float,
