@@ -82,6 +82,7 @@ def test_segment_cells_match_pandas(planted_run) -> None:
                                               - means.loc[seg, "control"], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_null_experiment_false_positives_near_alpha(tmp_path) -> None:
     segments = {s: 300 for s in range(40)}
     flat = {s: 0.0 for s in segments}
@@ -100,6 +101,7 @@ def test_null_experiment_false_positives_near_alpha(tmp_path) -> None:
     assert after_bh <= 2  # BH keeps the family's false discoveries rare
 
 
+@pytest.mark.slow
 def test_ci_coverage_over_repeated_experiments(tmp_path) -> None:
     hits, total = 0, 0
     for seed in range(12):
