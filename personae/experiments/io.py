@@ -41,7 +41,7 @@ class RunFolder:
     path: Path
     users_file: Path
     id_column: str
-    levels: dict[str, str]  # level name -> column of the users table ("segment" first)
+    levels: dict[str, str]  # level name -> its source: a column, or model/segments.json
     features: list[str]  # raw input columns the segments were made from
     names: dict[int, str] = field(default_factory=dict)  # segment -> persona name
     columns: dict[str, str] = field(default_factory=dict)  # users table column -> type
@@ -71,8 +71,20 @@ def read_run(run_dir: str | Path, con: duckdb.DuckDBPyConnection) -> RunFolder:
             levels[level] = found
     used = [str(f).split("=", 1)[0] for f in info.get("features_used") or []]
     features = [name for name in dict.fromkeys(used) if name in columns and name != id_column]
-    return RunFolder(path, users_file, id_column, levels, features, _persona_names(path),
-                     columns)
+    names = _persona_names(path)
+    if "persona" not in levels and len(set(names.values())) < len(names):
+        levels["persona"] = "persona names of model/segments.json (several segments share one)"
+    return RunFolder(path, users_file, id_column, levels, features, names, columns)
+
+
+def level_expr(run: RunFolder, level: str) -> str:
+    """SQL giving a user's group at ``level``: its column, or the persona name by segment."""
+    source = run.levels[level]
+    if source in run.columns:
+        return quote_ident(source)
+    cases = " ".join(f"WHEN {seg} THEN {quote_literal(name)}" for seg, name in
+                     sorted(run.names.items()))
+    return f"CASE CAST(segment AS BIGINT) {cases} END"
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -147,8 +159,7 @@ def run_users(con: duckdb.DuckDBPyConnection, run: RunFolder, user: str, user_ty
     experiment-side join key expression (the id as is, or as text when the types differ)."""
     run_key = key_expr(run.id_column, run.columns[run.id_column], user_type)
     picks = [f"{run_key} AS {USER}"]
-    picks += [f"{quote_ident(c)} AS {quote_ident('lvl_' + lvl)}" for lvl, c in
-              run.levels.items()]
+    picks += [f"{level_expr(run, lvl)} AS {quote_ident('lvl_' + lvl)}" for lvl in run.levels]
     picks += [f"{quote_ident(c)} AS {quote_ident('f_' + c)}" for c in run.features]
     con.execute(f"CREATE OR REPLACE TEMP VIEW run_users AS SELECT {', '.join(picks)} FROM "
                 f"{_table_relation(run.users_file)}")
@@ -178,9 +189,11 @@ def assign_outsiders(con: duckdb.DuckDBPyConnection, run: RunFolder, src: Source
     frame = con.execute(f"SELECT * {outside_run(con, src, exp_key, user)}").df()
     labels = _assign(run, frame, src.label)
     assigned = pd.DataFrame({USER: frame[user].to_numpy(), "lvl_segment": labels})
-    for lvl in run.levels:
+    for lvl, source in run.levels.items():
         if lvl != "segment":
             assigned["lvl_" + lvl] = None
+            if lvl == "persona" and source not in run.columns:
+                assigned["lvl_" + lvl] = [run.names.get(int(v)) for v in labels]
     for name in run.features:
         assigned["f_" + name] = frame[name].to_numpy() if name in frame else None
     con.register("assigned_df", assigned)

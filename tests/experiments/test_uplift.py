@@ -174,3 +174,20 @@ def test_save_writes_the_three_files_and_replaces_its_own(planted_run, tmp_path)
     assert curve["share_targeted"][-1] == pytest.approx(1.0)
     html = (out / "uplift.html").read_text()
     assert "<svg" in html and "Newcombe" in html and "Persona 0" in html
+
+
+def test_persona_level_when_segments_share_a_persona(tmp_path) -> None:
+    users, experiment = planted({0: 1500, 1: 1500, 2: 1500}, {0: 0.2, 1: 0.2, 2: 0.2},
+                                {0: 0.1, 1: 0.1, 2: 0.0}, seed=9)
+    run = write_run(tmp_path / "run", users)
+    (run / "model" / "segments.json").write_text(json.dumps(
+        [{"segment": 0, "persona": "Keen", "size": 1, "share": 0.3},
+         {"segment": 1, "persona": "Keen", "size": 1, "share": 0.3},
+         {"segment": 2, "persona": "Calm", "size": 1, "share": 0.3}]))
+    result = uplift(run, experiment, arm="arm", control="control", outcomes=["conversion"])
+    keen = _cell(result, "persona", "Keen")
+    joined = experiment.merge(users, on="user_id")
+    mine = joined[joined["segment"] < 2].groupby("arm")["conversion"].mean()
+    assert keen["effect"] == pytest.approx(mine["treated"] - mine["control"])
+    assert keen["significant"] is True
+    assert _cell(result, "persona", "Calm")["significant"] is False
