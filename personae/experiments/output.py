@@ -105,6 +105,29 @@ def _forest(cells: pd.DataFrame, arm: str, outcome: str, names: dict[str, str]
             "left": left, "right": width - right}
 
 
+def _curve(curve: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """One uplift-by-segment curve as SVG coordinates (x: share targeted, y: gain/user)."""
+    width, height, pad = 420, 220, 40
+    ys = [0.0, *curve["incremental_per_user"]]
+    low, high = min(ys), max(ys)
+    span = (high - low) or 1.0
+
+    def point(x: float, y: float) -> str:
+        return (f"{pad + x * (width - 2 * pad):.1f},"
+                f"{height - pad - (y - low) / span * (height - 2 * pad):.1f}")
+
+    xs, gains = curve["share_targeted"], curve["incremental_per_user"]
+    return {"arm": curve["arm"], "outcome": curve["outcome"], "width": width,
+            "height": height, "pad": pad,
+            "line": " ".join(point(x, y) for x, y in zip(xs, gains, strict=True)),
+            "random": f"{point(0.0, 0.0)} {point(1.0, gains[-1])}",
+            "dots": [{"at": point(x, y).split(","), "label": names.get(seg, seg)}
+                     for x, y, seg in zip(xs[1:], gains[1:], curve["segments"][1:],
+                                          strict=True)],
+            "low": f"{low:+.3g}", "high": f"{high:+.3g}",
+            "qini": f"{curve['qini_coefficient']:.3g}"}
+
+
 def render(result: UpliftResult) -> str:
     info = result.info
     names = info.get("segment_names", {})
@@ -115,6 +138,8 @@ def render(result: UpliftResult) -> str:
     template = resources.files("personae.experiments") / "templates" / "uplift.html.j2"
     return env.from_string(template.read_text(encoding="utf-8")).render(info=info, forests=forests,
                                             cells=shown.to_dict("records"),
+                                            curves=[_curve(c, names) for c in
+                                                    info["curves"]["curves"]],
                                             fmt=_fmt, names=names)
 
 
