@@ -140,7 +140,7 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
         _materialise(con, src, labels, exp_key, arm, run, outcomes, columns)
     con.execute("DELETE FROM joined WHERE __missing")
     levels = list(run.levels)
-    kinds = _outcome_kinds(con, outcomes, src, columns)
+    kinds, missing_values = _outcome_kinds(con, outcomes, src, columns)
     log.info("summing outcomes per segment and arm in DuckDB")
     sums, halves = _sums(con, levels, outcomes)
     arms = sorted(sums["arm"].unique())
@@ -167,7 +167,7 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
         "min_users": min_users, "experiment_rows": sizes["rows"],
         "joined_users": int(sums.loc[sums["level"] == "all", "n_all"].sum()),
         "levels": {lv: run.levels[lv] for lv in levels}, "segment_names": segment_names,
-        "outcome_kinds": kinds, "method": METHOD,
+        "outcome_kinds": kinds, "missing_outcome_values": missing_values, "method": METHOD,
         "checks": {"one_row_per_user": "checked: no user is duplicated or in two arms",
                    "sample_ratio": srm, "balance": bal},
         **het,
@@ -179,6 +179,8 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
     if bal["imbalanced"]:
         warn.append(f"{len(bal['imbalanced'])} feature shares or means differ between arms "
                     f"by more than {checks.BALANCE_LIMIT} standard deviations")
+    warn += [f"{n:,} users have no {name!r} value: left out of that outcome's cells"
+             for name, n in missing_values.items() if n]
     info["warnings"] = warn
     for line in warn:
         log.warning(line)
@@ -207,13 +209,15 @@ def _materialise(con: duckdb.DuckDBPyConnection, src: io.Source, labels: str, ex
 
 
 def _outcome_kinds(con: duckdb.DuckDBPyConnection, outcomes: list[str], src: io.Source,
-                   columns: dict[str, str]) -> dict[str, str]:
+                   columns: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
+    """binary (every value 0 or 1) or numeric per outcome; and how many users lack it."""
     label = src.label
     kinds: dict[str, str] = {}
+    missing: dict[str, int] = {}
     for i, name in enumerate(outcomes):
-        bad, binary, count = con.execute(
-            f"SELECT count(*) FILTER (bad_{i}), "
-            f"bool_and(o_{i} IN (0, 1)), count(o_{i}) FROM joined").fetchone()  # type: ignore[misc]
+        bad, binary, count, rows = con.execute(
+            f"SELECT count(*) FILTER (bad_{i}), bool_and(o_{i} IN (0, 1)), count(o_{i}), "
+            "count(*) FROM joined").fetchone()  # type: ignore[misc]
         if bad:
             example = con.execute(f"SELECT {quote_ident(name)} FROM {src.relation} WHERE "
                                   f"{quote_ident(name)} IS NOT NULL AND "
@@ -225,7 +229,8 @@ def _outcome_kinds(con: duckdb.DuckDBPyConnection, outcomes: list[str], src: io.
             raise DataError("no values for the experiment's users in the run", source=label,
                             column=name)
         kinds[name] = "binary" if binary else "numeric"
-    return kinds
+        missing[name] = int(rows - count)
+    return kinds, missing
 
 
 def _sums(con: duckdb.DuckDBPyConnection, levels: list[str], outcomes: list[str]
