@@ -108,7 +108,7 @@ def _persona_names(path: Path) -> dict[int, str]:
             continue
         try:
             value = json.loads(candidate.read_text(encoding="utf-8"))
-            rows = value[key] if key else value
+            rows = value[key or "segments"] if isinstance(value, dict) else value
             return {int(r["segment"]): str(r.get("persona") or r.get("name")) for r in rows
                     if r.get("persona") or r.get("name")}
         except (OSError, ValueError, KeyError, TypeError):
