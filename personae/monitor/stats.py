@@ -1,0 +1,74 @@
+"""Small vectorised statistics shared by the monitor's modules."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PSI_FLOOR = 1e-4  # an empty bin's share, so that log(share) stays finite
+BIMODAL = 5 / 9  # Sarle's bimodality coefficient of a uniform distribution
+BIMODALITY_ROWS = 5_000
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of two share vectors over the same bins (shares under
+    ``PSI_FLOOR`` count as ``PSI_FLOOR``)."""
+    e = np.maximum(np.asarray(expected, dtype=np.float64), PSI_FLOOR)
+    a = np.maximum(np.asarray(actual, dtype=np.float64), PSI_FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def psi_verdict(value: float) -> str:
+    """The credit-scoring convention: < 0.1 stable, < 0.25 moderate, else significant."""
+    if value < 0.1:
+        return "stable"
+    return "moderate" if value < 0.25 else "significant"
+
+
+def centroids(X: np.ndarray, labels: np.ndarray, segments: list[int] | tuple[int, ...]
+              ) -> np.ndarray:
+    """Mean row of each segment (NaN where a segment has no rows); one pass per column."""
+    labels = np.asarray(labels)
+    keep = labels >= 0
+    top = max(max(segments, default=-1), int(labels.max(initial=-1))) + 1
+    counts = np.bincount(labels[keep], minlength=top).astype(np.float64)
+    out = np.empty((top, X.shape[1]), dtype=np.float64)
+    for j in range(X.shape[1]):
+        out[:, j] = np.bincount(labels[keep], weights=X[keep, j], minlength=top)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out /= counts[:, None]
+    return out[list(segments)] if len(segments) else np.empty((0, X.shape[1]))
+
+
+def model_space_sd(X: np.ndarray) -> np.ndarray:
+    sd = np.asarray(X, dtype=np.float64).std(axis=0) if len(X) else np.ones(X.shape[1])
+    return np.where(sd > 0, sd, 1.0)
+
+
+def bimodality(X: np.ndarray, random_state: int = 0) -> float:
+    """Sarle's bimodality coefficient of the rows along their first principal axis
+    (> 5/9 suggests two groups); NaN under 4 rows. At most ``BIMODALITY_ROWS`` rows are
+    used, drawn with ``random_state``."""
+    if len(X) < 4:
+        return float("nan")
+    if len(X) > BIMODALITY_ROWS:
+        rows = np.random.default_rng(random_state).choice(len(X), BIMODALITY_ROWS,
+                                                          replace=False)
+        X = X[np.sort(rows)]
+    centred = np.asarray(X, dtype=np.float64) - X.mean(axis=0)
+    if not np.any(centred):
+        return float("nan")
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return coefficient(centred @ vt[0])
+
+
+def coefficient(z: np.ndarray) -> float:
+    """Sarle's bimodality coefficient (g^2 + 1) / (k + 3 (n-1)^2 / ((n-2)(n-3))) with the
+    sample skewness g and excess kurtosis k (bias-corrected)."""
+    from scipy.stats import kurtosis, skew
+
+    n = len(z)
+    if n < 4 or np.std(z) == 0:
+        return float("nan")
+    g = float(skew(z, bias=False))
+    k = float(kurtosis(z, bias=False))
+    return (g * g + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
