@@ -431,3 +431,99 @@ def report(
         path = _write_report(run_dir, semantics, map_method, events, event_map)
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")
+
+
+# --- monitoring and governance (personae.monitor) -----------------------------------------
+
+def _event_pairs(mapping: str | None) -> dict[str, str]:
+    from personae.features.events_io import ROLES
+
+    given: dict[str, str] = {}
+    for pair in (mapping or "").split(","):
+        if not pair.strip():
+            continue
+        role, sep, column = pair.partition("=")
+        if not sep or role.strip() not in ROLES:
+            raise ConfigError(f"--map takes role=column pairs with roles {', '.join(ROLES)}; "
+                              f"got {pair.strip()!r}")
+        given[role.strip()] = column.strip()
+    return given
+
+
+def _print_monitor(result: Any, out: Path) -> None:
+    drift = result.drift
+    table = Table(title=f"drift of {len(drift)} features (PSI: <0.1 stable, <0.25 moderate)")
+    for name in ("feature", "psi", "verdict", "effect", "largest bin change"):
+        table.add_column(name, justify="right" if name in ("psi", "effect") else "left")
+    for row in drift.head(10).itertuples():
+        unit = "SD" if row.effect_measure == "wasserstein_sd" else "JS"
+        table.add_row(str(row.feature), f"{row.psi:.3f}", str(row.verdict),
+                      f"{row.effect:.3f} {unit}", str(row.top_bin_change))
+    out_console.print(table)
+    summary = result.summary
+    shift = result.shift
+    out_console.print(f"segments: PSI {shift.psi:.3f} ({shift.verdict}); novel users "
+                      f"{summary['novel_share']:.1%}", highlight=False)
+    if summary.get("users_in_both") is not None:
+        stayed = summary.get("stayed_share")
+        out_console.print(f"users in both: {summary['users_in_both']:,}; stayed in their "
+                          f"segment: {'-' if stayed is None else f'{stayed:.1%}'}",
+                          highlight=False)
+    if result.matching is not None:
+        for row in result.matching.fates.itertuples():
+            old = "new" if row.fate == "emerges" else f"segment {row.old_segment}"
+            out_console.print(f"  {old}: {row.fate} {row.new_segments}".rstrip(),
+                              highlight=False)
+    for note in summary.get("notes", []):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    governance = result.governance
+    for item in governance.suggestions:
+        out_console.print(f"suggest {item['action']}: {item['reason']}", highlight=False)
+    out_console.print(f"retrain: {'yes' if governance.retrain else 'no'} ("
+                      f"{'; '.join(governance.retrain_reasons)})", highlight=False)
+    out_console.print(f"outputs: {out}/ (drift.csv, segment_shift.csv, transitions.csv, "
+                      "governance.json, monitor.json)")
+
+
+@app.command("monitor")
+def monitor_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
+                                                                  "by 'personae run'.")],
+    new_input: Annotated[Path, typer.Argument(metavar="NEW_INPUT", help="New users (CSV or "
+                                                                      "Parquet), or an "
+                                                                      "event log with "
+                                                                      "--events.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    events: Annotated[bool, typer.Option("--events", help="NEW_INPUT is an event log: "
+                                                          "compute the run's features "
+                                                          "first.")] = False,
+    event_map: Annotated[str | None, typer.Option("--map", help="With --events: role=column "
+                                                                "pairs (default: the run's "
+                                                                "mapping, else detected).")]
+    = None,
+) -> None:
+    """Apply a run's model to new users (no refit) and report drift, segment shifts,
+    transitions and governance suggestions."""
+    from personae.monitor import monitor
+
+    with _reporting("monitoring"):
+        result = monitor(run_dir, new_input, events=events,
+                         event_map=_event_pairs(event_map))
+        result.save(out)
+    _print_monitor(result, out)
+
+
+@app.command("compare")
+def compare_command(
+    run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="The earlier run folder.")],
+    run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The later run folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+) -> None:
+    """Compare two finished runs: drift, segments matched across the refit (fates and
+    stable ids), transitions and governance suggestions."""
+    from personae.monitor import compare
+
+    with _reporting("comparing"):
+        result = compare(run_a, run_b)
+        result.save(out)
+    _print_monitor(result, out)

@@ -71,7 +71,7 @@ def run_reference(run: RunFolder) -> tuple[Reference, str | None]:
     users_path = run.path / "users_segmented.parquet"
     note = (f"{run.model_dir} keeps no reference.json: the reference was rebuilt from "
             f"{users_path} (the training input columns and labels)")
-    log.warning(note)
+    log.info(note)
     reference = build_reference(run.users, run.labels, run.model, str(users_path))
     return reference, note
 
