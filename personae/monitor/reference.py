@@ -176,7 +176,8 @@ def numeric_reference(name: str, values: np.ndarray) -> NumericReference:
     if len(present) == 0:
         return NumericReference(name, (), (0.0,), 1.0, float("nan"), float("nan"),
                                 np.full(len(QUANTILE_GRID), np.nan))
-    inner = np.quantile(present, np.arange(1, N_BINS) / N_BINS)
+    # edges are values users have (inverted CDF), not interpolations between two of them
+    inner = np.quantile(present, np.arange(1, N_BINS) / N_BINS, method="inverted_cdf")
     edges = np.unique(inner)
     counts = np.bincount(np.searchsorted(edges, present, side="left"),
                          minlength=len(edges) + 1)
