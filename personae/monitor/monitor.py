@@ -29,7 +29,7 @@ from personae.monitor.matching import (
     overlap_counts,
 )
 from personae.monitor.reference import Reference, build_reference
-from personae.monitor.stats import bimodality, centroids
+from personae.monitor.stats import bimodality, centroids, segment_rows
 from personae.monitor.transitions import (
     ShiftSummary,
     segment_shift,
@@ -104,13 +104,15 @@ def read_new_input(run: RunFolder, path: str | Path, events: bool = False,
 def _state(segments: list[int], names: dict[int, str], X: np.ndarray, labels: np.ndarray,
            reference: Reference, reference_shares: np.ndarray, reference_bc: np.ndarray
            ) -> SegmentState:
-    sizes = np.array([int(np.sum(labels == s)) for s in segments], dtype=np.int64)
+    counts = np.bincount(labels[labels >= 0], minlength=max([*segments, -1]) + 1)
+    sizes = np.array([int(counts[s]) if s < len(counts) else 0 for s in segments])
     return SegmentState(
         segments=segments, names=names, sizes=sizes, reference_shares=reference_shares,
         centroids=centroids(X, labels, segments), space_sd=reference.space_sd,
         space_features=list(reference.space_features),
-        bimodality=np.array([bimodality(X[labels == s]) for s in segments]),
+        bimodality=np.array([bimodality(X[segment_rows(labels, s)]) for s in segments]),
         reference_bimodality=reference_bc)
+
 
 
 def monitor(run_dir: str | Path, new_input: str | Path | pd.DataFrame, *,

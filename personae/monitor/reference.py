@@ -32,7 +32,7 @@ from personae.monitor._adapter import (
     numeric_values,
     segment_matrix,
 )
-from personae.monitor.stats import bimodality, centroids, model_space_sd
+from personae.monitor.stats import bimodality, centroids, model_space_sd, segment_rows
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def build_reference(frame: pd.DataFrame, labels: np.ndarray, model: Any,
         segments=tuple(segments), segment_sizes=sizes,
         space_features=tuple(model.feature_names), space_sd=model_space_sd(X),
         centroids=centroids(X, labels, segments),
-        bimodality=tuple(bimodality(X[labels == s]) for s in segments), source=source)
+        bimodality=tuple(bimodality(X[segment_rows(labels, s)]) for s in segments), source=source)
 
 
 def _plain(value: Any) -> Any:

@@ -44,6 +44,15 @@ def model_space_sd(X: np.ndarray) -> np.ndarray:
     return np.where(sd > 0, sd, 1.0)
 
 
+def segment_rows(labels: np.ndarray, segment: int, limit: int = BIMODALITY_ROWS
+                 ) -> np.ndarray:
+    """Row positions of one segment, at most ``limit`` of them (the same draw every time)."""
+    rows = np.flatnonzero(np.asarray(labels) == segment)
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(0).choice(rows, limit, replace=False))
+    return rows
+
+
 def bimodality(X: np.ndarray, random_state: int = 0) -> float:
     """Sarle's bimodality coefficient of the rows along their first principal axis
     (> 5/9 suggests two groups); NaN under 4 rows. At most ``BIMODALITY_ROWS`` rows are

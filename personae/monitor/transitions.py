@@ -65,9 +65,14 @@ def transitions(old_ids: pd.Series, old_labels: np.ndarray, new_ids: pd.Series,
                 new_labels: np.ndarray) -> pd.DataFrame:
     """``from_segment``, ``to_segment``, ``users`` for the users present in both (each
     counted once: a repeated id keeps its first row); the ``users`` sum is their number."""
-    old = pd.DataFrame({"id": _key(old_ids), "from_segment": np.asarray(old_labels)})
-    new = pd.DataFrame({"id": _key(new_ids), "to_segment": np.asarray(new_labels)})
-    both = old.drop_duplicates("id").merge(new.drop_duplicates("id"), on="id", how="inner")
+    a, b = _key(old_ids), _key(new_ids)
+    if a.dtype != b.dtype:  # one side numbers, the other text: compare as text
+        a, b = a.astype(str), b.astype(str)
+    old = pd.DataFrame({"id": a, "from_segment": np.asarray(old_labels)})
+    new = pd.DataFrame({"id": b, "to_segment": np.asarray(new_labels)})
+    old = old.drop_duplicates("id")
+    new = new[new["id"].isin(old["id"])].drop_duplicates("id")  # big side: filter first
+    both = old.merge(new, on="id", how="inner")
     table = (both.groupby(["from_segment", "to_segment"]).size().rename("users")
              .reset_index())
     log.info("transitions: %d users in both", len(both))
@@ -97,5 +102,10 @@ def _key(ids: pd.Series) -> pd.Series:
         numbers = values.astype("float64")
         whole = numbers.notna() & (numbers % 1 == 0)
         if whole.all():
-            return numbers.astype("int64").astype(str)
-    return values.astype(str)
+            return numbers.astype("int64")
+        return values.astype(str)
+    text = values.astype(str).str.strip()
+    numeric = pd.to_numeric(text, errors="coerce")
+    if numeric.notna().all() and (numeric % 1 == 0).all():
+        return numeric.astype("int64")
+    return text
