@@ -51,6 +51,25 @@ def test_planted_merge_is_named_as_absorption():
     assert len(m.fates) == 3
 
 
+def test_a_merge_into_one_of_the_two_keeps_that_one_alive():
+    old = np.repeat([0, 1, 2], 100)
+    new = np.repeat([0, 1, 1], 100)  # old 2 moves onto old 1
+    m = _match(old, new, [[0, 0], [5, 0], [0, 5]], [[0, 0], [5, 0.1]])
+    fates = m.fates.set_index("old_segment")["fate"].to_dict()
+    assert fates == {0: "survives", 1: "survives", 2: "absorbed into"}
+    assert m.ids == {0: 0, 1: 1}
+
+
+def test_a_persona_whose_users_moved_survives_by_its_centroid():
+    old = np.repeat([0, 1], 100)
+    new = np.repeat([0, 1], 100)
+    new[100:190] = 0  # most of old 1's users now behave like segment 0 ...
+    m = _match(old, new, [[0, 0], [5, 0]], [[0.5, 0], [5.2, 0]])  # ... but 1 is still there
+    fates = m.fates.set_index("old_segment")
+    assert fates.loc[1, "fate"] == "survives" and fates.loc[1, "new_segments"] == "1"
+    assert fates.loc[1, "users_followed"] == 0.1 and m.ids == {0: 0, 1: 1}
+
+
 def test_a_new_group_emerges_and_an_emptied_one_disappears():
     old = np.repeat([0, 1, 2], 100)
     new = np.repeat([0, 1, 2], 100)

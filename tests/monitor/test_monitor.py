@@ -112,12 +112,16 @@ def test_compare_unchanged_split_and_merge(run_a, planted, tmp_path):
     row = fates.set_index("old_segment").loc[old_zero]
     assert row["fate"] == "splits into" and len(row["new_segments"].split(";")) == 2
 
-    merged = frame.copy()
-    merged.loc[group == 2, FEATURES] = merged.loc[group == 2, FEATURES].to_numpy() + \
-        np.asarray(CENTERS[1]) - np.asarray(CENTERS[2])
+    merged = frame.copy()  # groups 1 and 2 meet half way
+    middle = (np.asarray(CENTERS[1]) + np.asarray(CENTERS[2])) / 2
+    for g in (1, 2):
+        merged.loc[group == g, FEATURES] = merged.loc[group == g, FEATURES].to_numpy() + \
+            middle - np.asarray(CENTERS[g])
     result = compare(run_a, _run(merged, 2, tmp_path / "merge"))
     fates = result.matching.fates
     assert fates["fate"].value_counts().to_dict() == {"absorbed into": 2, "survives": 1}
+    absorbed = fates[fates["fate"] == "absorbed into"]
+    assert absorbed["new_segments"].nunique() == 1
     out = result.save(tmp_path / "cmp")
     assert (out / "segment_matching.csv").is_file()
     table = pd.read_csv(out / "transitions.csv")
