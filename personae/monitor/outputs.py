@@ -13,13 +13,15 @@ import numpy as np
 
 from personae.data.writers import write_frame
 from personae.errors import DataError
+from personae.monitor.page import write_page
 
 MARKER = "monitor.json"
 
 
 def write_outputs(result: Any, out: str | Path) -> Path:
     """drift.csv, segment_shift.csv, transitions.csv + transition_matrix.csv (users in
-    both), segment_matching.csv (compare), governance.json and monitor.json."""
+    both), segment_matching.csv (compare), governance.json, monitor.json and
+    monitor.html."""
     out = Path(out)
     if out.exists() and not (out.is_dir() and (not any(out.iterdir())
                                                or (out / MARKER).is_file())):
@@ -40,12 +42,7 @@ def write_outputs(result: Any, out: str | Path) -> Path:
                                        "segment_shift": result.shift.as_dict(),
                                        "matching_thresholds": result.matching.thresholds
                                        if result.matching is not None else None})
-        try:
-            from personae.monitor.page import write_page
-        except ImportError:  # pragma: no cover - the page module is optional
-            write_page = None
-        if write_page is not None:
-            write_page(result, staging / "monitor.html")
+        write_page(result, staging / "monitor.html")
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(retired / out.name)
