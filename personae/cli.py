@@ -501,16 +501,38 @@ def monitor_command(
                                                                 "pairs (default: the run's "
                                                                 "mapping, else detected).")]
     = None,
+    track: Annotated[str | None, typer.Option("--track", help="Log to MLflow in this local "
+                                                              "folder (needs the [mlflow] "
+                                                              "extra).")] = None,
 ) -> None:
     """Apply a run's model to new users (no refit) and report drift, segment shifts,
     transitions and governance suggestions."""
     from personae.monitor import monitor
 
     with _reporting("monitoring"):
+        _check_track(track)
         result = monitor(run_dir, new_input, events=events,
                          event_map=_event_pairs(event_map))
         result.save(out)
+        tracked = _track_monitor(result, out, track)
     _print_monitor(result, out)
+    if tracked:
+        out_console.print(f"tracked: MLflow run {tracked} in {track}", highlight=False)
+
+
+def _check_track(where: str | None) -> None:
+    if where is not None:
+        from personae.monitor.tracking import check_store
+
+        check_store(where)
+
+
+def _track_monitor(result: Any, out: Path, where: str | None) -> str | None:
+    if where is None:
+        return None
+    from personae.monitor.tracking import track_monitor
+
+    return track_monitor(result, out, where)
 
 
 @app.command("compare")
@@ -518,12 +540,36 @@ def compare_command(
     run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="The earlier run folder.")],
     run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The later run folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    track: Annotated[str | None, typer.Option("--track", help="Log to MLflow in this local "
+                                                              "folder (needs the [mlflow] "
+                                                              "extra).")] = None,
 ) -> None:
     """Compare two finished runs: drift, segments matched across the refit (fates and
     stable ids), transitions and governance suggestions."""
     from personae.monitor import compare
 
     with _reporting("comparing"):
+        _check_track(track)
         result = compare(run_a, run_b)
         result.save(out)
+        tracked = _track_monitor(result, out, track)
     _print_monitor(result, out)
+    if tracked:
+        out_console.print(f"tracked: MLflow run {tracked} in {track}", highlight=False)
+
+
+@app.command("track")
+def track_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
+                                                                  "by 'personae run'.")],
+    to: Annotated[str, typer.Option("--to", help="Local MLflow store folder.")] = "mlruns",
+) -> None:
+    """Log a finished run to MLflow (params, metrics, artifacts, tags), locally."""
+    from personae.monitor.tracking import track_run
+
+    with _reporting("tracking"):
+        if not (run_dir / "run.json").is_file():
+            raise ConfigError(f"{run_dir}: not a personae run folder (no run.json)")
+        _check_track(to)
+        run_id = track_run(run_dir, to)
+    out_console.print(f"tracked: MLflow run {run_id} in {to}", highlight=False)

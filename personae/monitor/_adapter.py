@@ -43,12 +43,18 @@ def segment_matrix(model: Any, frame: pd.DataFrame, source: str) -> np.ndarray:
     return np.asarray(model.transform(frame, source))
 
 
-def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segment of each row of the model-space matrix, and whether it is novel."""
+NOVELTY_ROWS = 1_000_000
+
+
+def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
+    """Segment of each row of the model-space matrix, and the share of novel users
+    (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
     segmenter = model.segmenter_
     labels = np.asarray(segmenter.predict(X))
     threshold = getattr(model, "novelty_threshold_", np.inf)
-    novel = np.asarray(segmenter.distance(X) > threshold)
+    rows = np.random.default_rng(0).integers(0, len(X), NOVELTY_ROWS) \
+        if len(X) > NOVELTY_ROWS else slice(None)
+    novel = float(np.mean(segmenter.distance(X[rows]) > threshold)) if len(X) else 0.0
     return labels, novel
 
 

@@ -7,12 +7,14 @@ effect size (numbers: the Wasserstein distance in reference standard deviations,
 chi-square p-value as a side column only: with many users every test rejects, so verdicts
 come from PSI, never from p.
 
-One vectorised pass per feature (``searchsorted`` into the precomputed edges + ``bincount``).
+One vectorised pass per feature (``searchsorted`` into the precomputed edges + ``bincount``),
+features on threads; the Wasserstein quantiles come from at most a million users.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ from personae.monitor.stats import PSI_FLOOR, psi, psi_verdict
 log = logging.getLogger(__name__)
 
 NEW_LEVEL = "(new level)"
+QUANTILE_ROWS = 1_000_000  # the Wasserstein grid from at most this many users
 COLUMNS = ["feature", "kind", "psi", "verdict", "effect", "effect_measure", "p_value",
            "reference_mean", "new_mean", "reference_missing", "new_missing", "bins",
            "top_bin_change"]
@@ -45,7 +48,8 @@ def numeric_drift(ref: NumericReference, values: np.ndarray, n_reference: int
     expected = np.append(np.asarray(ref.shares), ref.missing_share)
     actual = np.append(counts, missing.sum()) / max(n, 1)
     if len(present) and not np.isnan(ref.quantiles).all():
-        distance = float(np.mean(np.abs(np.quantile(present, QUANTILE_GRID) - ref.quantiles)))
+        distance = float(np.mean(np.abs(np.quantile(_sample(present), QUANTILE_GRID)
+                                        - ref.quantiles)))
         effect = distance / ref.sd if ref.sd > 0 else (0.0 if distance == 0 else np.inf)
     else:
         effect = float("nan")
@@ -89,16 +93,19 @@ def category_drift(ref: CategoryReference, values: pd.Series, n_reference: int
 def feature_drift(reference: Reference, frame: pd.DataFrame, source: str = "input"
                   ) -> pd.DataFrame:
     """One row per model feature (columns ``COLUMNS``), most drifted first."""
-    rows = []
-    for ref in reference.numeric:
-        rows.append(numeric_drift(ref, numeric_values(frame, ref.name, source),
-                                  reference.n_users))
-    for cat in reference.categorical:
-        if cat.name not in frame.columns:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for name in [f.name for f in reference.numeric] + [c.name for c in reference.categorical]:
+        if name not in frame.columns:
             from personae.errors import DataError
 
-            raise DataError(f"column {cat.name!r} used by the model is missing",
-                            source=source)
+            raise DataError(f"column {name!r} used by the model is missing", source=source)
+    # numpy's sort and search release the GIL: features side by side on the cores
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        rows = list(pool.map(lambda ref: numeric_drift(
+            ref, numeric_values(frame, ref.name, source), reference.n_users),
+            reference.numeric))
+    for cat in reference.categorical:
         rows.append(category_drift(cat, category_values(frame, cat.name),
                                    reference.n_users))
     table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "verdict"])
@@ -107,6 +114,14 @@ def feature_drift(reference: Reference, frame: pd.DataFrame, source: str = "inpu
                                                            "significant").sum()), len(table))
     return table.sort_values(["psi", "feature"], ascending=[False, True],
                              ignore_index=True)
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    """At most QUANTILE_ROWS values, drawn with a fixed seed (quantiles of a million users
+    are within ~0.1% of a standard deviation of the full ones; the PSI counts stay exact)."""
+    if len(values) <= QUANTILE_ROWS:
+        return values
+    return values[np.random.default_rng(0).integers(0, len(values), QUANTILE_ROWS)]
 
 
 def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:

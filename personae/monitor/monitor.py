@@ -161,12 +161,12 @@ def monitor(run_dir: str | Path, new_input: str | Path | pd.DataFrame, *,
     segments = list(reference.segments)
     state = _state(segments, run.names, X, labels, reference, reference.segment_shares,
                    np.asarray(reference.bimodality))
-    governance = govern(state, drift, shift.psi, float(novel.mean()), stayed)
+    governance = govern(state, drift, shift.psi, novel, stayed)
     timings["segments"] = time.perf_counter() - clock
     summary = {
         "kind": "monitor", "run": str(run.path), "new_input": source, "events": events,
         "reference": reference.source, "reference_users": reference.n_users,
-        "new_users": len(frame), "novel_share": float(novel.mean()),
+        "new_users": len(frame), "novel_share": novel,
         "users_in_both": int(moves["users"].sum()) if moves is not None else None,
         "stayed_share": stayed, "segment_psi": shift.psi, "segment_verdict": shift.verdict,
         "drift_counts": drift["verdict"].value_counts().to_dict(), "notes": notes,
@@ -223,13 +223,13 @@ def compare(run_a: str | Path, run_b: str | Path) -> MonitorResult:
     state = _state(stable_segments, names, XB, stable, reference,
                    np.array([ref_share.get(s, np.nan) for s in stable_segments]),
                    np.array([ref_bc.get(s, np.nan) for s in stable_segments]))
-    governance = govern(state, drift, shift.psi, float(novel.mean()), stayed)
+    governance = govern(state, drift, shift.psi, novel, stayed)
     timings["segments"] = time.perf_counter() - clock
     fates = matching.fates["fate"].value_counts().to_dict()
     summary = {
         "kind": "compare", "run_a": str(a.path), "run_b": str(b.path),
         "reference": reference.source, "reference_users": reference.n_users,
-        "new_users": len(b.users), "novel_share": float(novel.mean()),
+        "new_users": len(b.users), "novel_share": novel,
         "users_in_both": int(paired["users"].sum()), "stayed_share": stayed,
         "segment_psi": shift.psi, "segment_verdict": shift.verdict,
         "stable_ids": {str(k): v for k, v in matching.ids.items()}, "fates": fates,

@@ -28,12 +28,14 @@ def centroids(X: np.ndarray, labels: np.ndarray, segments: list[int] | tuple[int
               ) -> np.ndarray:
     """Mean row of each segment (NaN where a segment has no rows); one pass per column."""
     labels = np.asarray(labels)
-    keep = labels >= 0
     top = max(max(segments, default=-1), int(labels.max(initial=-1))) + 1
-    counts = np.bincount(labels[keep], minlength=top).astype(np.float64)
+    if (labels < 0).any():  # edge users count in no segment
+        keep = labels >= 0
+        X, labels = X[keep], labels[keep]
+    counts = np.bincount(labels, minlength=top).astype(np.float64)
     out = np.empty((top, X.shape[1]), dtype=np.float64)
     for j in range(X.shape[1]):
-        out[:, j] = np.bincount(labels[keep], weights=X[keep, j], minlength=top)
+        out[:, j] = np.bincount(labels, weights=X[:, j], minlength=top)
     with np.errstate(invalid="ignore", divide="ignore"):
         out /= counts[:, None]
     return out[list(segments)] if len(segments) else np.empty((0, X.shape[1]))

@@ -33,8 +33,12 @@ def segment_shift(reference_sizes: dict[int, int], new_labels: np.ndarray,
     chi-square p-value (a side figure: large samples reject anything)."""
     from scipy.stats import chi2_contingency, norm
 
-    values, counts = np.unique(np.asarray(new_labels), return_counts=True)
-    new_sizes = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    labels = np.asarray(new_labels)
+    edge = int(np.sum(labels < 0))
+    counts = np.bincount(labels[labels >= 0] if edge else labels)
+    new_sizes = {s: int(n) for s, n in enumerate(counts.tolist()) if n}
+    if edge:
+        new_sizes[-1] = edge
     segments = sorted(set(reference_sizes) | set(new_sizes))
     before = np.array([reference_sizes.get(s, 0) for s in segments], dtype=np.float64)
     after = np.array([new_sizes.get(s, 0) for s in segments], dtype=np.float64)

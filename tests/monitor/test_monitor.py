@@ -24,7 +24,7 @@ def test_monitor_of_the_training_users_finds_nothing(run_a, planted, tmp_path):
     assert any("rebuilt from" in n for n in result.summary["notes"])
     out = result.save(tmp_path / "mon")
     assert sorted(p.name for p in out.iterdir()) == [
-        "drift.csv", "governance.json", "monitor.json", "segment_shift.csv",
+        "drift.csv", "governance.json", "monitor.html", "monitor.json", "segment_shift.csv",
         "transition_matrix.csv", "transitions.csv"]
     summary = json.loads((out / "monitor.json").read_text())
     assert summary["drift_counts"] == {"stable": 5}
