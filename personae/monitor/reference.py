@@ -114,7 +114,7 @@ class Reference:
         arrays.update(centroids=self.centroids, space_sd=self.space_sd)
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / ".reference.npz.partial.npz"
-        np.savez(partial, **arrays)
+        np.savez(partial, **arrays)  # type: ignore[arg-type]
         partial.replace(folder / "reference.npz")
         text = json.dumps(document, indent=1, default=_plain)
         (folder / ".reference.json.partial").write_text(text, encoding="utf-8")

@@ -163,9 +163,10 @@ def track_run(run_dir: str | Path, where: str | Path) -> str:
     source = info.get("input", {}).get("source", "")
     tags = {"personae.kind": "run", "personae.version": __version__,
             "personae.input": source, "personae.input_hash": file_hash(source) or "n/a"}
-    artifacts = [(folder / name, None) for name in
-                 ("run.json", "segment_profiles.csv", "k_selection.csv", "personas.json",
-                  "report.html")] + [(folder / "model", "model")]
+    artifacts: list[tuple[Path, str | None]] = [
+        (folder / name, None) for name in ("run.json", "segment_profiles.csv",
+                                           "k_selection.csv", "personas.json", "report.html")]
+    artifacts.append((folder / "model", "model"))
     return _log(store_uri(where), f"run {folder.name}", params, metrics, tags, artifacts)
 
 
