@@ -68,8 +68,9 @@ def bimodality(X: np.ndarray, random_state: int = 0) -> float:
     centred = np.asarray(X, dtype=np.float64) - X.mean(axis=0)
     if not np.any(centred):
         return float("nan")
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return coefficient(centred @ vt[0])
+    # the first principal axis from the small (features x features) scatter matrix
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    return coefficient(centred @ vectors[:, -1])
 
 
 def coefficient(z: np.ndarray) -> float:

@@ -70,3 +70,22 @@ def test_text_that_is_not_a_number_names_its_row(reference, planted):
     bad.loc[5, "m0"] = "lots"
     with pytest.raises(DataError, match=r"new.csv: column 'm0', row 6: 'lots' is not a number"):
         feature_drift(reference, bad, "new.csv")
+
+
+def test_sorted_quantiles_equal_numpys():
+    from personae.monitor.drift import sorted_quantiles
+    from personae.monitor.reference import QUANTILE_GRID
+
+    values = np.random.default_rng(3).lognormal(size=12_345)
+    np.testing.assert_allclose(sorted_quantiles(values), np.quantile(values, QUANTILE_GRID))
+
+
+def test_bin_counts_match_searchsorted_with_ties_on_the_edges():
+    from personae.monitor.drift import bin_counts
+
+    values = np.array([0, 0, 0, 1, 2, 2, 3, 5, 8, 8, 9], dtype=float)
+    edges = (0.0, 2.0, 8.0)
+    expected = np.bincount(np.searchsorted(np.asarray(edges), values, side="left"),
+                           minlength=4)
+    np.testing.assert_array_equal(bin_counts(edges, values), expected)
+    assert bin_counts((), values).tolist() == [11.0]
