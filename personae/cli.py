@@ -481,8 +481,9 @@ def _print_monitor(result: Any, out: Path) -> None:
         out_console.print(f"suggest {item['action']}: {item['reason']}", highlight=False)
     out_console.print(f"retrain: {'yes' if governance.retrain else 'no'} ("
                       f"{'; '.join(governance.retrain_reasons)})", highlight=False)
-    out_console.print(f"outputs: {out}/ (drift.csv, segment_shift.csv, transitions.csv, "
-                      "governance.json, monitor.json)")
+    matching = "segment_matching.csv, " if result.matching is not None else ""
+    out_console.print(f"outputs: {out}/ (monitor.html, drift.csv, segment_shift.csv, "
+                      f"transitions.csv, {matching}governance.json, monitor.json)")
 
 
 @app.command("monitor")
