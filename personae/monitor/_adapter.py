@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import DataError, ModelFileError
-from personae.features.table import category_text, coerce_numeric, text_columns, user_ids
+from personae.features.table import category_text, coerce_numeric, text_columns
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,12 @@ def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def frame_ids(model: Any, frame: pd.DataFrame, source: str) -> pd.Series | None:
-    """User ids of a new table (None when it has no id column: no transitions then)."""
+    """User ids of a new table (None when it has no id column: no transitions then). Not
+    checked for duplicates: transitions keep a repeated id's first row."""
     column = model.id_column_
     if column is None or column not in frame.columns:
         return None
-    return user_ids(frame, column, source)
+    return frame[column]
 
 
 @dataclass(frozen=True, eq=False)

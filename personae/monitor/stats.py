@@ -26,19 +26,16 @@ def psi_verdict(value: float) -> str:
 
 def centroids(X: np.ndarray, labels: np.ndarray, segments: list[int] | tuple[int, ...]
               ) -> np.ndarray:
-    """Mean row of each segment (NaN where a segment has no rows); one pass per column."""
+    """Mean row of each segment (NaN where a segment has no rows); edge users (-1) count in
+    none. Each segment's rows are gathered once, in row order, and summed in float64."""
     labels = np.asarray(labels)
-    top = max(max(segments, default=-1), int(labels.max(initial=-1))) + 1
-    if (labels < 0).any():  # edge users count in no segment
-        keep = labels >= 0
-        X, labels = X[keep], labels[keep]
-    counts = np.bincount(labels, minlength=top).astype(np.float64)
-    out = np.empty((top, X.shape[1]), dtype=np.float64)
-    for j in range(X.shape[1]):
-        out[:, j] = np.bincount(labels, weights=X[:, j], minlength=top)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out /= counts[:, None]
-    return out[list(segments)] if len(segments) else np.empty((0, X.shape[1]))
+    out = np.full((len(segments), X.shape[1]), np.nan, dtype=np.float64)
+    for i, s in enumerate(segments):
+        mask = labels == s
+        n = int(np.count_nonzero(mask))
+        if n:
+            out[i] = X[mask].sum(axis=0, dtype=np.float64) / n
+    return out
 
 
 def model_space_sd(X: np.ndarray) -> np.ndarray:

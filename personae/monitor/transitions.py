@@ -102,6 +102,8 @@ def stayed_share(table: pd.DataFrame) -> float:
 def _key(ids: pd.Series) -> pd.Series:
     """Ids comparable across files (12345, 12345.0 and '12345' are the same user)."""
     values = pd.Series(ids).reset_index(drop=True)
+    if pd.api.types.is_integer_dtype(values) and not values.hasnans:
+        return values.astype("int64")
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.astype("float64")
         whole = numbers.notna() & (numbers % 1 == 0)
