@@ -32,6 +32,7 @@ from personae.data.writers import file_listing, staged_folder, to_json, write_fr
 from personae.features.semantics import Semantics
 from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
 from personae.model import SegmentModel, sample_rows
+from personae.monitor.reference import Reference, build_reference
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.maps import MAP_SAMPLE, project
 from personae.profile.personas import personas_document
@@ -66,6 +67,7 @@ class SegmentationResult:
     journeys: dict[str, Any] | None = field(default=None, repr=False)
     user_map: pd.DataFrame | None = field(default=None, repr=False)
     semantics: Semantics = field(default_factory=Semantics, repr=False)
+    reference: Reference | None = field(default=None, repr=False)
 
     @property
     def algorithm(self) -> dict[str, Any]:
@@ -152,6 +154,8 @@ class SegmentationResult:
             if self.user_map is not None:
                 write_frame(self.user_map, staging / "user_map.parquet")
             self.model.save(staging / "model", segments=self.segments_summary())
+            if self.reference is not None:  # what monitoring compares new users with
+                self.reference.save(staging / "model")
             info = dict(self.info)
             info["timings_seconds"] = {**info["timings_seconds"],
                                        "write": round(time.perf_counter() - started, 3)}
@@ -239,6 +243,9 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     journeys = _journeys(data, run.input, provenance, ids, labels)
     user_map = _user_map(run, X, ids, labels)
     timings["journeys_and_map"] = time.perf_counter() - started
+    started = time.perf_counter()
+    reference = build_reference(frame, labels, model, source, X=X)
+    timings["reference"] = time.perf_counter() - started
 
     info = _run_info(run, source, frame, model, labels, checks, stability, notes, provenance,
                      semantics, timings, extra)
@@ -246,7 +253,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         source=source, data=frame, ids=ids, labels=labels, profiles=profiles,
         k_table=decision_table(model), model=model, info=info,
         extra=extra, config=run, personas=personas, journeys=journeys, user_map=user_map,
-        semantics=semantics)
+        semantics=semantics, reference=reference)
 
 
 def _read(data: Any, spec: InputConfig) -> tuple[pd.DataFrame, str, dict[str, Any],

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from experiments.planted import planted, write_run
 
+from experiments.planted import planted, write_run
 from personae.experiments import uplift
 from personae.experiments.uplift import COLUMNS
 

@@ -1,0 +1,156 @@
+"""The one place the monitor touches the model and the run folder (re-point it here when
+their layout changes)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personae.errors import DataError, ModelFileError
+from personae.features.table import category_text, coerce_numeric, text_columns
+
+log = logging.getLogger(__name__)
+
+MISSING = "(missing)"
+
+
+def model_numeric(model: Any) -> list[str]:
+    return list(model.preprocessor_.numeric_)
+
+
+def model_categorical(model: Any) -> list[str]:
+    return sorted(model.preprocessor_.categorical_)
+
+
+def numeric_values(frame: pd.DataFrame, name: str, source: str) -> np.ndarray:
+    if name not in frame.columns:
+        raise DataError(f"column {name!r} used by the model is missing", source=source)
+    return coerce_numeric(frame[name], source, name)
+
+
+def category_values(frame: pd.DataFrame, name: str) -> pd.Series:
+    return category_text(frame[name]).fillna(MISSING).astype(str)
+
+
+def segment_matrix(model: Any, frame: pd.DataFrame, source: str) -> np.ndarray:
+    """The users in the model's (scaled) space."""
+    return np.asarray(model.transform(frame, source))
+
+
+NOVELTY_ROWS = 1_000_000
+
+
+def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
+    """Segment of each row of the model-space matrix, and the share of novel users
+    (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
+    segmenter = model.segmenter_
+    labels = np.asarray(segmenter.predict(X))
+    threshold = getattr(model, "novelty_threshold_", np.inf)
+    rows = np.random.default_rng(0).integers(0, len(X), NOVELTY_ROWS) \
+        if len(X) > NOVELTY_ROWS else slice(None)
+    novel = float(np.mean(segmenter.distance(X[rows]) > threshold)) if len(X) else 0.0
+    return labels, novel
+
+
+def frame_ids(model: Any, frame: pd.DataFrame, source: str) -> pd.Series | None:
+    """User ids of a new table (None when it has no id column: no transitions then). Not
+    checked for duplicates: transitions keep a repeated id's first row."""
+    column = model.id_column_
+    if column is None or column not in frame.columns:
+        return None
+    return frame[column]
+
+
+@dataclass(frozen=True, eq=False)
+class RunFolder:
+    """What a finished run folder holds, as the monitor needs it."""
+
+    path: Path
+    model: Any
+    info: dict[str, Any]
+    users: pd.DataFrame  # id column, segment, input columns (renamed back)
+    id_column: str
+    names: dict[int, str]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.users["segment"].to_numpy()
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    def event_mapping(self) -> dict[str, str]:
+        """The event-log mapping the run used, where run.json records one."""
+        recorded = self.info.get("input", {})
+        events_config = (self.info.get("config", {}).get("input") or {}).get("events")
+        places = [recorded if recorded.get("kind") == "events" else None, events_config,
+                  self.info.get("events"), recorded.get("events")]
+        try:
+            personas = json.loads((self.path / "personas.json").read_text(encoding="utf-8"))
+            places.append(personas["run"].get("events"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+                AttributeError):
+            pass
+        for where in places:
+            if isinstance(where, dict) and isinstance(where.get("mapping"), dict):
+                return {str(k): str(v) for k, v in where["mapping"].items() if v}
+        return {}
+
+
+def load_run(run_dir: str | Path) -> RunFolder:
+    from personae.model import SegmentModel
+
+    path = Path(run_dir)
+    if not (path / "run.json").is_file():
+        raise ModelFileError(f"{path}: not a personae run folder (no run.json); run "
+                             "'personae run INPUT --out FOLDER' first")
+    try:
+        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path / 'run.json'}: not valid JSON ({exc})") from None
+    model = SegmentModel.load(path / "model")
+    users_path = path / "users_segmented.parquet"
+    if not users_path.is_file():
+        raise ModelFileError(f"{users_path}: missing; the run folder is incomplete")
+    users = text_columns(pd.read_parquet(users_path), str(users_path))
+    id_column = str(info.get("id_column") or users.columns[0])
+    if "segment" not in users.columns:
+        raise DataError("no 'segment' column", source=str(users_path))
+    # users_table renamed input columns that clashed with its own (input_segment ...)
+    training = set(info.get("input", {}).get("columns", []))
+    back = {c: c[len("input_"):] for c in users.columns
+            if c.startswith("input_") and c[len("input_"):] in training}
+    users = users.rename(columns=back) if back else users
+    return RunFolder(path=path, model=model, info=info, users=users, id_column=id_column,
+                     names=segment_names(path, model.n_clusters_))
+
+
+def segment_names(run_dir: Path, n_segments: int) -> dict[int, str]:
+    """Persona names from model/segments.json (or personas.json), else 'segment N'."""
+    names = {s: f"segment {s}" for s in range(n_segments)}
+    for file, key in ((run_dir / "model" / "segments.json", "persona"),
+                      (run_dir / "personas.json", "name")):
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        items = document if isinstance(document, list) else document.get("personas", []) \
+            if isinstance(document, dict) else []
+        found = {int(i["segment"]): str(i[key]) for i in items
+                 if isinstance(i, dict) and "segment" in i and i.get(key)}
+        if found:
+            names.update(found)
+            return names
+    return names
+
+
+def run_ids(run: RunFolder) -> pd.Series:
+    return run.users[run.id_column] if run.id_column in run.users.columns else \
+        pd.Series(np.arange(len(run.users)), name=run.id_column)

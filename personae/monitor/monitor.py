@@ -1,0 +1,240 @@
+"""Monitor a run's model on new users, or compare two finished runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personae.errors import DataError
+from personae.monitor._adapter import (
+    RunFolder,
+    assign,
+    frame_ids,
+    load_run,
+    run_ids,
+    segment_matrix,
+)
+from personae.monitor.drift import feature_drift
+from personae.monitor.governance import Governance, SegmentState, govern
+from personae.monitor.matching import (
+    Matching,
+    centroid_distance,
+    match_segments,
+    overlap_counts,
+)
+from personae.monitor.reference import Reference, build_reference
+from personae.monitor.stats import bimodality, centroids, segment_rows
+from personae.monitor.transitions import (
+    ShiftSummary,
+    segment_shift,
+    stayed_share,
+    transition_matrix,
+    transitions,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class MonitorResult:
+    """Everything ``personae monitor`` / ``personae compare`` writes."""
+
+    kind: str
+    drift: pd.DataFrame
+    segment_shift: pd.DataFrame
+    shift: ShiftSummary
+    transitions: pd.DataFrame | None
+    matching: Matching | None
+    governance: Governance
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def transition_matrix(self) -> pd.DataFrame | None:
+        return None if self.transitions is None else transition_matrix(self.transitions)
+
+    def save(self, out: str | Path) -> Path:
+        from personae.monitor.outputs import write_outputs
+
+        return write_outputs(self, out)
+
+
+def run_reference(run: RunFolder) -> tuple[Reference, str | None]:
+    """The run's saved reference, or one rebuilt from users_segmented.parquet (with a note)."""
+    if (run.model_dir / "reference.json").is_file():
+        return Reference.load(run.model_dir), None
+    users_path = run.path / "users_segmented.parquet"
+    note = (f"{run.model_dir} keeps no reference.json: the reference was rebuilt from "
+            f"{users_path} (the training input columns and labels)")
+    log.info(note)
+    reference = build_reference(run.users, run.labels, run.model, str(users_path))
+    return reference, note
+
+
+def read_new_input(run: RunFolder, path: str | Path, events: bool = False,
+                   event_map: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The new users: a user table, or an event log turned into features the way the run's
+    log was (the mapping in run.json or personas.json, else ``event_map``, else detection)."""
+    notes: list[str] = []
+    if not events:
+        from personae.data.readers import read_table
+
+        return read_table(path), notes
+    from personae.features.events import from_events
+
+    mapping = {**run.event_mapping(), **(event_map or {})}
+    notes.append("event features computed with the mapping " + (
+        ", ".join(f"{k}={v}" for k, v in sorted(mapping.items())) if mapping
+        else "detected by name (the run records none)"))
+    frame = from_events(str(path), **mapping).frame  # type: ignore[arg-type]
+    needed = [*run.model.preprocessor_.numeric_, *run.model.preprocessor_.categorical_]
+    absent = [c for c in needed if c not in frame.columns]
+    if absent:
+        notes.append(f"features absent from the new log ({', '.join(absent)}) are treated "
+                     "as missing (the model imputes them)")
+        frame = frame.assign(**{c: np.nan for c in absent})
+    return frame, notes
+
+
+def _state(segments: list[int], names: dict[int, str], X: np.ndarray, labels: np.ndarray,
+           reference: Reference, reference_shares: np.ndarray, reference_bc: np.ndarray
+           ) -> SegmentState:
+    counts = np.bincount(labels[labels >= 0], minlength=max([*segments, -1]) + 1)
+    sizes = np.array([int(counts[s]) if s < len(counts) else 0 for s in segments])
+    return SegmentState(
+        segments=segments, names=names, sizes=sizes, reference_shares=reference_shares,
+        centroids=centroids(X, labels, segments), space_sd=reference.space_sd,
+        space_features=list(reference.space_features),
+        bimodality=np.array([bimodality(X[segment_rows(labels, s)]) for s in segments]),
+        reference_bimodality=reference_bc)
+
+
+
+def monitor(run_dir: str | Path, new_input: str | Path | pd.DataFrame, *,
+            events: bool = False, event_map: dict[str, str] | None = None) -> MonitorResult:
+    """Apply the run's model to new users (no refit) and compare them with its reference."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    run = load_run(run_dir)
+    reference, note = run_reference(run)
+    notes = [note] if note else []
+    timings["load_run"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if isinstance(new_input, pd.DataFrame):
+        source, frame = "DataFrame", new_input.reset_index(drop=True)
+    else:
+        source = str(new_input)
+        frame, more = read_new_input(run, new_input, events, event_map)
+        notes += more
+    if len(frame) == 0:
+        raise DataError("has no users", source=source)
+    timings["read"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    drift = feature_drift(reference, frame, source)
+    timings["drift"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    X = segment_matrix(run.model, frame, source)
+    labels, novel = assign(run.model, X)
+    timings["assign"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    sizes = dict(zip(reference.segments, reference.segment_sizes, strict=True))
+    edge = int(np.sum(run.labels < 0))
+    if edge:
+        sizes[-1] = edge
+    shift_table, shift = segment_shift(sizes, labels, run.names)
+    moves = None
+    ids = frame_ids(run.model, frame, source)
+    if ids is not None:
+        moves = transitions(run_ids(run), run.labels, ids, labels)
+    else:
+        notes.append(f"the new input has no {run.model.id_column_!r} column: no transitions")
+    stayed = stayed_share(moves) if moves is not None else None
+    segments = list(reference.segments)
+    state = _state(segments, run.names, X, labels, reference, reference.segment_shares,
+                   np.asarray(reference.bimodality))
+    governance = govern(state, drift, shift.psi, novel, stayed)
+    timings["segments"] = time.perf_counter() - clock
+    summary = {
+        "kind": "monitor", "run": str(run.path), "new_input": source, "events": events,
+        "reference": reference.source, "reference_users": reference.n_users,
+        "new_users": len(frame), "novel_share": novel,
+        "users_in_both": int(moves["users"].sum()) if moves is not None else None,
+        "stayed_share": stayed, "segment_psi": shift.psi, "segment_verdict": shift.verdict,
+        "drift_counts": drift["verdict"].value_counts().to_dict(), "notes": notes,
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return MonitorResult("monitor", drift, shift_table, shift, moves, None, governance,
+                         summary)
+
+
+def compare(run_a: str | Path, run_b: str | Path) -> MonitorResult:
+    """Compare two finished runs: B's users against A's reference, B's segments matched to
+    A's (B's segments get A's ids where they match), where A's users went."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    a, b = load_run(run_a), load_run(run_b)
+    reference, note = run_reference(a)
+    notes = [note] if note else []
+    timings["load_runs"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    source = str(b.path / "users_segmented.parquet")
+    drift = feature_drift(reference, b.users, source)
+    timings["drift"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    XB = segment_matrix(a.model, b.users, source)  # B's users in A's space
+    _, novel = assign(a.model, XB)
+    labels_b = b.labels
+    new_segments = sorted(int(s) for s in np.unique(labels_b) if s >= 0)
+    cb = centroids(XB, labels_b, new_segments)
+    distance = centroid_distance(reference.centroids, cb, reference.space_sd)
+    old_segments = list(reference.segments)
+    ids_a, ids_b = run_ids(a), run_ids(b)
+    paired = transitions(ids_a, a.labels, ids_b, labels_b)
+    counts = overlap_counts(paired["from_segment"].repeat(paired["users"]).to_numpy(),
+                            paired["to_segment"].repeat(paired["users"]).to_numpy(),
+                            old_segments, new_segments)
+    matching = match_segments(old_segments, new_segments, distance, counts, a.names)
+    stable = np.array([matching.ids.get(int(s), -1) if s >= 0 else -1 for s in labels_b])
+    timings["match"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    sizes = dict(zip(reference.segments, reference.segment_sizes, strict=True))
+    names = dict(a.names)
+    names.update({matching.ids[s]: f"{b.names.get(s, f'segment {s}')} (run B)"
+                  for s in new_segments if matching.ids[s] not in names})
+    shift_table, shift = segment_shift(sizes, stable, names)
+    moves = transitions(ids_a, a.labels, ids_b, stable) if len(paired) else None
+    stayed = stayed_share(moves) if moves is not None else None
+    by_id = {matching.ids[s]: s for s in new_segments}
+    stable_segments = sorted(by_id)
+    ref_share = dict(zip(old_segments, reference.segment_shares, strict=True))
+    ref_bc = dict(zip(old_segments, reference.bimodality, strict=True))
+    state = _state(stable_segments, names, XB, stable, reference,
+                   np.array([ref_share.get(s, np.nan) for s in stable_segments]),
+                   np.array([ref_bc.get(s, np.nan) for s in stable_segments]))
+    governance = govern(state, drift, shift.psi, novel, stayed)
+    timings["segments"] = time.perf_counter() - clock
+    fates = matching.fates["fate"].value_counts().to_dict()
+    summary = {
+        "kind": "compare", "run_a": str(a.path), "run_b": str(b.path),
+        "reference": reference.source, "reference_users": reference.n_users,
+        "new_users": len(b.users), "novel_share": novel,
+        "users_in_both": int(paired["users"].sum()), "stayed_share": stayed,
+        "segment_psi": shift.psi, "segment_verdict": shift.verdict,
+        "stable_ids": {str(k): v for k, v in matching.ids.items()}, "fates": fates,
+        "drift_counts": drift["verdict"].value_counts().to_dict(), "notes": notes,
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return MonitorResult("compare", drift, shift_table, shift, moves, matching, governance,
+                         summary)

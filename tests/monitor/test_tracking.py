@@ -1,0 +1,86 @@
+"""MLflow run history in a temporary local store, read back with MLflow's own client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from personae.errors import ConfigError
+from personae.monitor import monitor
+from personae.monitor.tracking import _file_store_allowed, store_uri, track_monitor, track_run
+
+mlflow = pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed")
+
+
+def _read(uri: str, run_id: str):
+    with _file_store_allowed():
+        client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+        run = client.get_run(run_id)
+        artifacts = {a.path for a in client.list_artifacts(run_id)}
+    return run, artifacts
+
+
+def test_a_run_folder_is_logged_with_params_metrics_tags_and_artifacts(run_a: Path,
+                                                                       tmp_path: Path):
+    before = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    store = tmp_path / "mlruns"
+    run_id = track_run(run_a, store)
+    assert os.environ.get("MLFLOW_ALLOW_FILE_STORE") == before  # restored
+    run, artifacts = _read(store_uri(store), run_id)
+    assert run.data.params["k"] == "3" and run.data.params["algorithm"] == "kmeans"
+    assert run.data.metrics["segments"] == 3 and run.data.metrics["users"] == 2400
+    shares = [run.data.metrics[f"segment_{i}.share"] for i in range(3)]
+    assert sum(shares) == pytest.approx(1.0)
+    assert run.data.metrics["stability.ari_mean"] == 1.0  # K given: no silhouette search
+    assert "inertia_all_users" in run.data.metrics
+    assert run.data.tags["personae.kind"] == "run"
+    assert {"run.json", "segment_profiles.csv", "model"} <= artifacts
+
+
+def test_a_monitor_result_is_logged_with_psi_per_feature(run_a: Path, planted,
+                                                         tmp_path: Path):
+    frame = planted[0].copy()
+    frame["m1"] += frame["m1"].std()
+    result = monitor(run_a, frame)
+    out = result.save(tmp_path / "mon")
+    store = tmp_path / "mlruns"
+    run_id = track_monitor(result, out, store.as_uri())
+    run, artifacts = _read(store.as_uri(), run_id)
+    metrics = run.data.metrics
+    assert metrics["feature.m1.psi"] >= 0.25 and metrics["feature.m0.psi"] == 0
+    assert metrics["drift_count.significant"] == 1 and metrics["retrain"] == 1
+    assert run.data.tags["personae.retrain"] == "yes"
+    assert {"drift.csv", "monitor.html", "governance.json"} <= artifacts
+
+
+def test_a_remote_store_is_refused():
+    with pytest.raises(ConfigError, match="local folder"):
+        store_uri("http://tracking.example:5000")
+
+
+def test_cli_tracks_a_run_and_a_monitor_and_refuses_a_server_first(run_a: Path, planted,
+                                                                    tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from personae.cli import app
+
+    runner = CliRunner()
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["track", str(run_a), "--to", str(store)])
+    assert result.exit_code == 0 and "tracked: MLflow run" in result.output, result.output
+    new = tmp_path / "new.csv"
+    planted[0].to_csv(new, index=False)
+    out = tmp_path / "mon"
+    result = runner.invoke(app, ["monitor", str(run_a), str(new), "--out", str(out),
+                                 "--track", "https://mlflow.example"])
+    assert result.exit_code == 2 and "local folder" in result.output
+    assert not out.exists()
+    result = runner.invoke(app, ["monitor", str(run_a), str(new), "--out", str(out),
+                                 "--track", str(store)])
+    assert result.exit_code == 0, result.output
+    with _file_store_allowed():
+        client = mlflow.tracking.MlflowClient(tracking_uri=store_uri(store))
+        runs = client.search_runs([client.get_experiment_by_name("personae").experiment_id])
+    assert sorted(r.data.tags["personae.kind"] for r in runs) == ["monitor", "run"]
