@@ -304,6 +304,9 @@ def app_from_env() -> Any:
     the settings come in ``PERSONAE_SERVE_CONFIG`` (JSON), written by ``run_server``."""
     import json
 
+    from personae.serve.server import one_thread_per_worker
+
+    one_thread_per_worker()
     settings = json.loads(os.environ["PERSONAE_SERVE_CONFIG"])
     return create_app(ServeConfig(**settings))
 

@@ -19,6 +19,7 @@ def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000,
     """Serve until interrupted. The model folder is loaded (and checked) before binding."""
     import uvicorn
 
+    one_thread_per_worker()
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1; got {workers}")
     if not 0 <= port <= 65535:
@@ -36,3 +37,11 @@ def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000,
                     workers=workers, log_level=log_level, access_log=access_log)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def one_thread_per_worker() -> None:
+    """One BLAS / OpenMP thread per server process: requests are small, and a pool of
+    threads per request costs more than it saves (use ``--workers`` for more cores)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
