@@ -464,8 +464,8 @@ def serve(
         config = ServeConfig(model_dir=str(model_dir), token=token, max_body_bytes=max_body,
                              max_users=max_users, max_events=max_events,
                              reload_seconds=reload_seconds)
-        for name, value in (("--max-users", max_users), ("--max-events", max_events),
-                            ("--max-body", max_body)):
+        for name, value in (("--workers", workers), ("--max-users", max_users),
+                            ("--max-events", max_events), ("--max-body", max_body)):
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1; got {value}")
         from personae.serve.app import create_app

@@ -245,10 +245,9 @@ class EarlyModel:
         folder = Path(model_dir) / FOLDER
         try:
             document = json.loads((folder / "early.json").read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT or document.get("format_version") != \
-                    FORMAT_VERSION:
-                raise ValueError(f"format {document.get('format')!r} version "
-                                 f"{document.get('format_version')!r}")
+            if not isinstance(document, dict) or document.get("format") != FORMAT or \
+                    document.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"not a {FORMAT} file of version {FORMAT_VERSION}")
             with np.load(folder / "early.npz", allow_pickle=False) as loaded:
                 arrays = {name: loaded[name] for name in loaded.files}
             windows = tuple(Window(

@@ -28,6 +28,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture
+def loopback_port() -> int:
+    return free_port()
+
+
 @dataclass
 class Running:
     url: str
