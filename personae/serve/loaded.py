@@ -89,6 +89,8 @@ class LoadedModel:
     early: Any = None  # personae.early.EarlyModel when the folder holds one
     centres: np.ndarray | None = None  # float64, for NEAREST_CENTRE algorithms
     centre_norms: np.ndarray | None = None
+    medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
+    log_mask: np.ndarray | None = None
 
     @property
     def features(self) -> list[str]:
@@ -107,7 +109,7 @@ class LoadedModel:
         known = set(self.features)
         id_keys = {*ID_KEYS, *([self.id_column] if self.id_column else [])}
         n = len(users)
-        numeric = {name: np.empty(n, dtype=np.float64) for name in self.numeric}
+        raw = np.empty((n, len(self.numeric)), dtype=np.float64)
         texts: dict[str, list[str]] = {name: [] for name in self.categorical}
         for i, user in enumerate(users):
             unknown = [k for k in user if k not in known and k not in id_keys]
@@ -120,14 +122,14 @@ class LoadedModel:
                 raise RequestError(f"missing features {missing} (send null for a value you "
                                    "do not know: it is imputed as in training)",
                                    field=f"{where}[{i}].{missing[0]}", known=self.features)
-            for name, column in numeric.items():
-                column[i] = _number(user[name], f"{where}[{i}].{name}")
+            for j, name in enumerate(self.numeric):
+                raw[i, j] = _number(user[name], f"{where}[{i}].{name}")
             for name, values in texts.items():
                 values.append(_category(user[name], self.modes[name]))
         X = np.empty((n, len(self.model.preprocessor_.feature_names_)), dtype=np.float32)
         width = len(self.numeric)
         if width:
-            X[:, :width] = self.model.preprocessor_.numeric_matrix(numeric, n)
+            X[:, :width] = self._numeric_block(raw)
         position = width
         rows = np.arange(n)
         for name in sorted(self.categorical):
@@ -139,6 +141,21 @@ class LoadedModel:
             X[:, position: position + len(levels) + 1] = block
             position += len(levels) + 1
         return X
+
+    def _numeric_block(self, raw: np.ndarray) -> np.ndarray:
+        """``TablePreprocessor.numeric_matrix`` for all columns at once: the same float64
+        operations per value (median, signed log, centre and scale), without a numpy
+        call per column; k-NN imputation goes through the preprocessor itself."""
+        pre = self.model.preprocessor_
+        if pre.impute != "median":
+            return pre.numeric_matrix({name: raw[:, j] for j, name in
+                                       enumerate(self.numeric)}, len(raw))
+        assert self.medians is not None and self.log_mask is not None
+        block = np.where(np.isnan(raw), self.medians, raw)
+        if self.log_mask.any():
+            logged = block[:, self.log_mask]
+            block[:, self.log_mask] = np.sign(logged) * np.log1p(np.abs(logged))
+        return (block - pre.center_) / pre.scale_
 
     def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray | None]:
         """Labels, novelty, probability and broad level of each row of the scaled matrix."""
@@ -238,6 +255,8 @@ def load_model(folder: str | Path) -> LoadedModel:
         id_column=model.id_column_, numeric=list(pre.numeric_),
         categorical={k: list(v) for k, v in pre.categorical_.items()}, modes=dict(pre.modes_),
     )
+    loaded.medians = np.array([pre.medians_[n] for n in pre.numeric_], dtype=np.float64)
+    loaded.log_mask = np.array([n in pre.log_columns_ for n in pre.numeric_], dtype=bool)
     segmenter = model.segmenter_
     if segmenter.name in NEAREST_CENTRE and hasattr(segmenter, "cluster_centers_"):
         loaded.centres = np.asarray(segmenter.cluster_centers_, dtype=np.float64)

@@ -87,3 +87,14 @@ def test_a_far_away_user_is_novel(serve_model, users_model):
     with running.client() as client:
         row = client.post("/assign", json={"users": [user]}).json()["assignments"][0]
     assert row["novel"] is True
+
+
+def test_fast_path_matrix_is_the_models_transform_bit_for_bit(users_model):
+    from personae.serve.loaded import load_model
+
+    folder, frame = users_model
+    loaded = load_model(folder)
+    sent = _rows(frame)
+    np.testing.assert_array_equal(loaded.matrix(sent), loaded.model.transform(frame))
+    labels = [a["segment"] for a in loaded.assign(sent, frame["user_id"].tolist())]
+    np.testing.assert_array_equal(labels, loaded.model.predict(frame))
