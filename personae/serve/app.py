@@ -12,6 +12,7 @@ features list the known ones), 413 over the body or batch limits, 401 without th
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import time
@@ -180,7 +181,7 @@ def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAP
     _add_error_handlers(app)
 
     @app.post("/assign")
-    async def assign(request: AssignRequest) -> dict[str, Any]:
+    async def assign(request: AssignRequest) -> Response:
         users = request.users
         if len(users) > config.max_users:
             return _too_many("users", len(users), config.max_users)  # type: ignore[return-value]
@@ -188,7 +189,7 @@ def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAP
         ids = [_user_id(user, i, loaded) for i, user in enumerate(users)]
         rows = loaded.assign(users, ids)
         _count(metrics, rows, "core")
-        return {"model": loaded.info.as_dict(), "assignments": rows}
+        return _json({"model": loaded.info.as_dict(), "assignments": rows})
 
     @app.post("/assign/events")
     def assign_events(request: EventsRequest) -> dict[str, Any]:
@@ -239,6 +240,12 @@ def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAP
     return app
 
 
+def _json(payload: dict[str, Any]) -> Response:
+    """A JSON answer of plain values, serialised once (no per-field encoder pass)."""
+    return Response(json.dumps(payload, separators=(",", ":"), allow_nan=False),
+                    media_type="application/json")
+
+
 def _too_many(what: str, got: int, limit: int) -> JSONResponse:
     return _error(413, f"{got:,} {what} in one request; at most {limit:,}", field=what,
                   limit=limit)
@@ -248,7 +255,8 @@ def _user_id(user: dict[str, Any], i: int, loaded: LoadedModel) -> Any:
     for key in (*ID_KEYS, *([loaded.id_column] if loaded.id_column else [])):
         if key in user:
             value = user[key]
-            if value is None or isinstance(value, (dict, list)):
+            if value is None or isinstance(value, (dict, list)) or (
+                    isinstance(value, float) and not np.isfinite(value)):
                 raise RequestError("must be a string or a number", field=f"users[{i}].{key}")
             return value
     raise RequestError("missing (every user needs a user_id)", field=f"users[{i}].user_id")
@@ -302,8 +310,6 @@ def _add_error_handlers(app: FastAPI) -> None:
 def app_from_env() -> Any:
     """The app for ``uvicorn --factory`` worker processes (``personae serve --workers N``):
     the settings come in ``PERSONAE_SERVE_CONFIG`` (JSON), written by ``run_server``."""
-    import json
-
     from personae.serve.server import one_thread_per_worker
 
     one_thread_per_worker()
