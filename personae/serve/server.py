@@ -34,7 +34,8 @@ def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000,
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run("personae.serve.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, access_log=access_log)
+                    workers=workers, log_level=log_level, access_log=access_log,
+                    timeout_worker_healthcheck=60)  # a worker loads the model first
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
