@@ -7,9 +7,11 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from personae.cli import app as cli_app
+from personae.model import SegmentModel
 
 
 def _rows(frame: pd.DataFrame) -> list[dict]:
@@ -98,3 +100,22 @@ def test_fast_path_matrix_is_the_models_transform_bit_for_bit(users_model):
     np.testing.assert_array_equal(loaded.matrix(sent), loaded.model.transform(frame))
     labels = [a["segment"] for a in loaded.assign(sent, frame["user_id"].tolist())]
     np.testing.assert_array_equal(labels, loaded.model.predict(frame))
+
+
+@pytest.mark.slow
+def test_soft_and_nested_models_give_probability_and_broad_segment(users_model, tmp_path):
+    from personae.serve.loaded import load_model
+
+    _, frame = users_model
+    for algorithm, key in (("gmm", "probability"), ("hierarchical", "broad_segment")):
+        model = SegmentModel(algorithm=algorithm, k=3, stability=False, categorical=["region"])
+        model.fit(frame).save(tmp_path / algorithm)
+        loaded = load_model(tmp_path / algorithm)
+        rows = loaded.assign(_rows(frame), frame["user_id"].tolist())
+        np.testing.assert_array_equal([r["segment"] for r in rows], model.predict(frame))
+        values = [r[key] for r in rows]
+        assert all(v is not None for v in values)
+        if key == "probability":
+            assert all(0 < v <= 1 for v in values)
+            best = model.predict_proba(frame).max(axis=1)
+            np.testing.assert_allclose(values, best, atol=1e-6)

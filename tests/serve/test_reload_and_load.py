@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from personae.model import SegmentModel
 
@@ -65,10 +66,11 @@ def test_a_new_model_folder_is_picked_up_without_dropping_requests(serve_model, 
     assert _metric(text, "personae_model_reloads_total", outcome="failed") >= 1
 
 
+@pytest.mark.slow
 def test_load_nothing_lost_and_metrics_count_every_request(serve_model, users_model):
     folder, _ = users_model
     running = serve_model(folder)
-    n, batch = 300, 5
+    n, batch = 200, 5
 
     async def send() -> list[int]:
         limits = httpx.Limits(max_connections=16)
