@@ -61,7 +61,8 @@ def start(command: list[str], port: int) -> subprocess.Popen:
             return process
         except httpx.TransportError:
             if process.poll() is not None:
-                raise SystemExit(f"server failed: {process.stderr.read().decode()[-2000:]}")
+                message = process.stderr.read().decode()[-2000:] if process.stderr else ""
+                raise SystemExit(f"server failed: {message}") from None
             time.sleep(0.2)
     process.kill()
     raise SystemExit("server did not start")
@@ -84,9 +85,9 @@ def wrk(url: str, body: str, seconds: float, connections: int, scratch: Path) ->
     (scratch / "body.json").write_text(body)
     script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"'
                       f'\nwrk.body = io.open("{scratch / "body.json"}"):read("*a")\n')
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(round(seconds))}s", "--latency",
-                          "-s", str(script), url], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "--timeout", "10s", "-s", str(script), url], capture_output=True,
+                         text=True, check=True).stdout
     units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
     def latency(pct: str) -> float:

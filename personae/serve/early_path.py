@@ -3,6 +3,8 @@ for users younger than its longest window."""
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,9 @@ from personae.errors import DataError
 from personae.serve.events import MAX_TYPES, events_frame
 from personae.serve.loaded import LoadedModel, RequestError
 
+# DuckDB connections computing features at once (each has its own memory); more requests wait
+_DUCKDB_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+
 
 def event_features(events: list[dict[str, Any]], reference_date: str | None
                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
@@ -21,9 +26,10 @@ def event_features(events: list[dict[str, Any]], reference_date: str | None
 
     frame, mapping = events_frame(events)
     try:
-        result = from_events(frame, reference_date=reference_date, top_event_types=MAX_TYPES,
-                             threads=1, memory_limit="512MiB",
-                             **mapping)  # type: ignore[arg-type]
+        with _DUCKDB_SLOTS:
+            result = from_events(frame, reference_date=reference_date, top_event_types=MAX_TYPES,
+                                 threads=1, memory_limit="512MiB",
+                                 **mapping)  # type: ignore[arg-type]
     except DataError as exc:
         raise RequestError(str(exc).removeprefix("<DataFrame>: "), field="events") from None
     return frame, result.frame, dict(result.report.mapping)
