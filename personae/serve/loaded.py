@@ -106,28 +106,18 @@ class LoadedModel:
     # ------------------------------------------------------------- fast path
     def matrix(self, users: list[dict[str, Any]], where: str = "users") -> np.ndarray:
         """Users (dicts of feature -> value) -> the model's scaled float32 matrix."""
-        known = set(self.features)
-        id_keys = {*ID_KEYS, *([self.id_column] if self.id_column else [])}
         n = len(users)
-        raw = np.empty((n, len(self.numeric)), dtype=np.float64)
-        texts: dict[str, list[str]] = {name: [] for name in self.categorical}
+        allowed = self._allowed
+        needed = self._needed
         for i, user in enumerate(users):
-            unknown = [k for k in user if k not in known and k not in id_keys]
-            if unknown:
-                raise RequestError(f"unknown features {sorted(unknown)}",
-                                   field=f"{where}[{i}].{sorted(unknown)[0]}",
-                                   known=self.features)
-            missing = [k for k in self.features if k not in user]
-            if missing:
-                raise RequestError(f"missing features {missing} (send null for a value you "
-                                   "do not know: it is imputed as in training)",
-                                   field=f"{where}[{i}].{missing[0]}", known=self.features)
-            for j, name in enumerate(self.numeric):
-                raw[i, j] = _number(user[name], f"{where}[{i}].{name}")
-            for name, values in texts.items():
-                values.append(_category(user[name], self.modes[name]))
-        X = np.empty((n, len(self.model.preprocessor_.feature_names_)), dtype=np.float32)
+            keys = user.keys()
+            if not keys <= allowed or not needed <= keys:
+                self._refuse_keys(i, user, where)
         width = len(self.numeric)
+        raw = self._numbers(users, where)
+        texts = {name: [_category(user[name], self.modes[name]) for user in users]
+                 for name in self.categorical}
+        X = np.empty((n, len(self.model.preprocessor_.feature_names_)), dtype=np.float32)
         if width:
             X[:, :width] = self._numeric_block(raw)
         position = width
@@ -141,6 +131,41 @@ class LoadedModel:
             X[:, position: position + len(levels) + 1] = block
             position += len(levels) + 1
         return X
+
+    @property
+    def _allowed(self) -> set[str]:
+        return {*self.features, *ID_KEYS, *([self.id_column] if self.id_column else [])}
+
+    @property
+    def _needed(self) -> set[str]:
+        return set(self.features)
+
+    def _refuse_keys(self, i: int, user: dict[str, Any], where: str) -> None:
+        unknown = sorted(k for k in user if k not in self._allowed)
+        if unknown:
+            raise RequestError(f"unknown features {unknown}", field=f"{where}[{i}].{unknown[0]}",
+                               known=self.features)
+        missing = [k for k in self.features if k not in user]
+        raise RequestError(f"missing features {missing} (send null for a value you do not "
+                           "know: it is imputed as in training)",
+                           field=f"{where}[{i}].{missing[0]}", known=self.features)
+
+    def _numbers(self, users: list[dict[str, Any]], where: str) -> np.ndarray:
+        """The numeric columns as float64 (null -> NaN): one numpy conversion when every
+        value is a finite number or numeric text; else value by value, naming the bad one."""
+        shape = (len(users), len(self.numeric))
+        try:
+            raw = np.array([[user[name] for name in self.numeric] for user in users],
+                           dtype=np.float64)
+            if raw.shape == shape and not np.isinf(raw).any():
+                return raw.reshape(shape)
+        except (ValueError, TypeError, OverflowError):
+            pass
+        raw = np.empty(shape, dtype=np.float64)
+        for i, user in enumerate(users):
+            for j, name in enumerate(self.numeric):
+                raw[i, j] = _number(user[name], f"{where}[{i}].{name}")
+        return raw
 
     def _numeric_block(self, raw: np.ndarray) -> np.ndarray:
         """``TablePreprocessor.numeric_matrix`` for all columns at once: the same float64
@@ -211,14 +236,17 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise RequestError("number too large", field=where) from None
     elif isinstance(value, str):
         text = value.strip()
         if text == "":
             return math.nan
         try:
             number = float(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise RequestError(f"{value!r} is not a number", field=where) from None
     else:
         raise RequestError(f"expected a number or null, got {type(value).__name__}",
