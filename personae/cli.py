@@ -433,7 +433,7 @@ def report(
                       "beside it)")
 
 
-# --- real-time assignment (personae.serve) and early assignment (personae.early) ----------
+# --- real-time assignment and early assignment (personae.serve) ---------------------------
 
 @app.command()
 def serve(
@@ -491,7 +491,7 @@ def early(
 ) -> None:
     """Learn the segment a user ends in from their first N days; saved in RUN_DIR/model."""
     from personae.data.readers import read_table
-    from personae.early import fit_early, parse_days
+    from personae.serve.early import fit_early, parse_days
 
     with _reporting("early assignment"):
         windows = parse_days(days)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personae.early import align_features, first_days, window_features
 from personae.errors import DataError
+from personae.serve.early import align_features, first_days, window_features
 from personae.serve.events import MAX_TYPES, events_frame
 from personae.serve.loaded import LoadedModel, RequestError
 

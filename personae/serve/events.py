@@ -14,7 +14,7 @@ send ``reference_date``, e.g. today, for live users), which event types count as
 purchases (names like purchase/order/buy), and whether ``C123`` order ids mark
 cancellations. Per-type shares are aligned to the model's columns: a type the model has a
 column for and the request lacks has share 0; types the model has no column for count as
-``share_event_other`` (``personae.early.align_features``).
+``share_event_other`` (``personae.serve.early.align_features``).
 """
 
 from __future__ import annotations

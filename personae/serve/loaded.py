@@ -86,7 +86,7 @@ class LoadedModel:
     numeric: list[str] = field(default_factory=list)
     categorical: dict[str, list[str]] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
-    early: Any = None  # personae.early.EarlyModel when the folder holds one
+    early: Any = None  # personae.serve.early.EarlyModel when the folder holds one
     centres: np.ndarray | None = None  # float64, for NEAREST_CENTRE algorithms
     centre_norms: np.ndarray | None = None
     medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
@@ -289,7 +289,7 @@ def load_model(folder: str | Path) -> LoadedModel:
     if segmenter.name in NEAREST_CENTRE and hasattr(segmenter, "cluster_centers_"):
         loaded.centres = np.asarray(segmenter.cluster_centers_, dtype=np.float64)
         loaded.centre_norms = np.einsum("ij,ij->i", loaded.centres, loaded.centres)
-    from personae.early import EarlyModel, has_early_model
+    from personae.serve.early import EarlyModel, has_early_model
 
     if has_early_model(folder):
         loaded.early = EarlyModel.load(folder)

@@ -3,23 +3,24 @@ models and run folders, and a real server on a free loopback port."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("fastapi", reason="the [serve] extra is not installed")
-import uvicorn  # noqa: E402
+from personae.model import SegmentModel
 
-from personae.model import SegmentModel  # noqa: E402
-from personae.serve import ServeConfig, create_app  # noqa: E402
+SERVE_EXTRA = ("fastapi", "uvicorn", "httpx", "prometheus_client")
+if not all(importlib.util.find_spec(name) for name in SERVE_EXTRA):
+    collect_ignore_glob = ["test_*.py"]  # the [serve] extra is not installed
 
 
 def free_port() -> int:
@@ -36,20 +37,27 @@ def loopback_port() -> int:
 @dataclass
 class Running:
     url: str
-    app: object
-    server: uvicorn.Server
+    app: Any
+    server: Any  # uvicorn.Server
     thread: threading.Thread
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+    def client(self, **kwargs: Any) -> Any:
+        import httpx
+
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
 
-def start_server(config: ServeConfig) -> Running:
+def start_server(config: Any) -> Running:
     """uvicorn.Server in a thread on a free loopback port; returns once it answers."""
+    import httpx
+    import uvicorn
+
+    from personae.serve import create_app
+
     app = create_app(config)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -73,7 +81,9 @@ def serve_model() -> Iterator:
     """Start servers; every one started is stopped after the test."""
     started: list[Running] = []
 
-    def start(model_dir: Path, **settings: object) -> Running:
+    from personae.serve import ServeConfig
+
+    def start(model_dir: Path, **settings: Any) -> Running:
         running = start_server(ServeConfig(model_dir=str(model_dir), **settings))
         started.append(running)
         return running

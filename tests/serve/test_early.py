@@ -10,15 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from personae.cli import app as cli_app
-from personae.early import (
+from personae.errors import ConfigError, DataError, ModelFileError
+from personae.features.events import from_events
+from personae.serve.early import (
     EarlyModel,
     fit_early,
     has_early_model,
     parse_days,
     window_features,
 )
-from personae.errors import ConfigError, DataError, ModelFileError
-from personae.features.events import from_events
 
 
 @pytest.fixture(scope="module")

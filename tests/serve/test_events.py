@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from personae.cli import app as cli_app
-from personae.early import align_features
 from personae.model import SegmentModel
+from personae.serve.early import align_features
 from personae.serve.early_path import event_features
 
 

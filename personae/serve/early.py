@@ -1,8 +1,8 @@
 """Early assignment: the segment a user will end in, from their first N days.
 
-Not a service concern (``personae early``, and later ``personae run --early-days`` and
-``personae assign --early``, use it without the ``[serve]`` extra), so it lives beside
-the model rather than in ``serve/``; ``POST /assign/events`` calls it for young users.
+It imports no FastAPI (``personae.serve`` loads its app lazily), so ``personae early``,
+and later ``personae run --early-days`` and ``personae assign --early``, use it without the
+``[serve]`` extra; ``POST /assign/events`` calls it for young users.
 
 From an event log and a finished run: each training user's features over their first
 N days, by the batch definitions (``from_events``), with the reference date at the end of
@@ -230,7 +230,7 @@ class EarlyModel:
             document = {"format": FORMAT, "format_version": FORMAT_VERSION,
                         "mapping": self.mapping, "windows": windows,
                         "validation": [v.as_dict() for v in self.validation],
-                        "how": __doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else ""}
+                        "how": __doc__.split("\n\n")[2].replace("\n", " ") if __doc__ else ""}
             (staging / "early.json").write_text(json.dumps(document, indent=2),
                                                 encoding="utf-8")
             np.savez(staging / "early.npz", **arrays)
