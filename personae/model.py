@@ -305,7 +305,8 @@ def _read_segments(folder: Path) -> list[dict[str, Any]] | None:
     if not path.is_file():
         return None
     try:
-        return list(json.loads(path.read_text(encoding="utf-8"))["segments"])
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return list(document["segments"] if isinstance(document, dict) else document)
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: not a personae segments file ({exc})") from None
 

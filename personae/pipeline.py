@@ -120,11 +120,11 @@ class SegmentationResult:
         return top_features(self.profiles, n)
 
     def segments_summary(self) -> list[dict[str, Any]]:
-        """Per segment: id, persona name, users, share (what a service answers with)."""
+        """Per segment: id, persona name, size (users), share (what a service answers with)."""
         sizes = self.sizes
         total = int(sizes.sum())
         return [{"segment": int(p["segment"]), "persona": p["name"],
-                 "users": int(sizes.get(p["segment"], 0)),
+                 "size": int(sizes.get(p["segment"], 0)),
                  "share": round(float(sizes.get(p["segment"], 0)) / total, 6)}
                 for p in self.personas.get("personas", [])]
 

@@ -102,7 +102,7 @@ def test_the_model_folder_carries_persona_names(tmp_path: Path) -> None:
     model = SegmentModel.load(tmp_path / "run" / "model")
     names = {p["segment"]: p["name"] for p in result.personas["personas"]}
     assert {s["segment"]: s["persona"] for s in model.segments_} == names
-    assert sum(s["users"] for s in model.segments_) == 240
+    assert sum(s["size"] for s in model.segments_) == 240
 
 
 def test_settings_defaults_are_stated_once() -> None:

@@ -1,0 +1,318 @@
+"""The FastAPI app: assign users to segments over HTTP.
+
+Routes: ``POST /assign`` (feature rows), ``POST /assign/events`` (raw events),
+``GET /segments``, ``GET /personas``, ``GET /health`` (liveness), ``GET /ready`` (model
+loaded), ``GET /metrics`` (Prometheus text). Every answer that assigns says which model
+answered (``model``: version, created, hash). Every error is one JSON object
+``{"error": ..., "field": ..., ...}``: 422 for a bad request (naming the field; unknown
+features list the known ones), 413 over the body or batch limits, 401 without the token,
+404/405 for unknown routes, 500 (logged, no traceback in the answer) for a bug.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from personae.errors import PersonaeError
+from personae.serve.holder import ModelHolder
+from personae.serve.loaded import ID_KEYS, LoadedModel, RequestError
+from personae.serve.metrics import CONTENT_TYPE, Metrics, endpoint_label, make_metrics
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = ("/health", "/ready")
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Every setting of the service, validated once (``personae serve`` builds it)."""
+
+    model_dir: str
+    token: str | None = None
+    max_body_bytes: int = 2_000_000
+    max_users: int = 1_000
+    max_events: int = 10_000
+    reload_seconds: float = 1.0
+
+    def as_public_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["token"] = self.token is not None
+        return out
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    users: list[dict[str, Any]] = Field(min_length=1, description="One object per user: "
+                                        "user_id and every feature the model reads.")
+
+
+class EventsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[dict[str, Any]] = Field(min_length=1, description="Raw events: user_id, "
+                                         "time, and the roles of the log (event, value...).")
+    reference_date: str | None = Field(None, description="Date recency is counted to "
+                                       "(default: the day after the last event sent).")
+    early: bool | None = Field(None, description="Use the early model: null = for users "
+                               "younger than its longest window; true/false = always/never.")
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **{k: v for k, v in extra.items()
+                                              if v is not None}}, status_code=status)
+
+
+class Guard:
+    """Pure ASGI middleware: metrics for every answer, the token, the body limit."""
+
+    def __init__(self, app: Any, config: ServeConfig, metrics: Metrics) -> None:
+        self.app = app
+        self.token = config.token
+        self.limit = config.max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        endpoint = endpoint_label(scope["path"])
+        status = {"code": 500}
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            response = self._refuse(scope)
+            if response is None:
+                body, too_big = await self._read_body(receive)
+                if too_big:
+                    response = _error(413, f"request body over the limit of {self.limit:,} "
+                                      "bytes", field="body", limit=self.limit)
+            if response is not None:
+                await response(scope, receive, counted)
+                return
+            await self.app(scope, _replay(body), counted)
+        finally:
+            self.metrics.requests.labels(endpoint, str(status["code"])).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+    def _refuse(self, scope: Scope) -> JSONResponse | None:
+        headers = dict(scope["headers"])
+        if self.token is not None and scope["path"] not in OPEN_PATHS:
+            given = headers.get(b"authorization", b"").decode("latin-1")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    value.strip().encode(), self.token.encode()):
+                return JSONResponse({"error": "missing or wrong token: send 'Authorization: "
+                                     "Bearer <token>'", "field": "Authorization"},
+                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return _error(413, f"request body of {int(length):,} bytes is over the limit of "
+                          f"{self.limit:,}", field="body", limit=self.limit)
+        return None
+
+    async def _read_body(self, receive: Receive) -> tuple[list[Message], bool]:
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages, False
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return messages, True
+            if not message.get("more_body", False):
+                return messages, False
+
+
+def _replay(messages: list[Message]) -> Receive:
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAPI:
+    """The app for one model folder (loaded now: a bad folder fails here, not later)."""
+    metrics = make_metrics()
+    holder = holder or ModelHolder(config.model_dir, config.reload_seconds,
+                                   on_reload=lambda o: metrics.reloads.labels(o).inc())
+    metrics.model_users.set(holder.current.model.n_users_)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        holder.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+
+    app = FastAPI(title="personae", summary="Assign users to behavioural segments.",
+                  lifespan=lifespan)
+    app.state.holder = holder
+    app.state.metrics = metrics
+    app.state.config = config
+    _add_error_handlers(app)
+
+    @app.post("/assign")
+    async def assign(request: AssignRequest) -> Response:
+        users = request.users
+        if len(users) > config.max_users:
+            return _too_many("users", len(users), config.max_users)  # type: ignore[return-value]
+        loaded = holder.current
+        ids = [_user_id(user, i, loaded) for i, user in enumerate(users)]
+        rows = loaded.assign(users, ids)
+        _count(metrics, rows, "core")
+        return _json({"model": loaded.info.as_dict(), "assignments": rows})
+
+    @app.post("/assign/events")
+    def assign_events(request: EventsRequest) -> dict[str, Any]:
+        if len(request.events) > config.max_events:
+            return _too_many("events", len(request.events),  # type: ignore[return-value]
+                             config.max_events)
+        from personae.serve.early_path import assign_events as run
+
+        loaded = holder.current
+        rows = run(loaded, request.events, request.reference_date, request.early,
+                   config.max_users)
+        for source in ("core", "early"):
+            _count(metrics, [r for r in rows if r["source"] == source], source)
+        return {"model": loaded.info.as_dict(), "assignments": rows}
+
+    @app.get("/segments")
+    async def segments() -> dict[str, Any]:
+        loaded = holder.current
+        return {"model": loaded.info.as_dict(),
+                "segments": [{k: v for k, v in s.as_dict().items() if k != "facts"}
+                             for s in loaded.segments]}
+
+    @app.get("/personas")
+    async def personas() -> dict[str, Any]:
+        loaded = holder.current
+        return {"model": loaded.info.as_dict(),
+                "personas": [{"segment": s.segment, "name": s.persona, "size": s.size,
+                              "share": s.share, "key_facts": list(s.facts)}
+                             for s in loaded.segments]}
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> dict[str, Any]:
+        loaded = holder.current
+        return {"ready": True, "model": loaded.info.as_dict(),
+                "features": loaded.features, "early": loaded.early is not None,
+                "limits": {"max_body_bytes": config.max_body_bytes,
+                           "max_users": config.max_users, "max_events": config.max_events}}
+
+    @app.get("/metrics")
+    async def metrics_text() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    app.add_middleware(Guard, config=config, metrics=metrics)
+    return app
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    """A JSON answer of plain values, serialised once (no per-field encoder pass)."""
+    return Response(json.dumps(payload, separators=(",", ":"), allow_nan=False),
+                    media_type="application/json")
+
+
+def _too_many(what: str, got: int, limit: int) -> JSONResponse:
+    return _error(413, f"{got:,} {what} in one request; at most {limit:,}", field=what,
+                  limit=limit)
+
+
+def _user_id(user: dict[str, Any], i: int, loaded: LoadedModel) -> Any:
+    for key in (*ID_KEYS, *([loaded.id_column] if loaded.id_column else [])):
+        if key in user:
+            value = user[key]
+            if value is None or isinstance(value, (dict, list)) or (
+                    isinstance(value, float) and not np.isfinite(value)):
+                raise RequestError("must be a string or a number", field=f"users[{i}].{key}")
+            return value
+    raise RequestError("missing (every user needs a user_id)", field=f"users[{i}].user_id")
+
+
+def _count(metrics: Metrics, rows: list[dict[str, Any]], source: str) -> None:
+    if not rows:
+        return
+    labels, counts = np.unique([r["segment"] for r in rows], return_counts=True)
+    for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+        metrics.assignments.labels(str(label), source).inc(count)
+    novel = sum(1 for r in rows if r["novel"])
+    if novel:
+        metrics.novel.inc(novel)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        field = ".".join(loc) or "body"
+        message = str(first.get("msg", "invalid"))
+        if first.get("type") == "json_invalid":
+            message, field = "the body is not valid JSON", "body"
+        return _error(422, f"{field}: {message}", field=field,
+                      errors=[{"field": ".".join(str(p) for p in e.get("loc", ())
+                                                 if p != "body"), "message": str(e.get("msg"))}
+                              for e in errors[:10]])
+
+    @app.exception_handler(RequestError)
+    async def bad_request(_: Request, exc: RequestError) -> JSONResponse:
+        return _error(422, str(exc), field=exc.field, known_features=exc.known)
+
+    @app.exception_handler(PersonaeError)
+    async def personae_error(_: Request, exc: PersonaeError) -> JSONResponse:
+        return _error(422, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), path=None)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("error answering %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, f"internal error ({exc.__class__.__name__}); the service keeps "
+                      "running and the error is in its log")
+
+
+def app_from_env() -> Any:
+    """The app for ``uvicorn --factory`` worker processes (``personae serve --workers N``):
+    the settings come in ``PERSONAE_SERVE_CONFIG`` (JSON), written by ``run_server``."""
+    from personae.serve.server import one_thread_per_worker
+
+    one_thread_per_worker()
+    settings = json.loads(os.environ["PERSONAE_SERVE_CONFIG"])
+    return create_app(ServeConfig(**settings))
+

@@ -1,0 +1,354 @@
+"""Early assignment: the segment a user will end in, from their first N days.
+
+It imports no FastAPI (``personae.serve`` loads its app lazily), so ``personae early``,
+and later ``personae run --early-days`` and ``personae assign --early``, use it without the
+``[serve]`` extra; ``POST /assign/events`` calls it for young users.
+
+From an event log and a finished run: each training user's features over their first
+N days, by the batch definitions (``from_events``), with the reference date at the end of
+the window (the midnight starting their first day + N days: "the user on day N"); a k-NN
+(scikit-learn ``KNeighborsClassifier``, uniform votes, on signed-log and standardised
+early features, k chosen by 5-fold CV among 5, 15, 31) predicts their full-history
+segment; it is validated on 25% of the users held out of that training (stratified,
+seeded), against two baselines: everyone in the most common segment, and the core model
+applied to the early features. The saved k-NN is refitted on every training user.
+
+One ``from_events`` call per N and first weekday: each user's events are moved by a whole
+number of weeks so every first day falls in the same week. Whole weeks keep every
+feature (gaps, hours, weekdays, dates apart, the reference minus each time) unchanged.
+
+Saved into the model folder as ``early/early.json`` + ``early/early.npz`` (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personae.errors import ConfigError, DataError, ModelFileError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "personae.early-model"
+FORMAT_VERSION = 1
+FOLDER = "early"
+K_CHOICES = (5, 15, 31)
+HOLDOUT = 0.25
+SKEW = 2.0
+ANCHOR = datetime(2000, 1, 3)  # a Monday: every shifted first day is in its week
+ZERO_WHEN_ABSENT = ("return_share", "share_event_other")
+
+
+def align_features(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``user_id`` + ``names`` from a ``from_events`` frame: shares of event types not in
+    ``names`` count as ``share_event_other``; absent share and return columns are 0
+    (nothing of the kind happened); any other absent feature is a DataError."""
+    out = features.copy()
+    extra = [c for c in out.columns if c.startswith("share_event_") and c not in names
+             and c != "share_event_other"]
+    if "share_event_other" in names:
+        other = out["share_event_other"] if "share_event_other" in out else 0.0
+        out["share_event_other"] = other + out[extra].sum(axis=1)
+    for name in names:
+        if name not in out.columns:
+            if name.startswith("share_event_") or name in ZERO_WHEN_ABSENT:
+                out[name] = 0.0
+            else:
+                raise DataError(f"the model needs feature {name!r}, which these events do "
+                                "not give (clock times give session and time-of-day "
+                                "features; order, item, category columns give theirs)")
+    return out[["user_id", *names]]
+
+
+def first_days(events: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
+    """Midnight (UTC) of each user's first event, indexed by user id."""
+    times = _utc(events[mapping["time"]])
+    users = events[mapping["user"]]
+    keep = users.notna().to_numpy() & times.notna().to_numpy()
+    first = times[keep].groupby(users[keep].to_numpy()).min()
+    return first.dt.floor("D")
+
+
+def window_features(events: pd.DataFrame, mapping: dict[str, str], days: int,
+                    starts: pd.Series | None = None) -> pd.DataFrame:
+    """Each user's features over their first ``days`` days (from_events, batch SQL)."""
+    from personae.features.events import from_events
+
+    starts = first_days(events, mapping) if starts is None else starts
+    times = _utc(events[mapping["time"]])
+    users = events[mapping["user"]]
+    start = users.map(starts)
+    ok = start.notna().to_numpy() & times.notna().to_numpy()
+    frame, times, start = events[ok].copy(), times[ok], pd.to_datetime(start[ok])
+    weeks = ((start - ANCHOR).dt.days // 7).astype("int64")
+    weekday = ((start - ANCHOR).dt.days % 7).astype("int64")
+    frame[mapping["time"]] = times - pd.to_timedelta(weeks * 7, unit="D")
+    end = (times - start) <= pd.Timedelta(days=days)
+    parts = []
+    for wd in sorted(weekday[end].unique()):
+        chosen = (weekday == wd).to_numpy() & end.to_numpy()
+        reference = ANCHOR + timedelta(days=int(wd) + days)
+        result = from_events(frame[chosen], reference_date=reference, top_event_types=1000,
+                             on_bad_rows="skip", threads=1, **mapping)  # type: ignore[arg-type]
+        parts.append(result.frame)
+    if not parts:
+        raise DataError("no user has events in the log")
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The k-NN of one window: N days, its features and scaling, the training users."""
+
+    days: int
+    k: int
+    features: tuple[str, ...]
+    log_columns: tuple[str, ...]
+    center: np.ndarray
+    scale: np.ndarray
+    X: np.ndarray
+    y: np.ndarray
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        X = frame[list(self.features)].to_numpy(dtype=np.float64, na_value=np.nan)
+        X = np.nan_to_num(X, nan=0.0)
+        for j, name in enumerate(self.features):
+            if name in self.log_columns:
+                X[:, j] = np.sign(X[:, j]) * np.log1p(np.abs(X[:, j]))
+        return ((X - self.center) / self.scale).astype(np.float32)
+
+    def classifier(self) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier(n_neighbors=min(self.k, len(self.y))).fit(self.X, self.y)
+
+
+def fit_window(frame: pd.DataFrame, labels: np.ndarray, days: int, features: list[str],
+               random_state: int = 0, k: int | None = None) -> Window:
+    """Scaling and k on these users; ``k`` None = chosen by 5-fold CV among K_CHOICES."""
+    X = np.nan_to_num(frame[features].to_numpy(dtype=np.float64, na_value=np.nan), nan=0.0)
+    logs = []
+    for j, name in enumerate(features):
+        column = X[:, j]
+        if column.min() >= 0 and pd.Series(column).skew() > SKEW:
+            logs.append(name)
+            X[:, j] = np.log1p(column)
+    center, scale = X.mean(axis=0), X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    Xs = ((X - center) / scale).astype(np.float32)
+    if k is None:
+        k = _choose_k(Xs, labels, random_state)
+    return Window(days=days, k=k, features=tuple(features), log_columns=tuple(logs),
+                  center=center, scale=scale, X=Xs, y=labels.astype(np.int64))
+
+
+def _choose_k(X: np.ndarray, y: np.ndarray, random_state: int) -> int:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    smallest = int(np.min(np.unique(y, return_counts=True)[1]))
+    if smallest < 2 or len(y) < 20:
+        return min(K_CHOICES[0], len(y))
+    splitter = StratifiedKFold(n_splits=min(5, smallest), shuffle=True,
+                               random_state=random_state)
+    scores = {}
+    for k in K_CHOICES:
+        if k >= len(y) * 0.8:
+            continue
+        scores[k] = float(cross_val_score(KNeighborsClassifier(n_neighbors=k), X, y,
+                                          cv=splitter).mean())
+    return max(scores, key=lambda k: (scores[k], -k)) if scores else K_CHOICES[0]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Agreement with the full-history segment on held-out users, and the baselines."""
+
+    days: int
+    k: int
+    train_users: int
+    holdout_users: int
+    agreement: float
+    majority_baseline: float
+    core_model_baseline: float
+    recall: dict[int, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"days": self.days, "k": self.k, "train_users": self.train_users,
+                "holdout_users": self.holdout_users, "agreement": round(self.agreement, 4),
+                "majority_baseline": round(self.majority_baseline, 4),
+                "core_model_baseline": round(self.core_model_baseline, 4),
+                "recall": {str(s): round(r, 4) for s, r in self.recall.items()}}
+
+
+@dataclass(frozen=True)
+class EarlyModel:
+    """One k-NN per window; ``assign`` picks the shortest window a user's age fits in."""
+
+    windows: tuple[Window, ...]
+    mapping: dict[str, str]
+    validation: tuple[Validation, ...]
+
+    @property
+    def days(self) -> list[int]:
+        return [w.days for w in self.windows]
+
+    def window_for(self, age_days: float) -> Window | None:
+        for window in self.windows:
+            if age_days <= window.days:
+                return window
+        return None
+
+    def predict(self, window: Window, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Segments and the share of the k neighbours that voted for them."""
+        classifier = window.classifier()
+        proba = classifier.predict_proba(window.matrix(frame))
+        best = proba.argmax(axis=1)
+        return classifier.classes_[best].astype(int), proba[np.arange(len(best)), best]
+
+    def save(self, model_dir: str | Path) -> Path:
+        folder = Path(model_dir) / FOLDER
+        staging = Path(model_dir) / f".{FOLDER}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            arrays: dict[str, np.ndarray] = {}
+            windows = []
+            for w in self.windows:
+                windows.append({"days": w.days, "k": w.k, "features": list(w.features),
+                                "log_columns": list(w.log_columns)})
+                arrays.update({f"{w.days}.center": w.center, f"{w.days}.scale": w.scale,
+                               f"{w.days}.X": w.X, f"{w.days}.y": w.y})
+            document = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                        "mapping": self.mapping, "windows": windows,
+                        "validation": [v.as_dict() for v in self.validation],
+                        "how": __doc__.split("\n\n")[2].replace("\n", " ") if __doc__ else ""}
+            (staging / "early.json").write_text(json.dumps(document, indent=2),
+                                                encoding="utf-8")
+            np.savez(staging / "early.npz", **arrays)
+            shutil.rmtree(folder, ignore_errors=True)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return folder
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> EarlyModel:
+        folder = Path(model_dir) / FOLDER
+        try:
+            document = json.loads((folder / "early.json").read_text(encoding="utf-8"))
+            if not isinstance(document, dict) or document.get("format") != FORMAT or \
+                    document.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"not a {FORMAT} file of version {FORMAT_VERSION}")
+            with np.load(folder / "early.npz", allow_pickle=False) as loaded:
+                arrays = {name: loaded[name] for name in loaded.files}
+            windows = tuple(Window(
+                days=int(w["days"]), k=int(w["k"]), features=tuple(w["features"]),
+                log_columns=tuple(w["log_columns"]), center=arrays[f"{w['days']}.center"],
+                scale=arrays[f"{w['days']}.scale"], X=arrays[f"{w['days']}.X"],
+                y=arrays[f"{w['days']}.y"]) for w in document["windows"])
+            validation = tuple(Validation(
+                days=int(v["days"]), k=int(v["k"]), train_users=int(v["train_users"]),
+                holdout_users=int(v["holdout_users"]), agreement=float(v["agreement"]),
+                majority_baseline=float(v["majority_baseline"]),
+                core_model_baseline=float(v["core_model_baseline"]),
+                recall={int(s): float(r) for s, r in v["recall"].items()})
+                for v in document["validation"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelFileError(f"{folder}: cannot read the early model "
+                                 f"({exc.__class__.__name__}: {exc})") from None
+        return cls(windows=tuple(sorted(windows, key=lambda w: w.days)),
+                   mapping=dict(document["mapping"]), validation=validation)
+
+
+def has_early_model(model_dir: str | Path) -> bool:
+    return (Path(model_dir) / FOLDER / "early.json").is_file()
+
+
+def parse_days(text: str) -> list[int]:
+    try:
+        days = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"--days must be whole numbers of days such as 7,14,30; got "
+                          f"{text!r}") from None
+    if not days or days[0] < 1:
+        raise ConfigError(f"--days needs at least one window of 1 day or more; got {text!r}")
+    return days
+
+
+def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
+              mapping: dict[str, str] | None = None, random_state: int = 0,
+              source: str = "events") -> EarlyModel:
+    """Learn each window's k-NN from a finished run's training users and validate it."""
+    from sklearn.model_selection import train_test_split
+
+    from personae.features.events_io import map_columns
+    from personae.model import SegmentModel
+
+    run_dir = Path(run_dir)
+    model = SegmentModel.load(run_dir / "model")
+    users_path = run_dir / "users_segmented.parquet"
+    if not users_path.is_file():
+        raise DataError("not found; is this a run folder written by 'personae run'?",
+                        source=str(users_path))
+    users = pd.read_parquet(users_path, columns=[model.id_column_ or "row_number", "segment"])
+    users.columns = ["user_id", "segment"]
+    mapping = map_columns({str(c): str(t) for c, t in events.dtypes.items()}, mapping or {},
+                          source)
+    names = list(model.preprocessor_.numeric_)
+    if model.preprocessor_.categorical_:
+        raise ConfigError("early assignment needs a model of event features (numbers "
+                          "only); this model also reads categories "
+                          f"{sorted(model.preprocessor_.categorical_)}")
+    starts = first_days(events, mapping)
+    users = users[users["segment"] >= 0].assign(key=lambda f: f["user_id"].astype(str))
+    if len(users) < 20:
+        raise DataError(f"the run has {len(users)} segmented users; early assignment needs "
+                        "20 or more", source=str(users_path))
+    train, test = train_test_split(users["key"], test_size=HOLDOUT, random_state=random_state,
+                                   stratify=_stratify(users["segment"]))
+    train, test = set(train), set(test)
+    windows, checks = [], []
+    for n in days:
+        log.info("early features over the first %d days", n)
+        feats = align_features(window_features(events, mapping, n, starts), names)
+        feats["key"] = feats["user_id"].astype(str)
+        table = users[["key", "segment"]].merge(feats.drop(columns="user_id"), on="key")
+        if len(table) < 20:
+            raise DataError(f"only {len(table)} of the run's {len(users)} users have events "
+                            "in this log (need 20); is it the log the run was made from?",
+                            source=source)
+        tr, te = table[table["key"].isin(train)], table[table["key"].isin(test)]
+        fitted = fit_window(tr, tr["segment"].to_numpy(), n, names, random_state)
+        got = fitted.classifier().predict(fitted.matrix(te))
+        truth = te["segment"].to_numpy()
+        majority = int(tr["segment"].mode().iloc[0])
+        core = model.predict(te[names], f"{source} (first {n} days)")
+        recall = {int(s): float(np.mean(got[truth == s] == s)) for s in np.unique(truth)}
+        checks.append(Validation(days=n, k=fitted.k, train_users=len(tr),
+                                 holdout_users=len(te),
+                                 agreement=float(np.mean(got == truth)),
+                                 majority_baseline=float(np.mean(truth == majority)),
+                                 core_model_baseline=float(np.mean(core == truth)),
+                                 recall=recall))
+        windows.append(fit_window(table, table["segment"].to_numpy(), n, names,
+                                  random_state, k=fitted.k))
+    return EarlyModel(windows=tuple(windows), mapping=mapping, validation=tuple(checks))
+
+
+def _stratify(labels: pd.Series) -> pd.Series | None:
+    counts = labels.value_counts()
+    return labels if (counts >= 2).all() else None
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    times = pd.to_datetime(values, errors="coerce", utc=True)
+    return times.dt.tz_localize(None)

@@ -1,0 +1,369 @@
+"""A loaded model as the service uses it: the one adapter onto ``SegmentModel``.
+
+``load_model(folder)`` is the only place the service touches the model's internals (the
+fitted preprocessor's columns and the segmenter), so the integrator can re-point it when
+the model changes. Everything per request is numpy on small arrays: no pandas.
+
+The fast path applies the same cleaning as ``SegmentModel.transform``: numbers through
+``TablePreprocessor.numeric_matrix`` (impute, log, scale), categories one-hot against the
+saved levels, with codes written the way ``category_text`` writes them (``3`` and ``3.0``
+are the same level), then the segmenter's own ``predict``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from personae.errors import PersonaeError
+from personae.model import SegmentModel
+
+log = logging.getLogger(__name__)
+
+ID_KEYS = ("user_id",)
+# Algorithms whose predict is "the nearest of cluster_centers_" (Euclidean): the service
+# computes that in numpy, once for the label and the novelty distance, instead of two
+# scikit-learn pairwise calls (milliseconds of overhead each for one user).
+NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
+
+
+class RequestError(PersonaeError):
+    """A request the model cannot answer: names the field; the service answers 422."""
+
+    def __init__(self, message: str, *, field: str, known: list[str] | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.known = known
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model answered: shown in every response and in ``/ready``."""
+
+    folder: str
+    version: str
+    format_version: int
+    created: str
+    hash: str
+    algorithm: str
+    n_segments: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"folder": self.folder, "version": self.version,
+                "format_version": self.format_version, "created": self.created,
+                "hash": self.hash, "algorithm": self.algorithm, "n_segments": self.n_segments}
+
+
+@dataclass(frozen=True)
+class Segment:
+    segment: int
+    persona: str
+    size: int | None
+    share: float | None
+    facts: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"segment": self.segment, "persona": self.persona, "size": self.size,
+                "share": self.share, "facts": list(self.facts)}
+
+
+@dataclass
+class LoadedModel:
+    """A model folder loaded once; ``assign`` is safe to call from many threads."""
+
+    model: SegmentModel
+    info: ModelInfo
+    segments: list[Segment]
+    id_column: str | None
+    numeric: list[str] = field(default_factory=list)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+    early: Any = None  # personae.serve.early.EarlyModel when the folder holds one
+    centres: np.ndarray | None = None  # float64, for NEAREST_CENTRE algorithms
+    centre_norms: np.ndarray | None = None
+    medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
+    log_mask: np.ndarray | None = None
+
+    @property
+    def features(self) -> list[str]:
+        """The input columns the model reads (what a request must send per user)."""
+        return sorted([*self.numeric, *self.categorical])
+
+    def persona(self, segment: int) -> str:
+        for seg in self.segments:
+            if seg.segment == segment:
+                return seg.persona
+        return "edge users" if segment < 0 else f"segment {segment}"
+
+    # ------------------------------------------------------------- fast path
+    def matrix(self, users: list[dict[str, Any]], where: str = "users") -> np.ndarray:
+        """Users (dicts of feature -> value) -> the model's scaled float32 matrix."""
+        n = len(users)
+        allowed = self._allowed
+        needed = self._needed
+        for i, user in enumerate(users):
+            keys = user.keys()
+            if not keys <= allowed or not needed <= keys:
+                self._refuse_keys(i, user, where)
+        width = len(self.numeric)
+        raw = self._numbers(users, where)
+        texts = {name: [_category(user[name], self.modes[name]) for user in users]
+                 for name in self.categorical}
+        X = np.empty((n, len(self.model.preprocessor_.feature_names_)), dtype=np.float32)
+        if width:
+            X[:, :width] = self._numeric_block(raw)
+        position = width
+        rows = np.arange(n)
+        for name in sorted(self.categorical):
+            levels = self.categorical[name]
+            lookup = {level: j for j, level in enumerate(levels)}
+            codes = np.array([lookup.get(v, len(levels)) for v in texts[name]], dtype=np.int64)
+            block = np.zeros((n, len(levels) + 1), dtype=np.float32)
+            block[rows, codes] = 1.0
+            X[:, position: position + len(levels) + 1] = block
+            position += len(levels) + 1
+        return X
+
+    @property
+    def _allowed(self) -> set[str]:
+        return {*self.features, *ID_KEYS, *([self.id_column] if self.id_column else [])}
+
+    @property
+    def _needed(self) -> set[str]:
+        return set(self.features)
+
+    def _refuse_keys(self, i: int, user: dict[str, Any], where: str) -> None:
+        unknown = sorted(k for k in user if k not in self._allowed)
+        if unknown:
+            raise RequestError(f"unknown features {unknown}", field=f"{where}[{i}].{unknown[0]}",
+                               known=self.features)
+        missing = [k for k in self.features if k not in user]
+        raise RequestError(f"missing features {missing} (send null for a value you do not "
+                           "know: it is imputed as in training)",
+                           field=f"{where}[{i}].{missing[0]}", known=self.features)
+
+    def _numbers(self, users: list[dict[str, Any]], where: str) -> np.ndarray:
+        """The numeric columns as float64 (null -> NaN): one numpy conversion when every
+        value is a finite number or numeric text; else value by value, naming the bad one."""
+        shape = (len(users), len(self.numeric))
+        try:
+            raw = np.array([[user[name] for name in self.numeric] for user in users],
+                           dtype=np.float64)
+            if raw.shape == shape and not np.isinf(raw).any():
+                return raw.reshape(shape)
+        except (ValueError, TypeError, OverflowError):
+            pass
+        raw = np.empty(shape, dtype=np.float64)
+        for i, user in enumerate(users):
+            for j, name in enumerate(self.numeric):
+                raw[i, j] = _number(user[name], f"{where}[{i}].{name}")
+        return raw
+
+    def _numeric_block(self, raw: np.ndarray) -> np.ndarray:
+        """``TablePreprocessor.numeric_matrix`` for all columns at once: the same float64
+        operations per value (median, signed log, centre and scale), without a numpy
+        call per column; k-NN imputation goes through the preprocessor itself."""
+        pre = self.model.preprocessor_
+        if pre.impute != "median":
+            return pre.numeric_matrix({name: raw[:, j] for j, name in
+                                       enumerate(self.numeric)}, len(raw))
+        assert self.medians is not None and self.log_mask is not None
+        block = np.where(np.isnan(raw), self.medians, raw)
+        if self.log_mask.any():
+            logged = block[:, self.log_mask]
+            block[:, self.log_mask] = np.sign(logged) * np.log1p(np.abs(logged))
+        return (block - pre.center_) / pre.scale_
+
+    def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray | None]:
+        """Labels, novelty, probability and broad level of each row of the scaled matrix."""
+        segmenter = self.model.segmenter_
+        if self.centres is not None:
+            labels, dist = nearest_centre(X, self.centres, self.centre_norms)
+        else:
+            labels = np.asarray(segmenter.predict(X))
+            dist = np.asarray(segmenter.distance(X))
+        novel = dist > self.model.novelty_threshold_
+        probability = None
+        if hasattr(segmenter, "predict_proba"):
+            proba = np.asarray(segmenter.predict_proba(X))
+            probability = proba[np.arange(len(labels)), np.clip(labels, 0, None)]
+            probability = np.where(labels >= 0, probability, np.nan)
+        broad = None
+        if hasattr(segmenter, "predict_levels"):
+            broad = np.asarray(segmenter.predict_levels(X))[:, 0]
+        return {"labels": labels, "novel": novel, "probability": probability, "broad": broad}
+
+    def assign(self, users: list[dict[str, Any]], ids: list[Any],
+               where: str = "users") -> list[dict[str, Any]]:
+        """One assignment dict per user, in order."""
+        result = self.assign_matrix(self.matrix(users, where))
+        out = []
+        probability, broad = result["probability"], result["broad"]
+        labels, novel = result["labels"], result["novel"]
+        assert labels is not None and novel is not None
+        for i, user_id in enumerate(ids):
+            label = int(labels[i])
+            p = None if probability is None or math.isnan(probability[i]) else \
+                round(float(probability[i]), 6)
+            out.append({"user_id": user_id, "segment": label, "persona": self.persona(label),
+                        "probability": p, "novel": bool(novel[i]),
+                        "broad_segment": None if broad is None else int(broad[i])})
+        return out
+
+
+def nearest_centre(X: np.ndarray, centres: np.ndarray, norms: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Label (nearest centre) and Euclidean distance to it, in float64."""
+    X64 = X.astype(np.float64)
+    if norms is None:
+        norms = np.einsum("ij,ij->i", centres, centres)
+    d2 = np.einsum("ij,ij->i", X64, X64)[:, None] - 2.0 * (X64 @ centres.T) + norms[None, :]
+    labels = d2.argmin(axis=1)
+    return labels.astype(np.int32), np.sqrt(np.maximum(d2[np.arange(len(X)), labels], 0.0))
+
+
+def _number(value: Any, where: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise RequestError("number too large", field=where) from None
+    elif isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return math.nan
+        try:
+            number = float(text)
+        except (ValueError, OverflowError):
+            raise RequestError(f"{value!r} is not a number", field=where) from None
+    else:
+        raise RequestError(f"expected a number or null, got {type(value).__name__}",
+                           field=where)
+    if math.isinf(number):
+        raise RequestError("infinite value", field=where)
+    return number
+
+
+def _category(value: Any, mode: str) -> str:
+    """A category code as ``category_text`` writes it; null -> the training mode."""
+    if value is None:
+        return mode
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if math.isnan(number):
+            return mode
+        if number % 1 == 0 and abs(number) < 2**53:
+            return str(int(number))
+        return repr(number)
+    return str(value)
+
+
+# ------------------------------------------------------------------ loading
+def load_model(folder: str | Path) -> LoadedModel:
+    """Load a model folder for serving (raises ``ModelFileError`` when it cannot)."""
+    folder = Path(folder)
+    model = SegmentModel.load(folder)
+    pre = model.preprocessor_
+    loaded = LoadedModel(
+        model=model, info=model_info(folder, model), segments=read_segments(folder, model),
+        id_column=model.id_column_, numeric=list(pre.numeric_),
+        categorical={k: list(v) for k, v in pre.categorical_.items()}, modes=dict(pre.modes_),
+    )
+    loaded.medians = np.array([pre.medians_[n] for n in pre.numeric_], dtype=np.float64)
+    loaded.log_mask = np.array([n in pre.log_columns_ for n in pre.numeric_], dtype=bool)
+    segmenter = model.segmenter_
+    if segmenter.name in NEAREST_CENTRE and hasattr(segmenter, "cluster_centers_"):
+        loaded.centres = np.asarray(segmenter.cluster_centers_, dtype=np.float64)
+        loaded.centre_norms = np.einsum("ij,ij->i", loaded.centres, loaded.centres)
+    from personae.serve.early import EarlyModel, has_early_model
+
+    if has_early_model(folder):
+        loaded.early = EarlyModel.load(folder)
+    return loaded
+
+
+def model_info(folder: Path, model: SegmentModel) -> ModelInfo:
+    digest = hashlib.sha256()
+    for name in ("model.json", "arrays.npz"):
+        digest.update((folder / name).read_bytes())
+    document = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    created = document.get("created")
+    if not isinstance(created, str):
+        stamp = (folder / "model.json").stat().st_mtime
+        created = datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+    return ModelInfo(folder=str(folder), version=str(document.get("personae_version")),
+                     format_version=int(document.get("format_version", 0)), created=created,
+                     hash=digest.hexdigest()[:16], algorithm=str(model.segmenter_.name),
+                     n_segments=int(model.n_clusters_))
+
+
+def read_segments(folder: Path, model: SegmentModel) -> list[Segment]:
+    """Names and sizes: ``model/segments.json``; else the run folder's ``personas.json``
+    and ``run.json``; else ``segment N``."""
+    path = folder / "segments.json"
+    if path.is_file():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            rows = document["segments"] if isinstance(document, dict) else document
+            return [Segment(int(r["segment"]), str(r["persona"]),
+                            None if r.get("size") is None else int(r["size"]),
+                            None if r.get("share") is None else float(r["share"]),
+                            tuple(str(f) for f in r.get("facts", ())))
+                    for r in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: unreadable (%s); segments are named by number", path, exc)
+    sizes = _run_sizes(folder.parent / "run.json")
+    names, facts = _persona_names(folder.parent / "personas.json")
+    total = sum(sizes.values()) or None
+    out = []
+    for seg in range(model.n_clusters_):
+        size = sizes.get(seg)
+        out.append(Segment(seg, names.get(seg, f"segment {seg}"), size,
+                           None if size is None or total is None else round(size / total, 6),
+                           facts.get(seg, ())))
+    return out
+
+
+def _run_sizes(path: Path) -> dict[int, int]:
+    if not path.is_file():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        sizes = info.get("segments", {}).get("sizes", {})
+        pairs = sizes.items() if isinstance(sizes, dict) else enumerate(sizes)
+        return {int(k): int(v) for k, v in pairs if int(k) >= 0}
+    except (ValueError, AttributeError, TypeError) as exc:
+        log.warning("%s: segment sizes unreadable (%s)", path, exc)
+        return {}
+
+
+def _persona_names(path: Path) -> tuple[dict[int, str], dict[int, tuple[str, ...]]]:
+    if not path.is_file():
+        return {}, {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        personas = document["personas"] if isinstance(document, dict) else document
+        names, facts = {}, {}
+        for p in personas:
+            seg = int(p["segment"])
+            names[seg] = str(p.get("name") or p.get("persona") or f"segment {seg}")
+            facts[seg] = tuple(str(f.get("text", f)) if isinstance(f, dict) else str(f)
+                               for f in (p.get("data_says") or p.get("facts") or ())[:5])
+        return names, facts
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("%s: persona names unreadable (%s)", path, exc)
+        return {}, {}

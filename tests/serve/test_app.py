@@ -1,0 +1,121 @@
+"""The service over a real socket: routes, the same labels as `personae assign`, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from personae.cli import app as cli_app
+from personae.model import SegmentModel
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [{k: v for k, v in r.items()} for r in rows]
+
+
+def test_every_training_user_gets_the_label_personae_assign_gives(serve_model, users_model,
+                                                                  tmp_path):
+    folder, frame = users_model
+    csv = tmp_path / "users.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "assigned.csv"
+    result = CliRunner().invoke(cli_app, ["assign", str(folder), str(csv), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    batch = pd.read_csv(out)
+    # the server reads the CSV's values as a client would send them
+    sent = pd.read_csv(csv)
+    running = serve_model(folder)
+    got = []
+    with running.client() as client:
+        for start in range(0, len(sent), 250):
+            answer = client.post("/assign", json={"users": _rows(sent.iloc[start:start + 250])})
+            assert answer.status_code == 200, answer.text
+            got += answer.json()["assignments"]
+    assert [a["user_id"] for a in got] == batch["user_id"].tolist()
+    np.testing.assert_array_equal([a["segment"] for a in got], batch["segment"].to_numpy())
+    assert len(set(batch["segment"])) == 3
+
+
+def test_routes_say_which_model_answered(serve_model, users_model, tmp_path):
+    folder, frame = users_model
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy)
+    (copy / "segments.json").write_text(json.dumps([
+        {"segment": 0, "persona": "Steady Savers", "size": 200, "share": 0.33},
+        {"segment": 1, "persona": "Power Users", "size": 200, "share": 0.33},
+        {"segment": 2, "persona": "Lapsed", "size": 200, "share": 0.34}]))
+    running = serve_model(copy)
+    with running.client() as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        ready = client.get("/ready").json()
+        assert ready["ready"] is True
+        assert ready["features"] == ["days_since", "plan", "region", "spend", "visits"]
+        model = ready["model"]
+        assert len(model["hash"]) == 16 and model["version"] and model["created"]
+        segments = client.get("/segments").json()
+        assert [s["persona"] for s in segments["segments"]] == ["Steady Savers",
+                                                                "Power Users", "Lapsed"]
+        personas = client.get("/personas").json()["personas"]
+        assert personas[1] == {"segment": 1, "name": "Power Users", "size": 200,
+                               "share": 0.33, "key_facts": []}
+        user = _rows(frame.iloc[:1])[0]
+        answer = client.post("/assign", json={"users": [user]}).json()
+        assert answer["model"] == model
+        row = answer["assignments"][0]
+        assert set(row) == {"user_id", "segment", "persona", "probability", "novel",
+                            "broad_segment"}
+        assert row["persona"] == ["Steady Savers", "Power Users", "Lapsed"][row["segment"]]
+        assert row["probability"] is None and row["novel"] is False
+
+
+def test_names_fall_back_to_segment_numbers(serve_model, users_model):
+    folder, _ = users_model
+    running = serve_model(folder)
+    with running.client() as client:
+        names = [s["persona"] for s in client.get("/segments").json()["segments"]]
+    assert names == ["segment 0", "segment 1", "segment 2"]
+
+
+def test_a_far_away_user_is_novel(serve_model, users_model):
+    folder, frame = users_model
+    user = {**_rows(frame.iloc[:1])[0], "visits": 1e6, "spend": 1e9}
+    running = serve_model(folder)
+    with running.client() as client:
+        row = client.post("/assign", json={"users": [user]}).json()["assignments"][0]
+    assert row["novel"] is True
+
+
+def test_fast_path_matrix_is_the_models_transform_bit_for_bit(users_model):
+    from personae.serve.loaded import load_model
+
+    folder, frame = users_model
+    loaded = load_model(folder)
+    sent = _rows(frame)
+    np.testing.assert_array_equal(loaded.matrix(sent), loaded.model.transform(frame))
+    labels = [a["segment"] for a in loaded.assign(sent, frame["user_id"].tolist())]
+    np.testing.assert_array_equal(labels, loaded.model.predict(frame))
+
+
+@pytest.mark.slow
+def test_soft_and_nested_models_give_probability_and_broad_segment(users_model, tmp_path):
+    from personae.serve.loaded import load_model
+
+    _, frame = users_model
+    for algorithm, key in (("gmm", "probability"), ("hierarchical", "broad_segment")):
+        model = SegmentModel(algorithm=algorithm, k=3, stability=False, categorical=["region"])
+        model.fit(frame).save(tmp_path / algorithm)
+        loaded = load_model(tmp_path / algorithm)
+        rows = loaded.assign(_rows(frame), frame["user_id"].tolist())
+        np.testing.assert_array_equal([r["segment"] for r in rows], model.predict(frame))
+        values = [r[key] for r in rows]
+        assert all(v is not None for v in values)
+        if key == "probability":
+            assert all(0 < v <= 1 for v in values)
+            best = model.predict_proba(frame).max(axis=1)
+            np.testing.assert_allclose(values, best, atol=1e-6)
