@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +26,9 @@ _CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
+    # the Python workers run the same interpreter (and personae) as the driver
+    "spark.pyspark.python": sys.executable,
+    "spark.pyspark.driver.python": sys.executable,
 }
 
 
@@ -68,6 +73,8 @@ def spark_session(spark: Any = None, master: str | None = None,
                 spark.conf.set("spark.sql.session.timeZone", previous)
         return
     _check_java()
+    # the Python workers must run this interpreter (with personae and pandas), not python3
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master or DEFAULT_MASTER).appName("personae")
     for key, value in {**_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
@@ -88,6 +95,10 @@ def spark_session(spark: Any = None, master: str | None = None,
 def one_line(exc: BaseException) -> str:
     """The first meaningful line of a (possibly Java) exception."""
     text = str(getattr(exc, "desc", None) or exc).strip()
+    # a Python worker's traceback: its last "SomeError: message" line says what happened
+    raised = re.findall(r"^\s*((?:[\w.]+)(?:Error|Exception): .+)$", text, re.MULTILINE)
+    if raised:
+        return raised[-1].strip()[:300]
     for line in text.splitlines():
         line = line.strip()
         if line:
