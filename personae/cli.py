@@ -153,10 +153,25 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "
                                                     "'auto' = automatic.")] = None,
+    engine: Annotated[str, typer.Option(help="embedded (DuckDB + numpy) or spark (needs "
+                                             "personae[spark] and Java 17).")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
+                                                          "URL (default local[*]).")] = None,
 ) -> None:
     """Segment a user table (one row per user) and write the results to --out."""
     from personae.pipeline import segment
 
+    if _choice("--engine", engine, ("embedded", "spark")) == "spark":
+        _spark_run(input_path, out, spark_master, events, event_map, on_bad_rows, semantics,
+                   report_map, id_column=id_column, k=parse_k(k),
+                   k_range=parse_k_range(k_range), features=parse_list(features),
+                   categorical=parse_list(categorical, "--categorical"),
+                   impute=_choice("--impute", impute, ("median", "knn")),
+                   log_transform=not no_log,
+                   scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
+                   algorithm=_algorithm(algorithm), params=_params(algorithm, param) or None,
+                   random_state=seed)
+        return
     with _reporting("segmenting"):
         data: Any = input_path
         if events:
@@ -336,10 +351,22 @@ def features_command(
                                                           "(default: half the RAM).")] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all "
                                                      "cores).")] = None,
+    engine: Annotated[str, typer.Option(help="embedded (DuckDB) or spark (needs "
+                                             "personae[spark] and Java 17).")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
+                                                          "URL (default local[*]).")] = None,
 ) -> None:
-    """Turn an event log into one row of behavioural features per user (DuckDB)."""
+    """Turn an event log into one row of behavioural features per user (DuckDB or Spark)."""
     from personae.features.events import from_events, write_features
 
+    if _choice("--engine", engine, ("embedded", "spark")) == "spark":
+        _spark_features(events_path, out, spark_master, user=user, time=time, event=event,
+                        value=value, quantity=quantity, price=price, session=session,
+                        item=item, category=category, order=order, time_format=time_format,
+                        reference_date=reference_date, session_gap_minutes=session_gap,
+                        top_event_types=top_event_types, keep_duplicates=keep_duplicates,
+                        on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")))
+        return
     with _reporting("computing features"):
         result = from_events(
             events_path, user=user, time=time, event=event, value=value, quantity=quantity,
@@ -431,3 +458,54 @@ def report(
         path = _write_report(run_dir, semantics, map_method, events, event_map)
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")
+
+
+# --- the Apache Spark engine (personae.spark) ----------------------------------------------
+
+def _spark_features(events_path: str, out: Path, master: str | None, **options: Any) -> None:
+    """`personae features --engine spark`: the features written by Spark, not collected."""
+    from personae.spark import write_events_features
+
+    with _reporting("computing features with Spark"):
+        report = write_events_features(events_path, out, master=master, **options)
+    for line in report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    out_console.print(f"wrote {report.users:,} users -> {out}")
+
+
+def _spark_run(input_path: Path, out: Path, master: str | None, events: bool,
+               event_map: str | None, on_bad_rows: str, semantics: Path | None,
+               report_map: str, **options: Any) -> None:
+    """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
+    from personae.features.events_io import ROLES
+    from personae.spark.run import run as spark_run
+
+    with _reporting("segmenting with Spark"):
+        given: dict[str, Any] | None = None
+        if events:
+            given = {"on_bad_rows": _choice("--on-bad-rows", on_bad_rows, ("error", "skip"))}
+            for pair in (event_map or "").split(","):
+                if not pair.strip():
+                    continue
+                role, sep, column = pair.partition("=")
+                if not sep or role.strip() not in ROLES:
+                    raise ConfigError(f"--map takes role=column pairs with roles "
+                                      f"{', '.join(ROLES)}; got {pair.strip()!r}")
+                given[role.strip()] = column.strip()
+        result = spark_run(str(input_path), out, master=master, events=given, **options)
+        if result.event_report is not None:
+            for line in result.event_report.lines():
+                console.print(f"events: {line}", highlight=False, soft_wrap=True)
+        report_path = _write_report(out, semantics, report_map, str(input_path) if events
+                                    else None, event_map)
+    table = Table(title=f"{result.k} segments of {result.users:,} users ({result.algorithm}, "
+                        f"Spark; chosen on {result.sample_users:,})")
+    table.add_column("segment", justify="right")
+    table.add_column("users", justify="right")
+    table.add_column("share", justify="right")
+    for seg, size in enumerate(result.sizes):
+        table.add_row(str(seg), f"{size:,}", f"{size / max(result.users, 1):.1%}")
+    out_console.print(table)
+    out_console.print(f"refined: {result.refine.get('why')}; seconds: {result.timings}")
+    out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
+                      f"model/, run.json); report: {report_path}")

@@ -23,7 +23,7 @@ from personae.features.events import EventFeatures, EventReport
 from personae.features.events_io import map_columns
 from personae.spark import events_read as rd
 from personae.spark.events_sql import feature_frame
-from personae.spark.session import spark_errors, spark_session
+from personae.spark.session import spark_errors, spark_session, to_pandas
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def from_events(source: Any, *, spark: Any = None, master: str | None = None,
     with spark_session(spark, master) as session:
         result = compute(session, source, **options)
         with spark_errors(result.report.source):
-            frame = result.frame.toPandas()
+            frame = to_pandas(result.frame)
         result.frame.unpersist()
     return EventFeatures(frame=frame, report=result.report, meanings=result.meanings)
 
@@ -115,6 +115,7 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
          time_format: str | None, ref: datetime | None, gap: float, top: int,
          on_bad_rows: str, started: float, dedupe: bool) -> SparkFeatures:
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     typed = raw.selectExpr(*rd.typed_columns(kinds, mapping, time_format))
     numbers = [r for r in ("value", "quantity", "price") if r in mapping]
@@ -146,21 +147,30 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     if dedupe:
         ev = ev.dropDuplicates()
     ev = ev.persist(StorageLevel.MEMORY_AND_DISK)
-    kept = ev.count()
-    counts = [(r[0], int(r[1])) for r in ev.where("event IS NOT NULL").groupBy("event")
-              .count().collect()] if "event" in mapping else []
+    # one pass: the events kept, per event type, and how many order ids look like C123
+    by_type = ev.groupBy("event" if "event" in mapping else F.lit(None).alias("event")).agg(
+        F.count("*").alias("n"),
+        *([F.expr("count(ord)").alias("orders"),
+           F.expr("count(*) FILTER (WHERE ord RLIKE '^C[0-9].*$')").alias("c_orders")]
+          if "order" in mapping else [])).collect()
+    kept = sum(int(r["n"]) for r in by_type)
+    counts = [(r["event"], int(r["n"])) for r in by_type if r["event"] is not None]
     types = events_sql.top_event_types(counts, top)
-    plan = _with_purchase_types(ev, plan, [name for name, _ in counts])
+    share = None
+    if "order" in mapping:
+        orders = sum(int(r["orders"]) for r in by_type)
+        share = sum(int(r["c_orders"]) for r in by_type) / orders if orders else None
+    plan = _with_purchase_types(plan, [name for name, _ in counts], share)
     logger.info("computing features for %s events", f"{kept:,}")
     frame, meanings = feature_frame(ev, plan, types, ref_sql)
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
     optional = [c for c in ("return_share", "share_event_other") if c in frame.columns]
-    if optional:
-        row = frame.selectExpr(*[f"max({c}) AS {c}" for c in optional]).first()
-        empty = [c for c in optional if row[c] is None or not row[c] > 0]
-        if empty:
-            frame = frame.drop(*empty)  # nothing of the kind in this log
-    users = frame.count()
+    row = frame.selectExpr("count(*) AS users",
+                           *[f"max({c}) AS {c}" for c in optional]).first()
+    users = int(row["users"])
+    empty = [c for c in optional if row[c] is None or not row[c] > 0]
+    if empty:
+        frame = frame.drop(*empty)  # nothing of the kind in this log
     ev.unpersist()
     from personae.features.events import _notes
 
@@ -242,19 +252,16 @@ def _refuse_bad_rows(raw: Any, kinds: dict[str, str], mapping: dict[str, str],
         "(--on-bad-rows skip)", source=label, column=column)
 
 
-def _with_purchase_types(ev: Any, plan: events_sql.Plan, names: list[str]) -> events_sql.Plan:
-    """The rules of ``events_sql.with_purchase_types``; the ``C...`` share counted by Spark."""
+def _with_purchase_types(plan: events_sql.Plan, names: list[str],
+                         share: float | None) -> events_sql.Plan:
+    """The rules of ``events_sql.with_purchase_types``; ``share``: of order ids like C123."""
     purchase: tuple[str, ...] = ()
     returns: tuple[str, ...] = ()
     if plan.has("event"):
         returns = tuple(sorted(n for n in names if re.search(events_sql.RETURN_RE, n.lower())))
         purchase = tuple(sorted(n for n in names if re.search(events_sql.PURCHASE_RE, n.lower())
                                 and n not in returns))
-    cancel_prefix = False
-    if plan.has("order"):
-        share = ev.where("ord IS NOT NULL").selectExpr(
-            "avg(CASE WHEN ord RLIKE '^C[0-9].*$' THEN 1 ELSE 0 END)").first()[0]
-        # a marker only when it is the exception: ids that all look like C123 are just ids
-        cancel_prefix = share is not None and 0 < share < 0.5
+    # a marker only when it is the exception: ids that all look like C123 are just ids
+    cancel_prefix = plan.has("order") and share is not None and 0 < share < 0.5
     return replace(plan, purchase_types=purchase, return_types=returns,
                    cancel_prefix=cancel_prefix)

@@ -15,6 +15,7 @@ from typing import Any
 
 from personae.errors import ConfigError, DataError
 from personae.features.events_io import CSV_SUFFIXES, DUCKDB_SUFFIXES, PARQUET_SUFFIXES
+from personae.spark.session import from_pandas
 
 _OFFSET_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 # strptime directive -> Java DateTimeFormatter letters (the ones event logs use)
@@ -52,7 +53,7 @@ def read_source(spark: Any, source: Any) -> tuple[Any, str]:
     if isinstance(source, DataFrame):
         return source, "<Spark DataFrame>"
     if isinstance(source, pd.DataFrame):
-        return spark.createDataFrame(source), "<DataFrame>"
+        return from_pandas(spark, source), "<DataFrame>"
     if not isinstance(source, (str, Path)):
         raise ConfigError("The 'source' parameter must be a path, a glob, a pandas or a Spark "
                           f"DataFrame. Got {type(source).__name__} instead.")

@@ -30,7 +30,7 @@ import pandas as pd
 from personae.errors import ConfigError, DataError
 from personae.spark import adapter, cluster
 from personae.spark.output import write_single_file
-from personae.spark.session import spark_errors, spark_session
+from personae.spark.session import from_pandas, spark_errors, spark_session, to_pandas
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _read_users(spark: Any, data: Any) -> tuple[Any, str]:
     if isinstance(data, DataFrame):
         return data, "<Spark DataFrame>"
     if isinstance(data, pd.DataFrame):
-        return spark.createDataFrame(data), "DataFrame"
+        return from_pandas(spark, data), "DataFrame"
     path = Path(str(data))
     if not path.exists():
         raise DataError("file not found", source=str(path))
@@ -138,12 +138,12 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
 
         started = clock.perf_counter()
         if n_users <= sample_users:
-            sample = users.toPandas()
+            sample = to_pandas(users)
         else:
             key = F.xxhash64(F.col(id_column).cast("string"), F.lit(int(options.get(
                 "random_state", 0))))
-            sample = users.withColumn("__h", key).orderBy("__h", id_column) \
-                .limit(sample_users).drop("__h").toPandas()
+            sample = to_pandas(users.withColumn("__h", key).orderBy("__h", id_column)
+                               .limit(sample_users).drop("__h"))
         timings["collect_sample"] = clock.perf_counter() - started
         logger.info("fitting the embedded model on %s of %s users", f"{len(sample):,}",
                     f"{n_users:,}")

@@ -116,3 +116,26 @@ def spark_errors(source: str) -> Iterator[None]:
         yield
     except (PySparkException, Py4JJavaError) as exc:
         raise DataError(f"Spark failed: {one_line(exc)}", source=source) from None
+
+
+def to_pandas(frame: Any) -> Any:
+    """``frame.toPandas()`` without the deprecation warnings pyspark's own conversion code
+    raises under pandas 3 (they are about pyspark, not about the data)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message=".*copy keyword is deprecated")
+        return frame.toPandas()
+
+
+def from_pandas(spark: Any, frame: Any) -> Any:
+    """``spark.createDataFrame(frame)``, quiet in the same way as :func:`to_pandas`."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message=".*copy keyword is deprecated")
+        return spark.createDataFrame(frame)
