@@ -161,16 +161,17 @@ def run(
     """Segment a user table (one row per user) and write the results to --out."""
     from personae.pipeline import segment
 
-    if _choice("--engine", engine, ("embedded", "spark")) == "spark":
-        _spark_run(input_path, out, spark_master, events, event_map, on_bad_rows, semantics,
-                   report_map, id_column=id_column, k=parse_k(k),
-                   k_range=parse_k_range(k_range), features=parse_list(features),
-                   categorical=parse_list(categorical, "--categorical"),
-                   impute=_choice("--impute", impute, ("median", "knn")),
-                   log_transform=not no_log,
-                   scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
-                   algorithm=_algorithm(algorithm), params=_params(algorithm, param) or None,
-                   random_state=seed)
+    if engine != "embedded":
+        _spark_run(input_path, out, engine, spark_master, events, event_map, on_bad_rows,
+                   semantics, report_map, lambda: dict(
+                       id_column=id_column, k=parse_k(k), k_range=parse_k_range(k_range),
+                       features=parse_list(features),
+                       categorical=parse_list(categorical, "--categorical"),
+                       impute=_choice("--impute", impute, ("median", "knn")),
+                       log_transform=not no_log,
+                       scaler=_choice("--scaler", scaler, ("standard", "robust", "minmax")),
+                       algorithm=_algorithm(algorithm),
+                       params=_params(algorithm, param) or None, random_state=seed))
         return
     with _reporting("segmenting"):
         data: Any = input_path
@@ -359,13 +360,13 @@ def features_command(
     """Turn an event log into one row of behavioural features per user (DuckDB or Spark)."""
     from personae.features.events import from_events, write_features
 
-    if _choice("--engine", engine, ("embedded", "spark")) == "spark":
-        _spark_features(events_path, out, spark_master, user=user, time=time, event=event,
-                        value=value, quantity=quantity, price=price, session=session,
-                        item=item, category=category, order=order, time_format=time_format,
-                        reference_date=reference_date, session_gap_minutes=session_gap,
-                        top_event_types=top_event_types, keep_duplicates=keep_duplicates,
-                        on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")))
+    if engine != "embedded":
+        _spark_features(events_path, out, engine, spark_master, on_bad_rows, user=user,
+                        time=time, event=event, value=value, quantity=quantity, price=price,
+                        session=session, item=item, category=category, order=order,
+                        time_format=time_format, reference_date=reference_date,
+                        session_gap_minutes=session_gap, top_event_types=top_event_types,
+                        keep_duplicates=keep_duplicates)
         return
     with _reporting("computing features"):
         result = from_events(
@@ -462,25 +463,32 @@ def report(
 
 # --- the Apache Spark engine (personae.spark) ----------------------------------------------
 
-def _spark_features(events_path: str, out: Path, master: str | None, **options: Any) -> None:
+def _spark_features(events_path: str, out: Path, engine: str, master: str | None,
+                    on_bad_rows: str, **options: Any) -> None:
     """`personae features --engine spark`: the features written by Spark, not collected."""
-    from personae.spark import write_events_features
-
     with _reporting("computing features with Spark"):
-        report = write_events_features(events_path, out, master=master, **options)
+        _choice("--engine", engine, ("embedded", "spark"))
+        from personae.spark import write_events_features
+
+        report = write_events_features(
+            events_path, out, master=master,
+            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")), **options)
     for line in report.lines():
         out_console.print(line, highlight=False, soft_wrap=True)
     out_console.print(f"wrote {report.users:,} users -> {out}")
 
 
-def _spark_run(input_path: Path, out: Path, master: str | None, events: bool,
+def _spark_run(input_path: Path, out: Path, engine: str, master: str | None, events: bool,
                event_map: str | None, on_bad_rows: str, semantics: Path | None,
-               report_map: str, **options: Any) -> None:
+               report_map: str, parse_options: Callable[[], dict[str, Any]]) -> None:
     """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
     from personae.features.events_io import ROLES
-    from personae.spark.run import run as spark_run
 
     with _reporting("segmenting with Spark"):
+        _choice("--engine", engine, ("embedded", "spark"))
+        options = parse_options()
+        from personae.spark.run import run as spark_run
+
         given: dict[str, Any] | None = None
         if events:
             given = {"on_bad_rows": _choice("--on-bad-rows", on_bad_rows, ("error", "skip"))}

@@ -20,7 +20,7 @@ from personae.errors import ConfigError, DataError
 pytestmark = pytest.mark.filterwarnings(
     "ignore:PySpark does not yet fully support pandas:FutureWarning")
 
-N_USERS, SAMPLE = 6_000, 2_000
+N_USERS, SAMPLE = 3_000, 1_000
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,7 @@ def test_lloyd_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels
     assert spark.sparkContext._jsc is not None  # the caller's session is left running
 
 
+@pytest.mark.slow
 def test_pyspark_kmeans_refinement_agrees(spark, blobs_path, embedded_labels,
                                           tmp_path: Path) -> None:
     path, frame = blobs_path
@@ -94,7 +95,7 @@ def test_cli_engine_spark_runs_on_the_active_session(spark, blobs_path, tmp_path
                                       "--engine", "spark", "--algorithm", "kmeans",
                                       "--k", "4", "--report-map", "none"])
     assert result.exit_code == 0, result.output
-    assert "4 segments of 6,000 users" in result.stdout
+    assert "4 segments of 3,000 users" in result.stdout
     assert (out / "report.html").is_file() and (out / "personas.json").is_file()
     assert spark.sparkContext._jsc is not None
 
@@ -112,7 +113,11 @@ def test_bad_inputs(spark, tmp_path: Path) -> None:
         _spark_run(spark, frame, tmp_path / "r", refine="best")
     result = CliRunner().invoke(app, ["run", "users.csv", "--out", str(tmp_path / "x"),
                                       "--engine", "flink"])
-    assert result.exit_code == 2 and "--engine" in result.output
+    assert result.exit_code == 2 and "--engine must be one of embedded, spark" in \
+        result.output
+    result = CliRunner().invoke(app, ["features", "events.csv", "--out", "x.parquet",
+                                      "--engine", "spark", "--on-bad-rows", "maybe"])
+    assert result.exit_code == 2 and "--on-bad-rows" in result.output
 
 
 def test_a_session_personae_starts_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
