@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +44,11 @@ def _model_on_worker(files: dict[str, bytes]) -> Any:
     digest = hashlib.sha1(files["model.json"] + files["arrays.npz"]).hexdigest()
     model = _LOADED.get(digest)
     if model is None:
-        folder = Path(tempfile.mkdtemp(prefix="personae-spark-model-")) / "model"
-        model = adapter.load_model_files(files, folder)
+        folder = Path(tempfile.mkdtemp(prefix="personae-spark-model-"))
+        try:
+            model = adapter.load_model_files(files, folder / "model")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # the arrays are in memory now
         _LOADED.clear()
         _LOADED[digest] = model
     return model

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import time as clock
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = N
     with spark_session(spark, master) as session:
         master_url = session.sparkContext.master
         result = _run(session, data, Path(out), events, sample_users, refine, max_iter, tol,
-                      options)
+                      dict(options))
     logger.info("Spark run on %s done", master_url)
     return result
 
@@ -150,11 +151,27 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
 
         started = clock.perf_counter()
         fitted = adapter.fit_sample(sample, id_column=id_column, **options)
-        model = fitted.model
         timings["fit_sample"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
         work = Path(tempfile.mkdtemp(prefix="personae-spark-"))
+        try:
+            return _cluster(spark, users, sample, fitted, work, id_column, n_users, source,
+                            refine, max_iter, tol, options, out, timings, report)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Path,
+             id_column: str, n_users: int, source: str, refine: str, max_iter: int,
+             tol: float, options: dict[str, Any], out: Path, timings: dict[str, float],
+             report: Any) -> SparkRun:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    model = fitted.model
+    with spark_errors(source):
+        started = clock.perf_counter()
         info: dict[str, Any] = {"method": "none", "why": "the sample fit is final"}
         seg = model.segmenter_
         if seg.name in adapter.CENTROID_ALGORITHMS and refine != "none" and \
