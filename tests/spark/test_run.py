@@ -122,6 +122,7 @@ def test_bad_inputs(spark, tmp_path: Path) -> None:
 
 def test_a_session_personae_starts_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a session given or active, spark_session starts one and stops it."""
+    pytest.importorskip("pyspark", reason="the Spark engine needs personae[spark]")
     from pyspark.sql import SparkSession
 
     from personae.spark import session as sessions
