@@ -178,6 +178,10 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "
                                                     "'auto' = automatic.")] = None,
+    engine: Annotated[str, typer.Option(help="embedded (DuckDB + numpy) or spark (needs "
+                                             "personae[spark] and Java 17).")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
+                                                          "URL (default local[*]).")] = None,
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
@@ -218,12 +222,18 @@ def run(
         if settings.input.path is None:
             raise ConfigError("no INPUT: give a user table or event log, or input.path in "
                               "--config")
-        result = segment(config=settings)
-        if settings.input.events is not None:
-            for line in result.info["input"].get("report", []):
-                console.print(f"events: {line}", highlight=False, soft_wrap=True)
-        result.save(out)
-        report_path = write_report(result, out, map_method=settings.report.map)
+        if _choice("--engine", engine, ("embedded", "spark")) == "spark":
+            spark = _spark_run(settings, out, spark_master)
+        else:
+            result = segment(config=settings)
+            if settings.input.events is not None:
+                for line in result.info["input"].get("report", []):
+                    console.print(f"events: {line}", highlight=False, soft_wrap=True)
+            result.save(out)
+            report_path = write_report(result, out, map_method=settings.report.map)
+    if engine == "spark":
+        _print_spark_run(spark, out)
+        return
     _print_summary(result, out)
     _print_algorithm(result)
     out_console.print(f"report: {report_path} (personas.json beside it)")
@@ -394,9 +404,22 @@ def features_command(
                                                           "(default: half the RAM).")] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all "
                                                      "cores).")] = None,
+    engine: Annotated[str, typer.Option(help="embedded (DuckDB) or spark (needs "
+                                             "personae[spark] and Java 17).")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
+                                                          "URL (default local[*]).")] = None,
 ) -> None:
-    """Turn an event log into one row of behavioural features per user (DuckDB)."""
+    """Turn an event log into one row of behavioural features per user (DuckDB or Spark)."""
     from personae.features.events import from_events, write_features
+
+    if engine != "embedded":
+        _spark_features(events_path, out, engine, spark_master, on_bad_rows, user=user,
+                        time=time, event=event, value=value, quantity=quantity, price=price,
+                        session=session, item=item, category=category, order=order,
+                        time_format=time_format, reference_date=reference_date,
+                        session_gap_minutes=session_gap, top_event_types=top_event_types,
+                        keep_duplicates=keep_duplicates)
+        return
 
     with _reporting("computing features"):
         result = from_events(
@@ -794,3 +817,51 @@ def early(
                       ", ".join(f"{s}: {r:.0%}" for s, r in v.recall.items()))
     out_console.print(table)
     out_console.print(f"early model -> {folder}", highlight=False)
+
+
+# --- the Apache Spark engine (personae.spark) ----------------------------------------------
+
+def _spark_features(events_path: str, out: Path, engine: str, master: str | None,
+                    on_bad_rows: str, **options: Any) -> None:
+    """`personae features --engine spark`: the features written by Spark, not collected."""
+    with _reporting("computing features with Spark"):
+        _choice("--engine", engine, ("embedded", "spark"))
+        from personae.spark import write_events_features
+
+        report = write_events_features(
+            events_path, out, master=master,
+            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")), **options)
+    for line in report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    out_console.print(f"wrote {report.users:,} users -> {out}")
+
+
+def _spark_run(settings: Any, out: Path, master: str | None) -> Any:
+    """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
+    from personae.report import write_report
+    from personae.spark.run import run as spark_run
+
+    segmentation = settings.segmentation.model_dump()
+    segmentation.pop("stability")
+    events = settings.input.events
+    given = None if events is None else {**events.mapping, "on_bad_rows": events.on_bad_rows}
+    result = spark_run(settings.input.path, out, master=master, events=given, **segmentation)
+    if result.event_report is not None:
+        for line in result.event_report.lines():
+            console.print(f"events: {line}", highlight=False, soft_wrap=True)
+    write_report(out, map_method=settings.report.map)
+    return result
+
+
+def _print_spark_run(result: Any, out: Path) -> None:
+    table = Table(title=f"{result.k} segments of {result.users:,} users ({result.algorithm}, "
+                        f"Spark; chosen on {result.sample_users:,})")
+    table.add_column("segment", justify="right")
+    table.add_column("users", justify="right")
+    table.add_column("share", justify="right")
+    for seg, size in enumerate(result.sizes):
+        table.add_row(str(seg), f"{size:,}", f"{size / max(result.users, 1):.1%}")
+    out_console.print(table)
+    out_console.print(f"refined: {result.refine.get('why')}; seconds: {result.timings}")
+    out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
+                      f"model/, run.json); report: {out / 'report.html'}")

@@ -1,0 +1,157 @@
+"""A Spark run writes the embedded run folder: its model serves with the embedded engine and
+gives the labels Spark assigned, and it agrees with the embedded run on planted blobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+from typer.testing import CliRunner
+
+from generated import blob_users
+from personae import SegmentModel, segment
+from personae.cli import app
+from personae.errors import ConfigError, DataError
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:PySpark does not yet fully support pandas:FutureWarning")
+
+N_USERS, SAMPLE = 3_000, 1_000
+
+
+@pytest.fixture(scope="module")
+def blobs_path(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    frame, _ = blob_users(N_USERS, k=4, seed=7)
+    path = tmp_path_factory.mktemp("spark") / "users.parquet"
+    frame.to_parquet(path)
+    return path, frame
+
+
+@pytest.fixture(scope="module")
+def embedded_labels(blobs_path: tuple[Path, pd.DataFrame]) -> pd.Series:
+    frame = blobs_path[1]
+    result = segment(frame, algorithm="kmeans", random_state=0)
+    return pd.Series(result.labels, index=frame["user_id"].to_numpy())
+
+
+def _spark_run(spark, data, out: Path, **options):  # type: ignore[no-untyped-def]
+    from personae.spark.run import run
+
+    return run(data, out, spark=spark, **options)
+
+
+def test_lloyd_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels,
+                                               tmp_path: Path) -> None:
+    path, frame = blobs_path
+    out = tmp_path / "run"
+    result = _spark_run(spark, str(path), out, sample_users=SAMPLE, algorithm="kmeans")
+    assert result.users == N_USERS and result.sample_users == SAMPLE
+    assert result.refine["method"] == "lloyd" and result.refine["converged"]
+    assert {"users_segmented.parquet", "users_segmented.csv", "segment_profiles.csv",
+            "k_selection.csv", "model", "run.json"} <= {p.name for p in out.iterdir()}
+    users = pd.read_parquet(out / "users_segmented.parquet")
+    assert list(users.columns[:3]) == ["user_id", "segment", "novel"] and len(users) == N_USERS
+    # the saved model, served by the embedded engine, gives every user Spark's label
+    model = SegmentModel.load(out / "model")
+    inputs = frame.set_index("user_id").loc[users["user_id"]].reset_index()
+    assert np.array_equal(model.predict(inputs), users["segment"].to_numpy())
+    # segment 0 is the largest, as in an embedded run; sizes count everyone
+    info = json.loads((out / "run.json").read_text())
+    assert info["segments"]["sizes"] == sorted(info["segments"]["sizes"], reverse=True)
+    assert sum(info["segments"]["sizes"]) == N_USERS and info["input"]["users"] == N_USERS
+    assert info["engine"]["name"] == "spark" and info["engine"]["sample_users"] == SAMPLE
+    profiles = pd.read_csv(out / "segment_profiles.csv")
+    assert profiles.groupby("segment")["size"].first().sum() == N_USERS
+    # agreement with the embedded run on the same users: same K, ARI >= 0.95
+    assert result.k == len(set(embedded_labels))
+    ari = adjusted_rand_score(embedded_labels.loc[users["user_id"]], users["segment"])
+    assert ari >= 0.95, ari
+    assert spark.sparkContext._jsc is not None  # the caller's session is left running
+
+
+@pytest.mark.slow
+def test_pyspark_kmeans_refinement_agrees(spark, blobs_path, embedded_labels,
+                                          tmp_path: Path) -> None:
+    path, frame = blobs_path
+    result = _spark_run(spark, frame, tmp_path / "run", sample_users=SAMPLE,
+                        algorithm="kmeans", refine="kmeans||")
+    users = pd.read_parquet(tmp_path / "run" / "users_segmented.parquet")
+    assert result.refine["method"] == "kmeans||"
+    ari = adjusted_rand_score(embedded_labels.loc[users["user_id"]], users["segment"])
+    assert ari >= 0.95, ari
+    model = SegmentModel.load(tmp_path / "run" / "model")
+    inputs = frame.set_index("user_id").loc[users["user_id"]].reset_index()
+    assert np.array_equal(model.predict(inputs), users["segment"].to_numpy())
+
+
+def test_cli_engine_spark_runs_on_the_active_session(spark, blobs_path, tmp_path: Path
+                                                     ) -> None:
+    out = tmp_path / "cli-run"
+    result = CliRunner().invoke(app, ["run", str(blobs_path[0]), "--out", str(out),
+                                      "--engine", "spark", "--algorithm", "kmeans",
+                                      "--k", "4", "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    assert "4 segments of 3,000 users" in result.stdout
+    assert (out / "report.html").is_file() and (out / "personas.json").is_file()
+    assert spark.sparkContext._jsc is not None
+
+
+def test_bad_inputs(spark, tmp_path: Path) -> None:
+    frame = pd.DataFrame({"user_id": ["a", "a", "b"], "x": [1.0, 2.0, 3.0]})
+    with pytest.raises(DataError, match="column 'user_id': duplicate id 'a'"):
+        _spark_run(spark, frame, tmp_path / "dup")
+    assert not (tmp_path / "dup").exists()
+    with pytest.raises(DataError, match="file not found"):
+        _spark_run(spark, str(tmp_path / "nope.parquet"), tmp_path / "missing")
+    with pytest.raises(ConfigError, match="needs a user id column"):
+        _spark_run(spark, pd.DataFrame({"x": [1.0, 2.0]}), tmp_path / "noid")
+    with pytest.raises(ConfigError, match="'refine' parameter"):
+        _spark_run(spark, frame, tmp_path / "r", refine="best")
+    result = CliRunner().invoke(app, ["run", "users.csv", "--out", str(tmp_path / "x"),
+                                      "--engine", "flink"])
+    assert result.exit_code == 2 and "--engine must be one of embedded, spark" in \
+        result.output
+    result = CliRunner().invoke(app, ["features", "events.csv", "--out", "x.parquet",
+                                      "--engine", "spark", "--on-bad-rows", "maybe"])
+    assert result.exit_code == 2 and "--on-bad-rows" in result.output
+
+
+def test_a_session_personae_starts_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a session given or active, spark_session starts one and stops it."""
+    pytest.importorskip("pyspark", reason="the Spark engine needs personae[spark]")
+    from pyspark.sql import SparkSession
+
+    from personae.spark import session as sessions
+
+    events: list[str] = []
+
+    class FakeSession:
+        sparkContext = type("Ctx", (), {"setLogLevel": lambda self, level: None,
+                                        "master": "local[1]"})()
+
+        def stop(self) -> None:
+            events.append("stopped")
+
+    class FakeBuilder:
+        def master(self, url: str) -> FakeBuilder:
+            events.append(url)
+            return self
+
+        def appName(self, name: str) -> FakeBuilder:  # noqa: N802 - pyspark's name
+            return self
+
+        def config(self, key: str, value: str) -> FakeBuilder:
+            return self
+
+        def getOrCreate(self) -> FakeSession:  # noqa: N802 - pyspark's name
+            return FakeSession()
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
+    monkeypatch.setattr(SparkSession, "builder", FakeBuilder())
+    with sessions.spark_session(None, "local[1]") as started:
+        assert isinstance(started, FakeSession)
+    assert events == ["local[1]", "stopped"]
