@@ -153,15 +153,34 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "
                                                     "'auto' = automatic.")] = None,
+    embed: Annotated[str | None, typer.Option(help="With --events: segment by sequence "
+                                                   "embeddings, word2vec or sentence (see "
+                                                   "'personae features --embed').")] = None,
+    representation: Annotated[str, typer.Option(help="With --embed: embedding (the vectors "
+                                                     "alone) or hybrid (with the event "
+                                                     "features).")] = "embedding",
+    tokens: Annotated[str, typer.Option(help="With --embed: token roles joined by +, e.g. "
+                                             "event+category.")] = "event",
+    embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
+                                                          "trained embeddings by input "
+                                                          "hash.")] = None,
 ) -> None:
     """Segment a user table (one row per user) and write the results to --out."""
     from personae.pipeline import segment
 
     with _reporting("segmenting"):
         data: Any = input_path
+        sequences = None
+        if embed is not None and not events:
+            raise ConfigError("--embed needs --events (an event log as INPUT)")
         if events:
-            data = _event_table(str(input_path), event_map, on_bad_rows, memory_limit)
+            data = _event_table(str(input_path), _without_position(event_map), on_bad_rows,
+                                memory_limit)
             id_column = "user_id"
+            if embed is not None:
+                sequences = _sequence_table(str(input_path), event_map, data, embed,
+                                            representation, tokens, embed_cache, seed)
+                data = sequences.frame
         result = segment(
             data, k=parse_k(k), k_range=parse_k_range(k_range),
             features=parse_list(features),
@@ -172,8 +191,10 @@ def run(
             random_state=seed,
         )
         result.save(out)
+        if sequences is not None:
+            _save_sequences(sequences, result, out)
         report_path = _write_report(out, semantics, report_map, str(input_path) if events
-                                    else None, event_map)
+                                    else None, _without_position(event_map))
     _print_summary(result, out)
     _print_algorithm(result)
     out_console.print(f"report: {report_path} (personas.json beside it)")
@@ -336,6 +357,17 @@ def features_command(
                                                           "(default: half the RAM).")] = None,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all "
                                                      "cores).")] = None,
+    embed: Annotated[str | None, typer.Option(help="Add sequence embeddings emb_0..: "
+                                                   "word2vec or sentence ([sentence] "
+                                                   "extra).")] = None,
+    tokens: Annotated[str, typer.Option(help="With --embed: token roles joined by +, e.g. "
+                                             "event+category.")] = "event",
+    position: Annotated[str | None, typer.Option(help="With --embed: column ordering events "
+                                                      "that share a time (a click "
+                                                      "number).")] = None,
+    embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
+                                                          "trained embeddings by input "
+                                                          "hash.")] = None,
 ) -> None:
     """Turn an event log into one row of behavioural features per user (DuckDB)."""
     from personae.features.events import from_events, write_features
@@ -350,9 +382,13 @@ def features_command(
             on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")),
             memory_limit=memory_limit, threads=threads,
         )
-        write_features(result, out)
+        frame = result.frame
+        if embed is not None:
+            frame = _embed_features(events_path, result, embed, tokens, position, embed_cache,
+                                    session_gap)
+        write_features(frame, out)
     _print_event_features(result)
-    out_console.print(f"wrote {len(result.frame):,} users x {len(result.feature_names)} "
+    out_console.print(f"wrote {len(frame):,} users x {frame.shape[1] - 1} "
                       f"features -> {out}")
 
 
@@ -431,3 +467,109 @@ def report(
         path = _write_report(run_dir, semantics, map_method, events, event_map)
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")
+
+
+# --- sequence embeddings (personae.features.sequence_pipeline) -----------------------------
+
+def _without_position(mapping: str | None) -> str | None:
+    """--map minus position=..., a role only the sequences read."""
+    if mapping is None:
+        return None
+    return ",".join(p for p in mapping.split(",") if p.partition("=")[0].strip() != "position")
+
+
+def _sequence_options(embed: str, representation: str, tokens: str, mapping: dict[str, str],
+                      cache: Path | None, gap: float = 30) -> Any:
+    from personae.features.sequence_pipeline import SequenceOptions
+
+    return SequenceOptions(embed=_choice("--embed", embed, ("word2vec", "sentence")),
+                           representation=_choice("--representation", representation,
+                                                  ("embedding", "hybrid")),
+                           tokens=tokens, mapping=mapping, session_gap_minutes=gap,
+                           cache_dir=str(cache) if cache is not None else None)
+
+
+def _sequence_table(events_path: str, event_map: str | None, features: Any, embed: str,
+                    representation: str, tokens: str, cache: Path | None, seed: int) -> Any:
+    from personae.features.sequence_pipeline import sequence_table
+
+    mapping = {k.strip(): v.strip() for k, _, v in
+               (p.partition("=") for p in (event_map or "").split(",") if "=" in p)}
+    table = sequence_table(events_path, _sequence_options(embed, representation, tokens,
+                                                          mapping, cache),
+                           features=features, random_state=seed)
+    for line in table.lines():
+        console.print(f"sequences: {line}", highlight=False, soft_wrap=True)
+    return table
+
+
+def _save_sequences(table: Any, result: Any, out: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from personae.features.sequence_pipeline import save_sequence_model
+    from personae.features.sequence_profiles import profile_lines, sequence_profiles
+
+    save_sequence_model(table, out / "model")
+    position = {u: i for i, u in enumerate(table.sequences.ids.tolist())}
+    order = [position[u] for u in result.ids.tolist()]
+    sub = table.sequences
+    labels = np.full(len(sub), -2)
+    labels[order] = result.labels
+    keep = labels > -2
+    profiles = sequence_profiles(_subset(sub, keep), labels[keep], table.vectors[keep])
+    (out / "sequence_profiles.json").write_text(json.dumps(profiles, indent=1))
+    for line in profile_lines(profiles):
+        out_console.print(line, highlight=False, soft_wrap=True)
+
+
+def _subset(seqs: Any, keep: Any) -> Any:
+    from personae.features.sequences import sequences_from_lists
+
+    lists = seqs.as_lists()
+    ids = seqs.ids[keep]
+    chosen = [lst for lst, k in zip(lists, keep.tolist(), strict=True) if k]
+    return sequences_from_lists(ids, chosen) if not keep.all() else seqs
+
+
+def _embed_features(events_path: str, result: Any, embed: str, tokens: str,
+                    position: str | None, cache: Path | None, gap: float) -> Any:
+    from personae.features.sequence_pipeline import sequence_table
+
+    mapping = dict(result.report.mapping)
+    if position is not None:
+        mapping["position"] = position
+    table = sequence_table(events_path, _sequence_options(embed, "embedding", tokens, mapping,
+                                                          cache, gap))
+    for line in table.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    return result.frame.merge(table.frame, on="user_id", how="left", validate="one_to_one")
+
+
+@app.command("embed")
+def embed_command(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="The model/ folder of "
+                                                                      "a run with --embed.")],
+    events_path: Annotated[str, typer.Argument(metavar="EVENTS", help="New users' events.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Table for 'personae assign' "
+                                                          "(.parquet or .csv).")],
+    event_map: Annotated[str | None, typer.Option("--map", help="role=column pairs, as in "
+                                                                "run.")] = None,
+) -> None:
+    """Embed new users' sequences as the model did (same tokens, vectors, columns)."""
+    from personae.features.events import write_features
+    from personae.features.sequence_pipeline import embed_new, representation_of
+
+    with _reporting("embedding"):
+        mapping = {k.strip(): v.strip() for k, _, v in
+                   (p.partition("=") for p in (event_map or "").split(",") if "=" in p)}
+        features = None
+        if representation_of(model_dir) == "hybrid":
+            features = _event_table(events_path, _without_position(event_map), "error", None)
+        frame, report = embed_new(model_dir, events_path, mapping, features)
+        write_features(frame, out)
+    for line in report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    out_console.print(f"wrote {len(frame):,} users -> {out}; next: personae assign "
+                      f"{model_dir} {out} --out labels.csv")

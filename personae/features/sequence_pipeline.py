@@ -148,9 +148,10 @@ def sequence_table(source: Any, options: SequenceOptions, features: pd.DataFrame
                      f"{arrays['explained'].sum():.0%} of the embedding variance); each "
                      "column is standardised, so each block weighs its column count")
         if m < wanted:
+            weight = m / (m + len(behaviour))
             notes.append(f"hybrid: the embedding has {vectors.shape[1]} dimensions < the "
-                         f"{wanted} columns its share needs: it weighs {m / (m + len(behaviour)):.0%} "
-                         "of the table; raise --dimensions")
+                         f"{wanted} columns its share needs: it weighs {weight:.0%} of the "
+                         "table; raise --dimensions")
         emb = pd.DataFrame(block, columns=columns)
         emb.insert(0, "user_id", ids)
         frame = features.merge(emb, on="user_id", how="inner", validate="one_to_one")
@@ -218,6 +219,17 @@ def save_sequence_model(table: SequenceTable, model_dir: str | Path) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return model_dir / FOLDER
+
+
+def representation_of(model_dir: str | Path) -> str | None:
+    """'embedding' or 'hybrid' for a model fitted with --embed; None for any other model."""
+    path = Path(model_dir) / FOLDER / "sequences.json"
+    if not path.exists():
+        return None
+    try:
+        return str(json.loads(path.read_text())["options"]["representation"])
+    except (ValueError, KeyError) as exc:
+        raise ModelFileError(f"{path}: unreadable ({exc})") from None
 
 
 def embed_new(model_dir: str | Path, source: Any, mapping: dict[str, str] | None = None,
