@@ -136,13 +136,15 @@ class SequenceEmbedder:
         docs = _documents(seqs, config.ngrams)
         logger.info("word2vec: training on %d users, %d tokens", len(docs),
                     sum(len(d) for d in docs))
-        model = Word2Vec(sentences=docs, vector_size=config.dimensions, window=config.window,
+        model = Word2Vec(vector_size=config.dimensions, window=config.window,
                          sg=1, hs=0, negative=config.negative, epochs=config.epochs,
                          min_count=config.min_count, sample=0, workers=1, seed=config.seed)
+        model.build_vocab(docs)
         words = list(model.wv.index_to_key)
         if not words:
             raise ConfigError(f"no token is seen {config.min_count}+ times: lower min_count "
                               "(--min-count) or give more events")
+        model.train(docs, total_examples=len(docs), epochs=config.epochs)
         self.config_ = config
         self.vocabulary_ = tuple(str(w) for w in words)
         self.vectors_ = np.asarray(model.wv.vectors, dtype=np.float32)

@@ -306,5 +306,10 @@ def wide_states(frame: pd.DataFrame, columns: list[str], id_column: str | None =
     if id_column is not None and id_column not in frame.columns:
         raise DataError("id column does not exist", source=source, column=id_column)
     ids = frame[id_column].to_numpy() if id_column else np.arange(len(frame))
-    values = frame[columns].astype("string").fillna(_MISSING).to_numpy(dtype=object)
+    states = frame[columns].copy()
+    for c in columns:  # a state column with gaps reads as floats: 2.0 is state 2
+        col = states[c]
+        if pd.api.types.is_float_dtype(col) and np.all(np.mod(col.dropna(), 1) == 0):
+            states[c] = col.astype("Int64")
+    values = states.astype("string").fillna(_MISSING).to_numpy(dtype=object)
     return sequences_from_lists(ids, [list(map(str, row)) for row in values])
