@@ -11,6 +11,8 @@ the vocabulary is small (tens to a few thousand tokens) and every token matters:
   ``epochs=15``, ``sample=0`` (no down-sampling: with a handful of event types the
   frequent ones would be thrown away), tokens and bigrams seen fewer than ``min_count`` (5)
   times left out of the model, ``workers=1`` and ``seed`` so a seed reproduces exactly;
+- at most ``max_train_tokens`` (2M) training tokens: above that a seeded sample of users
+  trains the vectors (then every user is embedded), so training time stays flat;
 - the user vector is the plain mean of its token and bigram vectors. SIF weighting
   (Arora et al. 2017: weight ``a / (a + p(token))``, ``a = 1e-3``, then the first principal
   component of all users removed) is available as ``weighting="sif"``, but it lost on the
@@ -59,10 +61,12 @@ class Word2VecConfig:
     ngrams: bool = True
     weighting: Weighting = "mean"
     sif_a: float = 1e-3
+    max_train_tokens: int = 2_000_000
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("dimensions", "window", "negative", "epochs", "min_count"):
+        for name in ("dimensions", "window", "negative", "epochs", "min_count",
+                     "max_train_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"The {name!r} parameter must be an int >= 1. "
@@ -133,9 +137,10 @@ class SequenceEmbedder:
             return self
         from gensim.models import Word2Vec
 
-        docs = _documents(seqs, config.ngrams)
-        logger.info("word2vec: training on %d users, %d tokens", len(docs),
-                    sum(len(d) for d in docs))
+        docs = _training_sample(_documents(seqs, config.ngrams), config)
+        self.train_users_, self.train_tokens_ = len(docs), sum(len(d) for d in docs)
+        logger.info("word2vec: training on %d of %d users, %d tokens", len(docs), len(seqs),
+                    self.train_tokens_)
         model = Word2Vec(vector_size=config.dimensions, window=config.window,
                          sg=1, hs=0, negative=config.negative, epochs=config.epochs,
                          min_count=config.min_count, sample=0, workers=1, seed=config.seed)
@@ -181,7 +186,11 @@ class SequenceEmbedder:
             unseen_distinct=tuple(sorted(unseen, key=lambda t: (-unseen[t], t))),
             users_without_vector=int(empty.sum()),
             seconds=clock.perf_counter() - started, train_seconds=self.train_seconds_,
-            cached=self.cached_)
+            cached=self.cached_,
+            notes=(f"word2vec trained on {self.train_users_:,} users "
+                   f"({self.train_tokens_:,} tokens and bigrams, x{self.config_.epochs} "
+                   f"epochs; at most {self.config_.max_train_tokens:,} tokens, a seeded "
+                   "sample of users above that)",))
         return users.astype(np.float32), report
 
     def _raw_vectors(self, seqs: Sequences) -> tuple[np.ndarray, dict[str, int], int, np.ndarray]:
@@ -217,7 +226,8 @@ class SequenceEmbedder:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "config": asdict(self.config_),
-                "vocabulary": list(self.vocabulary_), "train_seconds": self.train_seconds_}
+                "vocabulary": list(self.vocabulary_), "train_seconds": self.train_seconds_,
+                "train_users": self.train_users_, "train_tokens": self.train_tokens_}
         np.savez(folder / "embedder.npz", vectors=self.vectors_, probability=self.probability_,
                  common=self.common_, center=self.center_)
         (folder / "embedder.json").write_text(json.dumps(meta, indent=1))
@@ -242,7 +252,23 @@ class SequenceEmbedder:
         obj.probability_ = loaded["probability"]
         obj.common_, obj.center_ = loaded["common"], loaded["center"]
         obj.train_seconds_, obj.cached_ = float(meta.get("train_seconds", 0.0)), False
+        obj.train_users_ = int(meta.get("train_users", 0))
+        obj.train_tokens_ = int(meta.get("train_tokens", 0))
         return obj
+
+
+def _training_sample(docs: list[list[str]], config: Word2VecConfig) -> list[list[str]]:
+    """All users, or a seeded random sample of them holding ``max_train_tokens`` tokens:
+    a vocabulary of tens of tokens is learnt long before 2M tokens x 15 epochs, and the
+    training time then stays flat while the user vectors (a sparse product) scale
+    linearly."""
+    total = sum(len(d) for d in docs)
+    if total <= config.max_train_tokens:
+        return docs
+    order = np.random.default_rng(config.seed).permutation(len(docs))
+    sizes = np.cumsum([len(docs[i]) for i in order])
+    take = int(np.searchsorted(sizes, config.max_train_tokens)) + 1
+    return [docs[i] for i in np.sort(order[:take])]
 
 
 def _cache_key(seqs: Sequences, config: Any) -> str:

@@ -116,3 +116,11 @@ def test_profiles_name_the_planted_order(planted):
     assert first["medoids"][0]["tokens"][:5] == ["search", "view", "view", "cart", "purchase"]
     assert first["length"]["median"] == 17  # 3 sessions x 5 events + 2 <session>
     assert "over-represented" in profile_lines(profiles)[1]
+
+
+def test_large_logs_train_on_a_seeded_sample_of_users(planted):
+    seqs = sequences_from_events(planted[0])
+    emb = SequenceEmbedder(Word2VecConfig(max_train_tokens=2_000)).fit(seqs)
+    X, report = emb.transform(seqs)
+    assert 2_000 <= emb.train_tokens_ < 2_100 and emb.train_users_ < len(seqs)
+    assert X.shape[0] == len(seqs) and "a seeded sample of users" in report.notes[0]
