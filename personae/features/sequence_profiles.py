@@ -2,8 +2,9 @@
 
 Per segment:
 
-- ``medoids``: the users whose vectors lie nearest the segment's mean vector (the most
-  typical sequences), their first 30 tokens;
+- ``medoids``: the users with the smallest total distance to the segment's other users
+  (over a seeded sample of 1,000 in larger segments): the most typical sequences, their
+  first 30 tokens;
 - ``ngrams``: the 2- and 3-grams (``<session>`` included) most over-represented in the
   segment: lift = share of the segment's users who have it / share of the other users
   who have it (users, not occurrences, so one long history cannot make an n-gram);
@@ -24,6 +25,7 @@ from personae.features.sequences import Sequences
 
 _MEDOIDS = 3
 _SHOWN = 30
+_SAMPLE = 1000
 
 
 def _ngram_users(seqs: Sequences, n: int) -> list[set[tuple[int, ...]]]:
@@ -48,9 +50,7 @@ def sequence_profiles(seqs: Sequences, labels: np.ndarray, vectors: np.ndarray,
         inside = labels == seg
         members = np.flatnonzero(inside)
         n_in, n_out = int(inside.sum()), int((~inside).sum())
-        centre = vectors[inside].mean(axis=0)
-        near = members[np.argsort(((vectors[inside] - centre) ** 2).sum(axis=1),
-                                  kind="stable")[:_MEDOIDS]]
+        near = _medoids(vectors, members)
         rows = []
         for n, sets in grams.items():
             c_in: Counter[tuple[int, ...]] = Counter()
@@ -84,6 +84,19 @@ def sequence_profiles(seqs: Sequences, labels: np.ndarray, vectors: np.ndarray,
                          "tokens": seqs.tokens(int(i))[:_SHOWN]} for i in near],
         })
     return out
+
+
+def _medoids(vectors: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """The members with the smallest total distance to the others (a seeded sample of
+    ``_SAMPLE`` of them when the segment is larger): medoids, not the nearest to a mean,
+    which in a mixed segment can be an atypical, long repetitive history."""
+    pool = members
+    if len(pool) > _SAMPLE:
+        pool = np.sort(np.random.default_rng(0).choice(members, _SAMPLE, replace=False))
+    from scipy.spatial.distance import cdist
+
+    total = cdist(vectors[pool], vectors[pool]).sum(axis=1)
+    return pool[np.argsort(total, kind="stable")[:_MEDOIDS]]
 
 
 def _plain(value: Any) -> Any:
