@@ -88,6 +88,43 @@ def scale(events: list[int]) -> None:
               f"{t3 - t2:.1f} | {t4 - t3:.1f} | {rss:.1f} |")
 
 
+def typology(k: int = 4) -> None:
+    """biofam/actcal: embedding + k-means vs Hamming distance + Ward (the analysts' way)."""
+    from pathlib import Path
+
+    import pandas as pd
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+
+    from personae.features.sequences import wide_states
+
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sequences_traminer"
+    sets = {"biofam": (data / "biofam.parquet", [f"a{i}" for i in range(15, 31)]),
+            "actcal": (data / "actcal.parquet", [f"{m}00" for m in (
+                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                "dec")])}
+    print("\n| data | K | ARI embedding+kmeans vs Hamming+Ward | sizes Hamming+Ward | "
+          "sizes embedding |")
+    print("|---|---|---|---|---|")
+    for name, (path, cols) in sets.items():
+        if not path.exists():
+            print(f"| {name} | - | not found at {path} | | |")
+            continue
+        frame = pd.read_parquet(path)
+        codes = frame[cols].astype("string").fillna("NA").apply(
+            lambda c: c.astype("category").cat.codes).to_numpy()
+        ward = fcluster(linkage(pdist(codes, metric="hamming"), method="ward"), k,
+                        criterion="maxclust")
+        seqs = wide_states(frame, cols)
+        X, _ = SequenceEmbedder(Word2VecConfig(min_count=1)).fit(seqs).transform(seqs)
+        table = pd.DataFrame(X, columns=[f"emb_{i}" for i in range(X.shape[1])])
+        table.insert(0, "user_id", np.arange(len(table)))
+        labels = personae.segment(table, id_column="user_id", algorithm="kmeans", k=k).labels
+        sizes = lambda v: sorted(np.bincount(v)[np.bincount(v) > 0].tolist(), reverse=True)  # noqa: E731
+        print(f"| {name} | {k} | {adjusted_rand_score(ward, labels):.3f} | {sizes(ward)} | "
+              f"{sizes(np.asarray(labels))} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -96,6 +133,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, nargs="*", default=[100_000])
     args = parser.parse_args()
     planted(args.seeds, args.users, args.groups)
+    typology()
     if args.scale:
         scale(args.scale)
 
