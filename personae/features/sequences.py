@@ -297,9 +297,17 @@ def sequences_from_lists(ids: Any, token_lists: list[list[str]]) -> Sequences:
 
 
 def wide_states(frame: pd.DataFrame, columns: list[str], id_column: str | None = None,
-                source: str = "input") -> Sequences:
+                source: str = "input", band: int | None = None) -> Sequences:
     """A wide state table (one row per person, one column per period, e.g. biofam's
-    ``a15..a30``) -> one sequence per person, the periods in the order given."""
+    ``a15..a30``) -> one sequence per person, the periods in the order given.
+
+    ``band``: tag each state with its band of ``band`` periods (``2@1``: state 2 in periods
+    4-7 with ``band=4``), so the vectors see when a state is held, not only its order; life
+    courses differ by timing (married at 22 or at 29), which Hamming-distance typologies
+    weigh and plain tokens do not (biofam, K=4: ARI with Hamming + Ward 0.46 plain, 0.71
+    with ``band=4``; benchmarks/README.md)."""
+    if band is not None and (isinstance(band, bool) or not isinstance(band, int) or band < 1):
+        raise ConfigError(f"The 'band' parameter must be an int >= 1. Got {band!r} instead.")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError("state column does not exist", source=source, column=missing[0])
@@ -312,4 +320,7 @@ def wide_states(frame: pd.DataFrame, columns: list[str], id_column: str | None =
         if pd.api.types.is_float_dtype(col) and np.all(np.mod(col.dropna(), 1) == 0):
             states[c] = col.astype("Int64")
     values = states.astype("string").fillna(_MISSING).to_numpy(dtype=object)
-    return sequences_from_lists(ids, [list(map(str, row)) for row in values])
+    if band is None:
+        return sequences_from_lists(ids, [list(map(str, row)) for row in values])
+    return sequences_from_lists(ids, [[f"{v}@{i // band}" for i, v in enumerate(row)]
+                                      for row in values])

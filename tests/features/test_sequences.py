@@ -100,6 +100,10 @@ def test_wide_states_reads_periods_in_order():
     assert seqs.tokens(0) == ["0", "1", "2"] and seqs.tokens(1) == ["1", "1", "NA"]
     with pytest.raises(DataError, match="column 'a18': state column does not exist"):
         wide_states(frame, ["a18"])
+    banded = wide_states(frame, ["a15", "a16", "a17"], band=2)
+    assert banded.tokens(0) == ["0@0", "1@0", "2@1"]
+    with pytest.raises(ConfigError, match="The 'band' parameter must be an int >= 1"):
+        wide_states(frame, ["a15"], band=0)
 
 
 def test_parse_tokens():
