@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 import personae
+from personae.errors import DataError
 from personae.features import from_events
 from personae.features.embeddings import SequenceEmbedder, Word2VecConfig
 from personae.features.planted import planted_order_log
@@ -64,8 +65,13 @@ def planted(seeds: list[int], users: int, groups: int) -> None:
             else:
                 frame = sequence_table(log, options, features=feats[s], random_state=s).frame
             k = {} if algorithm == "hdbscan" else {"k": groups}
-            result = personae.segment(frame, id_column="user_id", algorithm=algorithm,
-                                      random_state=s, **k)
+            try:
+                result = personae.segment(frame, id_column="user_id", algorithm=algorithm,
+                                          random_state=s, **k)
+            except DataError:  # every column constant: all users look the same
+                secs.append(time.perf_counter() - started)
+                scores.append(0.0)
+                continue
             secs.append(time.perf_counter() - started)
             scores.append(adjusted_rand_score(truth.loc[result.ids.to_numpy()].to_numpy(),
                                               result.labels))
