@@ -246,7 +246,7 @@ class SequenceEmbedder:
             raise ModelFileError(f"{folder}/embedder.json: format {meta.get('format')!r} is "
                                  f"not {FORMAT!r}")
         obj = cls(Word2VecConfig(**meta["config"]))
-        obj.config_ = obj.config
+        obj.config_ = Word2VecConfig(**meta["config"])
         obj.vocabulary_ = tuple(meta["vocabulary"])
         obj.vectors_ = loaded["vectors"]
         obj.probability_ = loaded["probability"]
@@ -293,7 +293,7 @@ def sentence_vectors(seqs: Sequences, cache_dir: str | Path | None = None,
     key = hashlib.sha256(("\n".join(texts) + SENTENCE_PACKAGE).encode()).hexdigest()[:24]
     path = Path(cache_dir) / f"sentence-{key}.npy" if cache_dir is not None else None
     cached = path is not None and path.exists()
-    if cached:
+    if path is not None and cached:
         vectors = np.load(path, allow_pickle=False)
     else:
         try:

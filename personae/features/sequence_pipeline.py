@@ -211,7 +211,7 @@ def save_sequence_model(table: SequenceTable, model_dir: str | Path) -> Path:
     try:
         if table.embedder is not None:
             table.embedder.save(staging / "embedder")
-        np.savez(staging / "block.npz", **table.arrays)
+        np.savez(staging / "block.npz", **table.arrays)  # type: ignore[arg-type]
         (staging / "sequences.json").write_text(json.dumps(table.state, indent=1))
         target = model_dir / FOLDER
         if target.exists():

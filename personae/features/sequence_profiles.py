@@ -51,7 +51,7 @@ def sequence_profiles(seqs: Sequences, labels: np.ndarray, vectors: np.ndarray,
         members = np.flatnonzero(inside)
         n_in, n_out = int(inside.sum()), int((~inside).sum())
         near = _medoids(vectors, members)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for n, sets in grams.items():
             c_in: Counter[tuple[int, ...]] = Counter()
             c_out: Counter[tuple[int, ...]] = Counter()

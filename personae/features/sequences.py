@@ -207,6 +207,7 @@ def sequences_from_events(
                           "min(rn) FILTER (uid IS NOT NULL AND ts IS NULL), "
                           "count(*) FILTER (uid IS NOT NULL AND ts IS NOT NULL) "
                           "FROM raw").fetchone()
+        assert bad is not None
         if bad[0]:
             raise DataError(f"{bad[0]:,} rows have a time that does not parse (or no time): a "
                             "sequence needs every event in time order; fix them or give "
