@@ -182,6 +182,19 @@ def run(
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
                                                           "URL (default local[*]).")] = None,
+    embed: Annotated[str | None, typer.Option(help="With --events: segment by sequence "
+                                                   "embeddings, word2vec or sentence (see "
+                                                   "'personae features --embed').")] = None,
+    representation: Annotated[str | None, typer.Option(help="With --embed: embedding (the "
+                                                            "vectors alone, default) or hybrid "
+                                                            "(with the event features).")]
+    = None,
+    tokens: Annotated[str | None, typer.Option(help="With --embed: token roles joined by +, "
+                                                    "e.g. event+category (default event).")]
+    = None,
+    embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
+                                                          "trained embeddings by input "
+                                                          "hash.")] = None,
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
@@ -213,10 +226,18 @@ def run(
                        "map": _choice("--report-map", report_map, ("pca", "umap", "none"))
                        if report_map else None},
         }
+        if embed and not events and config is None:
+            raise ConfigError("--embed needs --events (an event log as INPUT)")
         if events or event_map or on_bad_rows or memory_limit:
             overrides["input"]["events"] = {"mapping": _mapping(event_map) or None,
                                             "on_bad_rows": on_bad_rows,
                                             "memory_limit": memory_limit}
+        if embed or representation or tokens or embed_cache:
+            overrides["input"]["sequences"] = {
+                "embed": _choice("--embed", embed, ("word2vec", "sentence")) if embed else None,
+                "representation": _choice("--representation", representation,
+                                          ("embedding", "hybrid")) if representation else None,
+                "tokens": tokens, "cache_dir": str(embed_cache) if embed_cache else None}
         settings = load_config(config, overrides) if config is not None else \
             build(RunConfig, _given(overrides), "command line")
         if settings.input.path is None:
@@ -231,6 +252,11 @@ def run(
                     console.print(f"events: {line}", highlight=False, soft_wrap=True)
             result.save(out)
             report_path = write_report(result, out, map_method=settings.report.map)
+            if "sequence_profiles" in result.extra:
+                from personae.features.sequence_profiles import profile_lines
+
+                for line in profile_lines(result.extra["sequence_profiles"]):
+                    out_console.print(line, highlight=False, soft_wrap=True)
     if engine == "spark":
         _print_spark_run(spark, out)
         return
@@ -408,6 +434,17 @@ def features_command(
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
                                                           "URL (default local[*]).")] = None,
+    embed: Annotated[str | None, typer.Option(help="Add sequence embeddings emb_0..: "
+                                                   "word2vec or sentence ([sentence] "
+                                                   "extra).")] = None,
+    tokens: Annotated[str, typer.Option(help="With --embed: token roles joined by +, e.g. "
+                                             "event+category.")] = "event",
+    position: Annotated[str | None, typer.Option(help="With --embed: column ordering events "
+                                                      "that share a time (a click "
+                                                      "number).")] = None,
+    embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
+                                                          "trained embeddings by input "
+                                                          "hash.")] = None,
 ) -> None:
     """Turn an event log into one row of behavioural features per user (DuckDB or Spark)."""
     from personae.features.events import from_events, write_features
@@ -431,15 +468,19 @@ def features_command(
             on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")),
             memory_limit=memory_limit, threads=threads,
         )
-        write_features(result, out)
+        frame = result.frame
+        if embed is not None:
+            frame = _embed_features(events_path, result, embed, tokens, position, embed_cache,
+                                    session_gap)
+        write_features(frame, out)
     _print_event_features(result)
-    out_console.print(f"wrote {len(result.frame):,} users x {len(result.feature_names)} "
+    out_console.print(f"wrote {len(frame):,} users x {frame.shape[1] - 1} "
                       f"features -> {out}")
 
 
 def _mapping(pairs: str | None) -> dict[str, str]:
     """``'user=Customer ID,time=InvoiceDate'`` -> {role: column}."""
-    from personae.features.events_io import ROLES
+    from personae.config import EVENT_ROLES as ROLES
 
     given: dict[str, str] = {}
     for pair in (pairs or "").split(","):
@@ -817,6 +858,53 @@ def early(
                       ", ".join(f"{s}: {r:.0%}" for s, r in v.recall.items()))
     out_console.print(table)
     out_console.print(f"early model -> {folder}", highlight=False)
+
+
+# --- sequence embeddings (personae.features.sequence_pipeline) -----------------------------
+
+def _embed_features(events_path: str, result: Any, embed: str, tokens: str,
+                    position: str | None, cache: Path | None, gap: float) -> Any:
+    from personae.features.sequence_pipeline import SequenceOptions, sequence_table
+
+    mapping = dict(result.report.mapping)
+    if position is not None:
+        mapping["position"] = position
+    options = SequenceOptions(embed=_choice("--embed", embed, ("word2vec", "sentence")),
+                              representation="embedding", tokens=tokens, mapping=mapping,
+                              session_gap_minutes=gap,
+                              cache_dir=str(cache) if cache is not None else None)
+    table = sequence_table(events_path, options)
+    for line in table.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    return result.frame.merge(table.frame, on="user_id", how="left", validate="one_to_one")
+
+
+@app.command("embed")
+def embed_command(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="The model/ folder of "
+                                                                      "a run with --embed.")],
+    events_path: Annotated[str, typer.Argument(metavar="EVENTS", help="New users' events.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Table for 'personae assign' "
+                                                          "(.parquet or .csv).")],
+    event_map: Annotated[str | None, typer.Option("--map", help="role=column pairs, as in "
+                                                                "run.")] = None,
+) -> None:
+    """Embed new users' sequences as the model did (same tokens, vectors, columns)."""
+    from personae.features.events import from_events, write_features
+    from personae.features.sequence_pipeline import embed_new, representation_of
+
+    with _reporting("embedding"):
+        mapping = _mapping(event_map)
+        features = None
+        if representation_of(model_dir) == "hybrid":
+            features = from_events(events_path, **{k: v for k, v in mapping.items()
+                                                   if k != "position"}).frame
+        frame, report = embed_new(model_dir, events_path, mapping, features)
+        write_features(frame, out)
+    for line in report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    out_console.print(f"wrote {len(frame):,} users -> {out}; next: personae assign "
+                      f"{model_dir} {out} --out labels.csv")
 
 
 # --- the Apache Spark engine (personae.spark) ----------------------------------------------

@@ -24,7 +24,7 @@ Impute = Literal["median", "knn"]
 Scaler = Literal["standard", "robust", "minmax"]
 MapMethod = Literal["pca", "umap", "none"]
 EVENT_ROLES = ("user", "time", "event", "value", "quantity", "price", "session", "item",
-               "category", "order")
+               "category", "order", "position")  # position: order within a time (sequences)
 
 
 class _Frozen(BaseModel):
@@ -56,12 +56,29 @@ class EventsConfig(_Frozen):
     def from_events_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``from_events`` (the mapping spread into its roles)."""
         options = self.model_dump(exclude={"mapping"})
-        return {**self.mapping, **options}
+        return {**{k: v for k, v in self.mapping.items() if k != "position"}, **options}
+
+
+class SequencesConfig(_Frozen):
+    """Segment by the order of what users do: token sequences -> embeddings
+    (``personae.features.sequence_pipeline``)."""
+
+    embed: Literal["word2vec", "sentence"] = "word2vec"
+    representation: Literal["embedding", "hybrid"] = "embedding"
+    tokens: str = "event"
+    cache_dir: str | None = None
 
 
 class InputConfig(_Frozen):
     path: str | None = None
     events: EventsConfig | None = None  # None: the input is a user table
+    sequences: SequencesConfig | None = None  # with events: embeddings of their order
+
+    @model_validator(mode="after")
+    def _sequences_need_events(self) -> InputConfig:
+        if self.sequences is not None and self.events is None:
+            raise ValueError("sequence embeddings need an event log (input.events; --events)")
+        return self
 
 
 class SegmentSettings(_Frozen):

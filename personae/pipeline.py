@@ -156,6 +156,12 @@ class SegmentationResult:
             self.model.save(staging / "model", segments=self.segments_summary())
             if self.reference is not None:  # what monitoring compares new users with
                 self.reference.save(staging / "model")
+            if "sequences" in self.extra:  # vocabulary and vectors, to embed new users
+                from personae.features.sequence_pipeline import save_sequence_model
+
+                save_sequence_model(self.extra["sequences"], staging / "model")
+                (staging / "sequence_profiles.json").write_text(
+                    to_json(self.extra["sequence_profiles"]), encoding="utf-8")
             info = dict(self.info)
             info["timings_seconds"] = {**info["timings_seconds"],
                                        "write": round(time.perf_counter() - started, 3)}
@@ -199,7 +205,8 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     cfg = run.segmentation
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    frame, source, provenance, event_meanings = _read(data, run.input)
+    frame, source, provenance, event_meanings, sequences = _read(data, run.input,
+                                                                 cfg.random_state)
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
     semantics = _semantics(run, semantics, event_meanings)
@@ -246,6 +253,11 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     started = time.perf_counter()
     reference = build_reference(frame, labels, model, source, X=X)
     timings["reference"] = time.perf_counter() - started
+    if sequences is not None:
+        started = time.perf_counter()
+        extra["sequences"] = sequences
+        extra["sequence_profiles"] = _sequence_profiles(sequences, ids, labels)
+        timings["sequence_profiles"] = time.perf_counter() - started
 
     info = _run_info(run, source, frame, model, labels, checks, stability, notes, provenance,
                      semantics, timings, extra)
@@ -256,9 +268,10 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         semantics=semantics, reference=reference)
 
 
-def _read(data: Any, spec: InputConfig) -> tuple[pd.DataFrame, str, dict[str, Any],
-                                                  dict[str, Any]]:
-    """The user table, its label for messages, and where it came from."""
+def _read(data: Any, spec: InputConfig, random_state: int = 0
+          ) -> tuple[pd.DataFrame, str, dict[str, Any], dict[str, Any], Any]:
+    """The user table, its label for messages, where it came from, the meanings of an event
+    log's features, and the sequence table when the run embeds sequences."""
     source_data = data if data is not None else spec.path
     if source_data is None:
         from personae.errors import ConfigError
@@ -272,12 +285,43 @@ def _read(data: Any, spec: InputConfig) -> tuple[pd.DataFrame, str, dict[str, An
         provenance = {"kind": "events", "source": label,
                       "mapping": dict(result.report.mapping),
                       "report": result.report.lines()}
-        return result.frame, label, provenance, dict(result.meanings)
+        if spec.sequences is None:
+            return result.frame, label, provenance, dict(result.meanings), None
+        table = _sequence_table(source_data, spec, result, random_state)
+        provenance["report"] = provenance["report"] + [f"sequences: {line}"
+                                                       for line in table.lines()]
+        return table.frame, label, provenance, dict(result.meanings), table
     if isinstance(source_data, (str, Path)):
         return read_table(source_data), str(source_data), \
-            {"kind": "table", "source": str(source_data)}, {}
+            {"kind": "table", "source": str(source_data)}, {}, None
     frame = text_columns(source_data.reset_index(drop=True), "DataFrame")
-    return frame, "DataFrame", {"kind": "table", "source": "DataFrame"}, {}
+    return frame, "DataFrame", {"kind": "table", "source": "DataFrame"}, {}, None
+
+
+def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state: int) -> Any:
+    """Embeddings of each user's event sequence (alone, or beside the event features)."""
+    from personae.features.sequence_pipeline import SequenceOptions, sequence_table
+
+    assert spec.sequences is not None and spec.events is not None
+    options = SequenceOptions(
+        embed=spec.sequences.embed, representation=spec.sequences.representation,
+        tokens=spec.sequences.tokens,
+        mapping={**features.report.mapping, **spec.events.mapping},
+        session_gap_minutes=spec.events.session_gap_minutes,
+        cache_dir=spec.sequences.cache_dir)
+    return sequence_table(source, options, features=features.frame, random_state=random_state)
+
+
+def _sequence_profiles(table: Any, ids: pd.Series, labels: np.ndarray) -> dict[str, Any]:
+    """Per segment: medoid sequences, over-represented n-grams, start and end events."""
+    from personae.features.sequence_profiles import sequence_profiles
+    from personae.features.sequences import sequences_from_lists
+
+    position = {u: i for i, u in enumerate(table.sequences.ids.tolist())}
+    rows = np.array([position[u] for u in ids.tolist()])
+    lists = table.sequences.as_lists()
+    chosen = sequences_from_lists(table.sequences.ids[rows], [lists[i] for i in rows])
+    return sequence_profiles(chosen, labels, table.vectors[rows])
 
 
 def _semantics(run: RunConfig, given: Semantics | None,
