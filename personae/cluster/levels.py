@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from threadpoolctl import threadpool_limits
 
 from personae.cluster.validate import dbcv
 
@@ -56,6 +57,7 @@ BOOT_FRACTION = 0.8
 DETAILED_TARGET = (8, 12)
 DETAILED_MIN_SHARE = 0.005
 MIN_USERS = 30
+ONE_THREAD_BELOW = 20_000  # users: OpenMP's threads cost more than they give (spin-waits)
 
 Verdict = Literal["distinct groups", "regions of a continuum", "no structure worth splitting"]
 
@@ -344,7 +346,16 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
     ``base_labels`` are the base fit's labels (any algorithm; ``-1`` = noise); they are
     mapped onto the personas (``base_to_persona``), and give DBCV when they have noise.
     ``k`` fixes the number of K-means groups (edge groups then still drop out).
+    Below ``ONE_THREAD_BELOW`` users K-means runs on one thread: on a busy machine its
+    OpenMP threads made a 1,500-user fit 20x slower.
     """
+    limits = 1 if len(X) < ONE_THREAD_BELOW else None
+    with threadpool_limits(limits=limits, user_api="openmp"):
+        return _persona_levels(X, base_labels, k=k, random_state=random_state)
+
+
+def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
+                    random_state: int) -> PersonaLevels:
     X = np.asarray(X, dtype=np.float32)
     base = np.asarray(base_labels)
     if X.ndim != 2 or len(X) != len(base):
