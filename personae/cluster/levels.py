@@ -235,7 +235,7 @@ def _stability(X: np.ndarray, fit: _Fit, seed: int) -> float:
     scores = []
     for b in range(BOOTSTRAPS):
         pick = rng.choice(n, int(BOOT_FRACTION * n), replace=False)
-        other = _kmeans(X[pick], fit.k, seed + 100 + b, n_init=1)
+        other = _kmeans(X[pick], fit.k, seed + 100 + b)
         scores.append(adjusted_rand_score(fit.model.labels_[core], other.predict(X[core])))
     return float(np.mean(scores))
 
