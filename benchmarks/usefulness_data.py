@@ -30,9 +30,9 @@ def _next_period(lines: pd.DataFrame, users: pd.Series, user: str, value: str) -
     spend = lines.groupby(user)[value].sum()
     spend = users.map(spend).fillna(0.0).to_numpy()
     bought = (spend > 0).astype(int)
-    cut = np.quantile(spend, 0.75)
-    top = ((spend > cut) & (spend > 0)).astype(int)
-    return {"bought_again": bought, "top_quartile_spend": top}
+    cut = np.median(spend[spend > 0]) if (spend > 0).any() else 0.0
+    top = (spend > cut).astype(int)
+    return {"bought_again": bought, "spend_over_buyers_median": top}
 
 
 def online_retail(limit_users: int | None = None) -> Case:

@@ -392,7 +392,7 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
     pool = actionable or [0]
     ranked = sorted(pool, key=lambda i: -np.nan_to_num(fits[i].silhouette, nan=-1.0))
     chosen, ari = ranked[0], None
-    for i in ranked[:3]:
+    for i in ranked:  # best silhouette first, until one is stable
         table[i]["stability_ari"] = round(_stability(X, fits[i], random_state), 4)
         if table[i]["stability_ari"] >= STABLE_ARI:
             chosen, ari = i, table[i]["stability_ari"]
