@@ -81,6 +81,14 @@ FEATURE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "category_entropy": {"high": ("Spread-Out", "Wide-Range Buyers"),
                          "low": ("Single-Category", "Focused Buyers")},
 }
+# Words that say the same thing: an adjective never qualifies a head of its own family
+# ("Occasional Rare Visitors").
+FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"occasional", "rare", "infrequent", "few-session", "infrequent-visit",
+               "one-time", "quiet", "less"}),
+    frozenset({"frequent", "regular", "regulars", "many-session", "frequent-visit",
+               "frequent-return", "daily", "weekly", "monthly", "repeat", "active", "more"}),
+)
 CADENCE_FEATURES = frozenset({"active_days", "days_between_visits"})
 CUSTOMER_FEATURES = frozenset({"recency_days", "frequency", "monetary_total", "monetary_mean"})
 
@@ -150,18 +158,27 @@ def generic_noun(profiles: pd.DataFrame) -> str:
     return "Customers" if features & CUSTOMER_FEATURES else "Users"
 
 
+def _redundant(adjective: str, head: str) -> bool:
+    a = adjective.lower()
+    if a.split("-")[0] in head.lower():
+        return True
+    first = a.split()[0]
+    words = {w.lower() for w in head.split()}
+    return any((a in fam or first in fam) and words & fam for fam in FAMILIES)
+
+
 def _candidates(pairs: list[tuple[str, str]], noun: str) -> list[tuple[str, str]]:
     """(name, head) candidates: one adjective + a head, two adjectives + a head, the head."""
     out: list[tuple[str, str]] = []
     heads = list(dict.fromkeys(h for _, h in pairs)) + [noun]
     for h in heads:
         adjs = list(dict.fromkeys(a for a, hh in pairs if (hh != h or hh == noun)
-                                  and a.split("-")[0].lower() not in h.lower()))
+                                  and not _redundant(a, h)))
         own = [a for a, hh in pairs if hh == h and hh != noun]  # a last resort
         out += [(f"{a} {h}", h) for a in adjs]
         out += [(f"{a} {b} {h}", h) for i, a in enumerate(adjs) for b in adjs[i + 1:]]
         out.append((h, h))
-        out += [(f"{a} {h}", h) for a in own if a.split("-")[0].lower() not in h.lower()]
+        out += [(f"{a} {h}", h) for a in own if not _redundant(a, h)]
     return list(dict.fromkeys(out))
 
 

@@ -254,8 +254,9 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
         narrative = (f"{size:,} {who} ({_pct(share)} of all). Nothing sets them apart clearly: "
                      "no feature differs from the rest by a significant, meaningful amount.")
     if seg == NOISE:
-        narrative += (" The density algorithm left them out of every segment: they may be "
-                      "your most unusual (or most valuable) users; look at them one by one.")
+        narrative += (" They belong to no persona (far from every group, or in a group too "
+                      "small to be one): they may be your most unusual (or most valuable) "
+                      "users; look at them one by one.")
     characteristics = [{"text": f"They {f.meaning.phrase(f.direction)}.",
                         "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
                        if f.meaning.phrase(f.direction)]

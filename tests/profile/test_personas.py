@@ -82,7 +82,7 @@ def test_edge_users_are_their_own_persona(make_profiles) -> None:
     personas = build_personas(profiles)
     assert [p["segment"] for p in personas] == [-1, 0, 1]
     assert personas[0]["name"] == "Edge Users" and personas[0]["edge_users"]
-    assert "left them out of every segment" in personas[0]["narrative"]
+    assert "They belong to no persona" in personas[0]["narrative"]
 
 
 def test_nothing_distinctive_says_so(make_profiles) -> None:
