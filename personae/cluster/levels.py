@@ -391,27 +391,28 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
                           "structure worth splitting, so it is one persona", table)
     pool = actionable or [0]
     ranked = sorted(pool, key=lambda i: -np.nan_to_num(fits[i].silhouette, nan=-1.0))
-    chosen, ari = ranked[0], None
+    aris: dict[int, float] = {}
+    chosen = ranked[0]
     for i in ranked:  # best silhouette first, until one is stable
-        table[i]["stability_ari"] = round(_stability(X, fits[i], random_state), 4)
-        if table[i]["stability_ari"] >= STABLE_ARI:
-            chosen, ari = i, table[i]["stability_ari"]
+        aris[i] = _stability(X, fits[i], random_state)
+        table[i]["stability_ari"] = round(aris[i], 4)
+        if aris[i] >= STABLE_ARI:
+            chosen = i
             break
-    if ari is None:
-        ari = table[chosen]["stability_ari"]
+    ari = aris[chosen]
     fit = _order_by_size(fits[chosen])
     if k is None:
         why.append(f"K-means for K {K_RANGE[0]}..{K_RANGE[1]}: {len(actionable)} of "
                    f"{len(fits)} K gave actionable personas (none over {MAX_SHARE:.0%}, "
                    f"{MIN_BIG}+ of {BIG_SHARE:.0%} or more); K={fit.k} has the best silhouette "
-                   f"among the stable ones" if ari >= STABLE_ARI else
-                   f"K={fit.k} has the best silhouette; no candidate was stable")
+                   + ("among the stable ones" if ari >= STABLE_ARI else
+                      "(no actionable K was stable)"))
     else:
         why.append(f"K={k} as asked")
         if not fit.actionable:
             why.append(f"K={k} breaks the size rule (largest persona {fit.max_share:.0%}, "
                        f"{fit.n_big} of {BIG_SHARE:.0%}+)")
-    stable = ari is not None and ari >= STABLE_ARI
+    stable = ari >= STABLE_ARI
     why.append(f"stability: bootstrap ARI {ari:.2f} ({BOOTSTRAPS} resamples of "
                f"{BOOT_FRACTION:.0%}); " + ("stable" if stable else
                                             f"below {STABLE_ARI}: treat the borders as soft"))
@@ -437,8 +438,8 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
     detailed, parent = _detailed(X, fit, random_state)
     why.append(f"detailed level: {len(parent)} groups nested in the personas" if detailed
                is not None else "detailed level: not supported (too few users per group)")
-    persona_ari_note = len(np.unique(base[base != NOISE]))
-    why.append(f"base fit had {persona_ari_note} segments; each maps to the persona most of "
+    base_k = len(np.unique(base[base != NOISE]))
+    why.append(f"base fit had {base_k} segments; each maps to the persona most of "
                "its users fall in (base_to_persona)")
     log.info("persona levels: %d personas, %d broad, %s detailed, %d edge users",
              len(fit.centers), len(set(to_broad.values())), len(parent) or "no", edge_n)
