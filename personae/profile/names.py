@@ -150,7 +150,8 @@ def words(fact: Fact, profiles: pd.DataFrame, noun: str) -> tuple[str, str] | No
     kept = [w for w in meaning.label.split() if w.lower() not in STOPWORDS] or \
         meaning.label.split()
     short = " ".join(kept[:2]).title().replace(" ", "-")
-    return (f"High-{short}" if fact.direction == "high" else f"Low-{short}"), noun
+    adjective = f"High-{short}" if fact.direction == "high" else f"Low-{short}"
+    return adjective, f"{adjective} {noun}"  # its own head: "Users" is no head phrase
 
 
 def generic_noun(profiles: pd.DataFrame) -> str:
@@ -160,7 +161,8 @@ def generic_noun(profiles: pd.DataFrame) -> str:
 
 def _redundant(adjective: str, head: str) -> bool:
     a = adjective.lower()
-    if a.split("-")[0] in head.lower():
+    stem = a.split("-")[0]
+    if (a if stem in ("high", "low") else stem) in head.lower():
         return True
     first = a.split()[0]
     words = {w.lower() for w in head.split()}

@@ -79,8 +79,12 @@ def test_category_values_become_words():
 def test_other_columns_speak_from_their_own_label():
     effects = {0: {"balance": 1.0, "purchases": -0.8}, 1: {"balance": -1.0}}
     names = _names(profile_rows(effects))
-    assert names == ["High-Balance Users", "Low-Balance Users"]
+    assert names == ["Low-Purchases High-Balance Users", "Low-Balance Users"]
     assert not any(w in " ".join(names) for w in ("Shopper", "Browser", "Power"))
+    many = {s: {"page_values": 1.0 + s / 10, "bounce_rates": -0.5 - s / 10,
+                "exit_rates": 0.3} for s in range(5)}
+    heads = Counter(" ".join(n.split()[-2:]) for n in _names(profile_rows(many)))
+    assert max(heads.values()) <= 2, heads
     semantics = Semantics(user={"balance": FeatureMeaning("balance", "Card balance",
                                                           source="user")})
     assert _names(profile_rows(effects), semantics)[1] == "Low-Card-Balance Users"
