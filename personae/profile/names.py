@@ -17,6 +17,7 @@ The rules (each has a test in ``tests/profile/test_names.py``):
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Protocol
 
@@ -117,13 +118,15 @@ def _cadence(profiles: pd.DataFrame, segment: int) -> str | None:
 
 
 def _level_words(label: str, level: str) -> str:
-    text = level.strip()[:32] or "Other"
+    text = re.sub(r"^\(?\d+[).:]\s+", "", level.strip())[:32] or "Other"  # "1) $0 - $100"
     lowered = text.lower()
     short = " ".join(label.split()[:3]).title().replace(" ", "-")
     if lowered in YES:
         return short
     if lowered in NO:
         return f"No-{short}"
+    if not text[:1].isalpha():  # a number or an amount says nothing without its column
+        return f"{label.split(':')[0].strip().capitalize()} {text}"
     return text[:1].upper() + text[1:]
 
 
