@@ -13,6 +13,13 @@ column name. A YAML file looks like::
       pain_when: low        # optional: which direction signals an unmet need
 
 One-hot columns (``country=France``) are described from their parent column.
+
+Each feature also has a **role** (:func:`feature_roles`): ``drive`` columns make the split
+(the behavioural core: value, frequency, recency, engagement, breadth), ``describe`` columns
+only describe the personas afterwards. By default a column describes when all it measures
+is timing (hour-of-day and weekend shares, peak hour, calendar month, special days) or the
+user's context rather than behaviour (browser, operating system, region, zip code, traffic
+source); everything else drives. A YAML entry can say ``role: describe`` or ``role: drive``.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ THEMES: tuple[str, ...] = (
 )
 
 Direction = Literal["high", "low"]
+Role = Literal["drive", "describe"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class FeatureMeaning:
     themes: tuple[str, ...] = ()
     pain_when: Direction | None = None
     source: Literal["builtin", "user", "fallback"] = "builtin"
+    role: Role | None = None  # None: decided by feature_roles' default rule
 
     def phrase(self, direction: Direction) -> str:
         return self.high if direction == "high" else self.low
@@ -201,7 +210,7 @@ class Semantics:
         if not isinstance(loaded, dict):
             raise DataError("expected a mapping of column name -> meaning", source=source)
         meanings: dict[str, FeatureMeaning] = {}
-        allowed = {"label", "unit", "high", "low", "themes", "pain_when"}
+        allowed = {"label", "unit", "high", "low", "themes", "pain_when", "role"}
         for name, spec in loaded.items():
             if not isinstance(spec, dict):
                 raise DataError("expected a mapping with label/unit/high/low/themes",
@@ -213,6 +222,10 @@ class Semantics:
             pain = spec.get("pain_when")
             if pain not in (None, "high", "low"):
                 raise DataError(f"pain_when must be 'high' or 'low', got {pain!r}",
+                                source=source, column=str(name))
+            role = spec.get("role")
+            if role not in (None, "drive", "describe"):
+                raise DataError(f"role must be 'drive' or 'describe', got {role!r}",
                                 source=source, column=str(name))
             themes = spec.get("themes", [])
             if isinstance(themes, str):
@@ -235,5 +248,71 @@ class Semantics:
                 themes=tuple(str(t) for t in themes) or base.themes,
                 pain_when=pain,
                 source="user",
+                role=role,
             )
         return cls(user=meanings)
+
+
+# Columns that say when or from where, not what a user does (matched in the lowered name).
+CONTEXT_WORDS: tuple[str, ...] = ("browser", "operatingsystem", "operating_system", "region",
+                                  "zip", "postcode", "city", "traffictype", "traffic_type",
+                                  "device_model", "user_agent")
+TIMING_WORDS: tuple[str, ...] = ("hour", "weekend", "weekday", "month", "specialday",
+                                 "special_day", "day_of_week", "dayofweek")
+
+
+@dataclass(frozen=True)
+class FeatureRoles:
+    """Which columns drive the split and which only describe it, and why each."""
+
+    drive: tuple[str, ...]
+    describe: tuple[str, ...]
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+
+def _default_role(name: str, meaning: FeatureMeaning) -> tuple[Role, str]:
+    if meaning.role is not None:
+        return meaning.role, f"the semantics say role: {meaning.role}"
+    if meaning.source != "fallback" and meaning.themes and set(meaning.themes) == {"timing"}:
+        return "describe", "timing only (when, not how much)"
+    lowered = re.sub(r"[^a-z_]", "", name.split("=", 1)[0].lower())
+    squashed = lowered.replace("_", "")
+    if meaning.source == "fallback":
+        if any(w.replace("_", "") in squashed for w in TIMING_WORDS):
+            return "describe", "timing only (when, not how much)"
+        if any(w.replace("_", "") in squashed for w in CONTEXT_WORDS):
+            return "describe", "context (where from, which device), not behaviour"
+    return "drive", "behaviour"
+
+
+def feature_roles(columns: list[str], semantics: Semantics | None = None, *,
+                  drive: list[str] | None = None, describe: list[str] | None = None
+                  ) -> FeatureRoles:
+    """Split ``columns`` into drive and describe (the rule is in the module docstring).
+
+    ``drive`` / ``describe`` override the rule for the columns they name (``--features``
+    passes its list as ``drive``: the columns a user asks for all drive). Order is kept.
+    """
+    semantics = semantics or Semantics()
+    forced_drive, forced_describe = set(drive or []), set(describe or [])
+    both = forced_drive & forced_describe
+    if both:
+        raise DataError(f"columns asked to both drive and describe: {sorted(both)}",
+                        source="feature roles")
+    unknown = (forced_drive | forced_describe) - set(columns)
+    if unknown:
+        raise DataError(f"feature roles name columns that are not there: {sorted(unknown)}; "
+                        f"columns are {columns[:12]}", source="feature roles")
+    roles: dict[str, Role] = {}
+    reasons: dict[str, str] = {}
+    for name in columns:
+        if name in forced_drive:
+            roles[name], reasons[name] = "drive", "asked to drive"
+        elif name in forced_describe:
+            roles[name], reasons[name] = "describe", "asked to describe"
+        elif drive is not None:
+            roles[name], reasons[name] = "describe", "not among the columns asked to drive"
+        else:
+            roles[name], reasons[name] = _default_role(name, semantics.describe(name))
+    return FeatureRoles(tuple(c for c in columns if roles[c] == "drive"),
+                        tuple(c for c in columns if roles[c] == "describe"), reasons)

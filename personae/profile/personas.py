@@ -18,6 +18,7 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.features.semantics import Direction, FeatureMeaning, Semantics
+from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
 
 log = logging.getLogger(__name__)
@@ -25,51 +26,6 @@ log = logging.getLogger(__name__)
 MAX_FACTS = 5
 MAX_IDEAS = 4
 BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
-
-# Words for the built-in features: (adjective, noun) for a high and a low value.
-FEATURE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
-    "recency_days": {"high": ("Lapsed", "Lapsed Customers"), "low": ("Recent", "Recent Buyers")},
-    "frequency": {"high": ("Frequent", "Regulars"), "low": ("One-Time", "One-Timers")},
-    "monetary_total": {"high": ("High-Value", "Big Spenders"),
-                       "low": ("Low-Spend", "Light Spenders")},
-    "monetary_mean": {"high": ("Big-Basket", "Big-Ticket Buyers"),
-                      "low": ("Small-Basket", "Bargain Hunters")},
-    "tenure_days": {"high": ("Long-Standing", "Veterans"), "low": ("New", "Newcomers")},
-    "distinct_items": {"high": ("Exploring", "Explorers"), "low": ("Focused", "Focused Buyers")},
-    "items_per_order": {"high": ("Bulk", "Bulk Buyers"), "low": ("Light-Basket", "Browsers")},
-    "return_share": {"high": ("Returning", "Serial Returners"),
-                     "low": ("Satisfied", "Keepers")},
-    "event_count": {"high": ("Busy", "Power Users"), "low": ("Quiet", "Casual Visitors")},
-    "active_days": {"high": ("Daily", "Regulars"), "low": ("Occasional", "Drop-Ins")},
-    "session_count": {"high": ("Habitual", "Power Users"), "low": ("Rare", "Window Shoppers")},
-    "share_night": {"high": ("Night-Owl", "Night Owls"), "low": ("Daytime", "Day Users")},
-    "share_evening": {"high": ("Evening", "Evening Browsers"), "low": ("Daytime", "Day Users")},
-    "share_weekend": {"high": ("Weekend", "Weekenders"), "low": ("Weekday", "Weekday Users")},
-    "trend_30d": {"high": ("Rising", "Risers"), "low": ("Fading", "Fading Users")},
-}
-
-# Words by theme, when a feature has no words of its own. "up" = more of the theme
-# (more engagement, more risk, more price sensitivity), "down" = less of it.
-THEME_WORDS: dict[tuple[str, str], tuple[str, str]] = {
-    ("engagement", "up"): ("Highly Engaged", "Power Users"),
-    ("engagement", "down"): ("Low-Activity", "Casual Visitors"),
-    ("value", "up"): ("High-Value", "Big Spenders"),
-    ("value", "down"): ("Low-Spend", "Window Shoppers"),
-    ("loyalty", "up"): ("Loyal", "Loyalists"),
-    ("loyalty", "down"): ("Lapsing", "Drifters"),
-    ("exploration", "up"): ("Curious", "Explorers"),
-    ("exploration", "down"): ("Focused", "Specialists"),
-    ("social", "up"): ("Social", "Connectors"),
-    ("social", "down"): ("Solo", "Lurkers"),
-    ("creation", "up"): ("Creative", "Creators"),
-    ("creation", "down"): ("Passive", "Consumers"),
-    ("price sensitivity", "up"): ("Deal-Seeking", "Bargain Hunters"),
-    ("price sensitivity", "down"): ("Premium", "Premium Buyers"),
-    ("risk", "up"): ("At-Risk", "At-Risk Users"),
-    ("risk", "down"): ("Steady", "Steady Users"),
-    ("timing", "up"): ("Late", "Night Owls"),
-    ("timing", "down"): ("Early", "Early Birds"),
-}
 
 # What a theme tells us about needs, opportunities and hypotheses, by side.
 NEEDS: dict[tuple[str, str], str] = {
@@ -239,51 +195,6 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}") if np.isfinite(value) else float("nan")
 
 
-def _words_for(fact: _Fact) -> tuple[str, str]:
-    name = fact.meaning.name.split("=", 1)[0] if fact.row["kind"] == "category" else \
-        fact.meaning.name
-    if fact.row["kind"] == "category":
-        level = str(fact.row["feature"]).split("=", 1)[1]
-        short = level.strip()[:24] or "Other"
-        return (f"{short}-Leaning" if fact.direction == "high" else f"Non-{short}",
-                f"{short} Users" if fact.direction == "high" else "Users")
-    if name in FEATURE_WORDS and fact.meaning.source == "builtin":
-        return FEATURE_WORDS[name][fact.direction]
-    for theme in fact.themes:
-        if (theme, fact.side(theme)) in THEME_WORDS:
-            return THEME_WORDS[(theme, fact.side(theme))]
-    label = fact.meaning.label
-    short = " ".join(label.split()[:2]).title()
-    return (f"High-{short}" if fact.direction == "high" else f"Low-{short}", "Users")
-
-
-def _name(facts: list[_Fact], taken: set[str], segment: int) -> str:
-    if segment == NOISE:
-        candidates = ["Edge Users"]
-    elif not facts:
-        candidates = ["Typical Users", "Mainstream Users"]
-    else:
-        named = [f for f in facts if f.row["kind"] != "category"] or \
-            [f for f in facts if f.direction == "high"] or facts
-        facts = named
-        adjectives = [_words_for(f)[0] for f in facts[1:]]
-        noun = _words_for(facts[0])[1]
-        candidates = [f"{adj} {noun}" for adj in adjectives
-                      if adj.split("-")[0].lower() not in noun.lower()]
-        if len(facts) > 1:
-            second_noun = _words_for(facts[1])[1]
-            candidates += [f"{_words_for(facts[0])[0]} {second_noun}"]
-        candidates.append(noun)
-    for candidate in candidates:
-        if candidate.lower() not in {t.lower() for t in taken}:
-            return candidate
-    base = candidates[0]
-    qualifier = 2
-    while f"{base} ({qualifier})".lower() in {t.lower() for t in taken}:
-        qualifier += 1
-    return f"{base} ({qualifier})"
-
-
 def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_Fact]:
     rows = distinguishing(profiles, segment, MAX_FACTS)
     facts = []
@@ -309,12 +220,12 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     segments = sorted(int(s) for s in profiles["segment"].unique())
     # real segments first, so the edge users never take a name a segment would want
     order = [s for s in segments if s != NOISE] + [s for s in segments if s == NOISE]
-    taken: set[str] = set()
+    taken: list[tuple[str, str]] = []
     personas: dict[int, dict[str, Any]] = {}
     for seg in order:
         facts = _facts(profiles, seg, semantics)
-        name = _name(facts, taken, seg)
-        taken.add(name)
+        name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
+        taken.append((name, head))
         personas[seg] = _persona(seg, name, facts, profiles)
     if users is not None:
         _add_mixing(personas, users)
@@ -343,8 +254,9 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
         narrative = (f"{size:,} {who} ({_pct(share)} of all). Nothing sets them apart clearly: "
                      "no feature differs from the rest by a significant, meaningful amount.")
     if seg == NOISE:
-        narrative += (" The density algorithm left them out of every segment: they may be "
-                      "your most unusual (or most valuable) users; look at them one by one.")
+        narrative += (" They belong to no persona (far from every group, or in a group too "
+                      "small to be one): they may be your most unusual (or most valuable) "
+                      "users; look at them one by one.")
     characteristics = [{"text": f"They {f.meaning.phrase(f.direction)}.",
                         "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
                        if f.meaning.phrase(f.direction)]

@@ -21,8 +21,8 @@ def retail(make_profiles) -> pd.DataFrame:
 
 def test_names_come_from_what_the_data_says(retail) -> None:
     names = [p["name"] for p in build_personas(retail)]
-    assert names == ["Frequent Big Spenders", "One-Time Lapsed Customers",
-                     "Light-Basket Bargain Hunters"]
+    assert names == ["Frequent Higher Spenders", "Infrequent Lapsed Customers",
+                     "Few-Item Smaller-Order Buyers"]
 
 
 def test_deterministic_and_independent_of_row_order(retail) -> None:
@@ -36,8 +36,8 @@ def test_names_are_never_two_alike(make_profiles) -> None:
     same = {s: {"monetary_total": 1.0, "frequency": 0.5} for s in range(6)}
     names = [p["name"] for p in build_personas(make_profiles(same))]
     assert len({n.lower() for n in names}) == 6
-    assert names[:4] == ["Frequent Big Spenders", "High-Value Regulars", "Big Spenders",
-                         "Frequent Big Spenders (2)"]
+    assert names[:4] == ["Frequent Higher Spenders", "Higher Spenders",
+                         "Higher-Spending Repeat Buyers", "Repeat Buyers"]
 
 
 def test_every_fact_traces_to_a_profile_row(retail) -> None:
@@ -82,7 +82,7 @@ def test_edge_users_are_their_own_persona(make_profiles) -> None:
     personas = build_personas(profiles)
     assert [p["segment"] for p in personas] == [-1, 0, 1]
     assert personas[0]["name"] == "Edge Users" and personas[0]["edge_users"]
-    assert "left them out of every segment" in personas[0]["narrative"]
+    assert "They belong to no persona" in personas[0]["narrative"]
 
 
 def test_nothing_distinctive_says_so(make_profiles) -> None:
@@ -98,5 +98,5 @@ def test_gmm_runs_say_how_mixed_each_group_is(retail) -> None:
                           "mixed": [True] * 3 + [False] * 7 + [False] * 10})
     personas = build_personas(retail[retail["segment"] < 2], users=users)
     assert personas[0]["also_like"][0]["text"] == \
-        "30% of this group also behaves like One-Time Lapsed Customers."
+        "30% of this group also behaves like Infrequent Lapsed Customers."
     assert personas[1]["also_like"] == []

@@ -14,22 +14,25 @@ from personae.report import build_report
 HOSTILE = "<script>alert(1)</script>"
 
 
-def with_events(run_dir: Path, folder: Path) -> Path:
-    """The same run's report with journeys from a small event log, in ``folder``."""
+def with_events(run_dir: Path, folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The same run's report with journeys from a small event log, in ``folder`` (built
+    without the run's semantics file, so names come from the column names)."""
     users = pd.read_parquet(run_dir / "users_segmented.parquet")["user_id"]
     steps = ["session_start", "page_view", "add_to_cart", "purchase"]
     events = pd.DataFrame([(u, t, steps[t]) for i, u in enumerate(users)
                            for t in range(1 + i % 4)], columns=["user", "time", "event"])
-    html, _ = build_report(run_dir, events=events)
+    html, document = build_report(run_dir, events=events)
     path = folder / "report_with_events.html"
     path.write_text(html, encoding="utf-8")
-    return path
+    return path, document
 
 
 @pytest.mark.parametrize("events", [False, True], ids=["table", "events"])
 def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path,
                                     events: bool) -> None:
-    report = with_events(run_dir, tmp_path) if events else run_dir / "report.html"
+    saved = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))
+    report, document = with_events(run_dir, tmp_path) if events else \
+        (run_dir / "report.html", saved)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     errors: list[str] = []
     dialogs: list[str] = []
@@ -51,7 +54,7 @@ def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path,
     for i in range(plots.count()):
         assert plots.nth(i).locator("g.trace, g.hm, image").count() > 0, \
             plots.nth(i).get_attribute("id")
-    personas = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))["personas"]
+    personas = document["personas"]
     cards = page.locator("article.persona-card")
     assert cards.count() == len(personas) == 3
     assert [cards.nth(i).locator("h3").inner_text() for i in range(3)] == \

@@ -26,7 +26,7 @@ def test_one_persona_card_per_segment(run_dir: Path) -> None:
     assert html.count('class="card persona-card"') == len(segments)
     names = [p["name"] for p in document["personas"]]
     assert len(set(names)) == len(names)
-    assert "Frequent Big Spenders" in names
+    assert "Frequent Higher Spenders" in names
 
 
 def test_self_contained_and_small(run_dir: Path) -> None:

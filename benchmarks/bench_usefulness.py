@@ -1,0 +1,167 @@
+"""Do segments built on one period separate the next period's behaviour? One command, a table.
+
+    .venv/bin/python benchmarks/bench_usefulness.py [--sets online_retail,cdnow,...] [--names]
+
+Separation = AUC of each user's *segment outcome rate*, the rate estimated on the other half
+of the users (2-fold, the mean over ``--repeats`` random halvings): a segment only earns what
+it predicts for users it was not measured on, so tiny segments earn nothing. Contenders:
+
+- ``personae levels``: ``personae.segment`` on the drive features (``feature_roles``), then
+  ``persona_levels`` on its matrix; edge users count as one more group (what a team sees).
+- ``levels, all features``: the same on every feature (the measurement behind the roles).
+- ``personae.segment today``: the plain default, every feature, its own segments.
+- ``course``: log1p features, StandardScaler, K-means, K in 2..9 by the best silhouette
+  (on every user up to 25,000, else a stated sample of 20,000).
+- ``RFM map``: the classic named R x F map (transaction sets only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import roc_auc_score, silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import personae  # noqa: E402
+import usefulness_data  # noqa: E402
+from personae.cluster.levels import persona_levels  # noqa: E402
+from personae.features.semantics import feature_roles  # noqa: E402
+from personae.profile.rfm import fit_rfm, score_rfm  # noqa: E402
+
+FULL_SILHOUETTE_MAX = 25_000
+
+
+def separation_auc(labels: np.ndarray, outcome: np.ndarray, repeats: int = 5) -> float:
+    """Mean over random halvings of the AUC of the other half's segment outcome rate."""
+    labels = pd.factorize(pd.Series(labels).astype(str))[0]
+    scores = []
+    for r in range(repeats):
+        half = np.random.default_rng(r).random(len(labels)) < 0.5
+        rate = np.empty(len(labels))
+        for this, other in ((half, ~half), (~half, half)):
+            table = pd.Series(outcome[other]).groupby(labels[other]).mean()
+            rate[this] = pd.Series(labels[this]).map(table).fillna(outcome[other].mean())
+        scores.append(roc_auc_score(outcome, rate))
+    return float(np.mean(scores))
+
+
+def sizes_text(labels: np.ndarray) -> str:
+    counts = pd.Series(labels).value_counts(normalize=True)
+    edge = float(counts.get(-1, 0.0))
+    groups = counts.drop(index=-1, errors="ignore")
+    text = f"{len(groups)} (max {groups.max():.0%}, {int((groups >= 0.05).sum())} >=5%"
+    return text + (f", edge {edge:.1%})" if edge else ")")
+
+
+def course(table: pd.DataFrame, transactions: bool) -> np.ndarray:
+    if transactions:
+        frame = pd.DataFrame({c: np.log1p(table[c].clip(lower=0)) for c in
+                              ("recency_days", "frequency", "monetary_total")})
+    else:
+        frame = pd.get_dummies(table.drop(columns="user_id"), dtype=float)
+        for c in frame.columns:
+            if frame[c].min() >= 0 and frame[c].nunique() > 2:
+                frame[c] = np.log1p(frame[c])
+    X = StandardScaler().fit_transform(frame.to_numpy(dtype=float))
+    sample = None if len(X) <= FULL_SILHOUETTE_MAX else 20_000
+    best = (-2.0, None)
+    for k in range(2, 10):
+        labels = KMeans(k, n_init=4, random_state=0).fit_predict(X)
+        score = silhouette_score(X, labels, sample_size=sample, random_state=0)
+        if score > best[0]:
+            best = (score, labels)
+    return best[1]
+
+
+def levels(table: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, object, object]:
+    sub = table[["user_id", *columns]]
+    result = personae.segment(sub, id_column="user_id")
+    lv = persona_levels(result.model.transform(sub), result.labels)
+    return lv.persona, lv, result
+
+
+def run_set(name: str, show_names: bool) -> list[dict]:
+    started = time.perf_counter()
+    case = usefulness_data.LOADERS[name]()
+    table = case.table
+    features = [c for c in table.columns if c != "user_id"]
+    roles = feature_roles(features)
+    contenders: dict[str, tuple[np.ndarray, float]] = {}
+    extra: dict[str, object] = {}
+
+    def timed(label: str, fn) -> None:
+        t = time.perf_counter()
+        out = fn()
+        labels = out[0] if isinstance(out, tuple) else out
+        if isinstance(out, tuple):
+            extra[label] = out
+        contenders[label] = (np.asarray(labels), time.perf_counter() - t)
+
+    timed("personae levels", lambda: levels(table, list(roles.drive)))
+    timed("levels, all features", lambda: levels(table, features))
+    timed("personae.segment today",
+          lambda: personae.segment(table, id_column="user_id").labels)
+    timed("course (K-means, silhouette K)", lambda: course(table, case.transactions))
+    if case.transactions:
+        timed("RFM map", lambda: score_rfm(table, fit_rfm(table))["rfm_segment"].to_numpy())
+    rows = []
+    for outcome, y in case.outcomes.items():
+        for label, (labels, seconds) in contenders.items():
+            rows.append({"set": case.name, "outcome": f"{outcome} ({y.mean():.1%})",
+                         "contender": label, "segments": sizes_text(labels),
+                         "AUC": round(separation_auc(labels, y), 3),
+                         "seconds": round(seconds, 1)})
+    lv = extra["personae levels"][1]
+    print(f"\n## {case.name}: {len(table):,} users; drive = {', '.join(roles.drive)}; "
+          f"describe = {', '.join(roles.describe) or '-'}; {time.perf_counter() - started:.0f} s")
+    print(f"persona sizes {lv.sizes('persona')}; broad {lv.sizes('broad')}; "
+          f"detailed groups {len(lv.detailed_to_persona)}")
+    for line in lv.why:
+        print(f"  - {line}")
+    if show_names:
+        print_names(table, roles.drive, extra["personae levels"])
+    sys.stdout.flush()
+    return rows
+
+
+def print_names(table: pd.DataFrame, drive: tuple[str, ...], out: tuple) -> None:
+    from personae.profile.personas import build_personas
+    from personae.profile.segments import feature_frame, segment_profiles
+
+    labels, lv, result = out
+    pre = result.model.preprocessor_
+    profiles = segment_profiles(feature_frame(table, pre), labels, pre)
+    for p in build_personas(profiles):
+        broad = lv.persona_to_broad.get(p["segment"], -1)
+        print(f"  persona {p['segment']:>2} (broad {broad:>2}) {p['size']:>6,} "
+              f"{p['share']:6.1%}  {p['name']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(usefulness_data.LOADERS))
+    parser.add_argument("--names", action="store_true", help="print the persona names too")
+    args = parser.parse_args()
+    rows = []
+    for name in args.sets.split(","):
+        rows += run_set(name.strip(), args.names)
+        print("\n" + markdown(pd.DataFrame(rows)), flush=True)
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---:" if frame[c].dtype.kind in "if" else "---"
+                          for c in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join([head, rule, *body])
+
+
+if __name__ == "__main__":
+    main()

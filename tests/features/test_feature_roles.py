@@ -1,0 +1,53 @@
+"""Feature roles: the behavioural core drives the split, timing and context describe it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personae.errors import DataError
+from personae.features.semantics import Semantics, feature_roles
+
+EVENT_FEATURES = ["recency_days", "frequency", "monetary_total", "event_count",
+                  "days_between_visits", "distinct_items", "share_night", "share_morning",
+                  "share_weekend", "peak_hour", "trend_30d"]
+
+
+def test_timing_shares_describe_and_the_core_drives():
+    roles = feature_roles(EVENT_FEATURES)
+    assert roles.describe == ("share_night", "share_morning", "share_weekend", "peak_hour")
+    assert roles.drive == ("recency_days", "frequency", "monetary_total", "event_count",
+                           "days_between_visits", "distinct_items", "trend_30d")
+    assert roles.reasons["share_night"].startswith("timing")
+
+
+def test_user_columns_by_name_timing_and_context_describe():
+    columns = ["ProductRelated_Duration", "PageValues", "Month", "Weekend", "SpecialDay",
+               "Browser", "OperatingSystems", "Region", "TrafficType", "zip_code", "history"]
+    roles = feature_roles(columns)
+    assert roles.drive == ("ProductRelated_Duration", "PageValues", "history")
+    assert "context" in roles.reasons["Browser"]
+
+
+def test_overrides_and_yaml_role(tmp_path: Path):
+    roles = feature_roles(EVENT_FEATURES, drive=["share_weekend", "frequency"])
+    assert roles.drive == ("frequency", "share_weekend")  # asked for: only these drive
+    roles = feature_roles(EVENT_FEATURES, describe=["monetary_total"])
+    assert "monetary_total" in roles.describe and "share_night" in roles.describe
+    yaml_file = tmp_path / "semantics.yaml"
+    yaml_file.write_text("share_weekend:\n  role: drive\nfrequency:\n  role: describe\n",
+                         encoding="utf-8")
+    roles = feature_roles(EVENT_FEATURES, Semantics.from_yaml(yaml_file))
+    assert "share_weekend" in roles.drive and "frequency" in roles.describe
+
+
+def test_bad_roles_are_refused(tmp_path: Path):
+    with pytest.raises(DataError, match="both drive and describe"):
+        feature_roles(EVENT_FEATURES, drive=["frequency"], describe=["frequency"])
+    with pytest.raises(DataError, match="not there"):
+        feature_roles(EVENT_FEATURES, drive=["nope"])
+    yaml_file = tmp_path / "semantics.yaml"
+    yaml_file.write_text("frequency:\n  role: steer\n", encoding="utf-8")
+    with pytest.raises(DataError, match="role must be 'drive' or 'describe'"):
+        Semantics.from_yaml(yaml_file)

@@ -1,0 +1,93 @@
+"""Naming rules on hand-made profiles: absolute words need the numbers, category values
+become words, no head phrase three times, no vocabulary from another domain."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+import pytest
+from tests.profile.conftest import profile_rows
+
+from personae.features.semantics import FeatureMeaning, Semantics
+from personae.profile.personas import build_personas
+
+ABSOLUTE = ("daily", "weekly", "big", "premium", "vip", "power")
+
+
+def _with_medians(profiles: pd.DataFrame, medians: dict[tuple[int, str], float]
+                  ) -> pd.DataFrame:
+    out = profiles.copy()
+    for (seg, feature), value in medians.items():
+        out.loc[(out["segment"] == seg) & (out["feature"] == feature), "median"] = value
+    return out
+
+
+def _names(profiles: pd.DataFrame, semantics: Semantics | None = None) -> list[str]:
+    return [p["name"] for p in build_personas(profiles, semantics)]
+
+
+@pytest.mark.parametrize(("gap", "expected"), [(1.0, "Daily Regulars"),
+                                               (6.0, "Weekly Regulars"),
+                                               (30.0, "Monthly Regulars"),
+                                               (86.0, "Regulars")])  # CDNOW's "daily" gap
+def test_a_cadence_word_needs_the_cadence(gap, expected):
+    effects = {0: {"active_days": 1.5, "days_between_visits": -0.1},
+               1: {"active_days": -1.0, "days_between_visits": 0.1}}
+    profiles = _with_medians(profile_rows(effects), {(0, "days_between_visits"): gap})
+    assert _names(profiles)[0] == expected
+
+
+def test_one_time_needs_a_median_of_one_order():
+    effects = {0: {"frequency": -1.0}, 1: {"frequency": 1.0}}
+    assert _names(profile_rows(effects))[0] == "Occasional Buyers"
+    once = _with_medians(profile_rows(effects), {(0, "frequency"): 1.0})
+    assert _names(once)[0] == "One-Time Buyers"
+
+
+def test_no_absolute_claims_from_relative_numbers():
+    effects = {s: {"monetary_total": 1.2, "event_count": 1.0, "session_count": 0.8,
+                   "monetary_mean": 0.5} for s in range(5)}
+    for name in _names(profile_rows(effects)):
+        assert not any(w in name.lower().split() for w in ABSOLUTE), name
+
+
+def test_no_head_phrase_three_times_and_names_unique():
+    effects = {s: {"event_count": 1.0 + s / 10, "frequency": 0.5, "monetary_total": 0.4}
+               for s in range(6)}
+    names = _names(profile_rows(effects))
+    assert len({n.lower() for n in names}) == len(names)
+    heads = Counter(" ".join(n.split()[-2:]) for n in names)
+    assert max(heads.values()) <= 2, names
+
+
+def _telco() -> pd.DataFrame:
+    rows = profile_rows({0: {"Contract=Month-to-month": 0.3, "InternetService=Fiber optic": 0.2,
+                             "Partner=No": 0.15},
+                         1: {"InternetService=No internet service": 0.3, "Churn=No": 0.2}},
+                        kind="category")
+    return rows.assign(mean=0.6, rest_mean=0.2, lift=3.0)
+
+
+def test_category_values_become_words():
+    names = _names(_telco())
+    assert names[0] == "Month-to-month Fiber optic Users"
+    assert names[1] == "No internet service No-Churn Users"
+    assert not any("Leaning" in n for n in names)
+    amounts = profile_rows({0: {"history_segment=1) $0 - $100": 0.3}, 1: {"x=a": 0.3}},
+                           kind="category").assign(mean=0.6, rest_mean=0.2, lift=3.0)
+    assert _names(amounts)[0] == "History segment $0 - $100 Users"
+
+
+def test_other_columns_speak_from_their_own_label():
+    effects = {0: {"balance": 1.0, "purchases": -0.8}, 1: {"balance": -1.0}}
+    names = _names(profile_rows(effects))
+    assert names == ["Low-Purchases High-Balance Users", "Low-Balance Users"]
+    assert not any(w in " ".join(names) for w in ("Shopper", "Browser", "Power"))
+    many = {s: {"page_values": 1.0 + s / 10, "bounce_rates": -0.5 - s / 10,
+                "exit_rates": 0.3} for s in range(5)}
+    heads = Counter(" ".join(n.split()[-2:]) for n in _names(profile_rows(many)))
+    assert max(heads.values()) <= 2, heads
+    semantics = Semantics(user={"balance": FeatureMeaning("balance", "Card balance",
+                                                          source="user")})
+    assert _names(profile_rows(effects), semantics)[1] == "Low-Card-Balance Users"
