@@ -178,6 +178,10 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "
                                                     "'auto' = automatic.")] = None,
+    persona_levels: Annotated[bool, typer.Option(
+        "--persona-levels", help="Segments are the persona level (3-8, no segment over 60%, "
+                                 "tiny groups as edge users) nested in a broad level; the "
+                                 "algorithm's own partition goes to natural_segment.")] = False,
     engine: Annotated[str, typer.Option(help="embedded (DuckDB + numpy) or spark (needs "
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
@@ -216,6 +220,7 @@ def run(
             if scaler else None,
             "log_transform": False if no_log else None,
             "algorithm": _algorithm(algorithm) if algorithm else None, "random_state": seed,
+            "persona_levels": True if persona_levels else None,
         }
         if param:
             segmentation["params"] = _params(algorithm or "auto", param)
@@ -303,6 +308,16 @@ def _print_algorithm(result: Any) -> None:
         out_console.print(f"stability: mean ARI {stability['ari_mean']:.2f} over "
                           f"{stability['runs']} refits; unstable segments: "
                           f"{unstable or 'none'}", highlight=False)
+    levels = result.info.get("levels")
+    if levels:
+        separation = levels["separation"]
+        out_console.print(f"persona levels: {levels['personas']} personas "
+                          f"(natural partition: {levels['natural_segments']} segments, in "
+                          f"natural_segment); {separation['verdict']} (silhouette "
+                          f"{separation['silhouette']:.2f} on {separation['sample_size']:,} "
+                          "users)", highlight=False, soft_wrap=True)
+        for line in levels["why"]:
+            out_console.print(f"  levels: {line}", highlight=False, soft_wrap=True)
     edge = int(result.outliers.sum())
     if edge:
         out_console.print(f"edge users (segment -1): {edge:,}", highlight=False)
@@ -352,12 +367,13 @@ def _unique_counts(labels: Any) -> tuple[list[int], list[int]]:
 @app.command()
 def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] =
          Path("demo-output")) -> None:
-    """Run the whole pipeline on the bundled real data set (Online Retail II customers)."""
-    data = resources.files("personae") / "datasets" / "online_retail_customers.csv"
+    """The whole pipeline on the bundled real event log: every transaction line of 1,000
+    Online Retail II customers -> features -> persona levels -> personas and report."""
+    data = resources.files("personae") / "datasets" / "online_retail_events.parquet"
     with resources.as_file(data) as path:
-        out_console.print(f"demo: segmenting {path.name} (UCI Online Retail II customers, "
-                          "CC BY 4.0)")
-        run(path, out=out)
+        out_console.print(f"demo: {path.name} (UCI Online Retail II transactions of 1,000 "
+                          "customers, CC BY 4.0)")
+        run(path, out=out, events=True, persona_levels=True)
 
 
 def _print_summary(result: Any, out: Path) -> None:

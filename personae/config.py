@@ -95,6 +95,7 @@ class SegmentSettings(_Frozen):
     algorithm: str = "auto"
     params: dict[str, Any] | None = None
     stability: bool = True
+    persona_levels: bool = False  # segment = the persona level (3-8), nested in a broad level
     random_state: int = 0
 
     @field_validator("k", mode="before")

@@ -27,6 +27,7 @@ from personae.cluster.auto import (
     candidates_for,
     choose_algorithm,
 )
+from personae.cluster.levels import assign_levels
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.writers import staged_folder, to_json
@@ -193,7 +194,14 @@ class SegmentModel:
         """The segment of each row of ``df`` (a user table with the training columns);
         ``-1`` = edge user (density algorithms)."""
         X = self.transform(df, source)
+        if getattr(self, "levels_", None) is not None:
+            return np.asarray(assign_levels(X, self.levels_)["persona"])
         return self.segmenter_.predict(X)
+
+    def predict_natural(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        """The algorithm's own partition (what ``--algorithm`` found), also when the model
+        answers with persona levels."""
+        return self.segmenter_.predict(self.transform(df, source))
 
     def predict_proba(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         """Probability of every segment per user (Gaussian mixtures only)."""
@@ -253,6 +261,10 @@ class SegmentModel:
         with staged_folder(folder, marker="model.json") as staging:
             (staging / "model.json").write_text(to_json(document), encoding="utf-8")
             np.savez(staging / "arrays.npz", **arrays)
+            if getattr(self, "levels_", None) is not None:
+                (staging / "levels.json").write_text(to_json(self.levels_), encoding="utf-8")
+            if getattr(self, "rfm_", None) is not None:  # new users scored by the same cuts
+                (staging / "rfm.json").write_text(to_json(self.rfm_), encoding="utf-8")
             if segments is not None:
                 (staging / "segments.json").write_text(to_json(
                     {"format": SEGMENTS_FORMAT, "format_version": 1, "segments": segments}),
@@ -287,6 +299,11 @@ class SegmentModel:
             raise ModelFileError(f"{folder / 'model.json'}: incomplete or inconsistent model "
                                  f"({exc.__class__.__name__}: {exc})") from None
         model.segments_ = _read_segments(folder)
+        levels = folder / "levels.json"
+        model.levels_ = json.loads(levels.read_text(encoding="utf-8")) if levels.is_file() \
+            else None
+        if model.levels_ is not None:
+            model.n_clusters_ = int(model.levels_["n_personas"])
         return model
 
 

@@ -24,11 +24,13 @@ import pandas as pd
 from personae._version import __version__
 from personae.cluster._base import MIN_SEGMENT_USERS, NOISE
 from personae.cluster.hierarchy import taxonomy
+from personae.cluster.levels import assign_levels, persona_levels
 from personae.cluster.mixture import memberships_summary
-from personae.cluster.validate import consistency, segmenter_stability
+from personae.cluster.validate import bootstrap_stability, consistency, segmenter_stability
 from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
 from personae.data.readers import read_table
 from personae.data.writers import file_listing, staged_folder, to_json, write_frame
+from personae.errors import DataError
 from personae.features.semantics import Semantics
 from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
 from personae.model import SegmentModel, sample_rows
@@ -147,6 +149,10 @@ class SegmentationResult:
             if self.hierarchy is not None:
                 (staging / "hierarchy.json").write_text(to_json(self.hierarchy),
                                                         encoding="utf-8")
+            if "levels_table" in self.extra:
+                self.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
+            if "rfm_crosstab" in self.extra:
+                self.extra["rfm_crosstab"].to_csv(staging / "persona_rfm.csv")
             (staging / "personas.json").write_text(to_json(self.personas), encoding="utf-8")
             if self.journeys is not None:
                 (staging / "journeys.json").write_text(to_json(self.journeys),
@@ -214,6 +220,12 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     id_column = cfg.id_column if cfg.id_column is not None else \
         detect_id_column([str(c) for c in frame.columns])
     ids = user_ids(frame, id_column, source)
+    if cfg.persona_levels and cfg.features is None:
+        # behaviour drives the split; timing shares and context only describe the personas
+        from personae.features.semantics import feature_roles
+
+        roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics)
+        cfg = cfg.model_copy(update={"features": list(roles.drive)})
     model = SegmentModel(cfg)
     X = model.fit_transform(frame, source, ids)
     timings.update(model.timings_)
@@ -233,6 +245,11 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
                                         random_state=cfg.random_state)
     timings["stability"] = time.perf_counter() - started
 
+    levels_extra: dict[str, Any] = {}
+    if cfg.persona_levels:
+        started = time.perf_counter()
+        labels, stability, levels_extra = _persona_levels(model, X, labels, cfg)
+        timings["persona_levels"] = time.perf_counter() - started
     started = time.perf_counter()
     log.info("profiling %d segments", model.n_clusters_)
     profiles = segment_profiles(feature_frame(frame, model.preprocessor_, source), labels,
@@ -240,6 +257,11 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     unstable = set(stability.unstable_segments) if stability else set()
     profiles["unstable"] = profiles["segment"].isin(unstable)
     extra = algorithm_outputs(model, X, ids)
+    if levels_extra:
+        extra["user_columns"] = {**levels_extra.pop("user_columns"), **extra["user_columns"]}
+        extra.update(levels_extra)
+    if cfg.persona_levels and provenance.get("kind") == "events":
+        _rfm(model, frame, labels, extra)
     timings["profile"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -261,6 +283,15 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
 
     info = _run_info(run, source, frame, model, labels, checks, stability, notes, provenance,
                      semantics, timings, extra)
+    if "levels" in extra:
+        levels = extra["levels"]
+        info["levels"] = {"personas": levels.n_personas, "actionable": levels.actionable,
+                          "stable": levels.stable, "stability_ari": levels.stability_ari,
+                          "separation": levels.separation.as_dict(), "why": levels.why,
+                          "sizes": levels.to_dict()["sizes"],
+                          "natural_segments": int(model.segmenter_.n_segments_),
+                          "natural_partition": "natural_segment column; k_selection.csv and "
+                                               "algorithm_selection.csv decided it"}
     return SegmentationResult(
         source=source, data=frame, ids=ids, labels=labels, profiles=profiles,
         k_table=decision_table(model), model=model, info=info,
@@ -332,6 +363,62 @@ def _semantics(run: RunConfig, given: Semantics | None,
         given = Semantics.from_yaml(run.report.semantics)
     user = {**event_meanings, **(dict(given.user) if given is not None else {})}
     return Semantics(user=user)
+
+
+def _persona_levels(model: SegmentModel, X: np.ndarray, natural: np.ndarray,
+                    cfg: SegmentSettings) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """The persona level becomes the segments: labels, their stability, and the natural
+    partition and broad/detailed levels as extra columns. Labels are those the saved model
+    predicts (nearest persona centre, edge when too far), so fit and predict agree."""
+    k = cfg.k if isinstance(cfg.k, int) else None
+    levels = persona_levels(X, natural, k=k, random_state=cfg.random_state)
+    model.levels_ = levels.to_dict()
+    model.n_clusters_ = levels.n_personas
+    placed = assign_levels(X, model.levels_)
+    labels = np.asarray(placed["persona"])
+    stability = None
+    if cfg.stability and levels.n_personas > 1:
+        rows = model.order_[:STABILITY_ROWS]
+        stability = bootstrap_stability(
+            lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int),
+                                              k=levels.n_personas,
+                                              random_state=cfg.random_state)),
+            X[rows], labels[rows], random_state=cfg.random_state,
+            segments=range(levels.n_personas))
+    columns: dict[str, np.ndarray] = {"broad_segment": np.asarray(placed["broad"]),
+                                      "natural_segment": np.asarray(natural)}
+    if levels.detailed is not None:
+        columns["detailed_segment"] = np.asarray(levels.detailed)
+    return labels, stability, {"user_columns": columns, "levels": levels,
+                               "levels_table": pd.DataFrame(levels.k_table)}
+
+
+class _Placed:
+    """A refitted persona level as the stability check needs it: ``predict``."""
+
+    def __init__(self, levels: Any) -> None:
+        self.info = levels.to_dict()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(assign_levels(X, self.info)["persona"])
+
+
+def _rfm(model: SegmentModel, frame: pd.DataFrame, labels: np.ndarray,
+         extra: dict[str, Any]) -> None:
+    """The classic RFM map beside the personas (transaction runs): scores per user, the cut
+    points in the model, the persona x RFM cross-tab."""
+    from personae.profile.rfm import fit_rfm, rfm_crosstab, score_rfm
+
+    try:
+        cuts = fit_rfm(frame)
+    except (DataError, KeyError, ValueError) as exc:
+        log.info("no RFM map: %s", exc)
+        return
+    scores = score_rfm(frame, cuts)
+    model.rfm_ = cuts.to_dict()
+    for column in ("rfm_score", "rfm_segment"):
+        extra["user_columns"][column] = scores[column].to_numpy()
+    extra["rfm_crosstab"] = rfm_crosstab(labels, scores["rfm_segment"].to_numpy())
 
 
 def _tiny_segment_notes(labels: np.ndarray, k: int) -> list[str]:

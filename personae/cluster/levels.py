@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import adjusted_rand_score, pairwise_distances_argmin_min, silhouette_score
 from threadpoolctl import threadpool_limits
 
 from personae.cluster._base import NOISE
@@ -477,10 +477,9 @@ def assign_levels(X: np.ndarray, levels: PersonaLevels | dict[str, Any]
     centers = np.asarray(info["centers"], dtype=float)
     limits = np.array([np.inf if v is None else v for v in info["far_distance"]])
     to_broad = {int(k): int(v) for k, v in info["persona_to_broad"].items()}
-    X = np.asarray(X, dtype=float)
-    d = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
-    nearest = np.argmin(d, axis=1)
-    edge = d[np.arange(len(X)), nearest] > limits[nearest]
+    # nearest centre without an n x k x d array (10M users would need gigabytes)
+    nearest, distance = pairwise_distances_argmin_min(np.asarray(X, dtype=float), centers)
+    edge = distance > limits[nearest]
     broad = np.array([to_broad[int(p)] for p in nearest], dtype=int)
     return {"persona": np.where(edge, NOISE, nearest), "broad": np.where(edge, NOISE, broad),
             "nearest": nearest, "edge": edge}

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from personae.cluster.levels import assign_levels
 from personae.errors import PersonaeError
 from personae.model import SegmentModel
 
@@ -199,6 +200,10 @@ class LoadedModel:
         broad = None
         if hasattr(segmenter, "predict_levels"):
             broad = np.asarray(segmenter.predict_levels(X))[:, 0]
+        levels = getattr(self.model, "levels_", None)
+        if levels is not None:  # the model answers with its persona level
+            placed = assign_levels(X, levels)
+            labels, broad, probability = placed["persona"], placed["broad"], None
         return {"labels": labels, "novel": novel, "probability": probability, "broad": broad}
 
     def assign(self, users: list[dict[str, Any]], ids: list[Any],
