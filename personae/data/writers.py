@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -25,7 +26,8 @@ RUN_MARKER = "run.json"
 
 
 @contextmanager
-def staged_folder(out: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
+def staged_folder(out: str | Path, marker: str = RUN_MARKER,
+                  what: str = "run") -> Iterator[Path]:
     """Yield an empty staging folder beside ``out``; move it to ``out`` only on success.
 
     An existing ``out`` is replaced only if it is empty or an earlier personae output (it
@@ -33,8 +35,8 @@ def staged_folder(out: str | Path, marker: str = RUN_MARKER) -> Iterator[Path]:
     """
     out = Path(out)
     if out.exists() and not _replaceable(out, marker):
-        raise DataError("exists and is not an earlier personae run folder; choose another "
-                        "--out or remove it", source=str(out))
+        raise DataError(f"exists and is not an earlier personae {what} folder; choose "
+                        "another --out or remove it", source=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
@@ -105,8 +107,29 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def to_json(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False, default=jsonable)
+def strict(value: Any) -> Any:
+    """Strict JSON values: numpy scalars plain, NaN and infinities null (JSON has none)."""
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(document: Any, indent: int = 2, *, nan_as_null: bool = False) -> str:
+    """JSON text of ``document``. Python's reader takes NaN and Infinity back (model files
+    round-trip them); ``nan_as_null`` writes strict JSON for other readers (browsers,
+    other languages), where they become null."""
+    if nan_as_null:
+        return json.dumps(strict(document), indent=indent, ensure_ascii=False,
+                          default=jsonable, allow_nan=False)
+    return json.dumps(document, indent=indent, ensure_ascii=False, default=jsonable)
 
 
 def file_listing(folder: Path) -> list[dict[str, Any]]:

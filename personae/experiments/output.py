@@ -3,7 +3,6 @@ the checks): one folder, written all or nothing."""
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 
-from personae.data.writers import staged_folder
+from personae.data.writers import staged_folder, to_json
 from personae.errors import DataError
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def save(result: UpliftResult, out: Path) -> Path:
         with staged_folder(out) as staging:
             result.cells[COLUMNS].to_csv(staging / "uplift.csv", index=False)
             info = {**result.info, "cells": _records(result.cells)}
-            (staging / MARKER).write_text(json.dumps(_clean(info), indent=1),
+            (staging / MARKER).write_text(to_json(info, indent=1, nan_as_null=True),
                                           encoding="utf-8")
             (staging / "uplift.html").write_text(render(result), encoding="utf-8")
     except BaseException:
@@ -58,19 +57,6 @@ def _records(cells: pd.DataFrame) -> list[dict[str, Any]]:
         if row["significant"] == "too few users":
             row["note"] = "too few users in an arm: not tested"
     return rows
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _forest(cells: pd.DataFrame, arm: str, outcome: str, names: dict[str, str]

@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import make_blobs
 
-from personae.cluster import algorithm_class, make_segmenter
+from generated import blobs, fit
 from personae.cluster.hierarchy import taxonomy
 
 NUMERIC = ["kmeans", "minibatch", "gmm", "dbscan", "hdbscan", "hierarchical", "meanshift"]
-
-
-def blobs(n: int = 600, k: int = 3, d: int = 4, seed: int = 0,
-          std: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=std,
-                      center_box=(-8, 8), random_state=seed)
-    return X.astype(np.float32), y
-
-
-def fit(name: str, X: np.ndarray, **params: object):  # type: ignore[no-untyped-def]
-    if algorithm_class(name).uses_k:
-        params.setdefault("k_range", (2, 5))
-    return make_segmenter(name, **params).fit(X)
 
 
 def test_hierarchy_levels_are_nested_and_the_tree_has_sizes() -> None:

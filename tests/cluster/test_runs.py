@@ -7,24 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from generated import users
 from personae import segment
-
-
-def blobs(n: int = 600, k: int = 3, seed: int = 0, std: float = 0.6,
-          d: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=std,
-                      center_box=(-8, 8), random_state=seed)
-    return X.astype(np.float32), y
-
-
-def users(n: int = 900, k: int = 3, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    X, y = blobs(n=n, k=k, seed=seed)
-    frame = pd.DataFrame(X, columns=[f"m{i}" for i in range(X.shape[1])])
-    frame.insert(0, "user_id", [f"u{i}" for i in range(n)])
-    return frame, y
 
 
 def test_gmm_run_writes_memberships_and_flags(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from generated import blobs, rings, users
 from personae import SegmentModel, segment
 from personae.cluster import (
     balance,
@@ -22,30 +22,6 @@ from personae.cluster import (
     make_segmenter,
     quality,
 )
-
-
-def blobs(n: int = 600, k: int = 3, seed: int = 0, std: float = 0.6,
-          d: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=std,
-                      center_box=(-8, 8), random_state=seed)
-    return X.astype(np.float32), y
-
-
-def users(n: int = 900, k: int = 3, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    X, y = blobs(n=n, k=k, seed=seed)
-    frame = pd.DataFrame(X, columns=[f"m{i}" for i in range(X.shape[1])])
-    frame.insert(0, "user_id", [f"u{i}" for i in range(n)])
-    return frame, y
-
-
-def rings(n: int = 900, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A dense disc inside a ring: the ring's centre is the disc, not the ring."""
-    rng = np.random.default_rng(seed)
-    inner = rng.normal(0, 0.4, size=(n // 3, 2))
-    angle = rng.uniform(0, 2 * np.pi, size=n - n // 3)
-    radius = rng.normal(4.0, 0.25, size=angle.size)
-    outer = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
-    return np.vstack([inner, outer]), np.repeat([0, 1], [n // 3, n - n // 3])
 
 
 def test_quality_prefers_the_true_partition() -> None:
