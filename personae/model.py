@@ -239,9 +239,11 @@ class SegmentModel:
                                  "or SegmentModel.load(folder)")
 
     # ---------------------------------------------------------- persistence
-    def save(self, folder: str | Path, segments: list[dict[str, Any]] | None = None) -> Path:
+    def save(self, folder: str | Path, segments: list[dict[str, Any]] | None = None,
+             meanings: dict[str, Any] | None = None) -> Path:
         """Write the model folder; it appears complete or not at all. ``segments`` (id,
-        persona name, size, share per segment) goes to segments.json for a service."""
+        persona name, size, share per segment) and the feature ``meanings`` the names were
+        worded from go to segments.json, what a service answers with."""
         self._check_fitted()
         pre_params, pre_arrays = self.preprocessor_.to_state()
         seg_params, seg_arrays = self.segmenter_.to_state()
@@ -267,7 +269,8 @@ class SegmentModel:
                 (staging / "rfm.json").write_text(to_json(self.rfm_), encoding="utf-8")
             if segments is not None:
                 (staging / "segments.json").write_text(to_json(
-                    {"format": SEGMENTS_FORMAT, "format_version": 1, "segments": segments}),
+                    {"format": SEGMENTS_FORMAT, "format_version": 1, "segments": segments,
+                     "feature_meanings": meanings or {}}),
                     encoding="utf-8")
         return Path(folder)
 

@@ -159,7 +159,8 @@ class SegmentationResult:
                                                        encoding="utf-8")
             if self.user_map is not None:
                 write_frame(self.user_map, staging / "user_map.parquet")
-            self.model.save(staging / "model", segments=self.segments_summary())
+            self.model.save(staging / "model", segments=self.segments_summary(),
+                            meanings=self.info.get("feature_meanings"))
             if self.reference is not None:  # what monitoring compares new users with
                 self.reference.save(staging / "model")
             if "sequences" in self.extra:  # vocabulary and vectors, to embed new users

@@ -103,6 +103,8 @@ def test_the_model_folder_carries_persona_names(tmp_path: Path) -> None:
     names = {p["segment"]: p["name"] for p in result.personas["personas"]}
     assert {s["segment"]: s["persona"] for s in model.segments_} == names
     assert sum(s["size"] for s in model.segments_) == 240
+    document = json.loads((tmp_path / "run" / "model" / "segments.json").read_text())
+    assert set(document["feature_meanings"]) == {"spend", "visits"}
 
 
 def test_settings_defaults_are_stated_once() -> None:
