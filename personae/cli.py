@@ -535,6 +535,8 @@ def report(
     map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (adds 1-2 "
                                                           "min: numba compiles on first use) "
                                                           "or none.")] = "pca",
+    uplift: Annotated[Path | None, typer.Option(help="A folder written by 'personae uplift' "
+                                                     "for this run: adds its section.")] = None,
 ) -> None:
     """Re-render report.html (and personas.json, re-worded by --semantics) from a run
     folder's saved outputs; the input is not read again."""
@@ -544,7 +546,8 @@ def report(
     with _reporting("writing the report"):
         meanings = Semantics.from_yaml(semantics) if semantics is not None else None
         path = write_report(run_dir, semantics=meanings,
-                            map_method=_choice("--map", map_method, ("pca", "umap", "none")))
+                            map_method=_choice("--map", map_method, ("pca", "umap", "none")),
+                            uplift=uplift)
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")
 
@@ -611,6 +614,10 @@ def uplift_command(
                         table=table, alpha=alpha, min_users=min_users, random_state=seed,
                         memory_limit=memory_limit)
         result.save(out)
+        if (run_dir / "report.html").is_file():  # the run's report gains an uplift section
+            from personae.report import write_report
+
+            write_report(run_dir, uplift=out)
     _print_uplift(result, out)
 
 

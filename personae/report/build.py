@@ -68,7 +68,8 @@ def _map(run: RunFolder, method: MapMethod, names: dict[int, str]
 
 def build_report(run: SegmentationResult | RunFolder | str | Path, *,
                  semantics: Semantics | None = None, map_method: MapMethod = "pca",
-                 events: pd.DataFrame | None = None) -> tuple[str, dict[str, Any]]:
+                 events: pd.DataFrame | None = None, uplift: str | Path | None = None
+                 ) -> tuple[str, dict[str, Any]]:
     """The report's HTML and the personas document, from a run result in memory or a run
     folder; nothing is refitted and the input is not read again.
 
@@ -126,13 +127,14 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         algorithm=_algorithm(run.info), alpha=ALPHA, min_effect=MIN_EFFECT,
         min_share=MIN_CATEGORY_DIFF, notes=run.notes,
         build_seconds=round(time.perf_counter() - started, 1), k_note=_k_note(run),
+        uplift=_uplift(uplift, {int(k): v for k, v in names.items()}),
     )
     return html, document
 
 
 def write_report(run: SegmentationResult | str | Path, folder: str | Path | None = None, *,
                  semantics: Semantics | None = None, map_method: MapMethod = "pca",
-                 events: pd.DataFrame | None = None) -> Path:
+                 events: pd.DataFrame | None = None, uplift: str | Path | None = None) -> Path:
     """Write ``report.html`` (and ``personas.json`` when they were re-worded) into the run
     folder: ``run`` is a run folder, or a result already saved to ``folder``."""
     if isinstance(run, SegmentationResult):
@@ -142,12 +144,36 @@ def write_report(run: SegmentationResult | str | Path, folder: str | Path | None
     else:
         view = load_run(run)
     html, document = build_report(view, semantics=semantics, map_method=map_method,
-                                  events=events)
+                                  events=events, uplift=uplift)
     if document is not view.personas:
         write_text_atomic(view.path / "personas.json", to_json(document))
     path = write_text_atomic(view.path / "report.html", html)
     log.info("report: wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
+
+
+def _uplift(folder: str | Path | None, names: dict[int, str]) -> dict[str, Any] | None:
+    """The segment-level cells of a ``personae uplift`` folder, for the report's section."""
+    if folder is None:
+        return None
+    from personae.report.run_folder import _optional_json
+
+    info = _optional_json(Path(folder) / "uplift.json")
+    if info is None:
+        raise PersonaeError(f"{folder}: no uplift.json (write it with personae uplift)")
+    cells = [c for c in info.get("cells", []) if c.get("level") == "segment"]
+    for cell in cells:
+        try:
+            cell["segment"] = int(cell["segment"])
+        except (TypeError, ValueError):
+            pass
+    srm = (info.get("checks") or {}).get("sample_ratio") or {}
+    return {"source": str(info.get("experiment") or folder),
+            "users": int(info.get("joined_users") or 0),
+            "arm": (info.get("columns") or {}).get("arm", "arm"),
+            "control": info.get("control", "control"),
+            "intervals": "Newcombe hybrid score intervals for rates, Welch for means",
+            "srm_p": float(srm.get("p_value", float("nan"))), "cells": cells}
 
 
 def _k_note(run: RunFolder) -> str:
