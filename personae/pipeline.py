@@ -47,6 +47,7 @@ RUN_FORMAT_VERSION = 2  # 2: config verbatim, provenance, personas, journeys, ma
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "duckdb")
 CONSISTENCY_ROWS = 100_000
 STABILITY_ROWS = 3_000
+REFERENCE_ROWS = 1_000_000  # users whose values give the monitoring bins
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,9 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     user_map = _user_map(run, X, ids, labels)
     timings["journeys_and_map"] = time.perf_counter() - started
     started = time.perf_counter()
-    reference = build_reference(frame, labels, model, source, X=X)
+    reference = build_reference(frame, labels, model, source, X=X,
+                                rows=sample_rows(ids, REFERENCE_ROWS, cfg.random_state)
+                                if len(ids) > REFERENCE_ROWS else None)
     timings["reference"] = time.perf_counter() - started
     if sequences is not None:
         started = time.perf_counter()
