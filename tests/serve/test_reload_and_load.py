@@ -7,6 +7,7 @@ import re
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -82,7 +83,10 @@ def test_load_nothing_lost_and_metrics_count_every_request(serve_model, users_mo
                 return answer.status_code
             return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(n))), 60)
 
-    statuses = asyncio.run(send())
+    # in a thread of its own: a session-wide Playwright browser (the report tests) keeps an
+    # event loop running in this worker's main thread, where asyncio.run refuses to start
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        statuses = pool.submit(lambda: asyncio.run(send())).result()
     assert statuses == [200] * n
     with running.client() as client:
         text = client.get("/metrics").text
