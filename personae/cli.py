@@ -494,17 +494,19 @@ def features_command(
                       f"features -> {out}")
 
 
-def _mapping(pairs: str | None) -> dict[str, str]:
-    """``'user=Customer ID,time=InvoiceDate'`` -> {role: column}."""
-    from personae.config import EVENT_ROLES as ROLES
+def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``'user=Customer ID,time=InvoiceDate'`` -> {role: column}; ``roles``: those allowed
+    (default: every role of a run, ``position`` for sequences included)."""
+    from personae.config import EVENT_ROLES
 
+    allowed = roles or EVENT_ROLES
     given: dict[str, str] = {}
     for pair in (pairs or "").split(","):
         if not pair.strip():
             continue
         role, sep, column = pair.partition("=")
-        if not sep or role.strip() not in ROLES:
-            raise ConfigError(f"--map takes role=column pairs with roles {', '.join(ROLES)}; "
+        if not sep or role.strip() not in allowed:
+            raise ConfigError(f"--map takes role=column pairs with roles {', '.join(allowed)}; "
                               f"got {pair.strip()!r}")
         given[role.strip()] = column.strip()
     return given
@@ -659,19 +661,11 @@ def _print_uplift(result: Any, out: Path) -> None:
 
 # --- monitoring and governance (personae.monitor) -----------------------------------------
 
-def _event_pairs(mapping: str | None) -> dict[str, str]:
+def _event_roles(mapping: str | None) -> dict[str, str]:
+    """--map for the event features alone (no sequence roles)."""
     from personae.features.events_io import ROLES
 
-    given: dict[str, str] = {}
-    for pair in (mapping or "").split(","):
-        if not pair.strip():
-            continue
-        role, sep, column = pair.partition("=")
-        if not sep or role.strip() not in ROLES:
-            raise ConfigError(f"--map takes role=column pairs with roles {', '.join(ROLES)}; "
-                              f"got {pair.strip()!r}")
-        given[role.strip()] = column.strip()
-    return given
+    return _mapping(mapping, ROLES)
 
 
 def _print_monitor(result: Any, out: Path) -> None:
@@ -737,7 +731,7 @@ def monitor_command(
     with _reporting("monitoring"):
         _check_track(track)
         result = monitor(run_dir, new_input, events=events,
-                         event_map=_event_pairs(event_map))
+                         event_map=_event_roles(event_map))
         result.save(out)
         tracked = _track_monitor(result, out, track)
     _print_monitor(result, out)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from personae.cluster.auto import (
 from personae.cluster.levels import assign_levels
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
+from personae.data.readers import read_arrays
 from personae.data.writers import staged_folder, to_json
 from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
@@ -278,12 +278,7 @@ class SegmentModel:
     def load(cls, folder: str | Path) -> SegmentModel:
         folder = Path(folder)
         document = _read_document(folder)
-        try:
-            with np.load(folder / "arrays.npz", allow_pickle=False) as loaded:
-                arrays = {name: loaded[name] for name in loaded.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(f"{folder / 'arrays.npz'}: cannot read the model arrays "
-                                 f"({exc.__class__.__name__})") from None
+        arrays = read_arrays(folder / "arrays.npz", "model arrays")
         try:
             # format 1 called the settings "params"; the names are the same
             settings = document.get("settings", document.get("params"))

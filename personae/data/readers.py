@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from personae.errors import DataError
+from personae.errors import DataError, ModelFileError
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv",
                   ".parquet": "parquet", ".pq": "parquet"}
@@ -79,3 +82,14 @@ def _header(path: Path, delimiter: str) -> list[str]:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def read_arrays(path: Path, what: str) -> dict[str, Any]:
+    """The arrays of an ``.npz`` file, numbers only (``allow_pickle=False``: a file from
+    someone else cannot run code); ``what`` names them in the error."""
+    try:
+        with np.load(path, allow_pickle=False) as loaded:
+            return {name: loaded[name] for name in loaded.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path}: cannot read the {what} ({exc.__class__.__name__})"
+                             ) from None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
+from personae.data.readers import read_arrays
 from personae.data.writers import to_json
 from personae.errors import ModelFileError
 from personae.monitor._adapter import (
@@ -139,12 +139,7 @@ class Reference:
             raise ModelFileError(f"{path}: reference format version "
                                  f"{document.get('format_version')!r} is not supported "
                                  f"(reads version {FORMAT_VERSION})")
-        try:
-            with np.load(folder / "reference.npz", allow_pickle=False) as loaded:
-                arrays = {name: loaded[name] for name in loaded.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(f"{folder / 'reference.npz'}: cannot read the reference "
-                                 f"arrays ({exc.__class__.__name__})") from None
+        arrays = read_arrays(folder / "reference.npz", "reference arrays")
         try:
             numeric = tuple(NumericReference(
                 name=f["name"], edges=tuple(float(e) for e in f["edges"]),

@@ -25,7 +25,7 @@ from personae.profile.opportunities import RULE, opportunity_matrix
 from personae.profile.personas import fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT
 from personae.report import figures
-from personae.report.run_folder import RunFolder, load_run
+from personae.report.run_folder import RunFolder, load_run, optional_json
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,7 @@ def _uplift(folder: str | Path | None, names: dict[int, str]) -> dict[str, Any] 
     """The segment-level cells of a ``personae uplift`` folder, for the report's section."""
     if folder is None:
         return None
-    from personae.report.run_folder import _optional_json
-
-    info = _optional_json(Path(folder) / "uplift.json")
+    info = optional_json(Path(folder) / "uplift.json")
     if info is None:
         raise PersonaeError(f"{folder}: no uplift.json (write it with personae uplift)")
     cells = [c for c in info.get("cells", []) if c.get("level") == "segment"]

@@ -71,9 +71,9 @@ def load_run(path: str | Path) -> RunFolder:
     run = RunFolder(folder, info, users, profiles,
                     k_table=_optional_csv(folder / "k_selection.csv"),
                     algorithm_table=_optional_csv(folder / "algorithm_selection.csv"))
-    run.hierarchy = _optional_json(folder / "hierarchy.json")
-    run.personas = _optional_json(folder / "personas.json")
-    run.journeys = _optional_json(folder / "journeys.json")
+    run.hierarchy = optional_json(folder / "hierarchy.json")
+    run.personas = optional_json(folder / "personas.json")
+    run.journeys = optional_json(folder / "journeys.json")
     if (folder / "user_map.parquet").is_file():
         run.user_map = pd.read_parquet(folder / "user_map.parquet")
     run.semantics = _saved_semantics(info.get("feature_meanings") or {})
@@ -91,7 +91,7 @@ def _read_users(folder: Path) -> pd.DataFrame:
     raise DataError("missing users_segmented.parquet / .csv", source=str(folder))
 
 
-def _optional_json(path: Path) -> Any:
+def optional_json(path: Path) -> Any:
     if not path.is_file():
         return None
     try:
