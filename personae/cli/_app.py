@@ -1,0 +1,156 @@
+"""The app, its console and what every command shares: progress and errors, the
+parsers of option values."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from personae.errors import ConfigError, PersonaeError
+
+app = typer.Typer(
+    name="personae",
+    help="Turn user behaviour data into validated segments and data-driven personas.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts name extras in brackets: personae[serve]
+)
+
+
+console = Console(stderr=True)
+
+
+out_console = Console(soft_wrap=True)  # paths must stay whole to be copied
+
+
+T = TypeVar("T")
+
+
+SETTINGS = {"debug": False, "quiet": False}
+
+
+class _StageHandler(logging.Handler):
+    """In a terminal, each stage of the library with its seconds (a line when done, the
+    current one on a live status line); nothing but warnings when stderr is a file or pipe,
+    so logs and scripts see only what matters."""
+
+    def __init__(self, title: str, status: Any | None) -> None:
+        super().__init__(logging.INFO)
+        self.title = title
+        self.status = status
+        self.started = self.stage_started = time.perf_counter()
+        self.stage: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        elif self.status is not None:  # a terminal: done stages stay, the current one spins
+            now = time.perf_counter()
+            if self.stage is not None:
+                console.print(f"[green]done[/] {self.stage} [dim]({now - self.stage_started:.1f}"
+                              f" s)[/]", highlight=False, soft_wrap=True)
+            self.stage, self.stage_started = message, now
+            self.status.update(f"{self.title}: {message} [dim]({now - self.started:.1f} s "
+                               "in all)[/]")
+
+
+@contextmanager
+def _reporting(title: str) -> Iterator[None]:
+    """Progress on stderr while the library works; PersonaeError -> one line, exit 2."""
+    logger = logging.getLogger("personae")
+    live = console.is_terminal and not SETTINGS["quiet"]
+    try:
+        with console.status(title) if live else nullcontext() as status:
+            handler = _StageHandler(title, status)
+            logger.addHandler(handler)
+            previous = logger.level
+            logger.setLevel(logging.INFO)
+            try:
+                yield
+            finally:
+                logger.removeHandler(handler)
+                logger.setLevel(previous)
+    except PersonaeError as exc:
+        if SETTINGS["debug"]:
+            raise
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def parse_k(value: str) -> int | str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        k = int(value)
+    except ValueError:
+        raise ConfigError(f"--k must be 'auto' or a whole number >= 2; got {value!r}") from None
+    if k < 2:
+        raise ConfigError(f"--k must be at least 2 (one segment is everyone); got {k}")
+    return k
+
+
+def parse_k_range(value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.|-|:)\s*(\d+)\s*", value)
+    if not match:
+        raise ConfigError(f"--k-range must look like 2..10; got {value!r}")
+    low, high = int(match.group(1)), int(match.group(2))
+    if low < 2 or high < low:
+        raise ConfigError(f"--k-range needs 2 <= low <= high; got {value!r}")
+    return low, high
+
+
+def parse_list(value: str | None, option: str = "--features") -> list[str] | None:
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise ConfigError(f"{option} is empty; name at least one column")
+    return items
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages "
+                                                                  "on stderr.")] = False
+         ) -> None:
+    SETTINGS["debug"] = debug
+    SETTINGS["quiet"] = quiet
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Any:
+    if value not in allowed:
+        raise ConfigError(f"{option} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``'user=Customer ID,time=InvoiceDate'`` -> {role: column}; ``roles``: those allowed
+    (default: every role of a run, ``position`` for sequences included)."""
+    from personae.config import EVENT_ROLES
+
+    allowed = roles or EVENT_ROLES
+    given: dict[str, str] = {}
+    for pair in (pairs or "").split(","):
+        if not pair.strip():
+            continue
+        role, sep, column = pair.partition("=")
+        if not sep or role.strip() not in allowed:
+            raise ConfigError(f"--map takes role=column pairs with roles {', '.join(allowed)}; "
+                              f"got {pair.strip()!r}")
+        given[role.strip()] = column.strip()
+    return given
+

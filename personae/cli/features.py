@@ -1,0 +1,182 @@
+"""`personae features` and `embed`: event logs -> per-user features (DuckDB or Spark),
+sequence embeddings for new users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from personae.cli._app import (
+    _choice,
+    _mapping,
+    _reporting,
+    app,
+    out_console,
+)
+
+
+def _role(what: str) -> Any:
+    return typer.Option(help=f"Column holding the {what} (default: detected by name).")
+
+
+@app.command("features")
+def features_command(
+    events_path: Annotated[str, typer.Argument(
+        metavar="EVENTS", help="Event log: a CSV/Parquet file, a folder or glob of them, or a "
+                               "DuckDB database (with --table).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.parquet or .csv).")],
+    user: Annotated[str | None, _role("user id")] = None,
+    time: Annotated[str | None, _role("event time")] = None,
+    event: Annotated[str | None, _role("event type")] = None,
+    value: Annotated[str | None, _role("value or amount")] = None,
+    quantity: Annotated[str | None, _role("quantity")] = None,
+    price: Annotated[str | None, _role("unit price (value = quantity x price)")] = None,
+    session: Annotated[str | None, _role("session id")] = None,
+    item: Annotated[str | None, _role("item or product id")] = None,
+    category: Annotated[str | None, _role("category")] = None,
+    order: Annotated[str | None, _role("order or invoice id")] = None,
+    table: Annotated[str | None, typer.Option(help="Table, when EVENTS is a DuckDB "
+                                                   "database.")] = None,
+    time_format: Annotated[str | None, typer.Option(help="strptime format of text times, "
+                                                         "e.g. '%d/%m/%Y %H:%M'.")] = None,
+    reference_date: Annotated[str | None, typer.Option(help="Date recency is counted to "
+                                                            "(default: the day after the last "
+                                                            "event).")] = None,
+    session_gap: Annotated[float, typer.Option(help="Minutes of inactivity that end a "
+                                                    "session.")] = 30,
+    top_event_types: Annotated[int, typer.Option(help="Event types with their own share "
+                                                      "column; the rest are 'other'.")] = 8,
+    keep_duplicates: Annotated[bool, typer.Option(help="Keep identical rows as separate "
+                                                       "events (default: count and drop "
+                                                       "them).")] = False,
+    on_bad_rows: Annotated[str, typer.Option(help="error (refuse) or skip (drop and count) "
+                                                  "rows whose time or number does not "
+                                                  "parse.")] = "error",
+    memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. 4GB "
+                                                          "(default: half the RAM).")] = None,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (default: all "
+                                                     "cores).")] = None,
+    engine: Annotated[str, typer.Option(help="embedded (DuckDB) or spark (needs "
+                                             "personae[spark] and Java 17).")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
+                                                          "URL (default local[*]).")] = None,
+    embed: Annotated[str | None, typer.Option(help="Add sequence embeddings emb_0..: "
+                                                   "word2vec or sentence ([sentence] "
+                                                   "extra).")] = None,
+    tokens: Annotated[str, typer.Option(help="With --embed: token roles joined by +, e.g. "
+                                             "event+category.")] = "event",
+    position: Annotated[str | None, typer.Option(help="With --embed: column ordering events "
+                                                      "that share a time (a click "
+                                                      "number).")] = None,
+    embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
+                                                          "trained embeddings by input "
+                                                          "hash.")] = None,
+) -> None:
+    """Turn an event log into one row of behavioural features per user (DuckDB or Spark)."""
+    from personae.features.events import from_events, write_features
+
+    if engine != "embedded":
+        _spark_features(events_path, out, engine, spark_master, on_bad_rows, user=user,
+                        time=time, event=event, value=value, quantity=quantity, price=price,
+                        session=session, item=item, category=category, order=order,
+                        time_format=time_format, reference_date=reference_date,
+                        session_gap_minutes=session_gap, top_event_types=top_event_types,
+                        keep_duplicates=keep_duplicates)
+        return
+
+    with _reporting("computing features"):
+        result = from_events(
+            events_path, user=user, time=time, event=event, value=value, quantity=quantity,
+            price=price, session=session, item=item, category=category, order=order,
+            table=table, time_format=time_format, reference_date=reference_date,
+            session_gap_minutes=session_gap, top_event_types=top_event_types,
+            keep_duplicates=keep_duplicates,
+            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")),
+            memory_limit=memory_limit, threads=threads,
+        )
+        frame = result.frame
+        if embed is not None:
+            frame = _embed_features(events_path, result, embed, tokens, position, embed_cache,
+                                    session_gap)
+        write_features(frame, out)
+    _print_event_features(result)
+    out_console.print(f"wrote {len(frame):,} users x {frame.shape[1] - 1} "
+                      f"features -> {out}")
+
+
+def _print_event_features(result: Any) -> None:
+    for line in result.report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    frame = result.frame
+    table = Table(title=f"{len(frame):,} users")
+    for name in ("feature", "median", "mean", "min", "max"):
+        table.add_column(name, justify="left" if name == "feature" else "right")
+    for name in result.feature_names:
+        col = frame[name].astype(float)
+        table.add_row(name, *(f"{v:,.3g}" for v in (col.median(), col.mean(), col.min(),
+                                                   col.max())))
+    out_console.print(table)
+
+
+def _embed_features(events_path: str, result: Any, embed: str, tokens: str,
+                    position: str | None, cache: Path | None, gap: float) -> Any:
+    from personae.features.sequence_pipeline import SequenceOptions, sequence_table
+
+    mapping = dict(result.report.mapping)
+    if position is not None:
+        mapping["position"] = position
+    options = SequenceOptions(embed=_choice("--embed", embed, ("word2vec", "sentence")),
+                              representation="embedding", tokens=tokens, mapping=mapping,
+                              session_gap_minutes=gap,
+                              cache_dir=str(cache) if cache is not None else None)
+    table = sequence_table(events_path, options)
+    for line in table.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    return result.frame.merge(table.frame, on="user_id", how="left", validate="one_to_one")
+
+
+@app.command("embed")
+def embed_command(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="The model/ folder of "
+                                                                      "a run with --embed.")],
+    events_path: Annotated[str, typer.Argument(metavar="EVENTS", help="New users' events.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Table for 'personae assign' "
+                                                          "(.parquet or .csv).")],
+    event_map: Annotated[str | None, typer.Option("--map", help="role=column pairs, as in "
+                                                                "run.")] = None,
+) -> None:
+    """Embed new users' sequences as the model did (same tokens, vectors, columns)."""
+    from personae.features.events import from_events, write_features
+    from personae.features.sequence_pipeline import embed_new, representation_of
+
+    with _reporting("embedding"):
+        mapping = _mapping(event_map)
+        features = None
+        if representation_of(model_dir) == "hybrid":
+            features = from_events(events_path, **{k: v for k, v in mapping.items()
+                                                   if k != "position"}).frame
+        frame, report = embed_new(model_dir, events_path, mapping, features)
+        write_features(frame, out)
+    for line in report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    out_console.print(f"wrote {len(frame):,} users -> {out}; next: personae assign "
+                      f"{model_dir} {out} --out labels.csv")
+
+
+def _spark_features(events_path: str, out: Path, engine: str, master: str | None,
+                    on_bad_rows: str, **options: Any) -> None:
+    """`personae features --engine spark`: the features written by Spark, not collected."""
+    with _reporting("computing features with Spark"):
+        _choice("--engine", engine, ("embedded", "spark"))
+        from personae.spark import write_events_features
+
+        report = write_events_features(
+            events_path, out, master=master,
+            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")), **options)
+    for line in report.lines():
+        out_console.print(line, highlight=False, soft_wrap=True)
+    out_console.print(f"wrote {report.users:,} users -> {out}")
+

@@ -1,0 +1,326 @@
+"""`personae run`, `assign` and `demo`: a run folder from a user table or an event log."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from personae.cli._app import (
+    _choice,
+    _mapping,
+    _reporting,
+    app,
+    console,
+    out_console,
+    parse_k,
+    parse_k_range,
+    parse_list,
+)
+from personae.errors import ConfigError
+
+
+@app.command()
+def run(
+    input_path: Annotated[Path | None, typer.Argument(
+        metavar="INPUT", help="User table (CSV or Parquet), or an event log with --events; "
+                              "optional when --config names it.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Run settings: YAML or JSON (a run.json's "
+                                                     "config block reproduces that run); "
+                                                     "flags override it.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="User id column (default: detect "
+                                                       "user_id/customer_id/id).")] = None,
+    features: Annotated[str | None, typer.Option(help="Comma-separated feature columns "
+                                                      "(default: all usable).")] = None,
+    categorical: Annotated[str | None, typer.Option(help="Comma-separated columns that are "
+                                                         "categories though written as "
+                                                         "numbers (region or plan codes).")]
+    = None,
+    k: Annotated[str | None, typer.Option("--k", help="Number of segments, or 'auto' "
+                                                      "(default).")] = None,
+    k_range: Annotated[str | None, typer.Option(help="Range searched by --k auto (default "
+                                                     "2..10).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    impute: Annotated[str | None, typer.Option(help="median (default; mode for categories) "
+                                                    "or knn.")] = None,
+    no_log: Annotated[bool, typer.Option("--no-log", help="Do not log-transform skewed "
+                                                          "counts.")] = False,
+    scaler: Annotated[str | None, typer.Option(help="standard (default), robust or "
+                                                    "minmax.")] = None,
+    events: Annotated[bool, typer.Option("--events", help="INPUT is a raw event log: compute "
+                                                          "per-user features first (see "
+                                                          "'personae features').")] = False,
+    event_map: Annotated[str | None, typer.Option("--map", help="With --events: role=column "
+                                                                "pairs, e.g. 'user=Customer "
+                                                                "ID,time=InvoiceDate'.")] = None,
+    on_bad_rows: Annotated[str | None, typer.Option(help="With --events: error (default) or "
+                                                         "skip rows whose time or number does "
+                                                         "not parse.")] = None,
+    memory_limit: Annotated[str | None, typer.Option(help="With --events: DuckDB memory "
+                                                          "limit, e.g. 4GB.")] = None,
+    semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
+                                                        "mean (label, unit, high, low, "
+                                                        "themes, pain_when).")] = None,
+    report_map: Annotated[str | None, typer.Option(help="Map of users in the report: pca "
+                                                        "(default), umap (adds 1-2 min: numba "
+                                                        "compiles on first use) or none.")]
+    = None,
+    algorithm: Annotated[str | None, typer.Option(help="kmeans, minibatch, gmm, dbscan, "
+                                                       "hdbscan, hierarchical, meanshift, "
+                                                       "kprototypes or auto (default: compare "
+                                                       "them on a sample, pick one).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
+                                                    "KEY=VALUE, repeatable (e.g. eps=0.4); "
+                                                    "'auto' = automatic.")] = None,
+    persona_levels: Annotated[bool, typer.Option(
+        "--persona-levels", help="Segments are the persona level (3-8, no segment over 60%, "
+                                 "tiny groups as edge users) nested in a broad level; the "
+                                 "algorithm's own partition goes to natural_segment.")] = False,
+    engine: Annotated[str, typer.Option(help="embedded (DuckDB + numpy) or spark (needs "
+                                             "personae[spark] and Java 17).")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
+                                                          "URL (default local[*]).")] = None,
+    embed: Annotated[str | None, typer.Option(help="With --events: segment by sequence "
+                                                   "embeddings, word2vec or sentence (see "
+                                                   "'personae features --embed').")] = None,
+    representation: Annotated[str | None, typer.Option(help="With --embed: embedding (the "
+                                                            "vectors alone, default) or hybrid "
+                                                            "(with the event features).")]
+    = None,
+    tokens: Annotated[str | None, typer.Option(help="With --embed: token roles joined by +, "
+                                                    "e.g. event+category (default event).")]
+    = None,
+    embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
+                                                          "trained embeddings by input "
+                                                          "hash.")] = None,
+) -> None:
+    """Segment users (a user table, or an event log with --events) and write the results to
+    --out."""
+    from personae.config import RunConfig, build, load_config
+    from personae.pipeline import segment
+    from personae.report import write_report
+
+    with _reporting("segmenting"):
+        if out is None:
+            raise ConfigError("--out is required: the folder the run is written to")
+        segmentation: dict[str, Any] = {
+            "k": parse_k(k) if k is not None else None,
+            "k_range": parse_k_range(k_range) if k_range is not None else None,
+            "features": parse_list(features),
+            "categorical": parse_list(categorical, "--categorical"),
+            "id_column": id_column,
+            "impute": _choice("--impute", impute, ("median", "knn")) if impute else None,
+            "scaler": _choice("--scaler", scaler, ("standard", "robust", "minmax"))
+            if scaler else None,
+            "log_transform": False if no_log else None,
+            "algorithm": _algorithm(algorithm) if algorithm else None, "random_state": seed,
+            "persona_levels": True if persona_levels else None,
+        }
+        if param:
+            segmentation["params"] = _params(algorithm or "auto", param)
+        overrides: dict[str, Any] = {
+            "input": {"path": str(input_path) if input_path is not None else None},
+            "segmentation": segmentation,
+            "report": {"semantics": str(semantics) if semantics else None,
+                       "map": _choice("--report-map", report_map, ("pca", "umap", "none"))
+                       if report_map else None},
+        }
+        if embed and not events and config is None:
+            raise ConfigError("--embed needs --events (an event log as INPUT)")
+        if events or event_map or on_bad_rows or memory_limit:
+            overrides["input"]["events"] = {"mapping": _mapping(event_map) or None,
+                                            "on_bad_rows": on_bad_rows,
+                                            "memory_limit": memory_limit}
+        if embed or representation or tokens or embed_cache:
+            overrides["input"]["sequences"] = {
+                "embed": _choice("--embed", embed, ("word2vec", "sentence")) if embed else None,
+                "representation": _choice("--representation", representation,
+                                          ("embedding", "hybrid")) if representation else None,
+                "tokens": tokens, "cache_dir": str(embed_cache) if embed_cache else None}
+        settings = load_config(config, overrides) if config is not None else \
+            build(RunConfig, _given(overrides), "command line")
+        if settings.input.path is None:
+            raise ConfigError("no INPUT: give a user table or event log, or input.path in "
+                              "--config")
+        if _choice("--engine", engine, ("embedded", "spark")) == "spark":
+            spark = _spark_run(settings, out, spark_master)
+        else:
+            result = segment(config=settings)
+            if settings.input.events is not None:
+                for line in result.info["input"].get("report", []):
+                    console.print(f"events: {line}", highlight=False, soft_wrap=True)
+            result.save(out)
+            report_path = write_report(result, out, map_method=settings.report.map)
+            if "sequence_profiles" in result.extra:
+                from personae.features.sequence_profiles import profile_lines
+
+                for line in profile_lines(result.extra["sequence_profiles"]):
+                    out_console.print(line, highlight=False, soft_wrap=True)
+    if engine == "spark":
+        _print_spark_run(spark, out)
+        return
+    _print_summary(result, out)
+    _print_algorithm(result)
+    out_console.print(f"report: {report_path} (personas.json beside it)")
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides without the options that were not given (None)."""
+    from personae.config import merged
+
+    return merged({}, {k: _given(v) if isinstance(v, dict) else v
+                       for k, v in overrides.items()})
+
+
+def _algorithm(name: str) -> str:
+    from personae.cluster import algorithm_names
+
+    if name not in algorithm_names():
+        raise ConfigError(f"--algorithm must be one of {', '.join(algorithm_names())}; "
+                          f"got {name!r}")
+    return name
+
+
+def _params(algorithm: str, pairs: list[str] | None) -> dict[str, Any]:
+    from personae.cluster import parse_params
+
+    return parse_params(_algorithm(algorithm), pairs)
+
+
+def _print_algorithm(result: Any) -> None:
+    chosen = result.algorithm
+    shown = ", ".join(f"{k}={f'{v:.4g}' if isinstance(v, float) else v}"
+                      for k, v in chosen["params"].items()
+                      if k not in ("random_state", "categorical_blocks", "k_range"))
+    out_console.print(f"algorithm: {chosen['name']} ({shown})", highlight=False,
+                      soft_wrap=True)
+    for line in chosen["why"]:
+        out_console.print(f"  why: {line}", highlight=False, soft_wrap=True)
+    stability = result.stability
+    if stability:
+        unstable = stability["unstable_segments"]
+        out_console.print(f"stability: mean ARI {stability['ari_mean']:.2f} over "
+                          f"{stability['runs']} refits; unstable segments: "
+                          f"{unstable or 'none'}", highlight=False)
+    levels = result.info.get("levels")
+    if levels:
+        separation = levels["separation"]
+        out_console.print(f"persona levels: {levels['personas']} personas "
+                          f"(natural partition: {levels['natural_segments']} segments, in "
+                          f"natural_segment); {separation['verdict']} (silhouette "
+                          f"{separation['silhouette']:.2f} on {separation['sample_size']:,} "
+                          "users)", highlight=False, soft_wrap=True)
+        for line in levels["why"]:
+            out_console.print(f"  levels: {line}", highlight=False, soft_wrap=True)
+    edge = int(result.outliers.sum())
+    if edge:
+        out_console.print(f"edge users (segment -1): {edge:,}", highlight=False)
+
+
+@app.command()
+def assign(
+    model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A saved model "
+                                                                      "folder.")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="New users: CSV or "
+                                                                   "Parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or "
+                                                          ".parquet).")],
+) -> None:
+    """Label new users with a saved model."""
+    from personae.data.readers import read_table
+    from personae.data.writers import write_frame_atomic
+    from personae.features.table import user_ids
+    from personae.model import SegmentModel
+    from personae.pipeline import users_table
+
+    with _reporting("assigning"):
+        model = SegmentModel.load(model_dir)
+        frame = read_table(input_path)
+        id_column = model.id_column_ if model.id_column_ in frame.columns else None
+        ids = user_ids(frame, id_column, str(input_path))
+        labels = model.predict(frame, str(input_path))
+        write_frame_atomic(users_table(frame, ids, labels), out)
+    counts = ", ".join(f"{seg}: {n:,}" for seg, n in
+                       sorted(zip(*_unique_counts(labels), strict=True)))
+    out_console.print(f"assigned {len(labels):,} users to segments ({counts}) -> {out}")
+
+
+def _unique_counts(labels: Any) -> tuple[list[int], list[int]]:
+    import numpy as np
+
+    values, counts = np.unique(labels, return_counts=True)
+    return values.tolist(), counts.tolist()
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] =
+         Path("demo-output")) -> None:
+    """The whole pipeline on the bundled real event log: every transaction line of 1,000
+    Online Retail II customers -> features -> persona levels -> personas and report."""
+    data = resources.files("personae") / "datasets" / "online_retail_events.parquet"
+    with resources.as_file(data) as path:
+        out_console.print(f"demo: {path.name} (UCI Online Retail II transactions of 1,000 "
+                          "customers, CC BY 4.0)")
+        run(path, out=out, events=True, persona_levels=True)
+
+
+def _print_summary(result: Any, out: Path) -> None:
+    noun = "segment" if result.n_segments == 1 else "segments"
+    table = Table(title=f"{result.n_segments} {noun} of {len(result.labels):,} users")
+    table.add_column("segment", justify="right")
+    table.add_column("users", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("what sets it apart (z-score vs all users)")
+    sizes = result.sizes
+    for seg, rows in result.top_features(3).items():
+        apart = ", ".join(f"{r.feature} {'↑' if r.z_score > 0 else '↓'}{abs(r.z_score):.1f}σ"
+                          for r in rows.itertuples())
+        table.add_row(str(seg), f"{sizes[seg]:,}", f"{sizes[seg] / sizes.sum():.1%}", apart)
+    out_console.print(table)
+    selection = result.info.get("k_selection")
+    if selection:
+        searched = selection["search_sample_users"]
+        sampled = "sampled " if searched < len(result.labels) else ""
+        out_console.print(f"K={selection['chosen_k']} chosen from "
+                          f"{result.k_table['k'].min()}..{result.k_table['k'].max()} on "
+                          f"{searched:,} {sampled}users "
+                          f"(silhouette on {selection['silhouette_sample_users']:,}); "
+                          "see k_selection.csv")
+    out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
+                      "k_selection.csv, model/, run.json)")
+
+
+def _spark_run(settings: Any, out: Path, master: str | None) -> Any:
+    """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
+    from personae.report import write_report
+    from personae.spark.run import run as spark_run
+
+    segmentation = settings.segmentation.model_dump()
+    segmentation.pop("stability")
+    events = settings.input.events
+    given = None if events is None else {**events.mapping, "on_bad_rows": events.on_bad_rows}
+    result = spark_run(settings.input.path, out, master=master, events=given, **segmentation)
+    if result.event_report is not None:
+        for line in result.event_report.lines():
+            console.print(f"events: {line}", highlight=False, soft_wrap=True)
+    write_report(out, map_method=settings.report.map)
+    return result
+
+
+def _print_spark_run(result: Any, out: Path) -> None:
+    table = Table(title=f"{result.k} segments of {result.users:,} users ({result.algorithm}, "
+                        f"Spark; chosen on {result.sample_users:,})")
+    table.add_column("segment", justify="right")
+    table.add_column("users", justify="right")
+    table.add_column("share", justify="right")
+    for seg, size in enumerate(result.sizes):
+        table.add_row(str(seg), f"{size:,}", f"{size / max(result.users, 1):.1%}")
+    out_console.print(table)
+    out_console.print(f"refined: {result.refine.get('why')}; seconds: {result.timings}")
+    out_console.print(f"outputs: {out}/ (users_segmented.csv/.parquet, segment_profiles.csv, "
+                      f"model/, run.json); report: {out / 'report.html'}")
+
