@@ -6,10 +6,13 @@ Separation = AUC of each user's *segment outcome rate*, the rate estimated on th
 of the users (2-fold, the mean over ``--repeats`` random halvings): a segment only earns what
 it predicts for users it was not measured on, so tiny segments earn nothing. Contenders:
 
-- ``personae levels``: ``personae.segment`` on the drive features (``feature_roles``), then
-  ``persona_levels`` on its matrix; edge users count as one more group (what a team sees).
-- ``levels, all features``: the same on every feature (the measurement behind the roles).
-- ``personae.segment today``: the plain default, every feature, its own segments.
+- ``personae default``: ``personae.segment(table)`` as it is: the ``segment`` column, the
+  persona level on the drive features (``feature_roles``); edge users count as one more
+  group (what a team sees).
+- ``personae detailed level``: the same run's ``detailed_segment`` (8-12, when supported).
+- ``personae natural partition``: the same run's ``natural_segment``, what auto finds.
+- ``default, every feature drives``: ``features=`` every column (the measurement behind the
+  roles).
 - ``course``: log1p features, StandardScaler, K-means, K in 2..9 by the best silhouette
   (on every user up to 25,000, else a stated sample of 20,000).
 - ``RFM map``: the classic named R x F map (transaction sets only).
@@ -31,7 +34,6 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import personae  # noqa: E402
 import usefulness_data  # noqa: E402
-from personae.cluster.levels import persona_levels  # noqa: E402
 from personae.features.semantics import feature_roles  # noqa: E402
 from personae.profile.rfm import fit_rfm, score_rfm  # noqa: E402
 
@@ -80,11 +82,14 @@ def course(table: pd.DataFrame, transactions: bool) -> np.ndarray:
     return best[1]
 
 
-def levels(table: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, object, object]:
-    sub = table[["user_id", *columns]]
-    result = personae.segment(sub, id_column="user_id")
-    lv = persona_levels(result.model.transform(sub), result.labels)
-    return lv.persona, lv, result
+def default_run(table: pd.DataFrame, features: list[str] | None = None) -> tuple:
+    result = personae.segment(table, id_column="user_id", features=features)
+    return result.labels, result.extra["levels"], result
+
+
+def run_column(result: object, column: str) -> np.ndarray | None:
+    users = result.users  # type: ignore[attr-defined]
+    return users[column].to_numpy() if column in users.columns else None
 
 
 def run_set(name: str, show_names: bool) -> list[dict]:
@@ -104,10 +109,14 @@ def run_set(name: str, show_names: bool) -> list[dict]:
             extra[label] = out
         contenders[label] = (np.asarray(labels), time.perf_counter() - t)
 
-    timed("personae levels", lambda: levels(table, list(roles.drive)))
-    timed("levels, all features", lambda: levels(table, features))
-    timed("personae.segment today",
-          lambda: personae.segment(table, id_column="user_id").labels)
+    timed("personae default", lambda: default_run(table))
+    run = extra["personae default"][2]
+    for label, column in (("personae detailed level", "detailed_segment"),
+                          ("personae natural partition", "natural_segment")):
+        labels = run_column(run, column)
+        if labels is not None:
+            contenders[label] = (labels, 0.0)
+    timed("default, every feature drives", lambda: default_run(table, features))
     timed("course (K-means, silhouette K)", lambda: course(table, case.transactions))
     if case.transactions:
         timed("RFM map", lambda: score_rfm(table, fit_rfm(table))["rfm_segment"].to_numpy())
@@ -118,7 +127,7 @@ def run_set(name: str, show_names: bool) -> list[dict]:
                          "contender": label, "segments": sizes_text(labels),
                          "AUC": round(separation_auc(labels, y), 3),
                          "seconds": round(seconds, 1)})
-    lv = extra["personae levels"][1]
+    lv = extra["personae default"][1]
     print(f"\n## {case.name}: {len(table):,} users; drive = {', '.join(roles.drive)}; "
           f"describe = {', '.join(roles.describe) or '-'}; {time.perf_counter() - started:.0f} s")
     print(f"persona sizes {lv.sizes('persona')}; broad {lv.sizes('broad')}; "
@@ -126,19 +135,14 @@ def run_set(name: str, show_names: bool) -> list[dict]:
     for line in lv.why:
         print(f"  - {line}")
     if show_names:
-        print_names(table, roles.drive, extra["personae levels"])
+        print_names(extra["personae default"])
     sys.stdout.flush()
     return rows
 
 
-def print_names(table: pd.DataFrame, drive: tuple[str, ...], out: tuple) -> None:
-    from personae.profile.personas import build_personas
-    from personae.profile.segments import feature_frame, segment_profiles
-
-    labels, lv, result = out
-    pre = result.model.preprocessor_
-    profiles = segment_profiles(feature_frame(table, pre), labels, pre)
-    for p in build_personas(profiles):
+def print_names(out: tuple) -> None:
+    _, lv, result = out
+    for p in result.personas["personas"]:
         broad = lv.persona_to_broad.get(p["segment"], -1)
         print(f"  persona {p['segment']:>2} (broad {broad:>2}) {p['size']:>6,} "
               f"{p['share']:6.1%}  {p['name']}")

@@ -95,7 +95,9 @@ class SegmentSettings(_Frozen):
     algorithm: str = "auto"
     params: dict[str, Any] | None = None
     stability: bool = True
-    persona_levels: bool = False  # segment = the persona level (3-8), nested in a broad level
+    # segment = the persona level (3-8, or distinct groups as found), nested in a broad level;
+    # None: on when the algorithm is auto, off when one is named (its own partition is asked for)
+    persona_levels: bool | None = None
     random_state: int = 0
 
     @field_validator("k", mode="before")

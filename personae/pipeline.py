@@ -222,7 +222,9 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     id_column = cfg.id_column if cfg.id_column is not None else \
         detect_id_column([str(c) for c in frame.columns])
     ids = user_ids(frame, id_column, source)
-    if cfg.persona_levels and cfg.features is None:
+    levels_on = cfg.persona_levels if cfg.persona_levels is not None else \
+        cfg.algorithm == "auto"
+    if levels_on and cfg.features is None:
         # behaviour drives the split; timing shares and context only describe the personas
         from personae.features.semantics import feature_roles
 
@@ -248,7 +250,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     timings["stability"] = time.perf_counter() - started
 
     levels_extra: dict[str, Any] = {}
-    if cfg.persona_levels:
+    if levels_on:
         started = time.perf_counter()
         labels, stability, levels_extra = _persona_levels(model, X, labels, cfg)
         timings["persona_levels"] = time.perf_counter() - started
@@ -262,7 +264,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     if levels_extra:
         extra["user_columns"] = {**levels_extra.pop("user_columns"), **extra["user_columns"]}
         extra.update(levels_extra)
-    if cfg.persona_levels and provenance.get("kind") == "events":
+    if levels_on and provenance.get("kind") == "events":
         _rfm(model, frame, labels, extra)
     timings["profile"] = time.perf_counter() - started
 

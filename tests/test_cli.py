@@ -29,7 +29,9 @@ def test_run_writes_every_output(tmp_path: Path, blobs_csv: Path) -> None:
     assert {"users_segmented.csv", "users_segmented.parquet", "segment_profiles.csv",
             "k_selection.csv", "model", "run.json"} <= names
     users = pd.read_parquet(out / "users_segmented.parquet")
-    assert list(users.columns[:3]) == ["user_id", "segment", "novel"] and "metric_0" in users
+    assert list(users.columns[:2]) == ["user_id", "segment"] and "metric_0" in users
+    assert {"novel", "broad_segment", "natural_segment"} <= set(users.columns)
+    assert (users["natural_segment"].nunique(), users["segment"].nunique()) == (5, 5)
     assert len(users) == 3000 and users["segment"].nunique() == 5
     assert pd.read_csv(out / "users_segmented.csv")["segment"].tolist() == \
         users["segment"].tolist()

@@ -76,10 +76,14 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "
                                                     "'auto' = automatic.")] = None,
-    persona_levels: Annotated[bool, typer.Option(
-        "--persona-levels", help="Segments are the persona level (3-8, no segment over 60%, "
-                                 "tiny groups as edge users) nested in a broad level; the "
-                                 "algorithm's own partition goes to natural_segment.")] = False,
+    persona_levels: Annotated[bool | None, typer.Option(
+        "--persona-levels/--natural", help="Segments are the persona level (3-8, no segment "
+                                           "over 60%, tiny groups as edge users, or distinct "
+                                           "groups as found) nested in a broad level, the "
+                                           "algorithm's own partition in natural_segment; or "
+                                           "the algorithm's partition itself (--natural). "
+                                           "Default: persona levels with --algorithm auto, "
+                                           "natural when an algorithm is named.")] = None,
     engine: Annotated[str, typer.Option(help="embedded (DuckDB + numpy) or spark (needs "
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
@@ -118,7 +122,7 @@ def run(
             if scaler else None,
             "log_transform": False if no_log else None,
             "algorithm": _algorithm(algorithm) if algorithm else None, "random_state": seed,
-            "persona_levels": True if persona_levels else None,
+            "persona_levels": persona_levels,
         }
         if param:
             segmentation["params"] = _params(algorithm or "auto", param)
@@ -209,11 +213,13 @@ def _print_algorithm(result: Any) -> None:
     levels = result.info.get("levels")
     if levels:
         separation = levels["separation"]
-        out_console.print(f"persona levels: {levels['personas']} personas "
+        measured = "" if separation["silhouette"] is None else \
+            f" (silhouette {separation['silhouette']:.2f} on {separation['sample_size']:,} users)"
+        noun = "persona" if levels["personas"] == 1 else "personas"
+        out_console.print(f"persona levels: {levels['personas']} {noun} "
                           f"(natural partition: {levels['natural_segments']} segments, in "
-                          f"natural_segment); {separation['verdict']} (silhouette "
-                          f"{separation['silhouette']:.2f} on {separation['sample_size']:,} "
-                          "users)", highlight=False, soft_wrap=True)
+                          f"natural_segment); {separation['verdict']}{measured}",
+                          highlight=False, soft_wrap=True)
         for line in levels["why"]:
             out_console.print(f"  levels: {line}", highlight=False, soft_wrap=True)
     edge = int(result.outliers.sum())
@@ -265,7 +271,7 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")
     with resources.as_file(data) as path:
         out_console.print(f"demo: {path.name} (UCI Online Retail II transactions of 1,000 "
                           "customers, CC BY 4.0)")
-        run(path, out=out, events=True, persona_levels=True)
+        run(path, out=out, events=True)
 
 
 def _print_summary(result: Any, out: Path) -> None:

@@ -8,9 +8,12 @@ labels of the base fit, whatever algorithm made them. The rules, in order:
    users, the farthest first) or when their group holds under ``EDGE_SHARE`` of users.
    Edge users keep label ``-1`` (``NOISE``) at every level; ``nearest`` still says which
    persona each resembles. They are kept and flagged, never a persona.
-2. **Persona level.** K-means (k-means++, ``N_INIT`` starts) for K in 3..8 on all users.
+2. **Persona level.** K-means (k-means++, ``N_INIT`` starts) for K in 2..8 on all users.
    A K is *actionable* when no persona holds over ``MAX_SHARE`` of users and at least
-   ``MIN_BIG`` personas hold ``BIG_SHARE`` or more. Among actionable K the choice is the
+   ``MIN_BIG`` personas hold ``BIG_SHARE`` or more, or when its groups are distinct
+   (silhouette >= ``DISTINCT_SILHOUETTE``) with none over ``MAX_SHARE``: two clear groups
+   are two personas, and cutting one of them to reach three would invent a persona. K=2 is
+   only ever chosen that way. Among actionable K the choice is the
    best silhouette (on a stated sample of non-edge users) among the stable ones (bootstrap
    ARI >= ``STABLE_ARI``); with none stable, the best silhouette, flagged. With no
    actionable K at all the data has no structure worth splitting: one persona, said so.
@@ -40,7 +43,8 @@ from personae.cluster.validate import dbcv
 
 log = logging.getLogger(__name__)
 
-K_RANGE = (3, 8)
+K_RANGE = (3, 8)  # personas when the data is a continuum
+DISTINCT_K_MIN = 2  # distinct groups may be two
 MAX_SHARE = 0.60
 BIG_SHARE = 0.05
 MIN_BIG = 3
@@ -223,9 +227,11 @@ def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray) -> _Fit:
     shares = np.bincount(labels[labels != NOISE], minlength=len(keep_groups)) / len(X)
     max_share = float(shares.max()) if len(shares) else 1.0
     n_big = int((shares >= BIG_SHARE).sum())
-    return _Fit(k, labels, nearest, edge, centers, limits[keep_groups],
-                _silhouette(X, labels, idx), max_share, n_big,
-                max_share <= MAX_SHARE and n_big >= MIN_BIG, model)
+    silhouette = _silhouette(X, labels, idx)
+    sized = n_big >= MIN_BIG and k >= K_RANGE[0]
+    distinct = bool(silhouette >= DISTINCT_SILHOUETTE) and len(keep_groups) >= DISTINCT_K_MIN
+    return _Fit(k, labels, nearest, edge, centers, limits[keep_groups], silhouette, max_share,
+                n_big, max_share <= MAX_SHARE and (sized or distinct), model)
 
 
 def _stability(X: np.ndarray, fit: _Fit, seed: int) -> float:
@@ -374,8 +380,8 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
         return _one_group(X, base, base_dbcv, idx,
                           f"only {n:,} users with {distinct_rows} distinct rows: too few to "
                           "split into personas")
-    candidates = [k] if k is not None else list(range(K_RANGE[0], min(K_RANGE[1],
-                                                                      distinct_rows) + 1))
+    candidates = [k] if k is not None else list(range(DISTINCT_K_MIN, min(K_RANGE[1],
+                                                                        distinct_rows) + 1))
     fits = [_fit_k(X, kk, random_state, idx) for kk in candidates]
     table = [{"k": f.k, "personas": len(f.centers), "silhouette": _num(f.silhouette),
               "max_share": round(f.max_share, 4), "personas_over_5pct": f.n_big,
@@ -385,10 +391,11 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
     why: list[str] = []
     if k is None and not actionable:
         return _one_group(X, base, base_dbcv, idx,
-                          f"no K in {K_RANGE[0]}..{K_RANGE[1]} gives personas a team can act "
-                          f"on (each K left one group over {MAX_SHARE:.0%} of users or fewer "
-                          f"than {MIN_BIG} groups of {BIG_SHARE:.0%}+): the data has no "
-                          "structure worth splitting, so it is one persona", table)
+                          f"no K in {DISTINCT_K_MIN}..{K_RANGE[1]} gives personas a team can "
+                          f"act on (each K left one group over {MAX_SHARE:.0%} of users, or "
+                          f"fewer than {MIN_BIG} groups of {BIG_SHARE:.0%}+ that are not "
+                          "distinct): the data has no structure worth splitting, so it is one "
+                          "persona", table)
     pool = actionable or [0]
     ranked = sorted(pool, key=lambda i: -np.nan_to_num(fits[i].silhouette, nan=-1.0))
     aris: dict[int, float] = {}
@@ -402,9 +409,10 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
     ari = aris[chosen]
     fit = _order_by_size(fits[chosen])
     if k is None:
-        why.append(f"K-means for K {K_RANGE[0]}..{K_RANGE[1]}: {len(actionable)} of "
-                   f"{len(fits)} K gave actionable personas (none over {MAX_SHARE:.0%}, "
-                   f"{MIN_BIG}+ of {BIG_SHARE:.0%} or more); K={fit.k} has the best silhouette "
+        why.append(f"K-means for K {DISTINCT_K_MIN}..{K_RANGE[1]}: {len(actionable)} of "
+                   f"{len(fits)} K gave actionable personas (none over {MAX_SHARE:.0%}, and "
+                   f"{MIN_BIG}+ of {BIG_SHARE:.0%} or more or distinct groups); K={fit.k} has "
+                   "the best silhouette "
                    + ("among the stable ones" if ari >= STABLE_ARI else
                       "(no actionable K was stable)"))
     else:

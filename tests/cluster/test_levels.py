@@ -38,7 +38,7 @@ def test_continuum_with_far_outliers_gets_actionable_personas_and_the_continuum_
     assert any("continuum" in w for w in lv.why)
 
 
-@pytest.mark.parametrize("k_true", [3, 5])
+@pytest.mark.parametrize("k_true", [2, 3, 5])
 def test_clear_blobs_keep_their_true_k(k_true):
     X, y = make_blobs(n_samples=1_200, centers=k_true, n_features=5, cluster_std=0.6,
                       center_box=(-15, 15), random_state=3)
@@ -48,6 +48,21 @@ def test_clear_blobs_keep_their_true_k(k_true):
     assert adjusted_rand_score(y[core], lv.persona[core]) > 0.99
     assert lv.separation.verdict == "distinct groups"
     assert lv.stable
+
+
+def test_a_distinct_minority_does_not_make_a_two_persona_split_of_everyone_else():
+    """Two far-apart groups of 92% and 8% read as distinct (silhouette high), but one persona
+    for 92% of users is not actionable: the big continuum is split, the minority kept."""
+    X, far = _continuum_with_outliers()
+    rng = np.random.default_rng(5)
+    minority = (rng.normal(0, 1, size=(130, 4)) + 25.0).astype(np.float32)
+    X = np.vstack([X[~far], minority])
+    lv = persona_levels(X, np.zeros(len(X), int))
+    shares = np.bincount(lv.persona[~lv.edge]) / len(X)
+    assert shares.max() <= 0.60 and lv.n_personas >= 3
+    tail = np.arange(len(X)) >= len(X) - len(minority)
+    assert len(np.unique(lv.persona[tail & ~lv.edge])) == 1  # the minority stays one persona
+    assert lv.k_table[0]["k"] == 2 and not lv.k_table[0]["actionable"]
 
 
 def test_tiny_groups_become_edge_users():

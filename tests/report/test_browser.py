@@ -56,8 +56,9 @@ def test_report_renders_in_chromium(run_dir: Path, browser: Any, tmp_path: Path,
             plots.nth(i).get_attribute("id")
     personas = document["personas"]
     cards = page.locator("article.persona-card")
-    assert cards.count() == len(personas) == 3
-    assert [cards.nth(i).locator("h3").inner_text() for i in range(3)] == \
+    assert cards.count() == len(personas)
+    assert sum(p["segment"] >= 0 for p in personas) == 3  # three blobs; edge users apart
+    assert [cards.nth(i).locator("h3").inner_text() for i in range(cards.count())] == \
         [p["name"] for p in personas]
     # the hostile column name is shown as text and never runs
     assert HOSTILE in page.locator("#meanings").inner_text()
