@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from personae.cli import app as cli_app
 from personae.config import EventsConfig, build
-from personae.errors import ConfigError
+from personae.errors import ConfigError, DataError
 from personae.serve.early import EarlyModel, has_early_model
 
 WINDOWS = [7, 14]
@@ -141,3 +141,22 @@ def test_bad_inputs_are_one_line_errors(early_cli_run, events_run, tmp_path):
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "r").exists()
     with pytest.raises(ConfigError, match="early_days: needs at least one window"):
         build(EventsConfig, {"early_days": [0, 7]})
+
+
+def test_the_early_stage_reads_csv_and_parquet_logs_alike(planted_log, tmp_path):
+    """The rows the windows are cut from: ids and times typed as from_events types them,
+    whatever the file stores (CSV: text; Parquet: numbers and timestamps)."""
+    from personae.features.events import event_rows
+
+    events, _ = planted_log
+    events.to_parquet(tmp_path / "log.parquet")
+    events.assign(time=events["time"].dt.strftime("%d/%m/%Y %H:%M")).to_csv(
+        tmp_path / "log.csv", index=False)
+    mapping = {"user": "user_id", "time": "time", "value": "value"}
+    typed = event_rows(tmp_path / "log.parquet", mapping)
+    text = event_rows(tmp_path / "log.csv", mapping, time_format="%d/%m/%Y %H:%M")
+    assert list(text.columns) == ["user_id", "time", "value"]
+    pd.testing.assert_series_equal(text["time"], typed["time"], check_dtype=False)
+    assert text["user_id"].astype(str).tolist() == typed["user_id"].astype(str).tolist()
+    with pytest.raises(DataError, match="columns \\['spend'\\] of the mapping are missing"):
+        event_rows(tmp_path / "log.parquet", {**mapping, "value": "spend"})
