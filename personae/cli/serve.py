@@ -95,6 +95,7 @@ def early_table(model: Any) -> Table:
         table.add_column(name, justify="left" if name.startswith("recall") else "right")
     for v in model.validation:
         table.add_row(str(v.days), str(v.k), f"{v.holdout_users:,}", f"{v.agreement:.1%}",
-                      f"{v.majority_baseline:.1%}", f"{v.core_model_baseline:.1%}",
+                      f"{v.majority_baseline:.1%}", f"{v.core_model_baseline:.1%}"
+                      + (f" ({v.core_model_edge:.0%} edge)" if v.core_model_edge else ""),
                       ", ".join(f"{s}: {r:.0%}" for s, r in v.recall.items()))
     return table

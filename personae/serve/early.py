@@ -184,12 +184,14 @@ class Validation:
     majority_baseline: float
     core_model_baseline: float
     recall: dict[int, float]
+    core_model_edge: float = 0.0  # share the core model calls edge users (-1) on day N
 
     def as_dict(self) -> dict[str, Any]:
         return {"days": self.days, "k": self.k, "train_users": self.train_users,
                 "holdout_users": self.holdout_users, "agreement": round(self.agreement, 4),
                 "majority_baseline": round(self.majority_baseline, 4),
                 "core_model_baseline": round(self.core_model_baseline, 4),
+                "core_model_edge": round(self.core_model_edge, 4),
                 "recall": {str(s): round(r, 4) for s, r in self.recall.items()}}
 
 
@@ -265,7 +267,8 @@ class EarlyModel:
                 holdout_users=int(v["holdout_users"]), agreement=float(v["agreement"]),
                 majority_baseline=float(v["majority_baseline"]),
                 core_model_baseline=float(v["core_model_baseline"]),
-                recall={int(s): float(r) for s, r in v["recall"].items()})
+                recall={int(s): float(r) for s, r in v["recall"].items()},
+                core_model_edge=float(v.get("core_model_edge", 0.0)))
                 for v in document["validation"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"{folder}: cannot read the early model "
@@ -363,7 +366,7 @@ def learn_early(model: Any, ids: pd.Series, labels: np.ndarray, events: pd.DataF
                                  agreement=float(np.mean(got == truth)),
                                  majority_baseline=float(np.mean(truth == majority)),
                                  core_model_baseline=float(np.mean(core == truth)),
-                                 recall=recall))
+                                 recall=recall, core_model_edge=float(np.mean(core < 0))))
         windows.append(fit_window(table, table["segment"].to_numpy(), n, names,
                                   random_state, k=fitted.k))
     return EarlyModel(windows=tuple(windows), mapping=mapping, validation=tuple(checks),
@@ -391,7 +394,7 @@ def _stratify(labels: pd.Series) -> pd.Series | None:
 
 
 def _how() -> str:
-    return __doc__.split("\n\n")[2].replace("\n", " ") if __doc__ else ""
+    return __doc__.split("\n\n")[2].replace("\n", " ").replace("``", "") if __doc__ else ""
 
 
 def _utc(values: pd.Series) -> pd.Series:
