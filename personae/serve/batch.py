@@ -74,7 +74,7 @@ def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str
     ``early``: users younger than the early model's longest window get the early model."""
     from personae.features.events import event_rows, from_events
     from personae.serve.early import has_early_model
-    from personae.serve.early_path import assign_features
+    from personae.serve.early_path import assign_features, id_text
     from personae.serve.loaded import RequestError, load_model
 
     if early and not has_early_model(model_dir):
@@ -96,7 +96,7 @@ def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str
                                    table=options.get("table"),
                                    time_format=options.get("time_format")))
         frame = rows[0]
-        return frame[frame[result.report.mapping["user"]].astype(str).isin(keys).to_numpy()]
+        return frame[id_text(frame[result.report.mapping["user"]]).isin(keys).to_numpy()]
 
     try:
         table = assign_features(loaded, result.frame, dict(result.report.mapping),

@@ -51,7 +51,7 @@ def assign_events(loaded: LoadedModel, events: list[dict[str, Any]],
     user = mapping["user"]
 
     def rows_of(keys: set[str]) -> pd.DataFrame:
-        return frame[frame[user].astype(str).isin(keys).to_numpy()]
+        return frame[id_text(frame[user]).isin(keys).to_numpy()]
 
     table = assign_features(loaded, features, mapping, early, rows_of)
     return records(table)
@@ -118,7 +118,7 @@ def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str
     assert loaded.early is not None
     key = features["user_id"].astype(str).to_numpy()
     young = rows_of(set(key[window_days > 0]))
-    user = young[mapping["user"]].astype(str).to_numpy()
+    user = id_text(young[mapping["user"]]).to_numpy()
     for window in loaded.early.windows:
         chosen = np.flatnonzero(window_days == window.days)
         if not len(chosen):
@@ -134,6 +134,16 @@ def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str
         labels, votes = loaded.early.predict(window, early.loc[key[chosen]])
         out.iloc[chosen, out.columns.get_loc("segment")] = labels
         out.iloc[chosen, out.columns.get_loc("probability")] = votes
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Raw user ids as the text of the ids ``from_events`` gives (``user_expr``): float ids
+    as whole numbers (12346.0 -> "12346"), text trimmed."""
+    if pd.api.types.is_float_dtype(values):
+        return values.astype("Int64").astype(str)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(str)
+    return values.astype(str).str.strip()
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:

@@ -160,3 +160,22 @@ def test_the_early_stage_reads_csv_and_parquet_logs_alike(planted_log, tmp_path)
     assert text["user_id"].astype(str).tolist() == typed["user_id"].astype(str).tolist()
     with pytest.raises(DataError, match="columns \\['spend'\\] of the mapping are missing"):
         event_rows(tmp_path / "log.parquet", {**mapping, "value": "spend"})
+
+
+def test_young_users_with_float_ids_over_http(serve_model, early_cli_run):
+    """Ids sent as 1000.0 (a float column on its way through pandas) find their events."""
+    run_dir, _, events, _, _ = early_cli_run
+    segments = pd.read_parquet(run_dir / "users_segmented.parquet").set_index("user_id")
+    firsts = events.groupby("user_id")["time"].transform("min")
+    sent = events[events["user_id"].isin([1000, 1001])
+                  & (events["time"] < firsts + pd.Timedelta(days=5))]
+    sent = sent.assign(user_id=sent["user_id"].astype(float),
+                       time=sent["time"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    running = serve_model(run_dir / "model")
+    with running.client() as client:
+        answer = client.post("/assign/events", json={"events": sent.to_dict("records")})
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["assignments"]
+    assert [(r["user_id"], r["source"], r["early_days"]) for r in rows] == [
+        (1000, "early", 7), (1001, "early", 7)]
+    assert [r["segment"] for r in rows] == segments.loc[[1000, 1001], "segment"].tolist()
