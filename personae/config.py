@@ -44,6 +44,19 @@ class EventsConfig(_Frozen):
     on_bad_rows: Literal["error", "skip"] = "error"
     memory_limit: str | None = None
     threads: int | None = None
+    # Early assignment: windows of each user's first N days (personae.serve.early). Here,
+    # not under segmentation, because it exists only with an event log and its windows are
+    # computed with this log's mapping and options.
+    early_days: list[int] | None = None
+
+    @field_validator("early_days")
+    @classmethod
+    def _early_days(cls, days: list[int] | None) -> list[int] | None:
+        if days is None:
+            return None
+        if not days or min(days) < 1:
+            raise ValueError(f"needs at least one window of 1 day or more; got {days}")
+        return sorted(set(days))
 
     @field_validator("mapping")
     @classmethod
@@ -55,7 +68,7 @@ class EventsConfig(_Frozen):
 
     def from_events_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``from_events`` (the mapping spread into its roles)."""
-        options = self.model_dump(exclude={"mapping"})
+        options = self.model_dump(exclude={"mapping", "early_days"})
         return {**{k: v for k, v in self.mapping.items() if k != "position"}, **options}
 
 
@@ -78,6 +91,9 @@ class InputConfig(_Frozen):
     def _sequences_need_events(self) -> InputConfig:
         if self.sequences is not None and self.events is None:
             raise ValueError("sequence embeddings need an event log (input.events; --events)")
+        if self.sequences is not None and self.events is not None and self.events.early_days:
+            raise ValueError("early assignment (events.early_days; --early-days) learns from "
+                             "event features, not sequence embeddings; drop one of them")
         return self
 
 

@@ -162,6 +162,13 @@ class SegmentationResult:
                 write_frame(self.user_map, staging / "user_map.parquet")
             self.model.save(staging / "model", segments=self.segments_summary(),
                             meanings=self.info.get("feature_meanings"))
+            if self.info["input"].get("kind") == "events":  # assign --events reads a log
+                from personae.serve.batch import save_event_options  # the same way
+
+                save_event_options(staging / "model", self.info["input"]["mapping"],
+                                   self.config.input.events)
+            if "early" in self.extra:  # the k-NN of users' first days (--early-days)
+                self.extra["early"].save(staging / "model")
             if self.reference is not None:  # what monitoring compares new users with
                 self.reference.save(staging / "model")
             if "sequences" in self.extra:  # vocabulary and vectors, to embed new users
@@ -281,6 +288,14 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
                                 rows=sample_rows(ids, REFERENCE_ROWS, cfg.random_state)
                                 if len(ids) > REFERENCE_ROWS else None)
     timings["reference"] = time.perf_counter() - started
+    if run.input.events is not None and run.input.events.early_days:
+        from personae.serve.early import early_stage
+
+        started = time.perf_counter()
+        extra["early"] = early_stage(data if data is not None else run.input.path,
+                                     run.input.events, provenance, model, ids, labels,
+                                     cfg.random_state)
+        timings["early"] = time.perf_counter() - started
     if sequences is not None:
         started = time.perf_counter()
         extra["sequences"] = sequences
@@ -289,6 +304,8 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
 
     info = _run_info(run, source, frame, model, labels, checks, stability, notes, provenance,
                      semantics, timings, extra)
+    if "early" in extra:
+        info["early"] = extra["early"].summary()
     if "levels" in extra:
         levels = extra["levels"]
         info["levels"] = {"personas": levels.n_personas, "actionable": levels.actionable,

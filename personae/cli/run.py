@@ -101,10 +101,15 @@ def run(
     embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
                                                           "trained embeddings by input "
                                                           "hash.")] = None,
+    early_days: Annotated[str | None, typer.Option(
+        help="With --events: also learn each user's segment from their first N days "
+             "(k-NN, e.g. 7,14,30), validated on held-out users against two baselines "
+             "(run.json 'early', the report); saved in model/early for 'assign --early'.")]
+    = None,
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
-    from personae.config import RunConfig, build, load_config
+    from personae.config import RunConfig, build, load_config, read_config
     from personae.pipeline import segment
     from personae.report import write_report
 
@@ -135,10 +140,22 @@ def run(
         }
         if embed and not events and config is None:
             raise ConfigError("--embed needs --events (an event log as INPUT)")
-        if events or event_map or on_bad_rows or memory_limit:
+        windows = None
+        if early_days is not None:
+            from personae.serve.early import parse_days
+
+            windows = parse_days(early_days, "--early-days")
+            if not events and (config is None or not (read_config(config).get("input")
+                                                      or {}).get("events")):
+                raise ConfigError("--early-days needs --events (an event log as INPUT)")
+            if engine == "spark":
+                raise ConfigError("--early-days runs on the embedded engine only (the windows "
+                                  "are computed in pandas and DuckDB); drop --engine spark")
+        if events or event_map or on_bad_rows or memory_limit or windows:
             overrides["input"]["events"] = {"mapping": _mapping(event_map) or None,
                                             "on_bad_rows": on_bad_rows,
-                                            "memory_limit": memory_limit}
+                                            "memory_limit": memory_limit,
+                                            "early_days": windows}
         if embed or representation or tokens or embed_cache:
             overrides["input"]["sequences"] = {
                 "embed": _choice("--embed", embed, ("word2vec", "sentence")) if embed else None,
@@ -169,6 +186,10 @@ def run(
         return
     _print_summary(result, out)
     _print_algorithm(result)
+    if "early" in result.extra:
+        from personae.cli.serve import early_table
+
+        out_console.print(early_table(result.extra["early"]))
     out_console.print(f"report: {report_path} (personas.json beside it)")
 
 
@@ -231,28 +252,80 @@ def _print_algorithm(result: Any) -> None:
 def assign(
     model_dir: Annotated[Path, typer.Argument(metavar="MODEL_DIR", help="A saved model "
                                                                       "folder.")],
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="New users: CSV or "
-                                                                   "Parquet.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.csv or "
-                                                          ".parquet).")],
+    input_path: Annotated[Path | None, typer.Argument(
+        metavar="INPUT", help="New users: CSV or Parquet (or --events LOG).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (.csv or "
+                                                                 ".parquet).")] = None,
+    events_log: Annotated[Path | None, typer.Option(
+        "--events", help="An event log instead of INPUT: features computed the way the "
+                         "model's training log was read (model/events.json).")] = None,
+    event_map: Annotated[str | None, typer.Option("--map", help="With --events: role=column "
+                                                                "pairs where this log's "
+                                                                "columns differ.")] = None,
+    early: Annotated[bool, typer.Option("--early", help="With --events: users younger than "
+                                                        "the early model's longest window "
+                                                        "get the early model.")] = False,
+    reference_date: Annotated[str | None, typer.Option(
+        help="With --events: the date recency and tenure count to (default: the midnight "
+             "after the log's last event).")] = None,
 ) -> None:
-    """Label new users with a saved model."""
+    """Label new users with a saved model: a user table, or an event log with --events."""
+    with _reporting("assigning"):
+        if out is None:
+            raise ConfigError("--out is required: the file the assignments are written to")
+        if (input_path is None) == (events_log is None):
+            raise ConfigError("give either INPUT (a user table) or --events LOG (an event "
+                              "log), not both")
+        if events_log is None and (event_map or early or reference_date):
+            raise ConfigError("--map, --early and --reference-date go with --events LOG")
+        if events_log is not None:
+            labels, where = _assign_log(model_dir, events_log, out, event_map, early,
+                                        reference_date)
+        else:
+            assert input_path is not None
+            labels, where = _assign_table(model_dir, input_path, out), ""
+    counts = ", ".join(f"{seg}: {n:,}" for seg, n in
+                       sorted(zip(*_unique_counts(labels), strict=True)))
+    out_console.print(f"assigned {len(labels):,} users to segments ({counts}){where} -> "
+                      f"{out}", highlight=False)
+
+
+def _assign_table(model_dir: Path, input_path: Path, out: Path) -> Any:
     from personae.data.readers import read_table
     from personae.data.writers import write_frame_atomic
     from personae.features.table import user_ids
     from personae.model import SegmentModel
     from personae.pipeline import users_table
 
-    with _reporting("assigning"):
-        model = SegmentModel.load(model_dir)
-        frame = read_table(input_path)
-        id_column = model.id_column_ if model.id_column_ in frame.columns else None
-        ids = user_ids(frame, id_column, str(input_path))
-        labels = model.predict(frame, str(input_path))
-        write_frame_atomic(users_table(frame, ids, labels), out)
-    counts = ", ".join(f"{seg}: {n:,}" for seg, n in
-                       sorted(zip(*_unique_counts(labels), strict=True)))
-    out_console.print(f"assigned {len(labels):,} users to segments ({counts}) -> {out}")
+    model = SegmentModel.load(model_dir)
+    frame = read_table(input_path)
+    id_column = model.id_column_ if model.id_column_ in frame.columns else None
+    ids = user_ids(frame, id_column, str(input_path))
+    labels = model.predict(frame, str(input_path))
+    write_frame_atomic(users_table(frame, ids, labels), out)
+    return labels
+
+
+def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, early: bool,
+                reference_date: str | None) -> tuple[Any, str]:
+    from personae.data.writers import write_frame_atomic
+    from personae.features.events_io import ROLES
+    from personae.serve.batch import assign_log
+
+    table, report = assign_log(model_dir, log, mapping=_mapping(event_map, ROLES),
+                               reference_date=reference_date, early=early)
+    for line in report.lines():
+        console.print(f"events: {line}", highlight=False, soft_wrap=True)
+    columns = ["user_id", "segment", "persona", "novel"]
+    columns += [c for c in ("probability", "broad_segment") if table[c].notna().any()]
+    where = ""
+    if early:
+        columns += ["source", "early_days", "age_days"]
+        windows = table.loc[table["source"] == "early", "early_days"].value_counts()
+        shown = ", ".join(f"first {d} days: {n:,}" for d, n in windows.sort_index().items())
+        where = f"; by the early model: {shown or 'nobody (no user is that young)'}"
+    write_frame_atomic(table[columns], out)
+    return table["segment"].to_numpy(), where
 
 
 def _unique_counts(labels: Any) -> tuple[list[int], list[int]]:

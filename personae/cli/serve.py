@@ -4,13 +4,14 @@ first days."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from personae.cli._app import (
     _fail,
+    _mapping,
     _reporting,
     app,
     out_console,
@@ -78,16 +79,15 @@ def early(
 
     with _reporting("early assignment"):
         windows = parse_days(days)
-        given = {}
-        for pair in (event_map or "").split(","):
-            if pair.strip():
-                role, sep, column = pair.partition("=")
-                if not sep:
-                    raise ConfigError(f"--map takes role=column pairs; got {pair.strip()!r}")
-                given[role.strip()] = column.strip()
         frame = read_table(events_path)
-        model = fit_early(run_dir, frame, windows, given, seed, str(events_path))
+        model = fit_early(run_dir, frame, windows, _mapping(event_map), seed, str(events_path))
         folder = model.save(run_dir / "model")
+    out_console.print(early_table(model))
+    out_console.print(f"early model -> {folder}", highlight=False)
+
+
+def early_table(model: Any) -> Table:
+    """The agreement of an EarlyModel's windows with the full-history segment."""
     table = Table(title="early assignment: agreement with the full-history segment "
                         "(held-out users)")
     for name in ("days", "k", "held out", "agreement", "majority", "core model",
@@ -95,8 +95,7 @@ def early(
         table.add_column(name, justify="left" if name.startswith("recall") else "right")
     for v in model.validation:
         table.add_row(str(v.days), str(v.k), f"{v.holdout_users:,}", f"{v.agreement:.1%}",
-                      f"{v.majority_baseline:.1%}", f"{v.core_model_baseline:.1%}",
+                      f"{v.majority_baseline:.1%}", f"{v.core_model_baseline:.1%}"
+                      + (f" ({v.core_model_edge:.0%} edge)" if v.core_model_edge else ""),
                       ", ".join(f"{s}: {r:.0%}" for s, r in v.recall.items()))
-    out_console.print(table)
-    out_console.print(f"early model -> {folder}", highlight=False)
-
+    return table

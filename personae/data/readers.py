@@ -49,7 +49,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def _read_parquet(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path)
+        # ParquetFile, not pq.read_table: the same table without importing pyarrow.dataset
+        # (0.8 s of a 1M-user `personae assign`); a folder never reaches here.
+        with pq.ParquetFile(path) as handle:
+            return handle.read()
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"not a readable Parquet file ({exc})", source=str(path)) from None
 

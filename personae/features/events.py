@@ -497,3 +497,34 @@ def event_steps(source: Any, mapping: dict[str, str], *, table: str | None = Non
         return con.execute(sql).df()
     finally:
         con.close()
+
+
+def event_rows(source: Any, mapping: dict[str, str], *, table: str | None = None,
+               time_format: str | None = None) -> pd.DataFrame:
+    """The mapped columns of every event, read by DuckDB from any source ``from_events``
+    accepts, under their own names: the user id and the time typed as ``from_events``
+    types them (so ids join to its output, and ``time_format`` and offsets are honoured),
+    the other columns as stored (``from_events`` types them when it reads this frame)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        src = resolve_source(con, source, table)
+        columns = describe(con, src)
+        missing = sorted(set(mapping.values()) - set(columns))
+        if missing:
+            raise DataError(f"columns {missing} of the mapping are missing; columns are "
+                            f"{sorted(columns)}", source=src.label)
+        parts = []
+        for role, name in mapping.items():
+            if role == "user":
+                parts.append(f"{user_expr(name, columns[name])} AS {quote_ident(name)}")
+            elif role == "time":
+                parts.append(f"{time_expr(name, columns[name], time_format)} AS "
+                             f"{quote_ident(name)}")
+            else:
+                parts.append(quote_ident(name))
+        return con.execute(f"SELECT {', '.join(parts)} FROM {src.relation}").df()
+    finally:
+        con.close()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ HOLDOUT = 0.25
 SKEW = 2.0
 ANCHOR = datetime(2000, 1, 3)  # a Monday: every shifted first day is in its week
 ZERO_WHEN_ABSENT = ("return_share", "share_event_other")
+OPTIONS = ("session_gap_minutes", "keep_duplicates")  # from_events options windows share
 
 
 def align_features(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -78,8 +79,10 @@ def first_days(events: pd.DataFrame, mapping: dict[str, str]) -> pd.Series:
 
 
 def window_features(events: pd.DataFrame, mapping: dict[str, str], days: int,
-                    starts: pd.Series | None = None) -> pd.DataFrame:
-    """Each user's features over their first ``days`` days (from_events, batch SQL)."""
+                    starts: pd.Series | None = None,
+                    options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Each user's features over their first ``days`` days (from_events, batch SQL);
+    ``options``: the log's OPTIONS (session gap, duplicates), as the core features had."""
     from personae.features.events import from_events
 
     starts = first_days(events, mapping) if starts is None else starts
@@ -97,7 +100,8 @@ def window_features(events: pd.DataFrame, mapping: dict[str, str], days: int,
         chosen = (weekday == wd).to_numpy() & end.to_numpy()
         reference = ANCHOR + timedelta(days=int(wd) + days)
         result = from_events(frame[chosen], reference_date=reference, top_event_types=1000,
-                             on_bad_rows="skip", threads=1, **mapping)  # type: ignore[arg-type]
+                             on_bad_rows="skip", threads=1, **(options or {}),
+                             **mapping)  # type: ignore[arg-type]
         parts.append(result.frame)
     if not parts:
         raise DataError("no user has events in the log")
@@ -180,12 +184,14 @@ class Validation:
     majority_baseline: float
     core_model_baseline: float
     recall: dict[int, float]
+    core_model_edge: float = 0.0  # share the core model calls edge users (-1) on day N
 
     def as_dict(self) -> dict[str, Any]:
         return {"days": self.days, "k": self.k, "train_users": self.train_users,
                 "holdout_users": self.holdout_users, "agreement": round(self.agreement, 4),
                 "majority_baseline": round(self.majority_baseline, 4),
                 "core_model_baseline": round(self.core_model_baseline, 4),
+                "core_model_edge": round(self.core_model_edge, 4),
                 "recall": {str(s): round(r, 4) for s, r in self.recall.items()}}
 
 
@@ -196,6 +202,7 @@ class EarlyModel:
     windows: tuple[Window, ...]
     mapping: dict[str, str]
     validation: tuple[Validation, ...]
+    options: dict[str, Any] = field(default_factory=dict)  # OPTIONS of the log's features
 
     @property
     def days(self) -> list[int]:
@@ -228,9 +235,9 @@ class EarlyModel:
                 arrays.update({f"{w.days}.center": w.center, f"{w.days}.scale": w.scale,
                                f"{w.days}.X": w.X, f"{w.days}.y": w.y})
             document = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                        "mapping": self.mapping, "windows": windows,
+                        "mapping": self.mapping, "options": self.options, "windows": windows,
                         "validation": [v.as_dict() for v in self.validation],
-                        "how": __doc__.split("\n\n")[2].replace("\n", " ") if __doc__ else ""}
+                        "how": _how()}
             (staging / "early.json").write_text(json.dumps(document, indent=2),
                                                 encoding="utf-8")
             np.savez(staging / "early.npz", **arrays)
@@ -260,37 +267,42 @@ class EarlyModel:
                 holdout_users=int(v["holdout_users"]), agreement=float(v["agreement"]),
                 majority_baseline=float(v["majority_baseline"]),
                 core_model_baseline=float(v["core_model_baseline"]),
-                recall={int(s): float(r) for s, r in v["recall"].items()})
+                recall={int(s): float(r) for s, r in v["recall"].items()},
+                core_model_edge=float(v.get("core_model_edge", 0.0)))
                 for v in document["validation"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"{folder}: cannot read the early model "
                                  f"({exc.__class__.__name__}: {exc})") from None
         return cls(windows=tuple(sorted(windows, key=lambda w: w.days)),
-                   mapping=dict(document["mapping"]), validation=validation)
+                   mapping=dict(document["mapping"]), validation=validation,
+                   options=dict(document.get("options") or {}))
+
+    def summary(self) -> dict[str, Any]:
+        """What run.json's ``early`` block and the report show."""
+        return {"days": self.days, "how": _how(), "model": f"model/{FOLDER}/early.json",
+                "validation": [v.as_dict() for v in self.validation]}
 
 
 def has_early_model(model_dir: str | Path) -> bool:
     return (Path(model_dir) / FOLDER / "early.json").is_file()
 
 
-def parse_days(text: str) -> list[int]:
+def parse_days(text: str, option: str = "--days") -> list[int]:
     try:
         days = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        raise ConfigError(f"--days must be whole numbers of days such as 7,14,30; got "
+        raise ConfigError(f"{option} must be whole numbers of days such as 7,14,30; got "
                           f"{text!r}") from None
     if not days or days[0] < 1:
-        raise ConfigError(f"--days needs at least one window of 1 day or more; got {text!r}")
+        raise ConfigError(f"{option} needs at least one window of 1 day or more; got "
+                          f"{text!r}")
     return days
 
 
 def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
               mapping: dict[str, str] | None = None, random_state: int = 0,
-              source: str = "events") -> EarlyModel:
+              source: str = "events", options: dict[str, Any] | None = None) -> EarlyModel:
     """Learn each window's k-NN from a finished run's training users and validate it."""
-    from sklearn.model_selection import train_test_split
-
-    from personae.features.events_io import map_columns
     from personae.model import SegmentModel
 
     run_dir = Path(run_dir)
@@ -300,9 +312,25 @@ def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
         raise DataError("not found; is this a run folder written by 'personae run'?",
                         source=str(users_path))
     users = pd.read_parquet(users_path, columns=[model.id_column_ or "row_number", "segment"])
-    users.columns = ["user_id", "segment"]
+    return learn_early(model, users.iloc[:, 0], users["segment"].to_numpy(), events, days,
+                       mapping, random_state, source, options, str(users_path))
+
+
+def learn_early(model: Any, ids: pd.Series, labels: np.ndarray, events: pd.DataFrame,
+                days: list[int], mapping: dict[str, str] | None = None, random_state: int = 0,
+                source: str = "events", options: dict[str, Any] | None = None,
+                users_source: str = "the run") -> EarlyModel:
+    """``fit_early`` on a fitted SegmentModel and its users' labels, in memory (the
+    pipeline stage of ``personae run --early-days``); labels are whatever the model
+    answers with (``model.predict``), edge users (-1) left out."""
+    from sklearn.model_selection import train_test_split
+
+    from personae.features.events_io import map_columns
+
+    users = pd.DataFrame({"user_id": ids.to_numpy(), "segment": np.asarray(labels)})
     mapping = map_columns({str(c): str(t) for c, t in events.dtypes.items()}, mapping or {},
                           source)
+    options = {k: v for k, v in (options or {}).items() if k in OPTIONS}
     names = list(model.preprocessor_.numeric_)
     if model.preprocessor_.categorical_:
         raise ConfigError("early assignment needs a model of event features (numbers "
@@ -312,14 +340,14 @@ def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
     users = users[users["segment"] >= 0].assign(key=lambda f: f["user_id"].astype(str))
     if len(users) < 20:
         raise DataError(f"the run has {len(users)} segmented users; early assignment needs "
-                        "20 or more", source=str(users_path))
+                        "20 or more", source=users_source)
     train, test = train_test_split(users["key"], test_size=HOLDOUT, random_state=random_state,
                                    stratify=_stratify(users["segment"]))
     train, test = set(train), set(test)
     windows, checks = [], []
     for n in days:
         log.info("early features over the first %d days", n)
-        feats = align_features(window_features(events, mapping, n, starts), names)
+        feats = align_features(window_features(events, mapping, n, starts, options), names)
         feats["key"] = feats["user_id"].astype(str)
         table = users[["key", "segment"]].merge(feats.drop(columns="user_id"), on="key")
         if len(table) < 20:
@@ -338,15 +366,35 @@ def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
                                  agreement=float(np.mean(got == truth)),
                                  majority_baseline=float(np.mean(truth == majority)),
                                  core_model_baseline=float(np.mean(core == truth)),
-                                 recall=recall))
+                                 recall=recall, core_model_edge=float(np.mean(core < 0))))
         windows.append(fit_window(table, table["segment"].to_numpy(), n, names,
                                   random_state, k=fitted.k))
-    return EarlyModel(windows=tuple(windows), mapping=mapping, validation=tuple(checks))
+    return EarlyModel(windows=tuple(windows), mapping=mapping, validation=tuple(checks),
+                      options=options)
+
+
+def early_stage(source: Any, events: Any, provenance: dict[str, Any], model: Any,
+                ids: pd.Series, labels: np.ndarray, random_state: int) -> EarlyModel:
+    """The pipeline stage of ``personae run --events --early-days``: ``events`` is the run's
+    EventsConfig. The log is read once more here (the mapped columns only): the run's
+    features were aggregated in DuckDB, out of core, and never held the rows, which the
+    windows need in memory."""
+    from personae.features.events import event_rows
+
+    mapping = dict(provenance["mapping"])
+    rows = event_rows(source, mapping, table=events.table, time_format=events.time_format)
+    return learn_early(model, ids, labels, rows, list(events.early_days), mapping,
+                       random_state, str(provenance.get("source", "events")),
+                       events.model_dump())
 
 
 def _stratify(labels: pd.Series) -> pd.Series | None:
     counts = labels.value_counts()
     return labels if (counts >= 2).all() else None
+
+
+def _how() -> str:
+    return __doc__.split("\n\n")[2].replace("\n", " ").replace("``", "") if __doc__ else ""
 
 
 def _utc(values: pd.Series) -> pd.Series:

@@ -1,22 +1,28 @@
-"""``POST /assign/events``: raw events -> features -> the core model, or the early model
-for users younger than its longest window."""
+"""Events -> features -> the core model, or the early model for users younger than its
+longest window: ``POST /assign/events`` per request, ``personae assign --events`` on a
+whole log (``personae.serve.batch``), both through ``assign_features``."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from personae.errors import DataError
-from personae.serve.early import align_features, first_days, window_features
+from personae.serve.early import align_features, window_features
 from personae.serve.events import MAX_TYPES, events_frame
 from personae.serve.loaded import LoadedModel, RequestError
 
 # DuckDB connections computing features at once (each has its own memory); more requests wait
 _DUCKDB_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+
+#: What each user's answer holds, in this order (the CLI's output columns).
+COLUMNS = ("user_id", "segment", "persona", "probability", "novel", "broad_segment",
+           "source", "early_days", "age_days")
 
 
 def event_features(events: list[dict[str, Any]], reference_date: str | None
@@ -42,63 +48,114 @@ def assign_events(loaded: LoadedModel, events: list[dict[str, Any]],
     if len(features) > max_users:
         raise RequestError(f"the events are of {len(features):,} users; at most "
                            f"{max_users:,} per request", field="events")
+    user = mapping["user"]
+
+    def rows_of(keys: set[str]) -> pd.DataFrame:
+        return frame[id_text(frame[user]).isin(keys).to_numpy()]
+
+    table = assign_features(loaded, features, mapping, early, rows_of)
+    return records(table)
+
+
+def assign_features(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str, str],
+                    early: bool | None, rows_of: Callable[[set[str]], pd.DataFrame]
+                    ) -> pd.DataFrame:
+    """One row per user of ``features`` (a ``from_events`` frame), ``COLUMNS``.
+
+    ``early``: None = the early model for users younger than its longest window (when the
+    model folder has one), True = the early model for everyone (the longest window for
+    older users), False = the core model only. ``rows_of(user keys)``: those users' raw
+    events (ids as text), read only when some user is young enough for a window.
+    """
     if early and loaded.early is None:
         raise RequestError("this model folder has no early model (make one with 'personae "
-                           "early RUN_DIR EVENTS')", field="early")
+                           "run --events --early-days 7,14,30' or 'personae early RUN_DIR "
+                           "EVENTS')", field="early")
     if loaded.categorical:
         raise RequestError("this model also reads categories "
                            f"{sorted(loaded.categorical)}, which events do not give; "
                            "use POST /assign", field="events")
+    n = len(features)
     ages = features["tenure_days"].to_numpy(dtype=float) if "tenure_days" in features else \
-        np.full(len(features), np.inf)
-    window_of: list[Any] = [None] * len(features)
+        np.full(n, np.inf)
+    window_days = np.zeros(n, dtype=np.int64)  # 0 = the core model answers
     if loaded.early is not None and early is not False:
         longest = max(loaded.early.days)
-        for i, age in enumerate(ages):
-            window = loaded.early.window_for(min(age, longest) if early else age)
-            window_of[i] = window
-    ids = [_plain(v) for v in features["user_id"].tolist()]
-    out: list[dict[str, Any] | None] = [None] * len(ids)
-    core = [i for i, w in enumerate(window_of) if w is None]
-    if core:
+        for days in sorted(loaded.early.days, reverse=True):  # the shortest that fits wins
+            window_days[(np.minimum(ages, longest) if early else ages) <= days] = days
+    out = pd.DataFrame({"user_id": features["user_id"].to_numpy(),
+                        "segment": np.full(n, -1, dtype=np.int64),
+                        "probability": np.full(n, np.nan), "novel": np.zeros(n, dtype=bool),
+                        "broad_segment": pd.array([None] * n, dtype="Int64"),
+                        "source": np.where(window_days > 0, "early", "core"),
+                        "early_days": pd.array(np.where(window_days > 0, window_days, 0),
+                                               dtype="Int64"),
+                        "age_days": np.round(ages, 4)})
+    out.loc[window_days == 0, "early_days"] = pd.NA
+    core = np.flatnonzero(window_days == 0)
+    if len(core):
         try:
             aligned = align_features(features.iloc[core], loaded.numeric)
         except DataError as exc:
             raise RequestError(str(exc), field="events", known=loaded.features) from None
-        rows = aligned[loaded.numeric].to_dict("records")
-        for i, row in zip(core, loaded.assign(rows, [ids[i] for i in core], "events"),
-                          strict=True):
-            out[i] = {**row, "source": "core", "early_days": None,
-                      "age_days": round(float(ages[i]), 4)}
-    if len(core) < len(ids):
-        _assign_early(loaded, frame, features, mapping, window_of, ids, ages, out)
-    return [row for row in out if row is not None]
+        result = loaded.assign_matrix(loaded.frame_matrix(aligned))
+        out.iloc[core, out.columns.get_loc("segment")] = result["labels"]
+        out.iloc[core, out.columns.get_loc("novel")] = result["novel"]
+        if result["probability"] is not None:
+            out.iloc[core, out.columns.get_loc("probability")] = result["probability"]
+        if result["broad"] is not None:
+            out.iloc[core, out.columns.get_loc("broad_segment")] = result["broad"]
+    if len(core) < n:
+        _assign_early(loaded, features, mapping, window_days, rows_of, out)
+    names = {int(s): loaded.persona(int(s)) for s in np.unique(out["segment"].to_numpy())}
+    out.insert(2, "persona", out["segment"].map(names))
+    return out[list(COLUMNS)]
 
 
-def _assign_early(loaded: LoadedModel, frame: pd.DataFrame, features: pd.DataFrame,
-                  mapping: dict[str, str], window_of: list[Any], ids: list[Any],
-                  ages: np.ndarray, out: list[dict[str, Any] | None]) -> None:
+def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str, str],
+                  window_days: np.ndarray, rows_of: Callable[[set[str]], pd.DataFrame],
+                  out: pd.DataFrame) -> None:
     assert loaded.early is not None
-    starts = first_days(frame, mapping)
     key = features["user_id"].astype(str).to_numpy()
-    for window in {w.days: w for w in window_of if w is not None}.values():
-        chosen = [i for i, w in enumerate(window_of) if w is window]
-        wanted = set(key[chosen])
-        users = frame[mapping["user"]].astype(str).isin(wanted).to_numpy()
+    young = rows_of(set(key[window_days > 0]))
+    user = id_text(young[mapping["user"]]).to_numpy()
+    for window in loaded.early.windows:
+        chosen = np.flatnonzero(window_days == window.days)
+        if not len(chosen):
+            continue
+        mine = young[np.isin(user, key[chosen])]
         try:
-            early = align_features(window_features(frame[users], mapping, window.days,
-                                                   starts), list(window.features))
+            early = align_features(window_features(mine, mapping, window.days, None,
+                                                   loaded.early.options),
+                                   list(window.features))
         except DataError as exc:
             raise RequestError(str(exc), field="events") from None
         early = early.set_index(early["user_id"].astype(str).to_numpy())
         labels, votes = loaded.early.predict(window, early.loc[key[chosen]])
-        for i, label, vote in zip(chosen, labels, votes, strict=True):
-            out[i] = {"user_id": ids[i], "segment": int(label),
-                      "persona": loaded.persona(int(label)),
-                      "probability": round(float(vote), 6), "novel": False,
-                      "broad_segment": None, "source": "early", "early_days": window.days,
-                      "age_days": round(float(ages[i]), 4)}
+        out.iloc[chosen, out.columns.get_loc("segment")] = labels
+        out.iloc[chosen, out.columns.get_loc("probability")] = votes
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def id_text(values: pd.Series) -> pd.Series:
+    """Raw user ids as the text of the ids ``from_events`` gives (``user_expr``): float ids
+    as whole numbers (12346.0 -> "12346"), text trimmed."""
+    if pd.api.types.is_float_dtype(values):
+        return values.astype("Int64").astype(str)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(str)
+    return values.astype(str).str.strip()
+
+
+def records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """``assign_features`` rows as JSON-ready dicts (plain Python values, null for none)."""
+    rows = []
+    for user_id, segment, persona, probability, novel, broad, source, days, age in zip(
+            *(table[c].tolist() for c in COLUMNS), strict=True):
+        rows.append({"user_id": user_id, "segment": int(segment), "persona": persona,
+                     "probability": None if probability != probability
+                     else round(float(probability), 6),
+                     "novel": bool(novel), "broad_segment": None if broad is pd.NA
+                     else int(broad), "source": source,
+                     "early_days": None if days is pd.NA else int(days),
+                     "age_days": float(age)})
+    return rows

@@ -133,6 +133,12 @@ class LoadedModel:
             position += len(levels) + 1
         return X
 
+    def frame_matrix(self, frame: Any) -> np.ndarray:
+        """A DataFrame with the model's numeric columns (event features) -> the scaled
+        float32 matrix, by the same ``_numeric_block`` as ``matrix``."""
+        raw = frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        return self._numeric_block(raw).astype(np.float32)
+
     @property
     def _allowed(self) -> set[str]:
         return {*self.features, *ID_KEYS, *([self.id_column] if self.id_column else [])}

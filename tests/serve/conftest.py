@@ -159,3 +159,9 @@ def events_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataF
     run_dir = tmp_path_factory.mktemp("events") / "run"
     result.save(run_dir)
     return run_dir, events
+
+
+@pytest.fixture(scope="session")
+def planted_log() -> tuple[pd.DataFrame, dict[str, int]]:
+    """``planted_events()``: the log and each user's planted group."""
+    return planted_events()
