@@ -109,6 +109,16 @@ class Sequences:
     def text(self, i: int) -> str:
         return " ".join(self.tokens(i))
 
+    def take(self, rows: np.ndarray) -> Sequences:
+        """The users at ``rows``, in that order (numpy: no token becomes a string)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.lengths[rows]
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        user_of = np.repeat(np.arange(len(rows)), lengths)
+        source = self.offsets[rows][user_of] + (np.arange(int(offsets[-1])) - offsets[:-1][user_of])
+        return Sequences(self.ids[rows], self.codes[source], offsets, self.vocabulary,
+                         self.report)
+
 
 def parse_tokens(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """``'event+category'`` -> ``('event', 'category')``; roles from :data:`TOKEN_ROLES`."""

@@ -20,6 +20,7 @@ from personae.cluster._base import NOISE
 from personae.features.semantics import Direction, FeatureMeaning, Semantics
 from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
+from personae.profile.sequence_words import MIN_LIFT, stories
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +211,13 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
-                   users: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+                   users: pd.DataFrame | None = None,
+                   sequences: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One persona per segment (edge users included), in segment order; deterministic.
 
     ``users`` (users_segmented) is optional: with GMM columns (``mixed``,
     ``second_segment``) it adds how much of each group also behaves like another.
+    ``sequences`` (a run's sequence profiles) adds what the order of their events shows.
     """
     semantics = semantics or Semantics()
     segments = sorted(int(s) for s in profiles["segment"].unique())
@@ -229,6 +232,9 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
         personas[seg] = _persona(seg, name, facts, profiles)
     if users is not None:
         _add_mixing(personas, users)
+    for seg, story in stories(sequences).items():
+        if seg in personas:
+            _add_sequence(personas[seg], story)
     log.info("built %d personas", len(personas))
     return [personas[s] for s in segments]
 
@@ -294,6 +300,14 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
     }
 
 
+def _add_sequence(persona: dict[str, Any], story: dict[str, Any]) -> None:
+    """The order of their events: a sentence in the narrative, measured items in DOES."""
+    persona["sequence"] = story
+    if story["narrative"]:
+        persona["narrative"] += " " + story["narrative"]
+    persona["empathy_map"]["does"].extend(story["sentences"])
+
+
 def _join(phrases: list[str]) -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
@@ -333,10 +347,10 @@ PERSONAS_FORMAT = "personae.personas"
 
 
 def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None,
-                      users: pd.DataFrame | None = None, *, source: str | None = None
-                      ) -> dict[str, Any]:
+                      users: pd.DataFrame | None = None, *, source: str | None = None,
+                      sequences: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """personas.json: the personas of a run and how their facts were decided."""
-    personas = build_personas(profiles, semantics, users)
+    personas = build_personas(profiles, semantics, users, sequences)
     return {
         "format": PERSONAS_FORMAT,
         "format_version": 1,
@@ -353,6 +367,11 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                        "(segment, feature) and the numbers it quotes",
             "hypotheses": "empathy map says/thinks/feels are hypotheses from the feature "
                           "themes, to be checked with real users",
+            **({"sequences": "typical sequence = the segment's medoid user; starts/ends = "
+                             "shares of the segment; an n-gram is said when its lift (share "
+                             "of the segment's users who have it / share of the others) is "
+                             f"at least {MIN_LIFT}, with its counts "
+                             "(sequence_profiles.json)"} if sequences else {}),
         },
         "personas": personas,
     }
