@@ -20,13 +20,14 @@ from personae.cluster._base import NOISE
 from personae.features.semantics import Direction, FeatureMeaning, Semantics
 from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
-from personae.profile.sequence_words import MIN_LIFT, stories
+from personae.profile.sequence_words import MIN_LIFT, sequence_name, stories
 
 log = logging.getLogger(__name__)
 
 MAX_FACTS = 5
 MAX_IDEAS = 4
 BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
+EMBEDDING_COLUMN = r"(emb|umap)_\d+"  # coordinates of a sequence embedding, not behaviour
 
 # What a theme tells us about needs, opportunities and hypotheses, by side.
 NEEDS: dict[tuple[str, str], str] = {
@@ -225,22 +226,29 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     order = [s for s in segments if s != NOISE] + [s for s in segments if s == NOISE]
     taken: list[tuple[str, str]] = []
     personas: dict[int, dict[str, Any]] = {}
+    told = stories(sequences)
+    # with sequences, embedding coordinates are not facts: the order of events speaks
+    readable = profiles[~profiles["feature"].astype(str).str.fullmatch(EMBEDDING_COLUMN)] \
+        if told else profiles
     for seg in order:
-        facts = _facts(profiles, seg, semantics)
-        name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
+        facts = _facts(readable, seg, semantics) if len(readable) else []
+        if not facts and seg in told and seg != NOISE:
+            name, head = sequence_name(told[seg], taken)
+        else:
+            name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
         taken.append((name, head))
-        personas[seg] = _persona(seg, name, facts, profiles)
+        personas[seg] = _persona(seg, name, facts, profiles, ordered=seg in told)
     if users is not None:
         _add_mixing(personas, users)
-    for seg, story in stories(sequences).items():
+    for seg, story in told.items():
         if seg in personas:
             _add_sequence(personas[seg], story)
     log.info("built %d personas", len(personas))
     return [personas[s] for s in segments]
 
 
-def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
-             ) -> dict[str, Any]:
+def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
+             ordered: bool = False) -> dict[str, Any]:
     first = profiles[profiles["segment"] == seg].iloc[0]
     size, share = int(first["size"]), float(first["share"])
     data_says = []
@@ -256,6 +264,8 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
                      f"{_join(phrases[:3])}.")
         if len(phrases) > 3:
             narrative += f" They also {_join(phrases[3:])}."
+    elif ordered:  # the sequence sentence follows (_add_sequence)
+        narrative = f"{size:,} {who} ({_pct(share)} of all), grouped by the order of their events."
     else:
         narrative = (f"{size:,} {who} ({_pct(share)} of all). Nothing sets them apart clearly: "
                      "no feature differs from the rest by a significant, meaningful amount.")

@@ -115,3 +115,31 @@ def _narrative(segment: int, ends: list[str], grams: list[dict[str, Any]]) -> st
 def stories(profiles: list[dict[str, Any]] | None) -> dict[int, dict[str, Any]]:
     """segment -> its sequence block (empty when the run has no sequence profiles)."""
     return {int(p["segment"]): sequence_story(p) for p in profiles or []}
+
+
+def _title(token: str) -> str:
+    return token_words(token).replace("|", " ").title()
+
+
+def sequence_name(story: dict[str, Any], taken: list[tuple[str, str]]) -> tuple[str, str]:
+    """(name, head) from the order of events, for a persona no feature describes (a run on
+    embeddings alone, whose columns are coordinates): "Cart-First Users" when most of the
+    segment starts with cart, then the top over-represented step ("Cart-Purchase Users"),
+    unique among ``taken``."""
+    head = "Users"
+    candidates = []
+    if story["start"] and float(story["start"][0]["share"]) > 0.5:
+        candidates.append(f"{_title(story['start'][0]['token'])}-First {head}")
+    for gram in story["ngrams"]:
+        steps = [t for t in str(gram["ngram"]).split(" \u2192 ") if t != SESSION_TOKEN]
+        if len(steps) >= 2:
+            candidates.append(f"{'-'.join(_title(t) for t in steps)} {head}")
+    if candidates:
+        candidates.append(f"{candidates[0].removesuffix(' ' + head)}, "
+                          f"{candidates[-1]}")
+    candidates.append(f"Segment {story['segment']} {head}")
+    names = {t.lower() for t, _ in taken}
+    for candidate in candidates:
+        if candidate.lower() not in names:
+            return candidate, head
+    return f"Segment {story['segment']} {head} (sequence)", head

@@ -23,8 +23,8 @@ from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
 from personae.profile.personas import fmt, personas_document
-from personae.profile.sequence_words import token_words
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT
+from personae.profile.sequence_words import token_words
 from personae.report import figures
 from personae.report.run_folder import RunFolder, load_run, optional_json
 
