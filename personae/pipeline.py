@@ -338,10 +338,12 @@ def _read(data: Any, spec: InputConfig, random_state: int = 0
 
 def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state: int) -> Any:
     """Embeddings of each user's event sequence (alone, or beside the event features)."""
+    from personae.features.embeddings import Word2VecConfig
     from personae.features.sequence_pipeline import SequenceOptions, sequence_table
 
     assert spec.sequences is not None and spec.events is not None
     options = SequenceOptions(
+        word2vec=Word2VecConfig(workers=1 if spec.sequences.exact else None),
         embed=spec.sequences.embed, representation=spec.sequences.representation,
         tokens=spec.sequences.tokens,
         mapping={**features.report.mapping, **spec.events.mapping},

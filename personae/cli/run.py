@@ -97,6 +97,10 @@ def run(
     embed_cache: Annotated[Path | None, typer.Option(help="With --embed: folder keeping "
                                                           "trained embeddings by input "
                                                           "hash.")] = None,
+    exact_embeddings: Annotated[bool, typer.Option(help="With --embed: train Word2Vec on one "
+                                                        "thread so the seed reproduces the "
+                                                        "vectors exactly (default: 2 threads "
+                                                        "above 2M token passes).")] = False,
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
@@ -135,8 +139,9 @@ def run(
             overrides["input"]["events"] = {"mapping": _mapping(event_map) or None,
                                             "on_bad_rows": on_bad_rows,
                                             "memory_limit": memory_limit}
-        if embed or representation or tokens or embed_cache:
+        if embed or representation or tokens or embed_cache or exact_embeddings:
             overrides["input"]["sequences"] = {
+                "exact": exact_embeddings or None,
                 "embed": _choice("--embed", embed, ("word2vec", "sentence")) if embed else None,
                 "representation": _choice("--representation", representation,
                                           ("embedding", "hybrid")) if representation else None,

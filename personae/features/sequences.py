@@ -12,6 +12,12 @@ Rules, each stated in :class:`SequenceReport` lines as well:
   becomes its first part plus ``|<rare>`` (``view|<rare>``), a single part becomes ``<rare>``.
 - A history longer than ``max_length`` tokens keeps its most recent ``max_length`` tokens
   (the recent behaviour is the one a segment should describe).
+- A user with one event has a one-token sequence (no bigram); rare grouping never drops a
+  token, so every user keeps at least one. Events of a user that share a timestamp (a log
+  with dates only) are counted in the report: their order comes from ``position`` when
+  mapped, else from the file's row order, and the report says which.
+- No time column is an error (a sequence needs time order; a click number alone goes in
+  ``position`` beside a date), as is any row whose time does not parse.
 
 Sequences are held flat (``codes`` into ``vocabulary`` plus ``offsets``), so 10M events cost
 40 MB, not 10M Python strings.
@@ -56,6 +62,8 @@ class SequenceReport:
     events_cut: int
     sessions_from: str
     seconds: float
+    tied_events: int = 0
+    ties_from: str = "the row order in the file"
 
     def lines(self) -> list[str]:
         return [
@@ -67,7 +75,9 @@ class SequenceReport:
             f"{SESSION_TOKEN}",
             f"cap: {self.users_capped:,} users longer than {self.max_length} tokens keep their "
             f"most recent {self.max_length} ({self.events_cut:,} tokens cut)",
-        ]
+        ] + ([f"ties: {self.tied_events:,} events share their timestamp with another event "
+              f"of the same user; their order comes from {self.ties_from}"]
+             if self.tied_events else [])
 
 
 @dataclass(frozen=True)
@@ -196,8 +206,10 @@ def sequences_from_events(
             mapping["position"] = position
         missing = [r for r in roles if r not in mapping]
         if missing:
-            raise DataError(f"tokens={'+'.join(roles)} needs a {missing[0]} column; none was "
-                            f"found by name: map it with --{missing[0]}", source=src.label)
+            article = "an" if missing[0][0] in "aeiou" else "a"
+            raise DataError(f"tokens={'+'.join(roles)} needs {article} {missing[0]} column; "
+                            f"none was found by name: map it with --{missing[0]}",
+                            source=src.label)
 
         def col(role: str) -> tuple[str, str]:
             return mapping[role], columns[mapping[role]]
@@ -225,6 +237,9 @@ def sequences_from_events(
                             row=int(bad[1]))
         if bad[2] == 0:
             raise DataError("no events with a user id and a time", source=src.label)
+        tied = con.execute("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM raw "
+                           "WHERE uid IS NOT NULL GROUP BY uid, ts HAVING count(*) > 1)"
+                           ).fetchone()
         gap = float(session_gap_minutes) * 60.0
         boundary = ("sess IS DISTINCT FROM lag(sess) OVER w" if "session" in mapping else
                     f"epoch(ts) - epoch(lag(ts) OVER w) >= {gap}")
@@ -239,7 +254,9 @@ def sequences_from_events(
         source=src.label, mapping=mapping, tokens="+".join(roles), events=len(rows["tok"]),
         users=len(seqs), sessions_from="column" if "session" in mapping else
         f"a {session_gap_minutes:g}-minute gap", seconds=round(clock.perf_counter() - started, 3),
-        min_count=min_count, max_length=max_length, **counts)
+        min_count=min_count, max_length=max_length, tied_events=int(tied[0]) if tied else 0,
+        ties_from=f"the position column {mapping['position']!r}, then the row order in the "
+        "file" if "position" in mapping else "the row order in the file", **counts)
     for line in report.lines():
         logger.info(line)
     return Sequences(seqs.ids, seqs.codes, seqs.offsets, seqs.vocabulary, report)
