@@ -243,15 +243,29 @@ def sequences_from_events(
         gap = float(session_gap_minutes) * 60.0
         boundary = ("sess IS DISTINCT FROM lag(sess) OVER w" if "session" in mapping else
                     f"epoch(ts) - epoch(lag(ts) OVER w) >= {gap}")
+        # DuckDB codes the tokens and marks each user's first event: 10M events come back
+        # as integer arrays, not 10M Python strings
+        con.execute("CREATE TEMP TABLE vocab AS SELECT tok, (row_number() OVER (ORDER BY tok)"
+                    " - 1)::INTEGER AS code, count(*) AS freq FROM raw WHERE uid IS NOT NULL "
+                    "GROUP BY tok")
+        vocab_rows = con.execute("SELECT tok, freq FROM vocab ORDER BY code").fetchnumpy()
+        ids = con.execute("SELECT uid FROM raw WHERE uid IS NOT NULL GROUP BY uid "
+                          "ORDER BY uid").fetchnumpy()["uid"]
         rows = con.execute(
-            f"SELECT uid, tok, coalesce({boundary}, false) AS brk FROM raw "
+            f"SELECT vocab.code AS code, coalesce({boundary}, false) AS brk, "
+            "row_number() OVER w = 1 AS first FROM raw JOIN vocab ON raw.tok = vocab.tok "
             "WHERE uid IS NOT NULL WINDOW w AS (PARTITION BY uid ORDER BY ts, pos, rn) "
             "ORDER BY uid, ts, pos, rn").fetchnumpy()
     finally:
         con.close()
-    seqs, counts = _assemble(rows, min_count, max_length, vocabulary)
+    raw_vocab = np.array([str(t) for t in vocab_rows["tok"]], dtype=object)
+    seqs, counts = _assemble(np.asarray(ids), np.asarray(rows["code"], dtype=np.int64),
+                             np.asarray(rows["first"], dtype=bool),
+                             np.asarray(rows["brk"], dtype=bool), raw_vocab,
+                             np.asarray(vocab_rows["freq"], dtype=np.int64), min_count,
+                             max_length, vocabulary)
     report = SequenceReport(
-        source=src.label, mapping=mapping, tokens="+".join(roles), events=len(rows["tok"]),
+        source=src.label, mapping=mapping, tokens="+".join(roles), events=len(rows["code"]),
         users=len(seqs), sessions_from="column" if "session" in mapping else
         f"a {session_gap_minutes:g}-minute gap", seconds=round(clock.perf_counter() - started, 3),
         min_count=min_count, max_length=max_length, tied_events=int(tied[0]) if tied else 0,
@@ -262,14 +276,11 @@ def sequences_from_events(
     return Sequences(seqs.ids, seqs.codes, seqs.offsets, seqs.vocabulary, report)
 
 
-def _assemble(rows: dict[str, np.ndarray], min_count: int, max_length: int,
+def _assemble(ids: np.ndarray, raw_codes: np.ndarray, starts: np.ndarray, brk: np.ndarray,
+              raw_vocab: np.ndarray, freq: np.ndarray, min_count: int, max_length: int,
               known: tuple[str, ...] | None) -> tuple[Sequences, dict[str, int]]:
-    """Sorted rows (uid, tok, brk) -> grouped, session-marked, capped flat sequences."""
-    uid = np.asarray(rows["uid"])
-    raw_vocab, raw_codes = np.unique(np.asarray(rows["tok"], dtype=object).astype(str),
-                                     return_inverse=True)
-    raw_vocab = np.array([str(t) for t in raw_vocab], dtype=object)
-    freq = np.bincount(raw_codes, minlength=len(raw_vocab))
+    """Sorted events (token code into ``raw_vocab``, first event of its user, session
+    break) of the users ``ids`` -> grouped, session-marked, capped flat sequences."""
     if known is None:
         keep = freq >= min_count
     else:
@@ -284,13 +295,11 @@ def _assemble(rows: dict[str, np.ndarray], min_count: int, max_length: int,
     index = {t: i for i, t in enumerate(names)}
     remap = np.array([index[m] for m in mapped], dtype=np.int32)
     codes = remap[raw_codes]
-    starts = np.r_[True, uid[1:] != uid[:-1]] if len(uid) else np.zeros(0, bool)
-    brk = np.asarray(rows["brk"], dtype=bool) & ~starts
+    brk = brk & ~starts
     # a <session> token goes before every event that starts a later session
     codes = np.insert(codes, np.flatnonzero(brk), index[SESSION_TOKEN])
     user_of = np.cumsum(starts) - 1
     user_of = np.insert(user_of, np.flatnonzero(brk), user_of[brk])
-    ids = uid[starts]
     offsets = np.r_[0, np.cumsum(np.bincount(user_of, minlength=len(ids)))].astype(np.int64)
     lengths = np.diff(offsets)
     end_of = offsets[1:][user_of]
