@@ -21,9 +21,10 @@ from personae.pipeline import segment
 from personae.report import build_report, write_report
 
 
-def _run(map_method: str = "pca") -> Any:
+def _run(map_method: str = "pca", representation: str = "embedding") -> Any:
     log, truth = planted_order_log(users_per_group=60, groups=4, sessions=3, noise=0.1, seed=3)
-    config = RunConfig(input=InputConfig(events=EventsConfig(), sequences=SequencesConfig()),
+    sequences = SequencesConfig(representation=representation)
+    config = RunConfig(input=InputConfig(events=EventsConfig(), sequences=sequences),
                        report=ReportConfig(map=map_method))
     return segment(log, config=config, algorithm="kmeans", k=4, random_state=0), truth
 
@@ -55,6 +56,16 @@ def test_personas_and_journeys_speak_from_the_sequence_profiles(sequence_run):
     assert saved["personas"][0]["sequence"]["source"]["file"] == "sequence_profiles.json"
     journeys = json.loads((folder / "journeys.json").read_text(encoding="utf-8"))
     assert "sequence" in journeys["segments"]["0"]
+
+
+def test_embedding_coordinates_never_become_words():
+    hybrid, _ = _run(representation="hybrid")
+    for persona in hybrid.personas["personas"]:
+        text = " ".join([persona["name"], persona["narrative"]]
+                        + [d["text"] for d in persona["empathy_map"]["does"]])
+        assert "emb" not in text.lower() and "sequence" in persona
+    # the hybrid was segmented on behaviour and embeddings: the map keeps the model's space
+    assert hybrid.user_map["space"].iloc[0].startswith("the model's feature space")
 
 
 def test_the_map_is_drawn_from_the_embeddings(sequence_run):
