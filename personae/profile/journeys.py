@@ -133,3 +133,23 @@ def _paths(frame: pd.DataFrame) -> pd.DataFrame:
     joined = steps.groupby("user").agg(path=("event", " > ".join),
                                        segment=("segment", "first"))
     return joined.reset_index()
+
+
+def with_sequences(result: dict[str, Any] | None,
+                   profiles: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """Journeys that also speak from the run's sequence profiles: each segment gets its
+    typical sequence (medoid), start and end events and over-represented n-grams with lift
+    and counts (``sequence``), beside the funnel and paths of the event types. Segments
+    without a profile, and runs without sequences, are left as they were."""
+    if result is None or not profiles:
+        return result
+    from personae.profile.sequence_words import MIN_LIFT, stories
+
+    told = stories(profiles)
+    segments = {seg: ({**data, "sequence": told[int(seg)]} if int(seg) in told else data)
+                for seg, data in result["segments"].items()}
+    return {**result, "segments": segments,
+            "sequence_method": "typical sequence = the segment's medoid user (tokens of the "
+                               "embedding); n-grams with lift >= "
+                               f"{MIN_LIFT} (share of the segment's users who have it / share "
+                               "of the others); sequence_profiles.json"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
+from typing import Any
 
 import numpy as np
 
@@ -12,17 +14,28 @@ log = logging.getLogger(__name__)
 MAP_SAMPLE = 5000
 
 
+def umap_class() -> Any:
+    """umap-learn's UMAP class. Its package warns on import when TensorFlow (only its
+    parametric variant needs it) is missing: that warning is about a part personae never
+    uses, so it is silenced here, for this import only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*parametric_umap.*")
+        warnings.filterwarnings("ignore", message=".*ParametricUMAP.*", category=ImportWarning)
+        from umap import UMAP  # type: ignore[import-not-found]
+    return UMAP
+
+
 def project(X: np.ndarray, method: str, random_state: int = 0) -> tuple[np.ndarray, str, float]:
     """2-D coordinates for the map; UMAP when asked and installed, PCA otherwise."""
     started = time.perf_counter()
     if method == "umap":
         try:
-            import umap  # type: ignore[import-not-found]
+            UMAP = umap_class()
         except ImportError:
             log.warning("umap-learn is not installed; the map uses PCA")
         else:
             log.info("UMAP of %d users (first use compiles numba code, ~40 s)", len(X))
-            reducer = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1,
+            reducer = UMAP(n_components=2, n_neighbors=15, min_dist=0.1,
                                 random_state=random_state, n_jobs=1)
             points = np.asarray(reducer.fit_transform(X))
             return points, "UMAP", time.perf_counter() - started

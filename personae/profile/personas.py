@@ -20,12 +20,14 @@ from personae.cluster._base import NOISE
 from personae.features.semantics import Direction, FeatureMeaning, Semantics
 from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
+from personae.profile.sequence_words import MIN_LIFT, sequence_name, stories
 
 log = logging.getLogger(__name__)
 
 MAX_FACTS = 5
 MAX_IDEAS = 4
 BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
+EMBEDDING_COLUMN = r"(emb|umap)_\d+"  # coordinates of a sequence embedding, not behaviour
 
 # What a theme tells us about needs, opportunities and hypotheses, by side.
 NEEDS: dict[tuple[str, str], str] = {
@@ -210,11 +212,13 @@ def _unique(items: list[str]) -> list[str]:
 
 
 def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
-                   users: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+                   users: pd.DataFrame | None = None,
+                   sequences: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One persona per segment (edge users included), in segment order; deterministic.
 
     ``users`` (users_segmented) is optional: with GMM columns (``mixed``,
     ``second_segment``) it adds how much of each group also behaves like another.
+    ``sequences`` (a run's sequence profiles) adds what the order of their events shows.
     """
     semantics = semantics or Semantics()
     segments = sorted(int(s) for s in profiles["segment"].unique())
@@ -222,19 +226,29 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     order = [s for s in segments if s != NOISE] + [s for s in segments if s == NOISE]
     taken: list[tuple[str, str]] = []
     personas: dict[int, dict[str, Any]] = {}
+    told = stories(sequences)
+    # with sequences, embedding coordinates are not facts: the order of events speaks
+    readable = profiles[~profiles["feature"].astype(str).str.fullmatch(EMBEDDING_COLUMN)] \
+        if told else profiles
     for seg in order:
-        facts = _facts(profiles, seg, semantics)
-        name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
+        facts = _facts(readable, seg, semantics) if len(readable) else []
+        if not facts and seg in told and seg != NOISE:
+            name, head = sequence_name(told[seg], taken)
+        else:
+            name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
         taken.append((name, head))
-        personas[seg] = _persona(seg, name, facts, profiles)
+        personas[seg] = _persona(seg, name, facts, profiles, ordered=seg in told)
     if users is not None:
         _add_mixing(personas, users)
+    for seg, story in told.items():
+        if seg in personas:
+            _add_sequence(personas[seg], story)
     log.info("built %d personas", len(personas))
     return [personas[s] for s in segments]
 
 
-def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
-             ) -> dict[str, Any]:
+def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
+             ordered: bool = False) -> dict[str, Any]:
     first = profiles[profiles["segment"] == seg].iloc[0]
     size, share = int(first["size"]), float(first["share"])
     data_says = []
@@ -250,6 +264,8 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
                      f"{_join(phrases[:3])}.")
         if len(phrases) > 3:
             narrative += f" They also {_join(phrases[3:])}."
+    elif ordered:  # the sequence sentence follows (_add_sequence)
+        narrative = f"{size:,} {who} ({_pct(share)} of all), grouped by the order of their events."
     else:
         narrative = (f"{size:,} {who} ({_pct(share)} of all). Nothing sets them apart clearly: "
                      "no feature differs from the rest by a significant, meaningful amount.")
@@ -294,6 +310,14 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame
     }
 
 
+def _add_sequence(persona: dict[str, Any], story: dict[str, Any]) -> None:
+    """The order of their events: a sentence in the narrative, measured items in DOES."""
+    persona["sequence"] = story
+    if story["narrative"]:
+        persona["narrative"] += " " + story["narrative"]
+    persona["empathy_map"]["does"].extend(story["sentences"])
+
+
 def _join(phrases: list[str]) -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
@@ -333,10 +357,10 @@ PERSONAS_FORMAT = "personae.personas"
 
 
 def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None,
-                      users: pd.DataFrame | None = None, *, source: str | None = None
-                      ) -> dict[str, Any]:
+                      users: pd.DataFrame | None = None, *, source: str | None = None,
+                      sequences: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """personas.json: the personas of a run and how their facts were decided."""
-    personas = build_personas(profiles, semantics, users)
+    personas = build_personas(profiles, semantics, users, sequences)
     return {
         "format": PERSONAS_FORMAT,
         "format_version": 1,
@@ -353,6 +377,11 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                        "(segment, feature) and the numbers it quotes",
             "hypotheses": "empathy map says/thinks/feels are hypotheses from the feature "
                           "themes, to be checked with real users",
+            **({"sequences": "typical sequence = the segment's medoid user; starts/ends = "
+                             "shares of the segment; an n-gram is said when its lift (share "
+                             "of the segment's users who have it / share of the others) is "
+                             f"at least {MIN_LIFT}, with its counts "
+                             "(sequence_profiles.json)"} if sequences else {}),
         },
         "personas": personas,
     }

@@ -24,6 +24,7 @@ from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
 from personae.profile.personas import fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT
+from personae.profile.sequence_words import token_words
 from personae.report import figures
 from personae.report.run_folder import RunFolder, load_run, optional_json
 
@@ -63,7 +64,9 @@ def _map(run: RunFolder, method: MapMethod, names: dict[int, str]
                       "older personae wrote it); run again to get one.")
     return figures.user_map(points[["x", "y"]].to_numpy(), points["segment"].to_numpy(),
                             names, str(points["method"].iloc[0]), len(run.users),
-                            float(points["seconds"].iloc[0])), ""
+                            float(points["seconds"].iloc[0]),
+                            space=str(points["space"].iloc[0]) if "space" in points else None,
+                            seed=int(points["seed"].iloc[0]) if "seed" in points else 0), ""
 
 
 def build_report(run: SegmentationResult | RunFolder | str | Path, *,
@@ -87,7 +90,8 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     if document is None or semantics is not run.semantics or run.notes:
         log.info("report: personas for %d segments", run.profiles["segment"].nunique())
         document = personas_document(run.profiles, semantics, run.users,
-                                     source=run.info.get("input", {}).get("source"))
+                                     source=run.info.get("input", {}).get("source"),
+                                     sequences=run.sequence_profiles)
     personas = document["personas"]
     names = {p["segment"]: p["name"] for p in personas}
     opp = opportunity_matrix(run.profiles, semantics)
@@ -128,6 +132,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         min_share=MIN_CATEGORY_DIFF, notes=run.notes,
         build_seconds=round(time.perf_counter() - started, 1), k_note=_k_note(run),
         uplift=_uplift(uplift, {int(k): v for k, v in names.items()}),
+        sequences=_sequences_view(run.sequence_profiles),
     )
     return html, document
 
@@ -172,6 +177,22 @@ def _uplift(folder: str | Path | None, names: dict[int, str]) -> dict[str, Any] 
             "control": info.get("control", "control"),
             "intervals": "Newcombe hybrid score intervals for rates, Welch for means",
             "srm_p": float(srm.get("p_value", float("nan"))), "cells": cells}
+
+
+def _sequences_view(profiles: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Per segment, what the sequences section shows: medoids, n-grams, starts, ends."""
+    if not profiles:
+        return None
+    out = []
+    for p in profiles:
+        out.append({**p, "medoids": [{**m, "path": " \u2192 ".join(
+            token_words(t) for t in m["tokens"]) + (" \u2192 \u2026" if m["length"] >
+                                                     len(m["tokens"]) else "")}
+            for m in p["medoids"]],
+            "ngrams": [{**g, "path": " \u2192 ".join(token_words(t) for t in
+                                                     g["ngram"].split(" \u2192 "))}
+                       for g in p["ngrams"]]})
+    return out
 
 
 def _k_note(run: RunFolder) -> str:

@@ -84,7 +84,8 @@ def k_selection(k_table: pd.DataFrame, info: dict[str, Any]) -> Figure:
 
 
 def user_map(points: np.ndarray, segments: np.ndarray, names: dict[int, str],
-             method: str, n_users: int, seconds: float) -> Figure:
+             method: str, n_users: int, seconds: float, *, space: str | None = None,
+             seed: int = 0) -> Figure:
     fig = go.Figure()
     for seg in sorted(set(segments.tolist())):
         mask = segments == seg
@@ -97,11 +98,12 @@ def user_map(points: np.ndarray, segments: np.ndarray, names: dict[int, str],
     fig.update_yaxes(showticklabels=False, title_text=f"{method} 2")
     sampled = (f"a random sample of {len(points):,} of {n_users:,} users"
                if len(points) < n_users else f"all {n_users:,} users")
-    detail = ("UMAP (15 neighbours, min_dist 0.1, seed 0)" if method == "UMAP" else
+    detail = (f"UMAP (15 neighbours, min_dist 0.1, seed {seed})" if method == "UMAP" else
               "PCA (2 components)")
-    how = (f"{detail} of the model's feature space (after cleaning, log transform and "
-           f"scaling), on {sampled}; computed in {seconds:.1f} s. Distances on a 2-D map are "
-           "approximate: segments that overlap here may still be apart in all dimensions.")
+    space = space or "the model's feature space (after cleaning, log transform and scaling)"
+    how = (f"{detail} of {space}, on {sampled}; computed in {seconds:.1f} s. Distances on a "
+           "2-D map are approximate: segments that overlap here may still be apart in all "
+           "dimensions.")
     return Figure("map", "Map of users", fig, how)
 
 

@@ -32,6 +32,7 @@ class RunFolder:
     journeys: dict[str, Any] | None = None
     user_map: pd.DataFrame | None = None
     semantics: Semantics = field(default_factory=Semantics)
+    sequence_profiles: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_result(cls, result: Any, path: Path | None = None) -> RunFolder:
@@ -40,7 +41,8 @@ class RunFolder:
                    k_table=result.k_table, algorithm_table=result.algorithm_table,
                    hierarchy=result.hierarchy, personas=result.personas,
                    journeys=result.journeys, user_map=result.user_map,
-                   semantics=result.semantics)
+                   semantics=result.semantics,
+                   sequence_profiles=result.extra.get("sequence_profiles"))
 
     @property
     def id_column(self) -> str:
@@ -74,6 +76,7 @@ def load_run(path: str | Path) -> RunFolder:
     run.hierarchy = optional_json(folder / "hierarchy.json")
     run.personas = optional_json(folder / "personas.json")
     run.journeys = optional_json(folder / "journeys.json")
+    run.sequence_profiles = optional_json(folder / "sequence_profiles.json")
     if (folder / "user_map.parquet").is_file():
         run.user_map = pd.read_parquet(folder / "user_map.parquet")
     run.semantics = _saved_semantics(info.get("feature_meanings") or {})

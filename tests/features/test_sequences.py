@@ -81,7 +81,7 @@ def test_bad_inputs_are_one_clear_line():
     log = _log([(1, T, "view", "a")])
     with pytest.raises(DataError, match="column 'colour': mapped column for event does not"):
         sequences_from_events(log, event="colour")
-    with pytest.raises(DataError, match="tokens=item needs a item column"):
+    with pytest.raises(DataError, match="tokens=item needs an item column"):
         sequences_from_events(log, tokens="item")
     with pytest.raises(DataError, match="column 'nope': position column does not exist"):
         sequences_from_events(log, position="nope")
@@ -124,3 +124,20 @@ def test_flat_sequences_round_trip_and_cap_keeps_the_tail(lists, cap):
     assert seqs.digest() == sequences_from_lists(seqs.ids, [s[-cap:] for s in lists]).digest() \
         or seqs.vocabulary != sequences_from_lists(seqs.ids, [s[-cap:] for s in lists]).vocabulary
     assert np.all(seqs.lengths >= 1)
+
+
+def test_events_sharing_a_timestamp_keep_the_file_order_and_the_report_says_so():
+    log = _log([(1, T, "cart", "a"), (1, T, "view", "a"), (1, T + pd.Timedelta(minutes=1),
+                                                         "purchase", "a"), (2, T, "view", "b")])
+    seqs = sequences_from_events(log, min_count=1)
+    assert seqs.tokens(0) == ["cart", "view", "purchase"]  # the row order breaks the tie
+    assert seqs.report.tied_events == 2
+    assert seqs.report.lines()[-1] == ("ties: 2 events share their timestamp with another "
+                                       "event of the same user; their order comes from the "
+                                       "row order in the file")
+    clicks = log.assign(click=[2, 1, 3, 1])
+    ordered = sequences_from_events(clicks, min_count=1, position="click")
+    assert ordered.tokens(0) == ["view", "cart", "purchase"]
+    assert "the position column 'click'" in ordered.report.lines()[-1]
+    assert sequences_from_events(log.iloc[2:], min_count=1).report.lines()[-1].startswith(
+        "cap:")  # no tie, no line

@@ -40,8 +40,12 @@ def test_run_embed_then_embed_and_assign_new_users(log_path, tmp_path):
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["run", str(path), "--events", "--embed", "word2vec",
                                  "--representation", "hybrid", "--algorithm", "kmeans",
-                                 "--k", "4", "--out", str(run_dir), "--report-map", "none"])
+                                 "--k", "4", "--out", str(run_dir), "--report-map", "none",
+                                 "--exact-embeddings"])
     assert result.exit_code == 0, result.output
+    trained = json.loads((run_dir / "model" / "sequences" / "embedder" /
+                          "embedder.json").read_text())
+    assert trained["workers"] == 1 and trained["config"]["workers"] == 1
     users = pd.read_parquet(run_dir / "users_segmented.parquet")
     # 40 users a group is small for the hybrid (its behaviour half is noise here); the
     # library test and the benchmark measure it at 60+ a group
@@ -62,7 +66,14 @@ def test_run_embed_then_embed_and_assign_new_users(log_path, tmp_path):
 
 def test_bad_input_is_one_line_exit_2(log_path, tmp_path):
     path = str(log_path[0])
+    untimed = tmp_path / "untimed.csv"
+    pd.DataFrame({"user_id": [1, 1, 2], "event_type": ["view", "cart", "view"],
+                  "click": [1, 2, 1]}).to_csv(untimed, index=False)
     cases = [
+        (["run", str(untimed), "--events", "--embed", "word2vec", "--out",
+          str(tmp_path / "r")], "no time column found by name; map it with --time"),
+        (["run", path, "--events", "--embed", "word2vec", "--tokens", "item", "--out",
+          str(tmp_path / "r")], "tokens=item needs an item column"),
         (["run", path, "--embed", "word2vec", "--out", str(tmp_path / "r")],
          "--embed needs --events"),
         (["features", path, "--out", str(tmp_path / "f.parquet"), "--embed", "glove"],

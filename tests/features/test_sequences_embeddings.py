@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
@@ -12,7 +16,16 @@ from sklearn.preprocessing import StandardScaler
 import personae
 from personae.errors import ConfigError, ModelFileError, NotFittedError
 from personae.features import from_events
-from personae.features.embeddings import SequenceEmbedder, Word2VecConfig
+from personae.features.embeddings import (
+    BIGRAM,
+    EXACT_PASSES,
+    MIN_EPOCHS,
+    SequenceEmbedder,
+    Word2VecConfig,
+    corpus,
+    training_epochs,
+    training_workers,
+)
 from personae.features.planted import planted_order_log
 from personae.features.sequence_pipeline import (
     SequenceOptions,
@@ -124,3 +137,53 @@ def test_large_logs_train_on_a_seeded_sample_of_users(planted):
     X, report = emb.transform(seqs)
     assert 2_000 <= emb.train_tokens_ < 2_100 and emb.train_users_ < len(seqs)
     assert X.shape[0] == len(seqs) and "a seeded sample of users" in report.notes[0]
+
+
+def _interleaved(tokens: list[str]) -> list[str]:
+    """The training sentence written out by hand: token, bigram, token, ..."""
+    out: list[str] = []
+    for a, b in zip(tokens, tokens[1:], strict=False):
+        out += [a, f"{a}{BIGRAM}{b}"]
+    return out + tokens[-1:]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["view", "cart", "buy", "<session>"]), max_size=6),
+                min_size=1, max_size=8))
+def test_the_numpy_corpus_is_tokens_interleaved_with_bigrams(lists):
+    seqs = sequences_from_lists(list(range(len(lists))), lists)
+    docs = corpus(seqs, ngrams=True)
+    assert docs.sentences(np.arange(len(lists))) == [_interleaved(t) for t in lists]
+    assert corpus(seqs, ngrams=False).sentences(np.arange(len(lists))) == lists
+    assert seqs.take(np.arange(len(lists))[::-1]).as_lists() == lists[::-1]
+
+
+def test_epochs_fall_with_corpus_size_and_workers_follow_the_stated_rule():
+    config = Word2VecConfig()
+    assert training_epochs(config, 100_000) == 15
+    assert training_epochs(config, 1_000_000) == 6
+    assert training_epochs(config, 2_000_000) == MIN_EPOCHS == 3
+    assert training_epochs(config, 50_000_000) == 3  # never below the floor
+    assert training_workers(config, EXACT_PASSES) == 1  # small: exactly reproducible
+    assert training_workers(config, EXACT_PASSES + 1) == min(2, os.cpu_count() or 1)
+    assert training_workers(Word2VecConfig(workers=1), 10 * EXACT_PASSES) == 1
+    with pytest.raises(ConfigError, match="The 'workers' parameter must be an int >= 1"):
+        Word2VecConfig(workers=0)
+
+
+def test_a_one_event_user_is_its_token_and_a_user_with_no_known_token_is_counted(planted):
+    log, _ = planted
+    extra = pd.DataFrame({"user_id": [900, 901, 901], "timestamp": pd.to_datetime(
+        ["2024-03-01 10:00", "2024-03-01 10:00", "2024-03-01 10:01"]),
+        "event_type": ["cart", "refund", "refund"], "value": 0.0})
+    seqs = sequences_from_events(pd.concat([log, extra], ignore_index=True), min_count=1)
+    embedder = SequenceEmbedder().fit(seqs)
+    X, report = embedder.transform(seqs)
+    one = int(np.flatnonzero(seqs.ids == 900)[0])
+    cart = embedder.vectors_[embedder.vocabulary_.index("cart")]
+    assert np.allclose(X[one], cart - embedder.center_, atol=1e-5)
+    # refund is seen twice: below Word2Vec's min_count of 5, so user 901 has no known token
+    none = int(np.flatnonzero(seqs.ids == 901)[0])
+    assert np.allclose(X[none], 0) and report.users_without_vector == 1
+    assert "refund" in report.unseen_distinct and report.unseen_tokens == 2
+    assert "users without any known token (zero vector): 1" in report.lines()

@@ -71,3 +71,26 @@ def test_sentence_model_encodes_order(tmp_path):
     assert not np.allclose(X[0], X[1], atol=1e-3)
     again, cached = sentence_vectors(seqs, cache_dir=tmp_path)
     assert cached.cached and np.array_equal(again, X)
+
+
+def test_clickstream_run_personas_quote_real_sessions(clicks):
+    """A run on the clickstream slice: the log has dates only, so the click number orders
+    the events (and the report says so); each persona's typical sequence is a real session
+    of the log, its clicks in order."""
+    from personae.config import EventsConfig, InputConfig, RunConfig, SequencesConfig
+    from personae.pipeline import segment
+
+    mapping = {"user": "session_id", "time": "date", "event": "page1_main_category",
+               "position": "order"}
+    config = RunConfig(input=InputConfig(events=EventsConfig(mapping=mapping),
+                                         sequences=SequencesConfig()))
+    log = clicks[["session_id", "date", "order", "page1_main_category"]]
+    result = segment(log, config=config, algorithm="kmeans", k=4, random_state=0)
+    lines = result.info["input"]["report"]
+    assert any("ties:" in line and "the position column 'order'" in line for line in lines)
+    for persona in result.personas["personas"]:
+        story = persona["sequence"]
+        session = log[log.session_id == story["typical_user"]].sort_values("order")
+        clicks_in_order = session.page1_main_category.astype(str).tolist()
+        assert story["typical"] == clicks_in_order[:len(story["typical"])]
+        assert story["sentences"] and persona["narrative"].count("of them") >= 1
