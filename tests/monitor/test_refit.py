@@ -97,3 +97,21 @@ def test_refit_needs_the_runs_config(run_a: Path, planted, tmp_path: Path):
     (run / "run.json").write_text(json.dumps(info))
     with pytest.raises(ModelFileError, match="records no config block"):
         monitor(run, planted[0], refit=True)
+
+
+def test_cli_monitor_refit_writes_a_run_folder_to_promote(run_a: Path, planted, tmp_path):
+    from typer.testing import CliRunner
+
+    from personae.cli import app
+
+    new = tmp_path / "new.csv"
+    planted[0].to_csv(new, index=False)
+    out = tmp_path / "mon"
+    result = CliRunner().invoke(app, ["monitor", str(run_a), str(new), "--refit", "--out",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    assert "refit on the new users: 3 segments" in result.output
+    assert "segment 0: survives 0" in result.output
+    assert (out / "segment_matching.csv").is_file() and (out / "refit" / "report.html").is_file()
+    summary = json.loads((out / "monitor.json").read_text())
+    assert summary["refit"]["fates"] == {"survives": 3} and summary["refit"]["folder"] == "refit"
