@@ -57,10 +57,11 @@ def _print_monitor(result: Any, out: Path) -> None:
                           "as RUN_DIR; segment_matching.csv maps its segments to stable "
                           "ids)", highlight=False)
     if result.matching is not None:
+        other = "refit" if refit is not None else "run B"
         for row in result.matching.fates.itertuples():
             old = "new" if row.fate == "emerges" else f"segment {row.old_segment}"
-            out_console.print(f"  {old}: {row.fate} {row.new_segments}".rstrip(),
-                              highlight=False)
+            where = f" id {row.new_ids} ({other}'s {row.new_segments})" if row.new_ids else ""
+            out_console.print(f"  {old}: {row.fate}{where}", highlight=False)
     for note in summary.get("notes", []):
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     governance = result.governance

@@ -111,7 +111,7 @@ def test_cli_monitor_refit_writes_a_run_folder_to_promote(run_a: Path, planted, 
                                       str(out)])
     assert result.exit_code == 0, result.output
     assert "refit on the new users: 3 segments" in result.output
-    assert "segment 0: survives 0" in result.output
+    assert "segment 0: survives id 0 (refit's 0)" in result.output
     assert (out / "segment_matching.csv").is_file() and (out / "refit" / "report.html").is_file()
     summary = json.loads((out / "monitor.json").read_text())
     assert summary["refit"]["fates"] == {"survives": 3} and summary["refit"]["folder"] == "refit"
