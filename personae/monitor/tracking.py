@@ -247,6 +247,11 @@ def track_monitor(result: Any, out_dir: str | Path, where: str | Path) -> str:
     for row in result.segment_shift.itertuples():
         metrics.update(_numbers(f"segment_{row.segment}.", {"share": row.new_share,
                                                             "share_change": row.share_change}))
+    refit = summary.get("refit")
+    if refit:  # monitor --refit: what a retrain would change
+        metrics.update(_numbers("refit.", {k: refit.get(k) for k in (
+            "segments", "stayed_share", "segment_psi", "retrain")}))
+        metrics.update(_numbers("refit.fate.", refit.get("fates", {})))
     kind = summary.get("kind", "monitor")
     params = {k: summary[k] for k in ("run", "new_input", "run_a", "run_b", "events",
                                       "reference") if k in summary}
