@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from personae.errors import ConfigError, PersonaeError
 
@@ -52,7 +53,7 @@ class _StageHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
-            console.print(f"[yellow]warning:[/] {message}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
         elif self.status is not None:  # a terminal: done stages stay, the current one spins
             now = time.perf_counter()
             if self.stage is not None:
@@ -82,12 +83,13 @@ def _reporting(title: str) -> Iterator[None]:
     except PersonaeError as exc:
         if SETTINGS["debug"]:
             raise
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escaped: a message naming an extra ('personae[mlflow]') is not rich markup
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -154,3 +156,27 @@ def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None) -> dict[st
         given[role.strip()] = column.strip()
     return given
 
+
+
+# Run history (MLflow): one pair of options for run, monitor, compare and track.
+TrackOption = Annotated[str | None, typer.Option(
+    "--track", metavar="FOLDER", help="Log to MLflow in this local store folder, e.g. "
+                                      "mlruns (needs the [mlflow] extra).")]
+TrackingUriOption = Annotated[str | None, typer.Option(
+    "--tracking-uri", metavar="URI", help="Log to this MLflow tracking server instead, e.g. "
+                                          "http://localhost:5000 (needs [mlflow]).")]
+
+
+def _tracking(track: str | None, tracking_uri: str | None) -> str | None:
+    """The MLflow store's URI when asked for, checked before any work (MLflow installed,
+    a folder for --track, one of the two options)."""
+    if track is None and tracking_uri is None:
+        return None
+    from personae.monitor.tracking import check_store
+
+    return check_store(track, tracking_uri)
+
+
+def _print_tracked(run_id: str | None, uri: str | None) -> None:
+    if run_id is not None:
+        out_console.print(f"tracked: MLflow run {run_id} in {uri}", highlight=False)

@@ -10,8 +10,12 @@ import typer
 from rich.table import Table
 
 from personae.cli._app import (
+    TrackingUriOption,
+    TrackOption,
     _mapping,
+    _print_tracked,
     _reporting,
+    _tracking,
     app,
     console,
     out_console,
@@ -45,11 +49,19 @@ def _print_monitor(result: Any, out: Path) -> None:
         out_console.print(f"users in both: {summary['users_in_both']:,}; stayed in their "
                           f"segment: {'-' if stayed is None else f'{stayed:.1%}'}",
                           highlight=False)
+    refit = summary.get("refit")
+    if refit is not None:
+        out_console.print(f"refit on the new users: {refit['segments']} segments "
+                          f"({refit['algorithm']}), the run's own config; saved in "
+                          f"{out / refit['folder']}/ (a run folder: promote it by using it "
+                          "as RUN_DIR; segment_matching.csv maps its segments to stable "
+                          "ids)", highlight=False)
     if result.matching is not None:
+        other = "refit" if refit is not None else "run B"
         for row in result.matching.fates.itertuples():
             old = "new" if row.fate == "emerges" else f"segment {row.old_segment}"
-            out_console.print(f"  {old}: {row.fate} {row.new_segments}".rstrip(),
-                              highlight=False)
+            where = f" id {row.new_ids} ({other}'s {row.new_segments})" if row.new_ids else ""
+            out_console.print(f"  {old}: {row.fate}{where}", highlight=False)
     for note in summary.get("notes", []):
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     governance = result.governance
@@ -78,38 +90,41 @@ def monitor_command(
                                                                 "pairs (default: the run's "
                                                                 "mapping, else detected).")]
     = None,
-    track: Annotated[str | None, typer.Option("--track", help="Log to MLflow in this local "
-                                                              "folder (needs the [mlflow] "
-                                                              "extra).")] = None,
+    refit: Annotated[bool, typer.Option("--refit", help="Also refit a fresh run on the new "
+                                                        "users with the run's own config, "
+                                                        "match its segments to the run's "
+                                                        "(segment_matching.csv: fates, "
+                                                        "stable ids) and save it in "
+                                                        "OUT/refit/.")] = False,
+    track: TrackOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Apply a run's model to new users (no refit) and report drift, segment shifts,
-    transitions and governance suggestions."""
+    transitions and governance suggestions; --refit adds what a retrain would change."""
     from personae.monitor import monitor
 
     with _reporting("monitoring"):
-        _check_track(track)
+        uri = _tracking(track, tracking_uri)
         result = monitor(run_dir, new_input, events=events,
-                         event_map=_event_roles(event_map))
+                         event_map=_event_roles(event_map), refit=refit)
         result.save(out)
-        tracked = _track_monitor(result, out, track)
+        if result.refit is not None:  # the refit as a whole run folder, report included
+            from personae.report import write_report
+
+            refitted = result.refit.run
+            write_report(refitted, out / result.summary["refit"]["folder"],
+                         map_method=refitted.config.report.map)
+        tracked = _track_monitor(result, out, uri)
     _print_monitor(result, out)
-    if tracked:
-        out_console.print(f"tracked: MLflow run {tracked} in {track}", highlight=False)
+    _print_tracked(tracked, uri)
 
 
-def _check_track(where: str | None) -> None:
-    if where is not None:
-        from personae.monitor.tracking import check_store
-
-        check_store(where)
-
-
-def _track_monitor(result: Any, out: Path, where: str | None) -> str | None:
-    if where is None:
+def _track_monitor(result: Any, out: Path, uri: str | None) -> str | None:
+    if uri is None:
         return None
     from personae.monitor.tracking import track_monitor
 
-    return track_monitor(result, out, where)
+    return track_monitor(result, out, uri)
 
 
 @app.command("compare")
@@ -117,37 +132,40 @@ def compare_command(
     run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="The earlier run folder.")],
     run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The later run folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    track: Annotated[str | None, typer.Option("--track", help="Log to MLflow in this local "
-                                                              "folder (needs the [mlflow] "
-                                                              "extra).")] = None,
+    track: TrackOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Compare two finished runs: drift, segments matched across the refit (fates and
     stable ids), transitions and governance suggestions."""
     from personae.monitor import compare
 
     with _reporting("comparing"):
-        _check_track(track)
+        uri = _tracking(track, tracking_uri)
         result = compare(run_a, run_b)
         result.save(out)
-        tracked = _track_monitor(result, out, track)
+        tracked = _track_monitor(result, out, uri)
     _print_monitor(result, out)
-    if tracked:
-        out_console.print(f"tracked: MLflow run {tracked} in {track}", highlight=False)
+    _print_tracked(tracked, uri)
 
 
 @app.command("track")
 def track_command(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
                                                                   "by 'personae run'.")],
-    to: Annotated[str, typer.Option("--to", help="Local MLflow store folder.")] = "mlruns",
+    to: Annotated[str | None, typer.Option("--to", "--track", metavar="FOLDER",
+                                           help="Local MLflow store folder (default "
+                                                "mlruns).")] = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
-    """Log a finished run to MLflow (params, metrics, artifacts, tags), locally."""
+    """Log a finished run to MLflow (params, metrics, artifacts, tags): a local store, or a
+    tracking server with --tracking-uri."""
     from personae.monitor.tracking import track_run
 
     with _reporting("tracking"):
         if not (run_dir / "run.json").is_file():
             raise ConfigError(f"{run_dir}: not a personae run folder (no run.json)")
-        _check_track(to)
-        run_id = track_run(run_dir, to)
-    out_console.print(f"tracked: MLflow run {run_id} in {to}", highlight=False)
+        uri = _tracking(to if to is not None or tracking_uri is not None else "mlruns",
+                        tracking_uri)
+        run_id = track_run(run_dir, uri)
+    _print_tracked(run_id, uri)
 

@@ -10,9 +10,13 @@ import typer
 from rich.table import Table
 
 from personae.cli._app import (
+    TrackingUriOption,
+    TrackOption,
     _choice,
     _mapping,
+    _print_tracked,
     _reporting,
+    _tracking,
     app,
     console,
     out_console,
@@ -110,6 +114,8 @@ def run(
                                                         "thread so the seed reproduces the "
                                                         "vectors exactly (default: 2 threads "
                                                         "above 2M token passes).")] = False,
+    track: TrackOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
@@ -120,6 +126,7 @@ def run(
     with _reporting("segmenting"):
         if out is None:
             raise ConfigError("--out is required: the folder the run is written to")
+        store = _tracking(track, tracking_uri)  # checked before the work: MLflow installed
         segmentation: dict[str, Any] = {
             "k": parse_k(k) if k is not None else None,
             "k_range": parse_k_range(k_range) if k_range is not None else None,
@@ -186,16 +193,31 @@ def run(
 
                 for line in profile_lines(result.extra["sequence_profiles"]):
                     out_console.print(line, highlight=False, soft_wrap=True)
+        tracked = _track_run(out, store)
     if engine == "spark":
         _print_spark_run(spark, out)
-        return
-    _print_summary(result, out)
-    _print_algorithm(result)
-    if "early" in result.extra:
-        from personae.cli.serve import early_table
+    else:
+        _print_summary(result, out)
+        _print_algorithm(result)
+        if "early" in result.extra:
+            from personae.cli.serve import early_table
 
-        out_console.print(early_table(result.extra["early"]))
-    out_console.print(f"report: {report_path} (personas.json beside it)")
+            out_console.print(early_table(result.extra["early"]))
+        out_console.print(f"report: {report_path} (personas.json beside it)")
+    _print_tracked(tracked, store)
+
+
+def _track_run(out: Path, uri: str | None) -> str | None:
+    """Log the saved run folder to MLflow (after it is complete, report included)."""
+    if uri is None:
+        return None
+    from personae.monitor.tracking import track_run
+
+    try:
+        return track_run(out, uri)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the run folder {out} is saved: log it later with "
+                          f"'personae track {out}')") from None
 
 
 def _given(overrides: dict[str, Any]) -> dict[str, Any]:

@@ -47,10 +47,16 @@ NOVELTY_ROWS = 1_000_000
 
 
 def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
-    """Segment of each row of the model-space matrix, and the share of novel users
-    (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
+    """Segment of each row of the model-space matrix (the persona level where the model
+    answers with one, edge users -1: what ``SegmentModel.predict`` gives), and the share of
+    novel users (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
     segmenter = model.segmenter_
-    labels = np.asarray(segmenter.predict(X))
+    if getattr(model, "levels_", None) is not None:
+        from personae.cluster.levels import assign_levels
+
+        labels = np.asarray(assign_levels(X, model.levels_)["persona"])
+    else:
+        labels = np.asarray(segmenter.predict(X))
     threshold = getattr(model, "novelty_threshold_", np.inf)
     rows = np.random.default_rng(0).integers(0, len(X), NOVELTY_ROWS) \
         if len(X) > NOVELTY_ROWS else slice(None)
@@ -132,6 +138,15 @@ def load_run(run_dir: str | Path) -> RunFolder:
                      names=segment_names(path, model.n_clusters_))
 
 
+def run_from_result(result: Any, path: str | Path) -> RunFolder:
+    """A ``SegmentationResult`` in memory as the run folder it saves to ``path`` (a refit
+    is compared without reading back what was just written)."""
+    names = {s: f"segment {s}" for s in range(result.n_segments)}
+    names.update(_names(result.personas, "name"))
+    return RunFolder(path=Path(path), model=result.model, info=result.info,
+                     users=result.users, id_column=str(result.ids.name), names=names)
+
+
 def segment_names(run_dir: Path, n_segments: int) -> dict[int, str]:
     """Persona names from model/segments.json (or personas.json), else 'segment N'."""
     names = {s: f"segment {s}" for s in range(n_segments)}
@@ -141,14 +156,19 @@ def segment_names(run_dir: Path, n_segments: int) -> dict[int, str]:
             document = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             continue
-        items = document if isinstance(document, list) else document.get("personas", []) \
-            if isinstance(document, dict) else []
-        found = {int(i["segment"]): str(i[key]) for i in items
-                 if isinstance(i, dict) and "segment" in i and i.get(key)}
+        found = _names(document, key)
         if found:
             names.update(found)
             return names
     return names
+
+
+def _names(document: Any, key: str) -> dict[int, str]:
+    """segment -> name from a list of segments, or a document with a ``personas`` list."""
+    items = document if isinstance(document, list) else document.get("personas", []) \
+        if isinstance(document, dict) else []
+    return {int(i["segment"]): str(i[key]) for i in items
+            if isinstance(i, dict) and "segment" in i and i.get(key)}
 
 
 def run_ids(run: RunFolder) -> pd.Series:

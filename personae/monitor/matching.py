@@ -24,6 +24,12 @@ Fates, checked in this order:
 
 Without users in both runs only centroids are known: only twins survive; splits and
 absorptions are not detected then.
+
+Edge users (segment ``-1``: a density method's noise, persona levels' tiny groups and far
+users) are not a persona: they are never matched, never given a stable id (they stay -1)
+and no fate is written for them. Users who moved to or from the edge still count in the
+sizes ``|x|`` and ``|y|`` above, so a persona whose users mostly became edge users does not
+survive by overlap (``to_edge`` says what share did).
 """
 
 from __future__ import annotations
@@ -61,28 +67,56 @@ def centroid_distance(old: np.ndarray, new: np.ndarray, sd: np.ndarray) -> np.nd
 
 
 def overlap_counts(old_labels: np.ndarray, new_labels: np.ndarray, old_segments: list[int],
-                   new_segments: list[int]) -> np.ndarray:
-    """``M[x, y]`` for paired labels of the users in both runs (edge users ignored)."""
-    M = np.zeros((len(old_segments), len(new_segments)), dtype=np.int64)
+                   new_segments: list[int], users: np.ndarray | None = None) -> np.ndarray:
+    """``M[x, y]`` for paired labels of the users in both runs (edge users ignored);
+    ``users``: how many users each pair stands for (a transitions table), else one."""
+    return _pair_counts(old_labels, new_labels, old_segments, new_segments, users)[0]
+
+
+def edge_counts(old_labels: np.ndarray, new_labels: np.ndarray, old_segments: list[int],
+                new_segments: list[int], users: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Users of each old segment who are edge users now, and users of each new segment who
+    were edge users before."""
+    _, to_edge, from_edge = _pair_counts(old_labels, new_labels, old_segments, new_segments,
+                                         users)
+    return to_edge, from_edge
+
+
+def _pair_counts(old_labels: np.ndarray, new_labels: np.ndarray, old_segments: list[int],
+                 new_segments: list[int], users: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    M = np.zeros((len(old_segments) + 1, len(new_segments) + 1), dtype=np.int64)
     oi = {s: i for i, s in enumerate(old_segments)}
     ni = {s: j for j, s in enumerate(new_segments)}
-    pairs = pd.DataFrame({"a": old_labels, "b": new_labels}).value_counts()
+    edge_old, edge_new = len(old_segments), len(new_segments)
+    weights = np.ones(len(old_labels), dtype=np.int64) if users is None else \
+        np.asarray(users, dtype=np.int64)
+    pairs = pd.DataFrame({"a": old_labels, "b": new_labels, "n": weights}).groupby(
+        ["a", "b"])["n"].sum()
     for (a, b), n in pairs.items():
-        if a in oi and b in ni:
-            M[oi[a], ni[b]] += int(n)
-    return M
+        i = oi.get(a, edge_old if a < 0 else None)
+        j = ni.get(b, edge_new if b < 0 else None)
+        if i is not None and j is not None:
+            M[i, j] += int(n)
+    return M[:-1, :-1], M[:-1, -1], M[-1, :-1]
 
 
 def match_segments(old_segments: list[int], new_segments: list[int], distance: np.ndarray,
                    counts: np.ndarray | None = None,
-                   old_names: dict[int, str] | None = None) -> Matching:
+                   old_names: dict[int, str] | None = None,
+                   edge: tuple[np.ndarray, np.ndarray] | None = None) -> Matching:
+    """Stable ids and fates (module docstring); ``counts`` from ``overlap_counts``,
+    ``edge`` from ``edge_counts`` (users who moved to / from the edge)."""
     from scipy.optimize import linear_sum_assignment
 
     old_names = old_names or {}
     M = np.zeros_like(distance) if counts is None else np.asarray(counts, dtype=np.float64)
+    to_edge, from_edge = (np.zeros(len(old_segments)), np.zeros(len(new_segments))) \
+        if edge is None else (np.asarray(edge[0], float), np.asarray(edge[1], float))
     shared = M.sum() > 0
-    size_old = M.sum(axis=1, keepdims=True)
-    size_new = M.sum(axis=0, keepdims=True)
+    size_old = M.sum(axis=1, keepdims=True) + to_edge[:, None]
+    size_new = M.sum(axis=0, keepdims=True) + from_edge[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(size_old > 0, M / size_old, 0.0)
         inn = np.where(size_new > 0, M / size_new, 0.0)
@@ -139,6 +173,8 @@ def match_segments(old_segments: list[int], new_segments: list[int], distance: n
             "largest_new_segment": new_segments[best] if best is not None else None,
             "share_to_largest": float(out[i, best]) if shared and best is not None
             else float("nan"),
+            "to_edge": float(to_edge[i] / size_old[i, 0]) if shared and size_old[i, 0] > 0
+            else float("nan"),
         })
     for j, seg in enumerate(new_segments):
         if j not in reached:
@@ -152,6 +188,7 @@ def match_segments(old_segments: list[int], new_segments: list[int], distance: n
                 "largest_new_segment": seg,
                 "share_to_largest": float(inn[source, j]) if source is not None
                 else float("nan"),
+                "to_edge": float("nan"),
             })
     fates = pd.DataFrame(rows_out).astype({"old_segment": "Int64",
                                            "largest_new_segment": "Int64"})

@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personae.errors import DataError
+from personae.errors import ConfigError, DataError, ModelFileError
 from personae.monitor._adapter import (
     RunFolder,
     assign,
     frame_ids,
     load_run,
+    run_from_result,
     run_ids,
     segment_matrix,
 )
@@ -25,6 +26,7 @@ from personae.monitor.governance import Governance, SegmentState, govern
 from personae.monitor.matching import (
     Matching,
     centroid_distance,
+    edge_counts,
     match_segments,
     overlap_counts,
 )
@@ -40,6 +42,18 @@ from personae.monitor.transitions import (
 
 log = logging.getLogger(__name__)
 
+REFIT_FOLDER = "refit"  # inside the monitor folder: the refitted run, ready to promote
+
+
+@dataclass(frozen=True, eq=False)
+class Refit:
+    """``monitor --refit``: a fresh run on the new users with the run's own config
+    (``run``, a SegmentationResult, saved as ``refit/`` in the monitor folder so it can be
+    promoted) and ``comparison``, what ``compare`` says of the old run and it."""
+
+    run: Any
+    comparison: MonitorResult
+
 
 @dataclass(frozen=True, eq=False)
 class MonitorResult:
@@ -53,6 +67,7 @@ class MonitorResult:
     matching: Matching | None
     governance: Governance
     summary: dict[str, Any] = field(default_factory=dict)
+    refit: Refit | None = None  # monitor --refit: the fresh run and its comparison
 
     @property
     def transition_matrix(self) -> pd.DataFrame | None:
@@ -87,11 +102,12 @@ def read_new_input(run: RunFolder, path: str | Path, events: bool = False,
         return read_table(path), notes
     from personae.features.events import from_events
 
-    mapping = {**run.event_mapping(), **(event_map or {})}
+    options = run_events_config(run, event_map)
+    mapping = options.mapping
     notes.append("event features computed with the mapping " + (
         ", ".join(f"{k}={v}" for k, v in sorted(mapping.items())) if mapping
         else "detected by name (the run records none)"))
-    frame = from_events(str(path), **mapping).frame  # type: ignore[arg-type]
+    frame = from_events(str(path), **options.from_events_kwargs()).frame
     needed = [*run.model.preprocessor_.numeric_, *run.model.preprocessor_.categorical_]
     absent = [c for c in needed if c not in frame.columns]
     if absent:
@@ -99,6 +115,48 @@ def read_new_input(run: RunFolder, path: str | Path, events: bool = False,
                      "as missing (the model imputes them)")
         frame = frame.assign(**{c: np.nan for c in absent})
     return frame, notes
+
+
+def run_events_config(run: RunFolder, event_map: dict[str, str] | None = None) -> Any:
+    """The run's own event-log settings (session gap, event types kept, time format ...)
+    with its mapping and ``event_map`` over it, so new users get the features the model
+    was trained on; the reference date is left to the new log (recency at its end)."""
+    from personae.config import EventsConfig, build
+
+    recorded = (run.info.get("config", {}).get("input") or {}).get("events") or {}
+    values = {**recorded, "reference_date": None,
+              "mapping": {**run.event_mapping(), **(event_map or {})}}
+    return build(EventsConfig, values, f"{run.path / 'run.json'} config.input.events")
+
+
+def refit_run(run: RunFolder, new_input: str | Path | pd.DataFrame, events: bool,
+              event_map: dict[str, str] | None) -> Any:
+    """A fresh run on the new users with the run's own config (run.json's ``config``
+    block, verbatim but for the input): the SegmentationResult."""
+    from personae.config import RunConfig, build
+    from personae.pipeline import segment
+
+    document = run.info.get("config")
+    where = f"{run.path / 'run.json'}"
+    if not isinstance(document, dict):
+        raise ModelFileError(f"{where}: records no config block (written before run format "
+                             "2); --refit needs the run's own settings")
+    given = dict(document.get("input") or {})
+    data = None
+    if events:
+        given.update(path=str(new_input),
+                     events=run_events_config(run, event_map).model_dump(mode="json"))
+    else:
+        if given.get("sequences"):
+            raise ConfigError(f"{where}: the run segments event sequences; --refit needs "
+                              "the new event log (--events)")
+        in_memory = isinstance(new_input, pd.DataFrame)
+        data = new_input if in_memory else None
+        given.update(path=None if in_memory else str(new_input), events=None,
+                     sequences=None)
+    config = build(RunConfig, {**document, "input": given}, f"{where} config")
+    log.info("refitting on the new users with the run's config")
+    return segment(data, config=config)
 
 
 def _state(segments: list[int], names: dict[int, str], X: np.ndarray, labels: np.ndarray,
@@ -116,8 +174,11 @@ def _state(segments: list[int], names: dict[int, str], X: np.ndarray, labels: np
 
 
 def monitor(run_dir: str | Path, new_input: str | Path | pd.DataFrame, *,
-            events: bool = False, event_map: dict[str, str] | None = None) -> MonitorResult:
-    """Apply the run's model to new users (no refit) and compare them with its reference."""
+            events: bool = False, event_map: dict[str, str] | None = None,
+            refit: bool = False) -> MonitorResult:
+    """Apply the run's model to new users (no refit) and compare them with its reference.
+    ``refit``: also fit a fresh run on the new users with the run's own config and match
+    its segments to the run's (fates, stable ids, its governance), as ``compare`` does."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     run = load_run(run_dir)
@@ -163,6 +224,16 @@ def monitor(run_dir: str | Path, new_input: str | Path | pd.DataFrame, *,
                    np.asarray(reference.bimodality))
     governance = govern(state, drift, shift.psi, novel, stayed)
     timings["segments"] = time.perf_counter() - clock
+    refitted = None
+    if refit:
+        clock = time.perf_counter()
+        fitted = refit_run(run, new_input, events, event_map)
+        timings["refit"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        comparison = compare_runs(run, run_from_result(fitted, REFIT_FOLDER), reference, [],
+                                  {}, drift=drift)
+        timings["refit_match"] = time.perf_counter() - clock
+        refitted = Refit(run=fitted, comparison=comparison)
     summary = {
         "kind": "monitor", "run": str(run.path), "new_input": source, "events": events,
         "reference": reference.source, "reference_users": reference.n_users,
@@ -172,24 +243,39 @@ def monitor(run_dir: str | Path, new_input: str | Path | pd.DataFrame, *,
         "drift_counts": drift["verdict"].value_counts().to_dict(), "notes": notes,
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
-    return MonitorResult("monitor", drift, shift_table, shift, moves, None, governance,
-                         summary)
+    if refitted is not None:
+        compared = refitted.comparison.summary
+        summary["refit"] = {
+            "folder": REFIT_FOLDER, "segments": refitted.run.n_segments,
+            "algorithm": refitted.run.algorithm["name"],
+            **{k: compared[k] for k in ("fates", "stable_ids", "users_in_both",
+                                        "stayed_share", "segment_psi", "segment_verdict")},
+            "retrain": refitted.comparison.governance.retrain}
+    return MonitorResult("monitor", drift, shift_table, shift, moves,
+                         refitted.comparison.matching if refitted else None, governance,
+                         summary, refit=refitted)
 
 
 def compare(run_a: str | Path, run_b: str | Path) -> MonitorResult:
     """Compare two finished runs: B's users against A's reference, B's segments matched to
     A's (B's segments get A's ids where they match), where A's users went."""
-    timings: dict[str, float] = {}
     clock = time.perf_counter()
     a, b = load_run(run_a), load_run(run_b)
     reference, note = run_reference(a)
-    notes = [note] if note else []
-    timings["load_runs"] = time.perf_counter() - clock
+    return compare_runs(a, b, reference, [note] if note else [],
+                        {"load_runs": time.perf_counter() - clock})
 
+
+def compare_runs(a: RunFolder, b: RunFolder, reference: Reference, notes: list[str],
+                 timings: dict[str, float], drift: pd.DataFrame | None = None
+                 ) -> MonitorResult:
+    """``compare`` of two runs already at hand (``monitor --refit`` passes its refit and
+    the drift it measured on the same users)."""
     clock = time.perf_counter()
     source = str(b.path / "users_segmented.parquet")
-    drift = feature_drift(reference, b.users, source)
-    timings["drift"] = time.perf_counter() - clock
+    if drift is None:
+        drift = feature_drift(reference, b.users, source)
+        timings["drift"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     XB = segment_matrix(a.model, b.users, source)  # B's users in A's space
@@ -201,15 +287,19 @@ def compare(run_a: str | Path, run_b: str | Path) -> MonitorResult:
     old_segments = list(reference.segments)
     ids_a, ids_b = run_ids(a), run_ids(b)
     paired = transitions(ids_a, a.labels, ids_b, labels_b)
-    counts = overlap_counts(paired["from_segment"].repeat(paired["users"]).to_numpy(),
-                            paired["to_segment"].repeat(paired["users"]).to_numpy(),
-                            old_segments, new_segments)
-    matching = match_segments(old_segments, new_segments, distance, counts, a.names)
-    stable = np.array([matching.ids.get(int(s), -1) if s >= 0 else -1 for s in labels_b])
+    pairs = (paired["from_segment"].to_numpy(), paired["to_segment"].to_numpy(),
+             old_segments, new_segments, paired["users"].to_numpy())
+    matching = match_segments(old_segments, new_segments, distance, overlap_counts(*pairs),
+                              a.names, edge=edge_counts(*pairs))
+    # edge users are no persona: they keep -1 in both runs
+    stable = _stable_labels(labels_b, matching.ids)
     timings["match"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     sizes = dict(zip(reference.segments, reference.segment_sizes, strict=True))
+    edge = int(np.sum(a.labels < 0))
+    if edge:
+        sizes[-1] = edge
     names = dict(a.names)
     names.update({matching.ids[s]: f"{b.names.get(s, f'segment {s}')} (run B)"
                   for s in new_segments if matching.ids[s] not in names})
@@ -238,3 +328,14 @@ def compare(run_a: str | Path, run_b: str | Path) -> MonitorResult:
     }
     return MonitorResult("compare", drift, shift_table, shift, moves, matching, governance,
                          summary)
+
+
+def _stable_labels(labels: np.ndarray, ids: dict[int, int]) -> np.ndarray:
+    """A run's labels in stable ids (edge users stay -1), one lookup for all users."""
+    labels = np.asarray(labels)
+    if not ids:
+        return np.full(len(labels), -1, dtype=np.int64)
+    table = np.full(max(ids) + 2, -1, dtype=np.int64)  # the last cell: edge users
+    for segment, stable in ids.items():
+        table[segment] = stable
+    return table[np.where(labels >= 0, labels, len(table) - 1)]

@@ -13,10 +13,15 @@ MARKER = "monitor.json"
 
 def write_outputs(result: Any, out: str | Path) -> Path:
     """drift.csv, segment_shift.csv, transitions.csv + transition_matrix.csv (users in
-    both), segment_matching.csv (compare), governance.json, monitor.json and
-    monitor.html."""
+    both), segment_matching.csv (compare; monitor --refit), governance.json, monitor.json
+    and monitor.html; with --refit also refit/, the refitted run folder."""
     out = Path(out)
     with staged_folder(out, marker=MARKER, what="monitor") as staging:
+        governance = result.governance.as_dict()
+        if result.refit is not None:
+            result.refit.run.save(staging / result.summary["refit"]["folder"])
+            # what compare says of the old run and the refit: its governance, stable ids
+            governance["refit"] = result.refit.comparison.governance.as_dict()
         result.drift.to_csv(staging / "drift.csv", index=False)
         result.segment_shift.to_csv(staging / "segment_shift.csv", index=False)
         if result.transitions is not None:
@@ -24,7 +29,7 @@ def write_outputs(result: Any, out: str | Path) -> Path:
             result.transition_matrix.to_csv(staging / "transition_matrix.csv", index=False)
         if result.matching is not None:
             result.matching.fates.to_csv(staging / "segment_matching.csv", index=False)
-        _write_json(staging / "governance.json", result.governance.as_dict())
+        _write_json(staging / "governance.json", governance)
         _write_json(staging / MARKER, {**result.summary,
                                        "segment_shift": result.shift.as_dict(),
                                        "matching_thresholds": result.matching.thresholds

@@ -1,4 +1,5 @@
-"""Run history in MLflow (optional extra ``personae[mlflow]``), in a local folder only.
+"""Run history in MLflow (optional extra ``personae[mlflow]``): a local folder by default,
+a tracking server when asked.
 
 ``track_run`` logs a finished run folder (params from its config, metrics: segment sizes
 and shares, silhouette and the other K-selection figures, stability; artifacts: run.json,
@@ -8,10 +9,17 @@ per feature, drift counts, segment shares and PSI, novel and stayed shares; arti
 the whole folder, monitor.html included). Batches are split to MLflow's limits (1,000
 metrics, 100 params, 100 tags a call).
 
-The store is a local folder (a path or a ``file:`` URI): nothing leaves the machine.
-MLflow 3 keeps that file store in maintenance mode and refuses it unless
+Where: ``--track FOLDER`` is a local store (a path or a ``file:`` URI; nothing leaves the
+machine; ``--track mlflow`` as the issue writes it is a folder named ``mlflow``), and
+``--tracking-uri URI`` is any store MLflow takes (``http://host:5000``, ``sqlite:///x.db``,
+``databricks``): the one way data leaves the machine, so it is never a default.
+MLflow 3 keeps the file store in maintenance mode and refuses it unless
 ``MLFLOW_ALLOW_FILE_STORE`` is true; personae sets it only while its own logging call runs
 and restores it afterwards.
+
+Limits: MLflow takes at most 100 params and 100 tags and 1,000 metrics a call, a param value
+of 6,000 characters and a tag of 8,000; longer values are cut with a note saying so (the
+whole config is in the run.json artifact).
 """
 
 from __future__ import annotations
@@ -35,37 +43,62 @@ EXPERIMENT = "personae"
 MAX_METRICS = 1000
 MAX_PARAMS = 100
 MAX_TAGS = 100
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+CUT = " ... (cut at MLflow's limit; run.json holds it whole)"
 HASH_BYTES = 1 << 20
+NEEDS_MLFLOW = "--track needs MLflow: pip install 'personae[mlflow]'"
 
 
 def _client(uri: str) -> Any:
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
-        raise ConfigError("--track needs MLflow: pip install 'personae[mlflow]'") from None
+        raise ConfigError(NEEDS_MLFLOW) from None
     return MlflowClient(tracking_uri=uri)
 
 
-def check_store(where: str | Path) -> str:
-    """The store's URI, after checking that it is local and that MLflow is installed (call
-    it before the work, so a bad --track writes nothing)."""
-    uri = store_uri(where)
+def check_store(where: str | Path | None = None, server: str | None = None) -> str:
+    """The store's URI (``where``: a local folder, ``--track``; ``server``: any MLflow
+    tracking URI, ``--tracking-uri``), after checking that MLflow is installed: call it
+    before the work, so a bad option writes nothing."""
+    if (where is None) == (server is None):
+        raise ConfigError("give --track FOLDER (a local MLflow store) or --tracking-uri URI "
+                          "(a tracking server), not both" if where is not None else
+                          "no MLflow store: give --track FOLDER or --tracking-uri URI")
+    uri = store_uri(where) if where is not None else server_uri(str(server))
     try:
         import mlflow  # noqa: F401
     except ImportError:
-        raise ConfigError("--track needs MLflow: pip install 'personae[mlflow]'") from None
+        raise ConfigError(NEEDS_MLFLOW) from None
     return uri
 
 
 def store_uri(where: str | Path) -> str:
-    """A local folder as a ``file:`` URI; anything that is not a local folder is refused."""
+    """A local folder as a ``file:`` URI; a server's URI is refused (it takes
+    ``--tracking-uri``, so data leaves the machine only when asked in so many words)."""
     text = str(where)
     if text.startswith("file:"):
         return text
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+    if _is_uri(text):
         raise ConfigError(f"--track takes a local folder (or a file: URI); got {text!r}: "
-                          "personae logs runs locally only")
+                          "for a tracking server use --tracking-uri")
     return Path(text).resolve().as_uri()
+
+
+def server_uri(uri: str) -> str:
+    """An MLflow tracking URI as given (a plain path is a local folder)."""
+    if not uri.strip():
+        raise ConfigError("--tracking-uri is empty; give e.g. http://localhost:5000")
+    return uri if _is_uri(uri) or uri == "databricks" else store_uri(uri)
+
+
+def _is_uri(text: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text)) or text.startswith("file:")
+
+
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - len(CUT)] + CUT
 
 
 @contextmanager
@@ -110,6 +143,18 @@ def _numbers(prefix: str, values: dict[str, Any]) -> dict[str, float]:
 
 def _log(uri: str, run_name: str, params: dict[str, Any], metrics: dict[str, float],
          tags: dict[str, str], artifacts: list[tuple[Path, str | None]]) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _log_batches(uri, run_name, params, metrics, tags, artifacts)
+    except MlflowException as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"MLflow store {uri}: {message}") from None
+
+
+def _log_batches(uri: str, run_name: str, params: dict[str, Any],
+                 metrics: dict[str, float], tags: dict[str, str],
+                 artifacts: list[tuple[Path, str | None]]) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     with _file_store_allowed():
@@ -120,13 +165,13 @@ def _log(uri: str, run_name: str, params: dict[str, Any], metrics: dict[str, flo
         run = client.create_run(experiment_id, run_name=run_name)
         run_id = run.info.run_id
         stamp = int(run.info.start_time)
-        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        items = [Param(k, _cut(str(v), MAX_PARAM_VALUE)) for k, v in params.items()]
         for start in range(0, len(items), MAX_PARAMS):
             client.log_batch(run_id, params=items[start:start + MAX_PARAMS])
         points = [Metric(k, v, stamp, 0) for k, v in metrics.items()]
         for start in range(0, len(points), MAX_METRICS):
             client.log_batch(run_id, metrics=points[start:start + MAX_METRICS])
-        labels = [RunTag(k, str(v)) for k, v in tags.items()]
+        labels = [RunTag(k, _cut(str(v), MAX_TAG_VALUE)) for k, v in tags.items()]
         for start in range(0, len(labels), MAX_TAGS):
             client.log_batch(run_id, tags=labels[start:start + MAX_TAGS])
         for path, folder in artifacts:
@@ -140,7 +185,8 @@ def _log(uri: str, run_name: str, params: dict[str, Any], metrics: dict[str, flo
 
 
 def track_run(run_dir: str | Path, where: str | Path) -> str:
-    """Log a finished run folder; returns the MLflow run id."""
+    """Log a finished run folder to ``where`` (a local folder or a ``check_store`` URI);
+    returns the MLflow run id."""
     folder = Path(run_dir)
     info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     segments = info.get("segments", {})
@@ -155,6 +201,10 @@ def track_run(run_dir: str | Path, where: str | Path) -> str:
     stability = info.get("stability") or {}
     metrics.update(_numbers("stability.", {k: v for k, v in stability.items()
                                            if not isinstance(v, (list, dict))}))
+    levels = info.get("levels") or {}  # persona levels: how many, how stable, separated
+    metrics.update(_numbers("levels.", {
+        "personas": levels.get("personas"), "stability_ari": levels.get("stability_ari"),
+        **{f"separation.{k}": v for k, v in (levels.get("separation") or {}).items()}}))
     config = info.get("config", {})
     # run.json's config has sections; the segmentation settings are the run's parameters
     flat = {**{f"{section}.{k}": v for section in ("input", "report")
@@ -170,7 +220,13 @@ def track_run(run_dir: str | Path, where: str | Path) -> str:
         (folder / name, None) for name in ("run.json", "segment_profiles.csv",
                                            "k_selection.csv", "personas.json", "report.html")]
     artifacts.append((folder / "model", "model"))
-    return _log(store_uri(where), f"run {folder.name}", params, metrics, tags, artifacts)
+    return _log(_uri(where), f"run {folder.name}", params, metrics, tags, artifacts)
+
+
+def _uri(where: str | Path) -> str:
+    """A URI ``check_store`` returned, or a local folder."""
+    text = str(where)
+    return text if _is_uri(text) or text == "databricks" else store_uri(text)
 
 
 def track_monitor(result: Any, out_dir: str | Path, where: str | Path) -> str:
@@ -191,6 +247,11 @@ def track_monitor(result: Any, out_dir: str | Path, where: str | Path) -> str:
     for row in result.segment_shift.itertuples():
         metrics.update(_numbers(f"segment_{row.segment}.", {"share": row.new_share,
                                                             "share_change": row.share_change}))
+    refit = summary.get("refit")
+    if refit:  # monitor --refit: what a retrain would change
+        metrics.update(_numbers("refit.", {k: refit.get(k) for k in (
+            "segments", "stayed_share", "segment_psi", "retrain")}))
+        metrics.update(_numbers("refit.fate.", refit.get("fates", {})))
     kind = summary.get("kind", "monitor")
     params = {k: summary[k] for k in ("run", "new_input", "run_a", "run_b", "events",
                                       "reference") if k in summary}
@@ -199,5 +260,5 @@ def track_monitor(result: Any, out_dir: str | Path, where: str | Path) -> str:
             "personae.input": str(source),
             "personae.input_hash": file_hash(source) or "n/a",
             "personae.retrain": "yes" if result.governance.retrain else "no"}
-    return _log(store_uri(where), f"{kind} {Path(out_dir).name}", params, metrics, tags,
+    return _log(_uri(where), f"{kind} {Path(out_dir).name}", params, metrics, tags,
                 [(Path(out_dir), None)])

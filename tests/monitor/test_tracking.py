@@ -84,3 +84,14 @@ def test_cli_tracks_a_run_and_a_monitor_and_refuses_a_server_first(run_a: Path, 
         client = mlflow.tracking.MlflowClient(tracking_uri=store_uri(store))
         runs = client.search_runs([client.get_experiment_by_name("personae").experiment_id])
     assert sorted(r.data.tags["personae.kind"] for r in runs) == ["monitor", "run"]
+
+
+def test_a_monitor_refit_logs_what_a_retrain_would_change(run_a: Path, planted,
+                                                           tmp_path: Path):
+    result = monitor(run_a, planted[0], refit=True)
+    out = result.save(tmp_path / "mon")
+    store = tmp_path / "mlruns"
+    run, artifacts = _read(store_uri(store), track_monitor(result, out, store))
+    assert run.data.metrics["refit.segments"] == 3
+    assert run.data.metrics["refit.fate.survives"] == 3 and run.data.metrics["refit.retrain"] == 0
+    assert {"segment_matching.csv", "refit"} <= artifacts
