@@ -22,7 +22,10 @@ labels of the base fit, whatever algorithm made them. The rules, in order:
 4. **Detailed level.** Each persona split by K-means into a share of ``DETAILED_TARGET``
    groups proportional to its size (8-12 in all); kept only when every detailed group
    holds at least ``DETAILED_MIN_SHARE`` of users.
-5. **Separation.** Silhouette of the persona level on the sample: >= 0.5 (the course's
+5. **Scale.** Above ``FIT_ROWS`` users the K choice and its stability are measured on a
+   seeded sample of that many; the chosen K's centres then start one K-means run on
+   everyone, and the detailed split of each persona is learnt on a sample of it.
+6. **Separation.** Silhouette of the persona level on the sample: >= 0.5 (the course's
    "aim for > 0.5") reads "distinct groups", below it "regions of a continuum". When the
    base fit is a density method (it has noise, ``-1``) its DBCV is reported beside it.
 """
@@ -61,7 +64,10 @@ BOOT_FRACTION = 0.8
 DETAILED_TARGET = (8, 12)
 DETAILED_MIN_SHARE = 0.005
 MIN_USERS = 30
-ONE_THREAD_BELOW = 20_000  # users: OpenMP's threads cost more than they give (spin-waits)
+FIT_ROWS = 20_000  # users the K choice, its stability and each detailed split are learnt on
+# users (the FIT_ROWS sample fits included): OpenMP's threads cost more than they give
+# there (spin-waits)
+ONE_THREAD_BELOW = 20_000
 
 Verdict = Literal["distinct groups", "regions of a continuum", "no structure worth splitting"]
 
@@ -149,8 +155,13 @@ def _num(value: float | None) -> float | None:
     return round(float(value), 6)
 
 
-def _kmeans(X: np.ndarray, k: int, seed: int, n_init: int = N_INIT) -> KMeans:
-    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
+def _kmeans(X: np.ndarray, k: int, seed: int, n_init: int = N_INIT,
+            init: np.ndarray | None = None) -> KMeans:
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=seed) if init is None else \
+        KMeans(n_clusters=k, init=init, n_init=1, random_state=seed)  # sample's centres
+    with threadpool_limits(limits=1 if len(X) <= ONE_THREAD_BELOW else None,
+                           user_api="openmp"):
+        return model.fit(X)
 
 
 def _sample(n: int, size: int, seed: int, mask: np.ndarray | None = None) -> np.ndarray:
@@ -203,8 +214,9 @@ class _Fit:
     model: KMeans
 
 
-def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray) -> _Fit:
-    model = _kmeans(X, k, seed)
+def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray,
+           init: np.ndarray | None = None) -> _Fit:
+    model = _kmeans(X, k, seed, init=init)
     raw = model.labels_
     dist = np.linalg.norm(X - model.cluster_centers_[raw], axis=1)
     far, limits = _far(dist, raw, k)
@@ -308,8 +320,9 @@ def _detailed(X: np.ndarray, fit: _Fit, seed: int) -> tuple[np.ndarray | None, d
     for p in range(k):
         rows = np.flatnonzero(fit.labels == p)
         m = int(min(parts[p], max(1, len(rows) // 25)))
+        learn = rows[_sample(len(rows), FIT_ROWS, seed + p)]
         sub = np.zeros(len(rows), dtype=int) if m == 1 else \
-            _kmeans(X[rows], m, seed + p, n_init=2).labels_
+            _kmeans(X[learn], m, seed + p, n_init=2).predict(X[rows])
         for s in range(m):
             detailed[rows[sub == s]] = nxt + s
             parent[nxt + s] = p
@@ -355,9 +368,7 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
     Below ``ONE_THREAD_BELOW`` users K-means runs on one thread: on a busy machine its
     OpenMP threads made a 1,500-user fit 20x slower.
     """
-    limits = 1 if len(X) < ONE_THREAD_BELOW else None
-    with threadpool_limits(limits=limits, user_api="openmp"):
-        return _persona_levels(X, base_labels, k=k, random_state=random_state)
+    return _persona_levels(X, base_labels, k=k, random_state=random_state)
 
 
 def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
@@ -382,7 +393,12 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
                           "split into personas")
     candidates = [k] if k is not None else list(range(DISTINCT_K_MIN, min(K_RANGE[1],
                                                                         distinct_rows) + 1))
-    fits = [_fit_k(X, kk, random_state, idx) for kk in candidates]
+    # K and its stability are decided on a sample of FIT_ROWS users (stated in why); the
+    # chosen K's centres then start one K-means run on everyone
+    rows = _sample(n, FIT_ROWS, random_state)
+    Xs = X[rows] if len(rows) < n else X
+    idx_s = _sample(len(Xs), SAMPLE, random_state)
+    fits = [_fit_k(Xs, kk, random_state, idx_s) for kk in candidates]
     table = [{"k": f.k, "personas": len(f.centers), "silhouette": _num(f.silhouette),
               "max_share": round(f.max_share, 4), "personas_over_5pct": f.n_big,
               "edge_users": int(f.edge.sum()), "actionable": f.actionable,
@@ -401,13 +417,15 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
     aris: dict[int, float] = {}
     chosen = ranked[0]
     for i in ranked:  # best silhouette first, until one is stable
-        aris[i] = _stability(X, fits[i], random_state)
+        aris[i] = _stability(Xs, fits[i], random_state)
         table[i]["stability_ari"] = round(aris[i], 4)
         if aris[i] >= STABLE_ARI:
             chosen = i
             break
     ari = aris[chosen]
-    fit = _order_by_size(fits[chosen])
+    fit = fits[chosen] if Xs is X else \
+        _fit_k(X, fits[chosen].k, random_state, idx, init=fits[chosen].model.cluster_centers_)
+    fit = _order_by_size(fit)
     if k is None:
         why.append(f"K-means for K {DISTINCT_K_MIN}..{K_RANGE[1]}: {len(actionable)} of "
                    f"{len(fits)} K gave actionable personas (none over {MAX_SHARE:.0%}, and "
@@ -420,6 +438,9 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
         if not fit.actionable:
             why.append(f"K={k} breaks the size rule (largest persona {fit.max_share:.0%}, "
                        f"{fit.n_big} of {BIG_SHARE:.0%}+)")
+    if Xs is not X:
+        why.append(f"K chosen on a seeded sample of {len(Xs):,} of {n:,} users; its centres "
+                   "started one K-means run on everyone")
     stable = ari >= STABLE_ARI
     why.append(f"stability: bootstrap ARI {ari:.2f} ({BOOTSTRAPS} resamples of "
                f"{BOOT_FRACTION:.0%}); " + ("stable" if stable else
@@ -482,12 +503,17 @@ def assign_levels(X: np.ndarray, levels: PersonaLevels | dict[str, Any]
     """Place new users: nearest persona centre, its broad group, edge when farther from it
     than the persona's far limit. Takes the levels or their ``to_dict()``."""
     info = levels.to_dict() if isinstance(levels, PersonaLevels) else levels
-    centers = np.asarray(info["centers"], dtype=float)
+    X = np.asarray(X)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    centers = np.asarray(info["centers"], dtype=dtype)
     limits = np.array([np.inf if v is None else v for v in info["far_distance"]])
-    to_broad = {int(k): int(v) for k, v in info["persona_to_broad"].items()}
-    # nearest centre without an n x k x d array (10M users would need gigabytes)
-    nearest, distance = pairwise_distances_argmin_min(np.asarray(X, dtype=float), centers)
+    to_broad = np.zeros(len(centers), dtype=int)
+    for persona, group in info["persona_to_broad"].items():
+        to_broad[int(persona)] = int(group)
+    # nearest centre without an n x k x d array (10M users would need gigabytes), in the
+    # matrix's own precision (a float64 copy of 10M float32 rows is 1.2 GB more)
+    nearest, distance = pairwise_distances_argmin_min(X.astype(dtype, copy=False), centers)
     edge = distance > limits[nearest]
-    broad = np.array([to_broad[int(p)] for p in nearest], dtype=int)
+    broad = to_broad[nearest]
     return {"persona": np.where(edge, NOISE, nearest), "broad": np.where(edge, NOISE, broad),
             "nearest": nearest, "edge": edge}

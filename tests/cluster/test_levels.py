@@ -65,6 +65,18 @@ def test_a_distinct_minority_does_not_make_a_two_persona_split_of_everyone_else(
     assert lv.k_table[0]["k"] == 2 and not lv.k_table[0]["actionable"]
 
 
+def test_many_users_are_levelled_from_a_sample_and_keep_the_truth():
+    X, y = make_blobs(n_samples=60_000, centers=4, n_features=6, cluster_std=0.8,
+                      center_box=(-12, 12), random_state=2)
+    lv = persona_levels(X.astype(np.float32), y)
+    assert lv.n_personas == 4 and len(lv.persona) == len(X)
+    core = ~lv.edge
+    assert adjusted_rand_score(y[core], lv.persona[core]) > 0.99
+    assert any("sample of 20,000 of 60,000 users" in w for w in lv.why)
+    placed = assign_levels(X, lv.to_dict())  # the saved summary places everyone the same way
+    assert (placed["nearest"][core] == lv.persona[core]).mean() > 0.999
+
+
 def test_tiny_groups_become_edge_users():
     X, y = make_blobs(n_samples=[600, 600, 600, 12], centers=[[0, 0, 0], [8, 0, 0], [0, 8, 0],
                                                               [0, 0, 12]],
