@@ -251,7 +251,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     timings["consistency"] = time.perf_counter() - started
     started = time.perf_counter()
     stability = None
-    if cfg.stability:
+    if cfg.stability and not levels_on:  # the persona level measures its own
         rows = order[:STABILITY_ROWS]
         stability = segmenter_stability(model.segmenter_, X[rows], labels[rows],
                                         random_state=cfg.random_state)
