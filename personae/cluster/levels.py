@@ -115,6 +115,7 @@ class PersonaLevels:
     k_table: list[dict[str, Any]]
     actionable: bool
     why: list[str] = field(default_factory=list)
+    edge_centers: np.ndarray | None = None  # groups too small to be personas: their users are edge
 
     @property
     def n_personas(self) -> int:
@@ -137,6 +138,8 @@ class PersonaLevels:
             "edge_users": int(self.edge.sum()),
             "centers": self.centers.astype(float).round(6).tolist(),
             "far_distance": [_num(v) for v in self.far_distance],
+            "edge_centers": [] if self.edge_centers is None else
+            self.edge_centers.astype(float).round(6).tolist(),
             "persona_to_broad": {str(k): v for k, v in self.persona_to_broad.items()},
             "detailed_to_persona": {str(k): v for k, v in self.detailed_to_persona.items()},
             "base_to_persona": {str(k): v for k, v in self.base_to_persona.items()},
@@ -196,6 +199,10 @@ def _far(dist: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.n
         keep = np.argsort(-ratio)[:cap]
         far = np.zeros(len(dist), dtype=bool)
         far[keep] = True
+        for g in range(k):  # the limit moves out to the users the cap kept in, so a saved
+            near = (labels == g) & ~far  # model flags exactly these training users
+            if near.any():
+                limits[g] = max(limits[g], float(dist[near].max()) * (1 + 1e-5))
     return far, limits
 
 
@@ -207,6 +214,7 @@ class _Fit:
     edge: np.ndarray
     centers: np.ndarray
     far_distance: np.ndarray
+    edge_centers: np.ndarray  # centres of the groups too small to be personas
     silhouette: float
     max_share: float
     n_big: int
@@ -242,7 +250,8 @@ def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray,
     silhouette = _silhouette(X, labels, idx)
     sized = n_big >= MIN_BIG and k >= K_RANGE[0]
     distinct = bool(silhouette >= DISTINCT_SILHOUETTE) and len(keep_groups) >= DISTINCT_K_MIN
-    return _Fit(k, labels, nearest, edge, centers, limits[keep_groups], silhouette, max_share,
+    return _Fit(k, labels, nearest, edge, centers, limits[keep_groups],
+                model.cluster_centers_[tiny], silhouette, max_share,
                 n_big, max_share <= MAX_SHARE and (sized or distinct), model)
 
 
@@ -354,8 +363,8 @@ def _order_by_size(fit: _Fit) -> _Fit:
     rank[order] = np.arange(k)
     labels = np.where(fit.labels == NOISE, NOISE, rank[np.maximum(fit.labels, 0)])
     return _Fit(fit.k, labels, rank[fit.nearest], fit.edge, fit.centers[order],
-                fit.far_distance[order], fit.silhouette, fit.max_share, fit.n_big,
-                fit.actionable, fit.model)
+                fit.far_distance[order], fit.edge_centers, fit.silhouette, fit.max_share,
+                fit.n_big, fit.actionable, fit.model)
 
 
 def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = None,
@@ -477,7 +486,8 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
         centers=fit.centers, far_distance=fit.far_distance, persona_to_broad=to_broad,
         detailed_to_persona=parent, base_to_persona=_base_map(base, fit.labels),
         separation=Separation(sil, int(min(len(idx), n)), base_dbcv, verdict),
-        stability_ari=ari, stable=stable, k_table=table, actionable=fit.actionable, why=why)
+        stability_ari=ari, stable=stable, k_table=table, actionable=fit.actionable, why=why,
+        edge_centers=fit.edge_centers)
 
 
 def _one_group(X: np.ndarray, base: np.ndarray, base_dbcv: float | None, idx: np.ndarray,
@@ -512,8 +522,13 @@ def assign_levels(X: np.ndarray, levels: PersonaLevels | dict[str, Any]
         to_broad[int(persona)] = int(group)
     # nearest centre without an n x k x d array (10M users would need gigabytes), in the
     # matrix's own precision (a float64 copy of 10M float32 rows is 1.2 GB more)
-    nearest, distance = pairwise_distances_argmin_min(X.astype(dtype, copy=False), centers)
+    X = X.astype(dtype, copy=False)
+    nearest, distance = pairwise_distances_argmin_min(X, centers)
     edge = distance > limits[nearest]
+    tiny = np.asarray(info.get("edge_centers") or [], dtype=dtype).reshape(-1, X.shape[1])
+    if len(tiny):  # nearer a group too small to be a persona than any persona: edge
+        _, to_tiny = pairwise_distances_argmin_min(X, tiny)
+        edge |= to_tiny < distance
     broad = to_broad[nearest]
     return {"persona": np.where(edge, NOISE, nearest), "broad": np.where(edge, NOISE, broad),
             "nearest": nearest, "edge": edge}

@@ -77,6 +77,20 @@ def test_many_users_are_levelled_from_a_sample_and_keep_the_truth():
     assert (placed["nearest"][core] == lv.persona[core]).mean() > 0.999
 
 
+def test_the_saved_summary_flags_the_same_edge_users_as_the_fit():
+    """Far users past the cap and members of tiny groups: a model that assigns the training
+    users again must call exactly the same users edge users as the fit did."""
+    X, truth_far = _continuum_with_outliers(seed=4)
+    rng = np.random.default_rng(9)
+    tiny = (rng.normal(0, 0.3, size=(12, 4)) + [0, 0, 9, 0]).astype(np.float32)
+    X = np.vstack([X, tiny, (rng.normal(size=(60, 4)) * 4).astype(np.float32)])
+    lv = persona_levels(X, np.zeros(len(X), int))
+    placed = assign_levels(X, json.loads(json.dumps(lv.to_dict())))
+    assert lv.edge.sum() > 0
+    assert (placed["edge"] == lv.edge).all()
+    assert (placed["persona"] == lv.persona).all()
+
+
 def test_tiny_groups_become_edge_users():
     X, y = make_blobs(n_samples=[600, 600, 600, 12], centers=[[0, 0, 0], [8, 0, 0], [0, 8, 0],
                                                               [0, 0, 12]],
