@@ -103,6 +103,8 @@ def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = N
     the run folder ``out``. ``events``: treat ``data`` as an event log and compute the
     features first (the options of :func:`personae.spark.events.compute`). ``options``:
     those of :func:`personae.segment` (k, k_range, algorithm, features, random_state...).
+    ``refine``: the fit over everyone (``"pyspark.ml"``, ``"lloyd"`` or ``"none"``), see
+    the module docstring.
     """
     if refine not in REFINES:
         raise ConfigError(f"The 'refine' parameter must be one of {list(REFINES)}. Got "

@@ -44,7 +44,7 @@ def _spark_run(spark, data, out: Path, **options):  # type: ignore[no-untyped-de
     return run(data, out, spark=spark, **options)
 
 
-def test_lloyd_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels,
+def test_spark_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels,
                                                tmp_path: Path) -> None:
     path, frame = blobs_path
     out = tmp_path / "run"
@@ -115,6 +115,10 @@ def test_bad_inputs(spark, tmp_path: Path) -> None:
                                       "--engine", "flink"])
     assert result.exit_code == 2 and "--engine must be one of embedded, spark" in \
         result.output
+    result = CliRunner().invoke(app, ["run", "users.csv", "--out", str(tmp_path / "x"),
+                                      "--engine", "spark", "--spark-refine", "bisecting"])
+    assert result.exit_code == 2 and "--spark-refine must be one of pyspark.ml, lloyd, " \
+        "none" in result.output
     result = CliRunner().invoke(app, ["features", "events.csv", "--out", "x.parquet",
                                       "--engine", "spark", "--on-bad-rows", "maybe"])
     assert result.exit_code == 2 and "--on-bad-rows" in result.output
