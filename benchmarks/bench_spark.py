@@ -12,8 +12,11 @@ Users: 15 features, 5 planted blobs, ``--algorithm kmeans`` with K chosen by eac
 KMeans over everyone); the table gives both K and the ARI of the Spark labels against the
 embedded ones (the target: ARI >= 0.95 and the same K). Events: the generated logs of
 bench_events.py, per-user features only. Phases, in seconds: jvm (SparkSession start),
-read (the input or the event features), collect (the driver sample), fit (sample fit +
-the full fit), label (everyone labelled, profiles from everyone), write.
+read (the input and the id check, or the event features), collect (the driver sample),
+fit (embedded: the K vote and the fit; Spark: fit_sample, the embedded run on the driver
+sample with its checks, and fit_all, pyspark.ml over everyone), checks (embedded:
+consistency and stability), label (everyone labelled), profile (profiles from everyone),
+write.
 """
 
 from __future__ import annotations
@@ -109,12 +112,13 @@ def _session(master: str):  # type: ignore[no-untyped-def]
 
 # run.json's timings -> the table's phases
 EMBEDDED_PHASES = {"read": ("read",), "fit": ("preprocess", "choose_algorithm", "choose_k",
-                                             "cluster", "consistency", "stability"),
-                   "label": ("profile", "personas", "journeys_and_map", "reference"),
+                                             "cluster"),
+                   "checks": ("consistency", "stability"),
+                   "profile": ("profile", "personas", "journeys_and_map", "reference"),
                    "write": ("write",)}
 SPARK_PHASES = {"read": ("read",), "collect": ("collect_sample",),
-                "fit": ("fit_sample", "fit"), "label": ("assign", "profile"),
-                "write": ("write",)}
+                "fit_sample": ("fit_sample",), "fit_all": ("fit",), "label": ("assign",),
+                "profile": ("profile",), "write": ("write",)}
 
 
 def _grouped(timings: dict[str, float], phases: dict[str, tuple[str, ...]]) -> dict[str, float]:
