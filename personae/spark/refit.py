@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import linalg
+from scipy.optimize import linear_sum_assignment
 
 from personae.spark import adapter
 from personae.spark.cluster import lloyd
@@ -140,3 +141,20 @@ def refine_levels(vectors: Any, levels: dict[str, Any], X_sample: np.ndarray, n_
     return Levels(centers=centers, far_distance=far, persona_to_broad=to_broad,
                   sizes=refined.sizes, iterations=refined.iterations,
                   converged=refined.converged, quantiles=rule)
+
+
+def renumbering(before: np.ndarray, after: np.ndarray) -> dict[int, int]:
+    """segment of the sample run -> segment after the full fit, for the same sample users:
+    the one-to-one matching that keeps the most users together (Hungarian on the
+    contingency table; edge users, -1, left out). The full fit numbers segments by their
+    size over everyone, so what the sample run said per segment (its stability flags, the
+    persona of each natural segment) follows its users through this map."""
+    before, after = np.asarray(before), np.asarray(after)
+    keep = (before >= 0) & (after >= 0)
+    if not keep.any():
+        return {}
+    old, new = before[keep], after[keep]
+    table = np.zeros((int(old.max()) + 1, int(new.max()) + 1), dtype=np.int64)
+    np.add.at(table, (old, new), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return {int(r): int(c) for r, c in zip(rows, cols, strict=True)}

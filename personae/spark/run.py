@@ -193,6 +193,15 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
         info, levels_info = _full_fit(model, users, sample, work, id_column, n_users, refine,
                                       max_iter, tol, int(options.get("random_state", 0)))
         model.n_users_ = n_users
+        renumbered = refit.renumbering(fitted.labels, model.predict(sample))
+        if getattr(model, "levels_", None) is not None:  # natural segment -> its persona
+            natural = refit.renumbering(fitted.extra["user_columns"]["natural_segment"],
+                                        model.predict_natural(sample))
+            model.levels_ = {**model.levels_, "base_to_persona": {
+                str(natural.get(int(base), int(base))): {
+                    **target, "persona": renumbered.get(target["persona"], target["persona"])}
+                for base, target in model.levels_["base_to_persona"].items()}}
+        info["renumbered_from_sample"] = {str(k): v for k, v in renumbered.items()}
         timings["fit"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
@@ -214,7 +223,8 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
         started = clock.perf_counter()
         stats = profile_stats(users, files, model, sample.head(50), n_users)
         profiles = adapter.profiles_from_stats(stats)
-        unstable = set(fitted.stability["unstable_segments"]) if fitted.stability else set()
+        unstable = {renumbered.get(int(seg), int(seg)) for seg in
+                    (fitted.stability or {}).get("unstable_segments", [])}
         profiles["unstable"] = profiles["segment"].isin(unstable)
         timings["profile"] = clock.perf_counter() - started
 

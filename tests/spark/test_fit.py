@@ -124,8 +124,23 @@ def test_persona_levels_are_refined_over_everyone(spark, users, tmp_path: Path) 
     pairs = written.groupby("segment")["broad_segment"].nunique()
     assert (pairs == 1).all()
     assert ((written["segment"] == -1) == (written["broad_segment"] == -1)).all()
+    # the natural segments' personas (from the sample run) follow the renumbering of the fit
+    for base, target in levels["base_to_persona"].items():
+        personas = written.loc[written["natural_segment"] == int(base), "segment"]
+        assert personas[personas >= 0].mode().iloc[0] == target["persona"], base
     embedded = segment(frame, algorithm="kmeans", persona_levels=True, stability=False)
     assert result.k == embedded.n_segments
     truth = pd.Series(embedded.labels, index=frame["user_id"]).loc[written["user_id"]]
     core = (truth.to_numpy() >= 0) & (written["segment"].to_numpy() >= 0)
     assert adjusted_rand_score(truth[core], written["segment"][core]) >= 0.95
+
+
+def test_renumbering_follows_the_sample_users() -> None:
+    """What the sample run said of its segment 0 is said of the segment its users are in
+    after the full fit (numbered by size over everyone)."""
+    from personae.spark.refit import renumbering
+
+    before = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, -1])
+    after = np.array([2, 2, 1, 0, 0, 1, 1, 1, 1, 0])
+    assert renumbering(before, after) == {0: 2, 1: 0, 2: 1}
+    assert renumbering(np.array([-1, -1]), np.array([0, 1])) == {}
