@@ -89,6 +89,11 @@ def run(
                                                    "GaussianMixture), lloyd (from the "
                                                    "sample's centroids) or none (the sample "
                                                    "fit).")] = "pyspark.ml",
+    spark_sample: Annotated[int | None, typer.Option(help="With --engine spark: users "
+                                                          "collected to the driver to choose "
+                                                          "the algorithm, K and the persona "
+                                                          "levels (default: the engine's, "
+                                                          "200,000).")] = None,
     embed: Annotated[str | None, typer.Option(help="With --events: segment by sequence "
                                                    "embeddings, word2vec or sentence (see "
                                                    "'personae features --embed').")] = None,
@@ -154,7 +159,7 @@ def run(
         if _choice("--engine", engine, ("embedded", "spark")) == "spark":
             spark = _spark_run(settings, out, spark_master,
                                _choice("--spark-refine", spark_refine,
-                                       ("pyspark.ml", "lloyd", "none")))
+                                       ("pyspark.ml", "lloyd", "none")), spark_sample)
         else:
             result = segment(config=settings)
             if settings.input.events is not None:
@@ -301,7 +306,8 @@ def _print_summary(result: Any, out: Path) -> None:
                       "k_selection.csv, model/, run.json)")
 
 
-def _spark_run(settings: Any, out: Path, master: str | None, refine: str) -> Any:
+def _spark_run(settings: Any, out: Path, master: str | None, refine: str,
+               sample_users: int | None) -> Any:
     """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
     from personae.report import write_report
     from personae.spark.run import run as spark_run
@@ -310,8 +316,9 @@ def _spark_run(settings: Any, out: Path, master: str | None, refine: str) -> Any
     segmentation.pop("stability")
     events = settings.input.events
     given = None if events is None else {**events.mapping, "on_bad_rows": events.on_bad_rows}
+    sample = {} if sample_users is None else {"sample_users": sample_users}
     result = spark_run(settings.input.path, out, master=master, events=given, refine=refine,
-                       **segmentation)
+                       **sample, **segmentation)
     if result.event_report is not None:
         for line in result.event_report.lines():
             console.print(f"events: {line}", highlight=False, soft_wrap=True)

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from typer.testing import CliRunner
 
 from generated import blob_users
 from personae import SegmentModel, segment
+from personae.cli import app
 from personae.profile.segments import feature_frame, segment_profiles
 
 pytestmark = pytest.mark.filterwarnings(
@@ -110,15 +112,30 @@ def test_density_fit_on_the_sample_labels_everyone_by_its_nearest_rule(spark, us
 
 
 def test_persona_levels_are_refined_over_everyone(spark, users, tmp_path: Path) -> None:
+    """``personae run --engine spark --persona-levels`` (on the active session), then
+    ``personae assign`` with the model it wrote: the embedded engine places every user in
+    the persona Spark wrote."""
     frame = users.drop(columns=["plan"])
+    path = tmp_path / "users.parquet"
+    frame.to_parquet(path)
     out = tmp_path / "levels"
-    result = _run(spark, frame, out, algorithm="kmeans", persona_levels=True)
+    ran = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--engine", "spark",
+                                   "--algorithm", "kmeans", "--persona-levels",
+                                   "--spark-sample", str(SAMPLE), "--report-map", "none"])
+    assert ran.exit_code == 0, ran.output
+    assert (out / "report.html").is_file() and (out / "personas.json").is_file()
     written = _labels_served_by_the_embedded_model(out, frame)
+    assigned = CliRunner().invoke(app, ["assign", str(out / "model"), str(path), "--out",
+                                        str(tmp_path / "assigned.parquet")])
+    assert assigned.exit_code == 0, assigned.output
+    again = pd.read_parquet(tmp_path / "assigned.parquet").set_index("user_id")
+    assert np.array_equal(again.loc[written["user_id"], "segment"], written["segment"])
     assert {"segment", "broad_segment", "natural_segment"} <= set(written.columns)
     assert (out / "model" / "levels.json").is_file() and (out / "persona_levels.csv").is_file()
     levels = json.loads((out / "model" / "levels.json").read_text())
     info = json.loads((out / "run.json").read_text())
     assert info["engine"]["levels_refine"]["converged"]
+    assert info["engine"]["sample_users"] == SAMPLE
     assert sum(levels["sizes"]["persona"].values()) == N_USERS
     # each persona sits in one broad group; edge users are -1 at both levels
     pairs = written.groupby("segment")["broad_segment"].nunique()
@@ -129,7 +146,7 @@ def test_persona_levels_are_refined_over_everyone(spark, users, tmp_path: Path) 
         personas = written.loc[written["natural_segment"] == int(base), "segment"]
         assert personas[personas >= 0].mode().iloc[0] == target["persona"], base
     embedded = segment(frame, algorithm="kmeans", persona_levels=True, stability=False)
-    assert result.k == embedded.n_segments
+    assert len(levels["centers"]) == embedded.n_segments
     truth = pd.Series(embedded.labels, index=frame["user_id"]).loc[written["user_id"]]
     core = (truth.to_numpy() >= 0) & (written["segment"].to_numpy() >= 0)
     assert adjusted_rand_score(truth[core], written["segment"][core]) >= 0.95
