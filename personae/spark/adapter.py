@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from personae.cluster._base import NOISE
+from personae.cluster.hierarchy import taxonomy
 from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
 from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
 from personae.cluster.mixture import memberships_summary
@@ -33,7 +34,7 @@ __all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentM
            "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
            "detect_id_column", "feature_frame", "fit_sample", "model_space",
            "profiles_from_stats", "set_centers", "set_levels", "set_mixture",
-           "staged_folder", "user_columns", "write_frame"]
+           "staged_folder", "taxonomy", "user_columns", "write_frame"]
 
 
 def fit_sample(sample: pd.DataFrame, **options: Any) -> SegmentationResult:

@@ -368,13 +368,24 @@ def _write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], u
         if fitted.algorithm_table is not None:
             fitted.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
         if fitted.hierarchy is not None:
-            (staging / "hierarchy.json").write_text(json.dumps(fitted.hierarchy, default=_jsonable),
-                                                    encoding="utf-8")
+            (staging / "hierarchy.json").write_text(json.dumps(
+                _hierarchy(fitted.hierarchy, labelled), default=_jsonable), encoding="utf-8")
         if "levels_table" in fitted.extra:
             fitted.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
         model.save(staging / "model")
         (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
                                           encoding="utf-8")
+
+
+def _hierarchy(sample_hierarchy: dict[str, Any], labelled: Any) -> dict[str, Any]:
+    """The sample's taxonomy document with its nodes' sizes and shares counted over every
+    user (one row per combination of levels comes back); the dendrogram stays the
+    sample's, as in the embedded run, which builds its tree on a sample too."""
+    levels = [c for c in labelled.columns if c.startswith("level_")]
+    rows = labelled.groupBy(*levels).count().collect()
+    combos = np.array([[r[c] for c in levels] for r in rows], dtype=np.int64)
+    counts = np.array([r["count"] for r in rows], dtype=np.int64)
+    return {**sample_hierarchy, "nodes": adapter.taxonomy(combos, counts)}
 
 
 def _jsonable(value: Any) -> Any:

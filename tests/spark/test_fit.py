@@ -111,6 +111,21 @@ def test_density_fit_on_the_sample_labels_everyone_by_its_nearest_rule(spark, us
     assert profiles.groupby("segment")["size"].first().sum() == N_USERS
 
 
+def test_hierarchical_taxonomy_counts_every_user(spark, users, tmp_path: Path) -> None:
+    """The Ward tree is the sample's (as the embedded engine builds it on a sample); the
+    taxonomy's sizes are every user's."""
+    frame = users.drop(columns=["plan"])
+    out = tmp_path / "tree"
+    _run(spark, frame, out, algorithm="hierarchical", k=4)
+    written = _labels_served_by_the_embedded_model(out, frame)
+    nodes = json.loads((out / "hierarchy.json").read_text())["nodes"]
+    for level in (1, 2, 3):
+        sizes = {n["segment"]: n["size"] for n in nodes if n["level"] == level}
+        assert sizes == written[f"level_{level}"].value_counts().to_dict()
+    assert {n["segment"]: n["size"] for n in nodes if n["level"] == 2} == \
+        written["segment"].value_counts().to_dict()
+
+
 def test_persona_levels_are_refined_over_everyone(spark, users, tmp_path: Path) -> None:
     """``personae run --engine spark --persona-levels`` (on the active session), then
     ``personae assign`` with the model it wrote: the embedded engine places every user in
