@@ -139,8 +139,9 @@ def spark_kmeans(vectors: Any, k: int, *, seed: int, max_iter: int = 20,
     """pyspark.ml KMeans with k-means|| seeding over everyone (K from the sample)."""
     from pyspark.ml.clustering import KMeans
     from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import functions as F
 
-    data = vectors.select(array_to_vector("x").alias("features"))
+    data = vectors.select(array_to_vector(F.col("x")).alias("features"))
     fitted = KMeans(k=k, initMode="k-means||", seed=seed, maxIter=max_iter, tol=tol,
                     featuresCol="features").fit(data)
     centers = np.asarray(fitted.clusterCenters(), dtype=np.float64)

@@ -48,8 +48,9 @@ def spark_mixture(vectors: Any, k: int, *, seed: int, n_init: int = 3, max_iter:
     users. Raises ``np.linalg.LinAlgError`` when a covariance is singular."""
     from pyspark.ml.clustering import GaussianMixture
     from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import functions as F
 
-    data = vectors.select(array_to_vector("x").alias("features"))
+    data = vectors.select(array_to_vector(F.col("x")).alias("features"))
     best = None
     for start in range(n_init):
         fitted = GaussianMixture(k=k, seed=seed + start, maxIter=max_iter, tol=tol,
