@@ -92,6 +92,16 @@ def run(
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
                                                           "URL (default local[*]).")] = None,
+    spark_refine: Annotated[str, typer.Option(help="With --engine spark: the fit over "
+                                                   "everyone, pyspark.ml (KMeans k-means||, "
+                                                   "GaussianMixture), lloyd (from the "
+                                                   "sample's centroids) or none (the sample "
+                                                   "fit).")] = "pyspark.ml",
+    spark_sample: Annotated[int | None, typer.Option(help="With --engine spark: users "
+                                                          "collected to the driver to choose "
+                                                          "the algorithm, K and the persona "
+                                                          "levels (default: the engine's, "
+                                                          "200,000).")] = None,
     embed: Annotated[str | None, typer.Option(help="With --events: segment by sequence "
                                                    "embeddings, word2vec or sentence (see "
                                                    "'personae features --embed').")] = None,
@@ -180,7 +190,9 @@ def run(
             raise ConfigError("no INPUT: give a user table or event log, or input.path in "
                               "--config")
         if _choice("--engine", engine, ("embedded", "spark")) == "spark":
-            spark = _spark_run(settings, out, spark_master)
+            spark = _spark_run(settings, out, spark_master,
+                               _choice("--spark-refine", spark_refine,
+                                       ("pyspark.ml", "lloyd", "none")), spark_sample)
         else:
             result = segment(config=settings)
             if settings.input.events is not None:
@@ -400,7 +412,8 @@ def _print_summary(result: Any, out: Path) -> None:
                       "k_selection.csv, model/, run.json)")
 
 
-def _spark_run(settings: Any, out: Path, master: str | None) -> Any:
+def _spark_run(settings: Any, out: Path, master: str | None, refine: str,
+               sample_users: int | None) -> Any:
     """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
     from personae.report import write_report
     from personae.spark.run import run as spark_run
@@ -409,7 +422,9 @@ def _spark_run(settings: Any, out: Path, master: str | None) -> Any:
     segmentation.pop("stability")
     events = settings.input.events
     given = None if events is None else {**events.mapping, "on_bad_rows": events.on_bad_rows}
-    result = spark_run(settings.input.path, out, master=master, events=given, **segmentation)
+    sample = {} if sample_users is None else {"sample_users": sample_users}
+    result = spark_run(settings.input.path, out, master=master, events=given, refine=refine,
+                       **sample, **segmentation)
     if result.event_report is not None:
         for line in result.event_report.lines():
             console.print(f"events: {line}", highlight=False, soft_wrap=True)

@@ -120,17 +120,24 @@ class HierarchicalSegmenter(NearestSampleMixin, Segmenter):
         return self
 
 
-def taxonomy(levels: np.ndarray) -> list[dict[str, Any]]:
-    """Tree nodes (id, level, segment, parent, size, share) from all users' nested labels."""
-    n = len(levels)
+def taxonomy(levels: np.ndarray, weights: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Tree nodes (id, level, segment, parent, size, share) from all users' nested labels;
+    ``weights``: users per row when each row of ``levels`` stands for many (counts of each
+    combination of labels, as the Spark engine aggregates them)."""
+    w = np.ones(len(levels), dtype=np.int64) if weights is None else \
+        np.asarray(weights, dtype=np.int64)
+    n = int(w.sum())
     nodes: list[dict[str, Any]] = []
     for j in range(levels.shape[1]):
-        values, counts = np.unique(levels[:, j], return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        values, index = np.unique(levels[:, j], return_inverse=True)
+        counts = np.bincount(index, weights=w, minlength=len(values)).astype(np.int64)
+        for position, (value, count) in enumerate(zip(values.tolist(), counts.tolist(),
+                                                      strict=True)):
             parent = None
             if j > 0:
-                parents = levels[levels[:, j] == value, j - 1]
-                parent = f"L{j}.{int(np.bincount(parents).argmax())}"
+                rows = index == position
+                parents = levels[rows, j - 1]
+                parent = f"L{j}.{int(np.bincount(parents, weights=w[rows]).argmax())}"
             nodes.append({"id": f"L{j + 1}.{value}", "level": j + 1, "segment": int(value),
                           "parent": parent, "size": int(count), "share": count / n})
     return nodes

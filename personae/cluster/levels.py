@@ -71,7 +71,7 @@ ONE_THREAD_BELOW = 20_000
 
 Verdict = Literal["distinct groups", "regions of a continuum", "no structure worth splitting"]
 
-__all__ = ["PersonaLevels", "Separation", "assign_levels", "persona_levels"]
+__all__ = ["PersonaLevels", "Separation", "assign_levels", "broad_groups", "persona_levels"]
 
 
 @dataclass(frozen=True)
@@ -294,15 +294,23 @@ def _ward_cut(centers: np.ndarray, sizes: np.ndarray, groups: int) -> np.ndarray
 
 
 def _broad(X: np.ndarray, fit: _Fit, idx: np.ndarray) -> dict[int, int]:
-    k = len(fit.centers)
-    sizes = np.bincount(fit.nearest, minlength=k)
+    return broad_groups(X, fit.labels, fit.centers,
+                        np.bincount(fit.nearest, minlength=len(fit.centers)), idx)
+
+
+def broad_groups(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, sizes: np.ndarray,
+                 idx: np.ndarray) -> dict[int, int]:
+    """persona -> broad group: Ward's merge of the persona ``centers`` weighted by ``sizes``,
+    cut at 2 groups, or 3 (with 4+ personas) when the silhouette of ``labels`` (persona per
+    row of ``X``, ``-1`` = edge) on the rows ``idx`` is at least that of 2."""
+    k = len(centers)
     if k <= 2:
         return {p: p for p in range(k)}
     best: tuple[float, dict[int, int]] | None = None
     for groups in (2, 3) if k >= 4 else (2,):
-        cut = _ward_cut(fit.centers, sizes, groups)
-        labels = np.where(fit.labels == NOISE, NOISE, cut[np.maximum(fit.labels, 0)])
-        score = _silhouette(X, labels, idx)
+        cut = _ward_cut(centers, sizes, groups)
+        grouped = np.where(labels == NOISE, NOISE, cut[np.maximum(labels, 0)])
+        score = _silhouette(X, grouped, idx)
         score = -1.0 if not np.isfinite(score) else score
         if best is None or score >= best[0] + (0.0 if groups == 2 else 1e-12):
             best = (score, {p: int(cut[p]) for p in range(k)})

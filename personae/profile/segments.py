@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -41,6 +43,68 @@ def model_space(features: pd.DataFrame, preprocessor: TablePreprocessor) -> pd.D
     return scaled
 
 
+@dataclass(frozen=True)
+class SegmentStats:
+    """What a profile table is made of, per segment (rows, ``segments`` in order) and per
+    feature (columns): computed from a frame by :func:`segment_stats`, or by aggregations
+    over every user elsewhere (the Spark engine), then turned into the table by
+    :func:`profiles_from_stats`.
+
+    ``mean``/``median``/``std`` (ddof 0) are in the users' own units, missing values
+    skipped; ``scaled_*`` are where the model measures distance (imputed, log, scaled):
+    per-segment means, sums and sums of squares, and the overall mean, std, sum and sum of
+    squares. ``sizes`` count every user of a segment.
+    """
+
+    segments: np.ndarray
+    sizes: np.ndarray
+    columns: list[str]
+    categorical: frozenset[str]
+    mean: np.ndarray
+    median: np.ndarray
+    std: np.ndarray
+    overall_mean: np.ndarray
+    overall_std: np.ndarray
+    scaled_mean: np.ndarray
+    scaled_sum: np.ndarray
+    scaled_sq: np.ndarray
+    scaled_overall_mean: np.ndarray
+    scaled_overall_std: np.ndarray
+    scaled_total_sum: np.ndarray
+    scaled_total_sq: np.ndarray
+
+
+def segment_stats(features: pd.DataFrame, labels: np.ndarray,
+                  preprocessor: TablePreprocessor) -> SegmentStats:
+    """The statistics of :class:`SegmentStats` from the users' feature frame and labels."""
+    labels = np.asarray(labels)
+    grouped = features.groupby(labels, sort=True)
+    means = grouped.mean()
+    sizes = pd.Series(labels).value_counts().sort_index()
+    # float64: the model's float32 matrix would round the means (Spark sums in doubles)
+    scaled = model_space(features, preprocessor).astype(float)
+    values = scaled.to_numpy()
+    codes, uniques = pd.factorize(labels, sort=True)
+    sums = np.column_stack([np.bincount(codes, weights=values[:, j], minlength=len(uniques))
+                            for j in range(values.shape[1])])
+    sq = np.column_stack([np.bincount(codes, weights=values[:, j] ** 2,
+                                      minlength=len(uniques))
+                          for j in range(values.shape[1])])
+    return SegmentStats(
+        segments=means.index.to_numpy().astype(int), sizes=sizes.loc[means.index].to_numpy(),
+        columns=[str(c) for c in features.columns],
+        categorical=frozenset(preprocessor.categorical_),
+        mean=means.to_numpy(dtype=float), median=grouped.median().to_numpy(dtype=float),
+        std=grouped.std(ddof=0).to_numpy(dtype=float),
+        overall_mean=features.mean().to_numpy(dtype=float),
+        overall_std=features.std(ddof=0).to_numpy(dtype=float),
+        scaled_mean=scaled.groupby(labels, sort=True).mean().to_numpy(dtype=float),
+        scaled_sum=sums, scaled_sq=sq,
+        scaled_overall_mean=scaled.mean().to_numpy(dtype=float),
+        scaled_overall_std=scaled.std(ddof=0).to_numpy(dtype=float),
+        scaled_total_sum=values.sum(axis=0), scaled_total_sq=(values ** 2).sum(axis=0))
+
+
 def segment_profiles(features: pd.DataFrame, labels: np.ndarray,
                      preprocessor: TablePreprocessor) -> pd.DataFrame:
     """One row per (segment, feature): size, share, mean/median/std, z-score vs everyone.
@@ -50,41 +114,37 @@ def segment_profiles(features: pd.DataFrame, labels: np.ndarray,
     (segment mean - overall mean) / overall std: in raw units one heavy user inflates the
     std so much that every segment looks average.
     """
-    labels = np.asarray(labels)
-    grouped = features.groupby(labels, sort=True)
-    means, medians, stds = grouped.mean(), grouped.median(), grouped.std(ddof=0)
-    sizes = pd.Series(labels).value_counts().sort_index()
-    overall_mean = features.mean()
-    overall_std = features.std(ddof=0).replace(0.0, np.nan)
-    scaled = model_space(features, preprocessor)
-    scaled_means = scaled.groupby(labels, sort=True).mean()
-    scaled_overall_mean = scaled.mean()
-    scaled_overall_std = scaled.std(ddof=0).replace(0.0, np.nan)
-    categorical = set(preprocessor.categorical_)
+    return profiles_from_stats(segment_stats(features, labels, preprocessor))
+
+
+def profiles_from_stats(summary: SegmentStats) -> pd.DataFrame:
+    """The profile table (``PROFILE_COLUMNS``) from per-segment statistics."""
+    n_total = int(summary.sizes.sum())
+    overall_std = np.where(summary.overall_std == 0.0, np.nan, summary.overall_std)
+    scaled_std = np.where(summary.scaled_overall_std == 0.0, np.nan, summary.scaled_overall_std)
     frames = []
-    for name in features.columns:
-        z = (scaled_means[name] - scaled_overall_mean[name]) / scaled_overall_std[name]
+    for j, name in enumerate(summary.columns):
+        z = (summary.scaled_mean[:, j] - summary.scaled_overall_mean[j]) / scaled_std[j]
         frames.append(pd.DataFrame({
-            "segment": means.index.astype(int),
-            "size": sizes.loc[means.index].to_numpy(),
-            "share": sizes.loc[means.index].to_numpy() / len(labels),
+            "segment": summary.segments.astype(int),
+            "size": summary.sizes,
+            "share": summary.sizes / n_total,
             "feature": name,
-            "kind": "category" if name.split("=", 1)[0] in categorical and "=" in name
+            "kind": "category" if name.split("=", 1)[0] in summary.categorical and "=" in name
             else "number",
-            "mean": means[name].to_numpy(),
-            "median": medians[name].to_numpy(),
-            "std": stds[name].to_numpy(),
-            "overall_mean": overall_mean[name],
-            "overall_std": overall_std[name],
-            "z_score": z.fillna(0.0).to_numpy(),
+            "mean": summary.mean[:, j],
+            "median": summary.median[:, j],
+            "std": summary.std[:, j],
+            "overall_mean": summary.overall_mean[j],
+            "overall_std": overall_std[j],
+            "z_score": np.nan_to_num(z, nan=0.0),
         }))
     profiles = pd.concat(frames, ignore_index=True)
-    profiles = _add_tests(profiles, scaled, labels)
+    profiles = _add_tests(profiles, summary)
     return profiles.sort_values(["segment", "feature"], kind="stable").reset_index(drop=True)
 
 
-def _add_tests(profiles: pd.DataFrame, scaled: pd.DataFrame,
-               labels: np.ndarray) -> pd.DataFrame:
+def _add_tests(profiles: pd.DataFrame, summary: SegmentStats) -> pd.DataFrame:
     """Each segment against everyone else, per feature: effect size and a corrected test.
 
     Numbers: Welch's t-test and Cohen's d (pooled std) where the model measures distance
@@ -95,19 +155,12 @@ def _add_tests(profiles: pd.DataFrame, scaled: pd.DataFrame,
     *distinguishing* when the corrected test is significant and the effect is at least
     d = 0.2 (numbers) or 5 percentage points of share (categories).
     """
-    values = scaled.to_numpy(dtype=float)
-    n_total = len(labels)
-    total_sum = values.sum(axis=0)
-    total_sq = (values ** 2).sum(axis=0)
-    codes, uniques = pd.factorize(labels, sort=True)
-    counts = np.bincount(codes, minlength=len(uniques)).astype(float)
-    sums = np.column_stack([np.bincount(codes, weights=values[:, j], minlength=len(uniques))
-                            for j in range(values.shape[1])])
-    sq = np.column_stack([np.bincount(codes, weights=values[:, j] ** 2,
-                                      minlength=len(uniques))
-                          for j in range(values.shape[1])])
-    column_index = {name: j for j, name in enumerate(scaled.columns)}
-    segment_index = {int(seg): i for i, seg in enumerate(uniques)}
+    n_total = int(summary.sizes.sum())
+    total_sum, total_sq = summary.scaled_total_sum, summary.scaled_total_sq
+    counts = summary.sizes.astype(float)
+    sums, sq = summary.scaled_sum, summary.scaled_sq
+    column_index = {name: j for j, name in enumerate(summary.columns)}
+    segment_index = {int(seg): i for i, seg in enumerate(summary.segments)}
     rows = profiles.reset_index(drop=True)
     i = rows["segment"].map(segment_index).to_numpy()
     j = rows["feature"].map(column_index).to_numpy()

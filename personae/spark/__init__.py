@@ -3,8 +3,9 @@ enough. pyspark is imported only inside this package (``pip install 'personae[sp
 
 - :func:`from_events` / :func:`write_events_features`: per-user event features in Spark SQL,
   with the definitions of :mod:`personae.features.events`;
-- :func:`run`: K and the algorithm chosen on a driver sample by personae's own rules,
-  K-means refined over everyone in Spark, the same run folder and model format.
+- :func:`run`: K and the algorithm chosen on a driver sample by personae's own rules, the
+  full fit over everyone in pyspark.ml (KMeans, GaussianMixture) or as Spark aggregations
+  (persona levels), profiles from every user, the same run folder and model format.
 
 These are what ``engine="spark"`` calls (``personae features/run --engine spark``); the
 embedded entry points are ``personae.features.from_events`` and ``personae.segment``.

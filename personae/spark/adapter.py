@@ -12,18 +12,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personae.cluster._base import NOISE
+from personae.cluster.hierarchy import taxonomy
+from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
+from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
 from personae.cluster.mixture import memberships_summary
 from personae.data.writers import staged_folder, write_frame
 from personae.features.table import detect_id_column
 from personae.model import NOVELTY_MARGIN, NOVELTY_QUANTILE, NOVELTY_ROWS, SegmentModel
 from personae.pipeline import SegmentationResult, segment
-from personae.profile.segments import feature_frame, segment_profiles
+from personae.profile.segments import (
+    SegmentStats,
+    feature_frame,
+    model_space,
+    profiles_from_stats,
+)
 
 CENTROID_ALGORITHMS = ("kmeans", "minibatch")
 
-__all__ = ["CENTROID_ALGORITHMS", "SegmentModel", "SegmentationResult", "detect_id_column",
-           "fit_sample", "profiles", "set_centers", "staged_folder", "user_columns",
-           "write_frame"]
+__all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentModel",
+           "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
+           "detect_id_column", "feature_frame", "fit_sample", "model_space",
+           "profiles_from_stats", "set_centers", "set_levels", "set_mixture",
+           "staged_folder", "taxonomy", "user_columns", "write_frame"]
 
 
 def fit_sample(sample: pd.DataFrame, **options: Any) -> SegmentationResult:
@@ -38,6 +49,36 @@ def set_centers(model: SegmentModel, centers: np.ndarray, inertia: float,
     seg = model.segmenter_
     seg.cluster_centers_ = np.asarray(centers, dtype=np.float32)
     seg.inertia_ = float(inertia)
+    _refresh(model, sample)
+
+
+def set_mixture(model: SegmentModel, weights: np.ndarray, means: np.ndarray,
+                covariances: np.ndarray, precisions_cholesky: np.ndarray,
+                sample: pd.DataFrame) -> None:
+    """Write a full-covariance Gaussian mixture (in segment order) into the model."""
+    seg = model.segmenter_
+    seg.weights_, seg.means_ = np.asarray(weights), np.asarray(means)
+    seg.covariances_ = np.asarray(covariances)
+    seg.precisions_cholesky_ = np.asarray(precisions_cholesky)
+    seg.covariance_type_ = "full"
+    seg.converged_ = True
+    _refresh(model, sample)
+
+
+def set_levels(model: SegmentModel, centers: np.ndarray, far_distance: np.ndarray,
+               persona_to_broad: dict[int, int]) -> None:
+    """Write refined persona levels (centres in persona order, far limits, persona ->
+    broad) into the model's levels.json state; the sizes follow once everyone is placed."""
+    levels = dict(model.levels_)
+    levels["centers"] = np.asarray(centers, dtype=float).round(6).tolist()
+    levels["far_distance"] = [None if not np.isfinite(v) else round(float(v), 6)
+                              for v in far_distance]
+    levels["persona_to_broad"] = {str(k): int(v) for k, v in persona_to_broad.items()}
+    model.levels_ = levels
+
+
+def _refresh(model: SegmentModel, sample: pd.DataFrame) -> None:
+    seg = model.segmenter_
     X = model.transform(sample)
     model.labels_ = seg.predict(X)
     distances = seg.distance(X[:NOVELTY_ROWS])
@@ -47,12 +88,19 @@ def set_centers(model: SegmentModel, centers: np.ndarray, inertia: float,
 
 def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
                  ) -> dict[str, np.ndarray]:
-    """segment, then the algorithm's per-user columns (novel, probability, level_...), as
-    the embedded run writes them into users_segmented (``pipeline.algorithm_outputs``,
-    from the stable model surface: a loaded model has no fit-time attributes)."""
+    """segment, then the columns the embedded run writes beside it into users_segmented
+    (the persona levels' broad_segment and natural_segment; ``pipeline.algorithm_outputs``:
+    probability..., novel, level_...), from the stable model surface: a loaded model has
+    no fit-time attributes. The detailed level is not in the model, so it is not here."""
     seg = model.segmenter_
     X = model.transform(frame)
-    columns: dict[str, np.ndarray] = {"segment": np.asarray(seg.predict(X), dtype=np.int32)}
+    natural = np.asarray(seg.predict(X), dtype=np.int32)
+    columns: dict[str, np.ndarray] = {"segment": natural}
+    if getattr(model, "levels_", None) is not None:
+        placed = assign_levels(X, model.levels_)
+        columns = {"segment": np.asarray(placed["persona"], dtype=np.int32),
+                   "broad_segment": np.asarray(placed["broad"], dtype=np.int32),
+                   "natural_segment": natural}
     if hasattr(seg, "predict_proba"):
         columns.update(memberships_summary(np.asarray(seg.predict_proba(X)),
                                            seg.mixed_threshold))
@@ -64,21 +112,11 @@ def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
     return columns
 
 
-def profiles(model: SegmentModel, sample: pd.DataFrame, labels: np.ndarray,
-             stability: dict[str, Any] | None = None) -> pd.DataFrame:
-    """segment_profiles of the sample under its final labels (the embedded computation);
-    ``stability``: the sample run's (its ``unstable_segments`` are flagged)."""
-    table = segment_profiles(feature_frame(sample, model.preprocessor_, "input"), labels,
-                             model.preprocessor_)
-    unstable = set(stability["unstable_segments"]) if stability else set()
-    table["unstable"] = table["segment"].isin(unstable)
-    return table
-
-
 def model_files(model: SegmentModel, folder: Path) -> dict[str, bytes]:
-    """The saved model as bytes (model.json + arrays.npz): what travels to the executors."""
+    """The saved model as bytes (model.json, arrays.npz and levels.json / rfm.json where the
+    model has them): what travels to the executors."""
     model.save(folder)
-    return {name: (folder / name).read_bytes() for name in ("model.json", "arrays.npz")}
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
 
 
 def load_model_files(files: dict[str, bytes], folder: Path) -> SegmentModel:

@@ -1,7 +1,7 @@
 """K-means over everyone in Spark, started from the centroids the embedded model found on
 the driver sample; and the users' labels by the embedded model itself, on the executors.
 
-The model travels to the executors as its saved files (model.json + arrays.npz bytes) and
+The model travels to the executors as its saved files (model.json, arrays.npz...) and
 is rebuilt there with :meth:`SegmentModel.load`: the preprocessor that scales a user and
 the rule that labels them are the embedded engine's own code, so a Spark run's labels are
 those ``SegmentModel.load(run/model).predict`` gives.
@@ -40,8 +40,9 @@ class Refined:
     shift_history: tuple[float, ...]
 
 
-def _model_on_worker(files: dict[str, bytes]) -> Any:
-    digest = hashlib.sha1(files["model.json"] + files["arrays.npz"]).hexdigest()
+def model_on_worker(files: dict[str, bytes]) -> Any:
+    digest = hashlib.sha1(b"".join(name.encode() + files[name] for name in sorted(files))
+                          ).hexdigest()
     model = _LOADED.get(digest)
     if model is None:
         folder = Path(tempfile.mkdtemp(prefix="personae-spark-model-"))
@@ -59,7 +60,7 @@ def scaled_vectors(users: Any, files: dict[str, bytes], id_column: str) -> Any:
     id_type = users.schema[id_column].dataType.simpleString()
 
     def transform(batches: Any) -> Any:
-        model = _model_on_worker(files)
+        model = model_on_worker(files)
         for pdf in batches:
             X = model.transform(pdf).astype(np.float32)
             yield pd.DataFrame({"id": pdf[id_column].to_numpy(), "x": list(X)})
@@ -138,8 +139,9 @@ def spark_kmeans(vectors: Any, k: int, *, seed: int, max_iter: int = 20,
     """pyspark.ml KMeans with k-means|| seeding over everyone (K from the sample)."""
     from pyspark.ml.clustering import KMeans
     from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import functions as F
 
-    data = vectors.select(array_to_vector("x").alias("features"))
+    data = vectors.select(array_to_vector(F.col("x")).alias("features"))
     fitted = KMeans(k=k, initMode="k-means||", seed=seed, maxIter=max_iter, tol=tol,
                     featuresCol="features").fit(data)
     centers = np.asarray(fitted.clusterCenters(), dtype=np.float64)
@@ -165,7 +167,7 @@ def assign(users: Any, files: dict[str, bytes], id_column: str, columns: list[tu
         f", `{name}` {f.dataType.simpleString()}" for name, f in renamed)
 
     def label(batches: Any) -> Any:
-        model = _model_on_worker(files)
+        model = model_on_worker(files)
         for pdf in batches:
             cols = adapter.user_columns(model, pdf, id_column)
             out = pd.DataFrame({id_column: pdf[id_column].to_numpy()})
@@ -176,3 +178,21 @@ def assign(users: Any, files: dict[str, bytes], id_column: str, columns: list[tu
             yield out
 
     return users.mapInPandas(label, schema=schema)
+
+
+def memberships(users: Any, files: dict[str, bytes], id_column: str, k: int) -> Any:
+    """memberships.parquet as the embedded run writes it: the id, then the probability of
+    every segment (``segment_0``...), from the model's posterior on the executors."""
+    id_type = users.schema[id_column].dataType.simpleString()
+    names = [f"segment_{j}" for j in range(k)]
+
+    def proba(batches: Any) -> Any:
+        model = model_on_worker(files)
+        for pdf in batches:
+            p = np.asarray(model.predict_proba(pdf))
+            out = pd.DataFrame(p, columns=names)
+            out.insert(0, id_column, pdf[id_column].to_numpy())
+            yield out
+
+    schema = f"`{id_column}` {id_type}, " + ", ".join(f"`{n}` double" for n in names)
+    return users.mapInPandas(proba, schema=schema)

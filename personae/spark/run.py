@@ -3,15 +3,27 @@
 1. Read the user table (or compute event features) as a Spark DataFrame; count the users
    and check their ids.
 2. Collect a sample to the driver, chosen by a hash of the id (the whole table when it
-   fits ``sample_users``) and run the embedded engine on it: cleaning, algorithm and K by
-   its own rules.
-3. K-means models: refine the centroids over everyone in Spark (Lloyd passes from the
-   sample's centroids, or pyspark.ml KMeans with k-means||), then write them back into the
-   model. Other algorithms keep the sample fit; everyone is assigned by its own
-   nearest rule.
-4. Label everyone with the embedded model on the executors and write the run folder:
-   users_segmented (streamed, never collected), segment_profiles (of the sample, sizes of
-   everyone), k_selection, model/, run.json.
+   fits ``sample_users``) and run the embedded engine on it: cleaning, algorithm, K and
+   (``persona_levels``) the persona levels by its own rules.
+3. The full fit over everyone (``refine``, default ``"pyspark.ml"``):
+
+   - kmeans / minibatch: pyspark.ml KMeans (k-means||) with the sample's K; or, with
+     ``refine="lloyd"``, Lloyd passes as Spark aggregations from the sample's centroids;
+   - gmm: pyspark.ml GaussianMixture with the sample's K (best of the sample's ``n_init``
+     starts) when the sample chose full covariances, the only kind pyspark.ml fits; other
+     covariance types keep the sample's mixture;
+   - hierarchical, dbscan, hdbscan, meanshift, kprototypes: the sample fit, as the embedded
+     engine itself fits them (on a sample, O(n^2)); everyone is placed by the model's
+     nearest rule. pyspark.ml's BisectingKMeans is a different tree (divisive k-means, not
+     Ward's) with no place in the model format, so hierarchical is not mapped onto it;
+   - persona levels: their centres refined by Lloyd passes, far limits from every user's
+     distance, the broad level re-cut from the refined centres (``refit.refine_levels``).
+
+   What was fitted is written back into the embedded model, so ``SegmentModel.predict``
+   gives every user the label Spark wrote.
+4. Label everyone with that model on the executors and write the run folder:
+   users_segmented (streamed, never collected), memberships (gmm), segment_profiles (from
+   every user, Spark aggregations), k_selection, model/, run.json.
 """
 
 from __future__ import annotations
@@ -29,14 +41,16 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import ConfigError, DataError
-from personae.spark import adapter, cluster
+from personae.spark import adapter, cluster, refit
 from personae.spark.output import write_single_file
+from personae.spark.profiles import median_rule, profile_stats
 from personae.spark.session import from_pandas, spark_errors, spark_session, to_pandas
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_USERS = 200_000
-Refine = Literal["lloyd", "kmeans||", "none"]
+REFINES = ("pyspark.ml", "lloyd", "none")
+Refine = Literal["pyspark.ml", "lloyd", "none"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class SparkRun:
     refine: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     event_report: Any = None
+    edge_users: int = 0
 
 
 def _read_users(spark: Any, data: Any) -> tuple[Any, str]:
@@ -82,16 +97,18 @@ def _spark_type(values: np.ndarray) -> str:
 
 def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = None,
         events: dict[str, Any] | None = None, sample_users: int = SAMPLE_USERS,
-        refine: Refine = "lloyd", max_iter: int = 20, tol: float = 1e-4,
+        refine: Refine = "pyspark.ml", max_iter: int = 20, tol: float = 1e-4,
         **options: Any) -> SparkRun:
     """Segment ``data`` (a user table: path, pandas or Spark DataFrame) with Spark and write
     the run folder ``out``. ``events``: treat ``data`` as an event log and compute the
     features first (the options of :func:`personae.spark.events.compute`). ``options``:
     those of :func:`personae.segment` (k, k_range, algorithm, features, random_state...).
+    ``refine``: the fit over everyone (``"pyspark.ml"``, ``"lloyd"`` or ``"none"``), see
+    the module docstring.
     """
-    if refine not in ("lloyd", "kmeans||", "none"):
-        raise ConfigError("The 'refine' parameter must be one of ['lloyd', 'kmeans||', "
-                          f"'none']. Got {refine!r} instead.")
+    if refine not in REFINES:
+        raise ConfigError(f"The 'refine' parameter must be one of {list(REFINES)}. Got "
+                          f"{refine!r} instead.")
     if isinstance(sample_users, bool) or not isinstance(sample_users, int) or sample_users < 100:
         raise ConfigError(f"The 'sample_users' parameter must be an int >= 100. Got "
                           f"{sample_users!r} instead.")
@@ -170,37 +187,22 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
     from pyspark.sql import functions as F
 
     model = fitted.model
+    seg = model.segmenter_
     with spark_errors(source):
         started = clock.perf_counter()
-        info: dict[str, Any] = {"method": "none", "why": "the sample fit is final"}
-        seg = model.segmenter_
-        if seg.name in adapter.CENTROID_ALGORITHMS and refine != "none" and \
-                n_users > len(sample):
-            files = adapter.model_files(model, work / "sample_model")
-            vectors = cluster.scaled_vectors(users, files, id_column) \
-                .persist(StorageLevel.MEMORY_AND_DISK)
-            X = model.transform(sample)
-            variance = float(np.mean(np.var(X, axis=0)))
-            if refine == "lloyd":
-                refined = cluster.lloyd(vectors, seg.cluster_centers_, variance,
-                                        max_iter=max_iter, tol=tol)
-            else:
-                refined = cluster.spark_kmeans(vectors, int(model.n_clusters_),
-                                               seed=int(options.get("random_state", 0)),
-                                               max_iter=max_iter, tol=tol)
-            vectors.unpersist()
-            adapter.set_centers(model, refined.centers, refined.inertia, sample)
-            info = {"method": refined.method, "iterations": refined.iterations,
-                    "converged": refined.converged, "inertia_all_users": refined.inertia,
-                    "centroid_shift": list(refined.shift_history),
-                    "why": ("Lloyd passes over all users from the sample's centroids"
-                            if refined.method == "lloyd" else
-                            "pyspark.ml KMeans (k-means||) over all users, K from the sample")}
-        elif seg.name not in adapter.CENTROID_ALGORITHMS and n_users > len(sample):
-            info = {"method": "none", "why": f"{seg.name} fitted on the sample; everyone else "
-                    "assigned by its nearest rule (SegmentModel.predict on the executors)"}
+        info, levels_info = _full_fit(model, users, sample, work, id_column, n_users, refine,
+                                      max_iter, tol, int(options.get("random_state", 0)))
         model.n_users_ = n_users
-        timings["refine"] = clock.perf_counter() - started
+        renumbered = refit.renumbering(fitted.labels, model.predict(sample))
+        if getattr(model, "levels_", None) is not None:  # natural segment -> its persona
+            natural = refit.renumbering(fitted.extra["user_columns"]["natural_segment"],
+                                        model.predict_natural(sample))
+            model.levels_ = {**model.levels_, "base_to_persona": {
+                str(natural.get(int(base), int(base))): {
+                    **target, "persona": renumbered.get(target["persona"], target["persona"])}
+                for base, target in model.levels_["base_to_persona"].items()}}
+        info["renumbered_from_sample"] = {str(k): v for k, v in renumbered.items()}
+        timings["fit"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
         files = adapter.model_files(model, work / "final_model")
@@ -211,11 +213,25 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
         counts = {int(r["segment"]): int(r["n"]) for r in labelled.groupBy("segment")
                   .agg(F.count("*").alias("n")).collect()}
         novel = labelled.where("novel").count() if "novel" in labelled.columns else 0
+        if levels_info is not None:
+            broad = {int(r["broad_segment"]): int(r["n"]) for r in labelled.groupBy(
+                "broad_segment").agg(F.count("*").alias("n")).collect()}
+            model.levels_ = {**model.levels_, "edge_users": counts.get(adapter.NOISE, 0), "sizes": {
+                "broad": _keyed(broad), "persona": _keyed(counts), "detailed": {}}}
         timings["assign"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
-        _write_folder(out, fitted, model, sample, labelled, counts, novel, n_users, source,
-                      info, spark, timings)
+        stats = profile_stats(users, files, model, sample.head(50), n_users)
+        profiles = adapter.profiles_from_stats(stats)
+        unstable = {renumbered.get(int(seg), int(seg)) for seg in
+                    (fitted.stability or {}).get("unstable_segments", [])}
+        profiles["unstable"] = profiles["segment"].isin(unstable)
+        timings["profile"] = clock.perf_counter() - started
+
+        started = clock.perf_counter()
+        _write_folder(out, fitted, model, files, users, labelled, profiles, counts, novel,
+                      n_users, len(sample), source, info, levels_info, spark, id_column,
+                      timings)
         labelled.unpersist()
         users.unpersist()
         timings["write"] = clock.perf_counter() - started
@@ -223,53 +239,153 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
     sizes = tuple(counts.get(s, 0) for s in range(k))
     return SparkRun(out=out, users=n_users, sample_users=len(sample), algorithm=seg.name, k=k,
                     sizes=sizes, refine=info, timings={k_: round(v, 3) for k_, v in
-                                                       timings.items()}, event_report=report)
+                                                       timings.items()}, event_report=report,
+                    edge_users=counts.get(adapter.NOISE, 0))
 
 
-def _write_folder(out: Path, fitted: Any, model: Any, sample: pd.DataFrame, labelled: Any,
-                  counts: dict[int, int], novel: int, n_users: int, source: str,
-                  refine: dict[str, Any], spark: Any, timings: dict[str, float]) -> None:
+def _keyed(counts: dict[int, int]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in sorted(counts.items())}
+
+
+def _full_fit(model: Any, users: Any, sample: pd.DataFrame, work: Path, id_column: str,
+              n_users: int, refine: str, max_iter: int, tol: float, seed: int
+              ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Refit the sample's model over everyone where Spark can (the model is changed in
+    place); what was done and why, for run.json, and the persona levels' refinement."""
+    from pyspark import StorageLevel
+
+    if n_users <= len(sample):
+        return {"method": "none", "why": "the sample is every user: its fit is final"}, None
+    if refine == "none":
+        return {"method": "none", "why": "refine='none': the sample fit is kept; everyone "
+                "assigned by the saved model"}, None
+    vectors = cluster.scaled_vectors(users, adapter.model_files(model, work / "sample_model"),
+                                     id_column).persist(StorageLevel.MEMORY_AND_DISK)
+    X = model.transform(sample)
+    try:
+        info = _refit_segmenter(model, vectors, X, sample, refine, max_iter, tol, seed)
+        levels_info = None
+        if getattr(model, "levels_", None) is not None and model.levels_["n_personas"] > 1:
+            refined = refit.refine_levels(vectors, model.levels_, X, n_users,
+                                          max_iter=max_iter, tol=tol)
+            adapter.set_levels(model, refined.centers, refined.far_distance,
+                               refined.persona_to_broad)
+            levels_info = {"iterations": refined.iterations, "converged": refined.converged,
+                           "far_limit_quartiles": refined.quantiles,
+                           "why": "persona levels chosen on the sample by the embedded rules; "
+                                  "persona centres refined by Lloyd passes over all users, "
+                                  "far limits (Q3 + 3 IQR) from all users' distances, broad "
+                                  "level re-cut by Ward on the refined centres"}
+    finally:
+        vectors.unpersist()
+    return info, levels_info
+
+
+def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFrame,
+                     refine: str, max_iter: int, tol: float, seed: int) -> dict[str, Any]:
+    seg = model.segmenter_
+    k = int(model.segmenter_.n_segments_)
+    if seg.name in adapter.CENTROID_ALGORITHMS:
+        variance = float(np.mean(np.var(X, axis=0)))
+        if refine == "lloyd":
+            refined = cluster.lloyd(vectors, seg.cluster_centers_, variance,
+                                    max_iter=max_iter, tol=tol)
+        else:
+            refined = cluster.spark_kmeans(vectors, k, seed=seed, max_iter=max_iter, tol=tol)
+        adapter.set_centers(model, refined.centers, refined.inertia, sample)
+        return {"method": refined.method, "iterations": refined.iterations,
+                "converged": refined.converged, "inertia_all_users": refined.inertia,
+                "centroid_shift": list(refined.shift_history),
+                "why": ("Lloyd passes over all users from the sample's centroids"
+                        if refined.method == "lloyd" else
+                        "pyspark.ml KMeans (k-means||) over all users, K from the sample")}
+    if seg.name == "gmm":
+        cov = seg.covariance_type_
+        if refine != "pyspark.ml" or cov != "full":
+            return {"method": "none", "why": (
+                f"pyspark.ml GaussianMixture fits full covariances only; the sample's '{cov}' "
+                "mixture is kept" if cov != "full" else "refine='lloyd' applies to K-means; "
+                "the sample's mixture is kept") + "; everyone assigned by its posterior"}
+        try:
+            mixture = refit.spark_mixture(vectors, k, seed=seed, n_init=int(seg.n_init))
+        except np.linalg.LinAlgError:
+            return {"method": "none", "why": "pyspark.ml GaussianMixture gave a singular "
+                    "covariance; the sample's mixture is kept"}
+        adapter.set_mixture(model, mixture.weights, mixture.means, mixture.covariances,
+                            mixture.precisions_cholesky, sample)
+        return {"method": "pyspark.ml GaussianMixture", "iterations": mixture.iterations,
+                "starts": mixture.starts,
+                "log_likelihood_all_users": mixture.log_likelihood,
+                "why": f"pyspark.ml GaussianMixture (full covariances, best of {mixture.starts} "
+                       "starts) over all users, K and the covariance type from the sample"}
+    return {"method": "none", "why": f"{seg.name} fitted on the sample (as the embedded engine "
+            "fits it); everyone else assigned by its nearest rule (SegmentModel.predict on the "
+            "executors)"}
+
+
+def _write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], users: Any,
+                  labelled: Any, profiles: pd.DataFrame, counts: dict[int, int], novel: int,
+                  n_users: int, sample_users: int, source: str, refine: dict[str, Any],
+                  levels: dict[str, Any] | None, spark: Any, id_column: str,
+                  timings: dict[str, float]) -> None:
     import pyspark
 
     k = int(model.n_clusters_)
     sizes = np.array([counts.get(s, 0) for s in range(k)])
-    sample_labels = model.predict(sample)
-    profiles = adapter.profiles(model, sample, sample_labels, fitted.stability)
-    full = pd.Series(counts)
-    profiles["size"] = profiles["segment"].map(full).fillna(0).astype(int)
-    profiles["share"] = profiles["size"] / n_users
     info = json.loads(json.dumps(fitted.info, default=_jsonable))
     info["input"] = {**info["input"], "source": source, "users": n_users}
     info["segments"] = {**info["segments"], "k": k, "sizes": sizes.tolist(),
                         "shares": (sizes / n_users).round(6).tolist(),
-                        "edge_users": int(counts.get(-1, 0)), "novel_users": int(novel)}
+                        "edge_users": int(counts.get(adapter.NOISE, 0)), "novel_users": int(novel)}
     if "inertia_all_users" in refine:
         info["metrics"] = {**info.get("metrics", {}),
                            "inertia_all_users": refine["inertia_all_users"]}
     info["algorithm"]["why"] = [*info["algorithm"]["why"],
-                                f"spark: chosen on {len(sample):,} of {n_users:,} users; "
+                                f"spark: chosen on {sample_users:,} of {n_users:,} users; "
                                 f"{refine['why']}"]
+    if "levels" in info and getattr(model, "levels_", None) is not None:
+        info["levels"] = {**info["levels"], "sizes": model.levels_["sizes"],
+                          "why": [*info["levels"]["why"], "spark: " + (
+                              levels["why"] if levels else "levels of the sample kept")]}
     info["engine"] = {"name": "spark", "master": spark.sparkContext.master,
-                      "spark_version": pyspark.__version__, "sample_users": len(sample),
-                      "refine": refine,
-                      "profiles_from": "the sample" if len(sample) < n_users else "all users"}
+                      "spark_version": pyspark.__version__, "sample_users": sample_users,
+                      "refine": refine, "levels_refine": levels,
+                      "profiles_from": "all users (Spark aggregations)",
+                      "profile_medians": median_rule(n_users)}
     info["timings_seconds"] = {**info.get("timings_seconds", {}),
                                **{f"spark_{k_}": round(v, 3) for k_, v in timings.items()}}
     with adapter.staged_folder(out) as staging:
         ordered = labelled.orderBy(labelled.columns[0])
         write_single_file(ordered, staging / "users_segmented.parquet")
         write_single_file(ordered, staging / "users_segmented.csv")
+        if hasattr(model.segmenter_, "predict_proba"):
+            n_components = int(model.segmenter_.n_segments_)
+            write_single_file(cluster.memberships(users, files, id_column, n_components)
+                              .orderBy(id_column), staging / "memberships.parquet")
         profiles.to_csv(staging / "segment_profiles.csv", index=False)
         if fitted.k_table is not None:
             fitted.k_table.to_csv(staging / "k_selection.csv", index=False)
         if fitted.algorithm_table is not None:
             fitted.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
         if fitted.hierarchy is not None:
-            (staging / "hierarchy.json").write_text(json.dumps(fitted.hierarchy, default=_jsonable),
-                                                    encoding="utf-8")
+            (staging / "hierarchy.json").write_text(json.dumps(
+                _hierarchy(fitted.hierarchy, labelled), default=_jsonable), encoding="utf-8")
+        if "levels_table" in fitted.extra:
+            fitted.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
         model.save(staging / "model")
         (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
                                           encoding="utf-8")
+
+
+def _hierarchy(sample_hierarchy: dict[str, Any], labelled: Any) -> dict[str, Any]:
+    """The sample's taxonomy document with its nodes' sizes and shares counted over every
+    user (one row per combination of levels comes back); the dendrogram stays the
+    sample's, as in the embedded run, which builds its tree on a sample too."""
+    levels = [c for c in labelled.columns if c.startswith("level_")]
+    rows = labelled.groupBy(*levels).count().collect()
+    combos = np.array([[r[c] for c in levels] for r in rows], dtype=np.int64)
+    counts = np.array([r["count"] for r in rows], dtype=np.int64)
+    return {**sample_hierarchy, "nodes": adapter.taxonomy(combos, counts)}
 
 
 def _jsonable(value: Any) -> Any:

@@ -44,13 +44,13 @@ def _spark_run(spark, data, out: Path, **options):  # type: ignore[no-untyped-de
     return run(data, out, spark=spark, **options)
 
 
-def test_lloyd_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels,
+def test_spark_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels,
                                                tmp_path: Path) -> None:
     path, frame = blobs_path
     out = tmp_path / "run"
     result = _spark_run(spark, str(path), out, sample_users=SAMPLE, algorithm="kmeans")
     assert result.users == N_USERS and result.sample_users == SAMPLE
-    assert result.refine["method"] == "lloyd" and result.refine["converged"]
+    assert result.refine["method"] == "kmeans||"  # pyspark.ml KMeans, K from the sample
     assert {"users_segmented.parquet", "users_segmented.csv", "segment_profiles.csv",
             "k_selection.csv", "model", "run.json"} <= {p.name for p in out.iterdir()}
     users = pd.read_parquet(out / "users_segmented.parquet")
@@ -74,13 +74,13 @@ def test_lloyd_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels
 
 
 @pytest.mark.slow
-def test_pyspark_kmeans_refinement_agrees(spark, blobs_path, embedded_labels,
+def test_lloyd_refinement_from_the_sample_centroids_agrees(spark, blobs_path, embedded_labels,
                                           tmp_path: Path) -> None:
     path, frame = blobs_path
     result = _spark_run(spark, frame, tmp_path / "run", sample_users=SAMPLE,
-                        algorithm="kmeans", refine="kmeans||")
+                        algorithm="kmeans", refine="lloyd")
     users = pd.read_parquet(tmp_path / "run" / "users_segmented.parquet")
-    assert result.refine["method"] == "kmeans||"
+    assert result.refine["method"] == "lloyd" and result.refine["converged"]
     ari = adjusted_rand_score(embedded_labels.loc[users["user_id"]], users["segment"])
     assert ari >= 0.95, ari
     model = SegmentModel.load(tmp_path / "run" / "model")
@@ -115,6 +115,10 @@ def test_bad_inputs(spark, tmp_path: Path) -> None:
                                       "--engine", "flink"])
     assert result.exit_code == 2 and "--engine must be one of embedded, spark" in \
         result.output
+    result = CliRunner().invoke(app, ["run", "users.csv", "--out", str(tmp_path / "x"),
+                                      "--engine", "spark", "--spark-refine", "bisecting"])
+    assert result.exit_code == 2 and "--spark-refine must be one of pyspark.ml, lloyd, " \
+        "none" in result.output
     result = CliRunner().invoke(app, ["features", "events.csv", "--out", "x.parquet",
                                       "--engine", "spark", "--on-bad-rows", "maybe"])
     assert result.exit_code == 2 and "--on-bad-rows" in result.output
