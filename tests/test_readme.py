@@ -79,3 +79,17 @@ def test_the_python_api_block_runs(workdir: Path) -> None:
     assert namespace["from_log"].n_segments == 3
     personas = namespace["result"].personas["personas"]
     assert sum(p["segment"] >= 0 for p in personas) == namespace["result"].n_segments
+
+
+@pytest.mark.slow
+def test_the_persona_levels_block_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(README.parent)  # the block names the bundled log by its repo path
+    namespace: dict = {}
+    exec(compile(_block("## Personas a team can act on", "python"), "README.md", "exec"),
+         namespace)
+    assert 3 <= namespace["levels"]["personas"] <= 8
+    table = namespace["table"]
+    assert len(table) == 1_000 and (table["segment"] == -1).mean() < 0.05
+    crosstab = namespace["rfm_crosstab"](namespace["result"].labels,
+                                         namespace["rfm"]["rfm_segment"])
+    assert int(crosstab.to_numpy().sum()) >= 1_000
