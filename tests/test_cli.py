@@ -87,6 +87,10 @@ def test_assign_labels_new_users_like_the_fit(tmp_path: Path, blobs_csv: Path) -
     again = pd.read_csv(assigned)
     assert again["segment"].tolist() == fitted["segment"].tolist()
     assert "assigned 3,000 users" in result.stdout
+    names = {p["segment"]: p["name"] for p in
+             json.loads((out / "personas.json").read_text())["personas"]}
+    assert list(again.columns[:3]) == ["user_id", "segment", "persona"]
+    assert again["persona"].tolist() == again["segment"].map(names).tolist()
 
 
 def test_rerun_replaces_an_earlier_run_but_not_a_foreign_folder(tmp_path: Path,

@@ -330,6 +330,8 @@ def assign(
 
 
 def _assign_table(model_dir: Path, input_path: Path, out: Path) -> Any:
+    import pandas as pd
+
     from personae.data.readers import read_table
     from personae.data.writers import write_frame_atomic
     from personae.features.table import user_ids
@@ -341,7 +343,10 @@ def _assign_table(model_dir: Path, input_path: Path, out: Path) -> Any:
     id_column = model.id_column_ if model.id_column_ in frame.columns else None
     ids = user_ids(frame, id_column, str(input_path))
     labels = model.predict(frame, str(input_path))
-    write_frame_atomic(users_table(frame, ids, labels), out)
+    names = {int(s["segment"]): s["persona"] for s in getattr(model, "segments_", None) or []
+             if s.get("persona")}
+    persona = {"persona": pd.Series(labels).map(names).to_numpy()} if names else None
+    write_frame_atomic(users_table(frame, ids, labels, persona), out)
     return labels
 
 
