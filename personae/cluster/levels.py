@@ -64,6 +64,8 @@ BOOT_FRACTION = 0.8
 DETAILED_TARGET = (8, 12)
 DETAILED_MIN_SHARE = 0.005
 MIN_USERS = 30
+CHUNK_ROWS = 500_000
+SMALL_PASS = 200_000  # users x centres x features held at once by a small request
 FIT_ROWS = 20_000  # users the K choice, its stability and each detailed split are learnt on
 # users (the FIT_ROWS sample fits included): OpenMP's threads cost more than they give
 # there (spin-waits)
@@ -160,11 +162,29 @@ def _num(value: float | None) -> float | None:
 
 def _kmeans(X: np.ndarray, k: int, seed: int, n_init: int = N_INIT,
             init: np.ndarray | None = None) -> KMeans:
+    # the run on everyone centres X in place and back (copy_x=False): a copy of 10M users
+    # would be 600 MB more at the run's peak
     model = KMeans(n_clusters=k, n_init=n_init, random_state=seed) if init is None else \
-        KMeans(n_clusters=k, init=init, n_init=1, random_state=seed)  # sample's centres
+        KMeans(n_clusters=k, init=init, n_init=1, random_state=seed, copy_x=False)
     with threadpool_limits(limits=1 if len(X) <= ONE_THREAD_BELOW else None,
                            user_api="openmp"):
         return model.fit(X)
+
+
+def _distances(X: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each row's distance to the centre it is labelled with, a chunk of rows at a time (a
+    whole 10M-user difference matrix would be gigabytes)."""
+    out = np.empty(len(X), dtype=np.float32)
+    for start in range(0, len(X), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        out[rows] = np.linalg.norm(X[rows] - centers[labels[rows]], axis=1)
+    return out
+
+
+def _predict(model: KMeans, X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.concatenate([model.predict(X[rows[start:start + CHUNK_ROWS]])
+                           for start in range(0, len(rows), CHUNK_ROWS)] or
+                          [np.zeros(0, dtype=np.int32)])
 
 
 def _sample(n: int, size: int, seed: int, mask: np.ndarray | None = None) -> np.ndarray:
@@ -226,7 +246,7 @@ def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray,
            init: np.ndarray | None = None) -> _Fit:
     model = _kmeans(X, k, seed, init=init)
     raw = model.labels_
-    dist = np.linalg.norm(X - model.cluster_centers_[raw], axis=1)
+    dist = _distances(X, model.cluster_centers_, raw)
     far, limits = _far(dist, raw, k)
     counts = np.bincount(raw, minlength=k)
     tiny = counts < EDGE_SHARE * len(X)
@@ -339,7 +359,7 @@ def _detailed(X: np.ndarray, fit: _Fit, seed: int) -> tuple[np.ndarray | None, d
         m = int(min(parts[p], max(1, len(rows) // 25)))
         learn = rows[_sample(len(rows), FIT_ROWS, seed + p)]
         sub = np.zeros(len(rows), dtype=int) if m == 1 else \
-            _kmeans(X[learn], m, seed + p, n_init=2).predict(X[rows])
+            _predict(_kmeans(X[learn], m, seed + p, n_init=2), X, rows)
         for s in range(m):
             detailed[rows[sub == s]] = nxt + s
             parent[nxt + s] = p
@@ -503,7 +523,7 @@ def _one_group(X: np.ndarray, base: np.ndarray, base_dbcv: float | None, idx: np
     n = len(X)
     zeros = np.zeros(n, dtype=int)
     center = np.median(X, axis=0, keepdims=True)
-    dist = np.linalg.norm(X - center, axis=1)
+    dist = _distances(X, center, zeros)
     far, limits = _far(dist, zeros, 1)
     labels = np.where(far, NOISE, 0)
     return PersonaLevels(
@@ -531,12 +551,23 @@ def assign_levels(X: np.ndarray, levels: PersonaLevels | dict[str, Any]
     # nearest centre without an n x k x d array (10M users would need gigabytes), in the
     # matrix's own precision (a float64 copy of 10M float32 rows is 1.2 GB more)
     X = X.astype(dtype, copy=False)
-    nearest, distance = pairwise_distances_argmin_min(X, centers)
+    nearest, distance = _nearest(X, centers)
     edge = distance > limits[nearest]
     tiny = np.asarray(info.get("edge_centers") or [], dtype=dtype).reshape(-1, X.shape[1])
     if len(tiny):  # nearer a group too small to be a persona than any persona: edge
-        _, to_tiny = pairwise_distances_argmin_min(X, tiny)
+        _, to_tiny = _nearest(X, tiny)
         edge |= to_tiny < distance
     broad = to_broad[nearest]
     return {"persona": np.where(edge, NOISE, nearest), "broad": np.where(edge, NOISE, broad),
             "nearest": nearest, "edge": edge}
+
+
+def _nearest(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centre and the distance to it. A request of a few users takes one numpy
+    pass (scikit-learn's checks cost more than the arithmetic there); many users go
+    through its chunked pairwise search, which never holds users x centres x features."""
+    if len(X) * len(centers) * X.shape[1] <= SMALL_PASS:
+        d = np.sqrt(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2))
+        nearest = d.argmin(axis=1)
+        return nearest, d[np.arange(len(X)), nearest]
+    return pairwise_distances_argmin_min(X, centers)
