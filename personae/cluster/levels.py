@@ -536,28 +536,46 @@ def _one_group(X: np.ndarray, base: np.ndarray, base_dbcv: float | None, idx: np
         why=[reason])
 
 
-def assign_levels(X: np.ndarray, levels: PersonaLevels | dict[str, Any]
+@dataclass(frozen=True)
+class LevelCentres:
+    """What placing a user needs, as arrays: a service prepares it once per model rather
+    than per request (the saved summary holds lists)."""
+
+    centers: np.ndarray
+    limits: np.ndarray
+    to_broad: np.ndarray
+    edge_centers: np.ndarray
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> LevelCentres:
+        centers = np.asarray(info["centers"], dtype=np.float64)
+        to_broad = np.zeros(len(centers), dtype=int)
+        for persona, group in info["persona_to_broad"].items():
+            to_broad[int(persona)] = int(group)
+        return cls(centers=centers,
+                   limits=np.array([np.inf if v is None else v for v in info["far_distance"]]),
+                   to_broad=to_broad,
+                   edge_centers=np.asarray(info.get("edge_centers") or [],
+                                           dtype=np.float64).reshape(-1, centers.shape[1]))
+
+
+def assign_levels(X: np.ndarray, levels: PersonaLevels | LevelCentres | dict[str, Any]
                   ) -> dict[str, np.ndarray]:
     """Place new users: nearest persona centre, its broad group, edge when farther from it
-    than the persona's far limit. Takes the levels or their ``to_dict()``."""
-    info = levels.to_dict() if isinstance(levels, PersonaLevels) else levels
+    than the persona's far limit or nearer a group too small to be a persona. Takes the
+    levels, their ``to_dict()`` or its :class:`LevelCentres`."""
+    if not isinstance(levels, LevelCentres):
+        info = levels.to_dict() if isinstance(levels, PersonaLevels) else levels
+        levels = LevelCentres.from_info(info)
     X = np.asarray(X)
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    centers = np.asarray(info["centers"], dtype=dtype)
-    limits = np.array([np.inf if v is None else v for v in info["far_distance"]])
-    to_broad = np.zeros(len(centers), dtype=int)
-    for persona, group in info["persona_to_broad"].items():
-        to_broad[int(persona)] = int(group)
-    # nearest centre without an n x k x d array (10M users would need gigabytes), in the
-    # matrix's own precision (a float64 copy of 10M float32 rows is 1.2 GB more)
-    X = X.astype(dtype, copy=False)
-    nearest, distance = _nearest(X, centers)
-    edge = distance > limits[nearest]
-    tiny = np.asarray(info.get("edge_centers") or [], dtype=dtype).reshape(-1, X.shape[1])
-    if len(tiny):  # nearer a group too small to be a persona than any persona: edge
-        _, to_tiny = _nearest(X, tiny)
+    # the matrix's own precision: a float64 copy of 10M float32 rows is 1.2 GB more
+    X = X.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64, copy=False)
+    nearest, distance = _nearest(X, levels.centers.astype(X.dtype, copy=False))
+    edge = distance > levels.limits[nearest]
+    if len(levels.edge_centers):
+        _, to_tiny = _nearest(X, levels.edge_centers.astype(X.dtype, copy=False))
         edge |= to_tiny < distance
-    broad = to_broad[nearest]
+    broad = levels.to_broad[nearest]
     return {"persona": np.where(edge, NOISE, nearest), "broad": np.where(edge, NOISE, broad),
             "nearest": nearest, "edge": edge}
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -265,8 +266,7 @@ def _user_id(user: dict[str, Any], i: int, loaded: LoadedModel) -> Any:
 def _count(metrics: Metrics, rows: list[dict[str, Any]], source: str) -> None:
     if not rows:
         return
-    labels, counts = np.unique([r["segment"] for r in rows], return_counts=True)
-    for label, count in zip(labels.tolist(), counts.tolist(), strict=True):
+    for label, count in Counter(r["segment"] for r in rows).items():
         metrics.assignments.labels(str(label), source).inc(count)
     novel = sum(1 for r in rows if r["novel"])
     if novel:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from personae.cluster.levels import assign_levels
+from personae.cluster.levels import LevelCentres, assign_levels
 from personae.errors import PersonaeError
 from personae.model import SegmentModel
 
@@ -92,6 +92,7 @@ class LoadedModel:
     centre_norms: np.ndarray | None = None
     medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
     log_mask: np.ndarray | None = None
+    level_centres: LevelCentres | None = None  # the persona level, prepared once
 
     @property
     def features(self) -> list[str]:
@@ -206,9 +207,8 @@ class LoadedModel:
         broad = None
         if hasattr(segmenter, "predict_levels"):
             broad = np.asarray(segmenter.predict_levels(X))[:, 0]
-        levels = getattr(self.model, "levels_", None)
-        if levels is not None:  # the model answers with its persona level
-            placed = assign_levels(X, levels)
+        if self.level_centres is not None:  # the model answers with its persona level
+            placed = assign_levels(X, self.level_centres)
             labels, broad, probability = placed["persona"], placed["broad"], None
         return {"labels": labels, "novel": novel, "probability": probability, "broad": broad}
 
@@ -296,6 +296,8 @@ def load_model(folder: str | Path) -> LoadedModel:
     )
     loaded.medians = np.array([pre.medians_[n] for n in pre.numeric_], dtype=np.float64)
     loaded.log_mask = np.array([n in pre.log_columns_ for n in pre.numeric_], dtype=bool)
+    if getattr(model, "levels_", None) is not None:
+        loaded.level_centres = LevelCentres.from_info(model.levels_)
     segmenter = model.segmenter_
     if segmenter.name in NEAREST_CENTRE and hasattr(segmenter, "cluster_centers_"):
         loaded.centres = np.asarray(segmenter.cluster_centers_, dtype=np.float64)
