@@ -81,15 +81,26 @@ def segment_stats(features: pd.DataFrame, labels: np.ndarray,
     grouped = features.groupby(labels, sort=True)
     means = grouped.mean()
     sizes = pd.Series(labels).value_counts().sort_index()
-    # float64: the model's float32 matrix would round the means (Spark sums in doubles)
-    scaled = model_space(features, preprocessor).astype(float)
-    values = scaled.to_numpy()
+    # float64 sums (the model's float32 matrix would round the means; Spark sums in
+    # doubles), one column at a time: a float64 copy of a 10M-user frame and its square
+    # would be gigabytes at the run's peak
     codes, uniques = pd.factorize(labels, sort=True)
-    sums = np.column_stack([np.bincount(codes, weights=values[:, j], minlength=len(uniques))
-                            for j in range(values.shape[1])])
-    sq = np.column_stack([np.bincount(codes, weights=values[:, j] ** 2,
-                                      minlength=len(uniques))
-                          for j in range(values.shape[1])])
+    counts = np.bincount(codes, minlength=len(uniques)).astype(float)
+    numeric = preprocessor.numeric_matrix(
+        {name: features[name].to_numpy() for name in preprocessor.numeric_}, len(features))
+    position = {name: j for j, name in enumerate(preprocessor.numeric_)}
+    shape = (len(uniques), features.shape[1])
+    sums, sq = np.empty(shape), np.empty(shape)
+    total_sum, total_sq = np.empty(shape[1]), np.empty(shape[1])
+    for j, name in enumerate(features.columns):
+        values = np.asarray(numeric[:, position[name]] if name in position else
+                            features[name].to_numpy(), dtype=float)
+        squares = values * values
+        sums[:, j] = np.bincount(codes, weights=values, minlength=len(uniques))
+        sq[:, j] = np.bincount(codes, weights=squares, minlength=len(uniques))
+        total_sum[j], total_sq[j] = values.sum(), squares.sum()
+    n = len(labels)
+    overall = total_sum / n
     return SegmentStats(
         segments=means.index.to_numpy().astype(int), sizes=sizes.loc[means.index].to_numpy(),
         columns=[str(c) for c in features.columns],
@@ -98,11 +109,10 @@ def segment_stats(features: pd.DataFrame, labels: np.ndarray,
         std=grouped.std(ddof=0).to_numpy(dtype=float),
         overall_mean=features.mean().to_numpy(dtype=float),
         overall_std=features.std(ddof=0).to_numpy(dtype=float),
-        scaled_mean=scaled.groupby(labels, sort=True).mean().to_numpy(dtype=float),
-        scaled_sum=sums, scaled_sq=sq,
-        scaled_overall_mean=scaled.mean().to_numpy(dtype=float),
-        scaled_overall_std=scaled.std(ddof=0).to_numpy(dtype=float),
-        scaled_total_sum=values.sum(axis=0), scaled_total_sq=(values ** 2).sum(axis=0))
+        scaled_mean=sums / counts[:, None], scaled_sum=sums, scaled_sq=sq,
+        scaled_overall_mean=overall,
+        scaled_overall_std=np.sqrt(np.maximum(total_sq / n - overall ** 2, 0.0)),
+        scaled_total_sum=total_sum, scaled_total_sq=total_sq)
 
 
 def segment_profiles(features: pd.DataFrame, labels: np.ndarray,
