@@ -26,7 +26,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from personae.errors import PersonaeError
@@ -181,8 +181,11 @@ def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAP
     app.state.config = config
     _add_error_handlers(app)
 
-    @app.post("/assign")
-    async def assign(request: AssignRequest) -> Response:
+    @app.post("/assign", openapi_extra=_body_schema(AssignRequest))
+    async def assign(raw: Request) -> Response:
+        # validated by pydantic-core straight from the bytes: FastAPI's body dependency
+        # (json.loads, then the model) was a fifth of a one-user request's time
+        request = _parse(AssignRequest, await raw.body())
         users = request.users
         if len(users) > config.max_users:
             return _too_many("users", len(users), config.max_users)  # type: ignore[return-value]
@@ -239,6 +242,21 @@ def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAP
 
     app.add_middleware(Guard, config=config, metrics=metrics)
     return app
+
+
+def _parse(model: type[BaseModel], body: bytes) -> Any:
+    """A request body as ``model``; errors answer as FastAPI's own 422 would."""
+    try:
+        return model.model_validate_json(body or b"null")
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors(include_url=False)]) from None
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body in the OpenAPI document (the route reads the bytes itself)."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": model.model_json_schema()}}}}
 
 
 def _json(payload: dict[str, Any]) -> Response:

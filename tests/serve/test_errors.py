@@ -27,7 +27,7 @@ def client(serve_model, users_model):
     ({"users": []}, "users", "at least 1 item"),
     ({"people": [USER]}, "users", "Field required"),
     ({"users": [USER], "extra": 1}, "extra", "Extra inputs"),
-    ({"users": "everyone"}, "users", "valid list"),
+    ({"users": "everyone"}, "users", "valid array"),  # JSON words
 ])
 def test_bad_assign_requests_name_the_field(client, body, field, words):
     answer = client.post("/assign", json=body)
