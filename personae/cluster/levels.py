@@ -255,14 +255,10 @@ def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray,
     remap[keep_groups] = np.arange(len(keep_groups))
     edge = far | tiny[raw]
     centers = model.cluster_centers_[keep_groups]
-    near_raw = raw.copy()
+    nearest = remap[raw]
     if tiny.any():  # members of tiny groups resemble the nearest kept persona
         moved = tiny[raw]
-        d = np.linalg.norm(X[moved][:, None, :] - centers[None, :, :], axis=2)
-        nearest = remap[raw].copy()
-        nearest[moved] = np.argmin(d, axis=1)
-    else:
-        nearest = remap[near_raw]
+        nearest[moved] = _nearest(X[moved], centers)[0]
     labels = np.where(edge, NOISE, remap[raw])
     shares = np.bincount(labels[labels != NOISE], minlength=len(keep_groups)) / len(X)
     max_share = float(shares.max()) if len(shares) else 1.0
