@@ -18,6 +18,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +141,11 @@ class LoadedModel:
         raw = frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
         return self._numeric_block(raw).astype(np.float32)
 
-    @property
+    @cached_property  # the columns never change after loading; a set per request did
     def _allowed(self) -> set[str]:
         return {*self.features, *ID_KEYS, *([self.id_column] if self.id_column else [])}
 
-    @property
+    @cached_property
     def _needed(self) -> set[str]:
         return set(self.features)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -363,6 +364,24 @@ def test_a_log_too_big_for_memory_goes_to_a_compressed_file(retail_log, monkeypa
     monkeypatch.setattr(event_features, "_drop_duplicates", spy)
     monkeypatch.setattr(event_features, "_size_bytes", lambda size: 0)  # nothing fits
     got = from_events(doubled)
-    assert where == ["work"]
+    assert len(where) == 1 and where[0].startswith("work_")
     assert got.report.duplicates_removed == expected.report.duplicates_removed == 1
     pd.testing.assert_frame_equal(got.frame, expected.frame)
+
+
+def test_calls_sharing_one_database_answer_as_alone_and_leave_it_clean(retail_log,
+                                                                      monkeypatch):
+    """The service's path: many small logs, side by side, in cursors of one database."""
+    alone = from_events(retail_log).frame
+    shared = duckdb.connect(":memory:", config={"threads": 1})
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: from_events(retail_log, connection=shared).frame,
+                               range(8)))
+    for frame in frames:
+        pd.testing.assert_frame_equal(frame, alone)
+    monkeypatch.setattr(event_features, "_size_bytes", lambda size: 0)  # the file store too
+    pd.testing.assert_frame_equal(from_events(retail_log, connection=shared).frame, alone)
+    databases = {name for (name,) in shared.execute(
+        "SELECT database_name FROM duckdb_databases()").fetchall()}
+    assert databases == {"memory", "system", "temp"}
+    assert shared.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 0

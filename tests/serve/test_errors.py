@@ -91,3 +91,24 @@ def test_token(serve_model, users_model):
         ok = c.post("/assign", json={"users": [USER]},
                     headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
+
+
+def test_a_bug_while_assigning_is_one_json_500_and_the_service_keeps_answering(
+        serve_model, users_model, monkeypatch):
+    folder, _ = users_model
+    running = serve_model(folder)
+    loaded = running.app.state.holder.current
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("planted")
+
+    with running.client() as c:
+        monkeypatch.setattr(loaded, "assign", broken)
+        answer = c.post("/assign", json={"users": [USER]})
+        assert answer.status_code == 500
+        assert answer.json()["error"].startswith("internal error (ZeroDivisionError)")
+        assert "Traceback" not in answer.text
+        monkeypatch.undo()
+        assert c.post("/assign", json={"users": [USER]}).status_code == 200
+        metrics = c.get("/metrics").text
+    assert 'personae_requests_total{endpoint="/assign",status="500"} 1.0' in metrics
