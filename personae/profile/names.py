@@ -10,6 +10,8 @@ The rules (each has a test in ``tests/profile/test_names.py``):
   "premium", "VIP" or "power": nothing in a profile measures them.
 - A category value becomes words: ``contract=Month-to-month`` gives "Month-to-month";
   yes/no values read from the column ("Partner: No" gives "No-Partner"), never "No-Leaning".
+  A 0/1 column is yes/no too: "Womens" when 90% of the persona have it, "No-Mens" when
+  10% or fewer do, else "More-"/"Mostly-"/"Fewer-"; never "High-Womens".
 - Only behaviour the features measure: the built-in words below describe personae's own
   features; any other column speaks from its own label ("High-Balance"), never from
   another domain's vocabulary (no "Window Shoppers" without browsing data).
@@ -27,6 +29,7 @@ from personae.cluster._base import NOISE
 from personae.features.semantics import Direction, FeatureMeaning
 
 MAX_HEAD_SHARE = 2
+FLAG_ALL = 0.9  # a yes/no column names a persona outright when this share has it
 CADENCE = (("Daily", 1.5), ("Weekly", 10.0), ("Monthly", 45.0))  # median days between visits
 YES = frozenset({"yes", "y", "true", "1", "1.0"})
 NO = frozenset({"no", "n", "false", "0", "0.0"})
@@ -153,8 +156,20 @@ def words(fact: Fact, profiles: pd.DataFrame, noun: str) -> tuple[str, str] | No
     kept = [w for w in meaning.label.split() if w.lower() not in STOPWORDS] or \
         meaning.label.split()
     short = " ".join(kept[:2]).title().replace(" ", "-")
-    adjective = f"High-{short}" if fact.direction == "high" else f"Low-{short}"
+    if row["kind"] == "flag":
+        adjective = _flag_words(short, float(row["mean"]), fact.direction)
+    else:
+        adjective = f"High-{short}" if fact.direction == "high" else f"Low-{short}"
     return adjective, f"{adjective} {noun}"  # its own head: "Users" is no head phrase
+
+
+def _flag_words(short: str, share: float, direction: str) -> str:
+    """A yes/no column by how many of the persona have it: "Womens" only when nearly all
+    do, "No-Womens" when nearly none; otherwise the comparison ("More-Womens")."""
+    if direction == "high":
+        return short if share >= FLAG_ALL else f"Mostly-{short}" if share >= 0.5 \
+            else f"More-{short}"
+    return f"No-{short}" if share <= 1 - FLAG_ALL else f"Fewer-{short}"
 
 
 def generic_noun(profiles: pd.DataFrame) -> str:

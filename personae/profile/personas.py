@@ -10,7 +10,7 @@ users, not findings. The same profiles and semantics always give the same person
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -170,7 +170,11 @@ def _statement(fact: _Fact) -> tuple[str, dict[str, Any]]:
         quoted["p_adjusted"] = p_adj
     unit = f" {meaning.unit}" if meaning.unit and meaning.unit not in ("share",
                                                                      "currency") else ""
-    if row["kind"] == "category":
+    if row["kind"] == "flag":
+        text = (f"{meaning.label}: yes for {_pct(row['mean'])} of them vs "
+                f"{_pct(quoted['rest_mean'])} of everyone else (Cohen's d {effect:+.2f}")
+        text += f", {_p_text(p_adj)})" if np.isfinite(p_adj) else ")"
+    elif row["kind"] == "category":
         text = (f"{meaning.label}: {_pct(row['mean'])} of them vs {_pct(quoted['rest_mean'])} "
                 f"of everyone else")
         lift = row.get("lift", np.nan)
@@ -203,8 +207,18 @@ def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_
     for _, row in rows.iterrows():
         effect = float(row.get("effect_size", row["z_score"]))
         direction: Direction = "high" if effect > 0 else "low"
-        facts.append(_Fact(row, semantics.describe(str(row["feature"])), direction))
+        meaning = semantics.describe(str(row["feature"]))
+        if row["kind"] == "flag" and meaning.source == "fallback":
+            meaning = flag_meaning(meaning)
+        facts.append(_Fact(row, meaning, direction))
     return facts
+
+
+def flag_meaning(meaning: FeatureMeaning) -> FeatureMeaning:
+    """A yes/no column's words from its name: "more often womens", never "high womens"."""
+    words = meaning.label.lower()
+    return replace(meaning, unit="share", high=f"are more often {words}",
+                   low=f"are less often {words}")
 
 
 def _unique(items: list[str]) -> list[str]:

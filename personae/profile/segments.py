@@ -72,6 +72,7 @@ class SegmentStats:
     scaled_overall_std: np.ndarray
     scaled_total_sum: np.ndarray
     scaled_total_sq: np.ndarray
+    flags: frozenset[str] = frozenset()  # numeric columns holding only 0 and 1 (yes/no)
 
 
 def segment_stats(features: pd.DataFrame, labels: np.ndarray,
@@ -115,7 +116,15 @@ def segment_stats(features: pd.DataFrame, labels: np.ndarray,
         scaled_mean=sums / counts[:, None], scaled_sum=sums, scaled_sq=sq,
         scaled_overall_mean=overall,
         scaled_overall_std=np.sqrt(np.maximum(total_sq / n - overall ** 2, 0.0)),
-        scaled_total_sum=total_sum, scaled_total_sq=total_sq)
+        scaled_total_sum=total_sum, scaled_total_sq=total_sq,
+        flags=frozenset(c for c in preprocessor.numeric_ if c in features.columns
+                        and is_flag(features[c].to_numpy(dtype=float))))
+
+
+def is_flag(values: np.ndarray) -> bool:
+    """A yes/no column written as numbers: its values (missing aside) are 0 and 1."""
+    known = values[~np.isnan(values)]
+    return len(known) > 0 and bool(np.all((known == 0.0) | (known == 1.0)))
 
 
 def _by_column(features: pd.DataFrame, codes: np.ndarray, how: str) -> np.ndarray:
@@ -151,7 +160,7 @@ def profiles_from_stats(summary: SegmentStats) -> pd.DataFrame:
             "share": summary.sizes / n_total,
             "feature": name,
             "kind": "category" if name.split("=", 1)[0] in summary.categorical and "=" in name
-            else "number",
+            else "flag" if name in summary.flags else "number",
             "mean": summary.mean[:, j],
             "median": summary.median[:, j],
             "std": summary.std[:, j],

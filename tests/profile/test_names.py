@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.profile.conftest import profile_rows
@@ -91,3 +92,28 @@ def test_other_columns_speak_from_their_own_label():
     semantics = Semantics(user={"balance": FeatureMeaning("balance", "Card balance",
                                                           source="user")})
     assert _names(profile_rows(effects), semantics)[1] == "Low-Card-Balance Users"
+
+
+def test_a_yes_no_column_written_as_0_1_reads_as_yes_no():
+    """Hillstrom's mens/womens flags: "High-Womens" claimed a level; a flag is had or not."""
+    from personae.features.table import TablePreprocessor
+    from personae.profile.segments import feature_frame, segment_profiles
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], [300, 300, 200])
+    womens = np.where(labels == 0, 1.0, np.where(labels == 1, 0.0, rng.random(800) < 0.6))
+    frame = pd.DataFrame({"user_id": np.arange(800), "womens": womens,
+                          "visits": rng.normal(np.array([5.0, 5.0, 9.0])[labels], 1.0)})
+    frame.loc[7, "womens"] = np.nan  # a missing value keeps it a flag
+    pre = TablePreprocessor(id_column="user_id", log_transform=False).fit(frame)
+    profiles = segment_profiles(feature_frame(frame, pre), labels, pre)
+    kinds = profiles.groupby("feature")["kind"].first()
+    assert kinds["womens"] == "flag" and kinds["visits"] == "number"
+    personas = build_personas(profiles)
+    names = [p["name"] for p in personas]
+    assert "Womens" in names[0].split() and "No-Womens" in names[1].split(), names
+    assert not any("High-Womens" in n or "Low-Womens" in n for n in names), names
+    said = [f["text"] for f in personas[0]["data_says"] if f["source"]["feature"] == "womens"]
+    assert said and said[0].startswith("Womens: yes for 100% of them vs "), said
+    phrases = [c["text"] for c in personas[1]["characteristics"]]
+    assert "They are less often womens." in phrases, phrases
