@@ -19,7 +19,9 @@ Each feature also has a **role** (:func:`feature_roles`): ``drive`` columns make
 only describe the personas afterwards. By default a column describes when all it measures
 is timing (hour-of-day and weekend shares, peak hour, calendar month, special days) or the
 user's context rather than behaviour (browser, operating system, region, zip code, traffic
-source); everything else drives. A YAML entry can say ``role: describe`` or ``role: drive``.
+source), or when it repeats core columns that are there (``ECHOES``: the event count is
+active days x events per active day; the 30-day windows repeat recency and activity);
+everything else drives. A YAML entry can say ``role: describe`` or ``role: drive``.
 """
 
 from __future__ import annotations
@@ -259,6 +261,18 @@ CONTEXT_WORDS: tuple[str, ...] = ("browser", "operatingsystem", "operating_syste
                                   "device_model", "user_agent")
 TIMING_WORDS: tuple[str, ...] = ("hour", "weekend", "weekday", "month", "specialday",
                                  "special_day", "day_of_week", "dayofweek")
+# Built-in features that measure again what core columns measure: each describes when the
+# columns it repeats are there, so that no dimension is counted over and over (with them
+# all driving, activity counts weighed six columns and recency one). Measured in
+# benchmarks/bench_usefulness.py: without them the persona level separates the next
+# period's purchases better on Online Retail II and CDNOW (see benchmarks/README.md).
+ECHOES: dict[str, tuple[str, ...]] = {
+    "event_count": ("active_days", "events_per_active_day"),  # their product, exactly
+    "session_count": ("active_days",),  # visits again
+    "events_last_30d": ("recency_days", "active_days"),  # recent activity, in a window
+    "events_prev_30d": ("recency_days", "active_days"),
+    "trend_30d": ("recency_days", "active_days"),  # the two windows compared
+}
 
 
 @dataclass(frozen=True)
@@ -270,9 +284,13 @@ class FeatureRoles:
     reasons: Mapping[str, str] = field(default_factory=dict)
 
 
-def _default_role(name: str, meaning: FeatureMeaning) -> tuple[Role, str]:
+def _default_role(name: str, meaning: FeatureMeaning, columns: set[str]
+                  ) -> tuple[Role, str]:
     if meaning.role is not None:
         return meaning.role, f"the semantics say role: {meaning.role}"
+    echoed = ECHOES.get(name, ()) if meaning.source == "builtin" else ()
+    if echoed and set(echoed) <= columns:
+        return "describe", f"repeats {' and '.join(echoed)}, which drive"
     if meaning.source != "fallback" and meaning.themes and set(meaning.themes) == {"timing"}:
         return "describe", "timing only (when, not how much)"
     lowered = re.sub(r"[^a-z_]", "", name.split("=", 1)[0].lower())
@@ -313,6 +331,7 @@ def feature_roles(columns: list[str], semantics: Semantics | None = None, *,
         elif drive is not None:
             roles[name], reasons[name] = "describe", "not among the columns asked to drive"
         else:
-            roles[name], reasons[name] = _default_role(name, semantics.describe(name))
+            roles[name], reasons[name] = _default_role(name, semantics.describe(name),
+                                                       set(columns) - forced_describe)
     return FeatureRoles(tuple(c for c in columns if roles[c] == "drive"),
                         tuple(c for c in columns if roles[c] == "describe"), reasons)

@@ -17,9 +17,28 @@ EVENT_FEATURES = ["recency_days", "frequency", "monetary_total", "event_count",
 def test_timing_shares_describe_and_the_core_drives():
     roles = feature_roles(EVENT_FEATURES)
     assert roles.describe == ("share_night", "share_morning", "share_weekend", "peak_hour")
+    # the event count drives: nothing else here measures activity
     assert roles.drive == ("recency_days", "frequency", "monetary_total", "event_count",
                            "days_between_visits", "distinct_items", "trend_30d")
     assert roles.reasons["share_night"].startswith("timing")
+
+
+def test_a_count_that_repeats_core_columns_describes_when_they_are_there(tmp_path: Path):
+    columns = [*EVENT_FEATURES, "active_days", "events_per_active_day", "session_count",
+               "events_last_30d"]
+    roles = feature_roles(columns)
+    echoes = {"event_count", "session_count", "events_last_30d", "trend_30d"}
+    assert echoes <= set(roles.describe)
+    assert {"active_days", "events_per_active_day", "recency_days"} <= set(roles.drive)
+    assert roles.reasons["event_count"] == \
+        "repeats active_days and events_per_active_day, which drive"
+    # asked for, or the core it repeats described: it drives again
+    assert "event_count" in feature_roles(columns, drive=["event_count", "frequency"]).drive
+    assert "event_count" in feature_roles(columns, describe=["active_days"]).drive
+    # a user's own column of the same name is theirs, not a built-in echo
+    yaml_file = tmp_path / "semantics.yaml"
+    yaml_file.write_text("session_count:\n  label: Sessions booked\n", encoding="utf-8")
+    assert "session_count" in feature_roles(columns, Semantics.from_yaml(yaml_file)).drive
 
 
 def test_user_columns_by_name_timing_and_context_describe():
