@@ -152,6 +152,8 @@ def words(fact: Fact, profiles: pd.DataFrame, noun: str) -> tuple[str, str] | No
         if name == "frequency" and fact.direction == "low" and \
                 _median(profiles, segment, "frequency") == 1.0:
             adjective, head = "One-Time", "One-Time Buyers"
+        if head.endswith(" Users") and noun != "Users":  # one noun for one run's people
+            head = f"{head.removesuffix(' Users')} {noun}"
         return adjective, head
     kept = [w for w in meaning.label.split() if w.lower() not in STOPWORDS] or \
         meaning.label.split()

@@ -117,3 +117,11 @@ def test_a_yes_no_column_written_as_0_1_reads_as_yes_no():
     assert said and said[0].startswith("Womens: yes for 100% of them vs "), said
     phrases = [c["text"] for c in personas[1]["characteristics"]]
     assert "They are less often womens." in phrases, phrases
+
+
+def test_a_run_of_customers_calls_them_customers():
+    effects = {0: {"frequency": 1.0, "events_per_session": -1.2},
+               1: {"frequency": -1.0, "events_per_session": 1.2}}
+    names = _names(profile_rows(effects))
+    assert all("Users" not in n.split() for n in names), names
+    assert any(n.endswith("Customers") for n in names), names
