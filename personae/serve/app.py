@@ -11,6 +11,7 @@ features list the known ones), 413 over the body or batch limits, 401 without th
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import logging
@@ -329,8 +330,11 @@ def _user_id(user: dict[str, Any], i: int, loaded: LoadedModel) -> Any:
 def _count(metrics: Metrics, rows: list[dict[str, Any]], source: str) -> None:
     if not rows:
         return
-    for label, count in Counter(r["segment"] for r in rows).items():
-        metrics.assignments.labels(str(label), source).inc(count)
+    if len(rows) == 1:
+        metrics.count_assigned(rows[0]["segment"], source, 1)
+    else:
+        for label, count in Counter(r["segment"] for r in rows).items():
+            metrics.count_assigned(label, source, count)
     novel = sum(1 for r in rows if r["novel"])
     if novel:
         metrics.novel.inc(novel)
@@ -388,5 +392,7 @@ def app_from_env() -> Any:
 
     one_thread_per_worker()
     settings = json.loads(os.environ["PERSONAE_SERVE_CONFIG"])
-    return create_app(ServeConfig(**settings))
+    app = create_app(ServeConfig(**settings))
+    gc.freeze()  # as run_server does for one worker
+    return app
 

@@ -8,7 +8,8 @@ Each app has its own registry (tests start several apps in one process). With
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,6 +35,15 @@ class Metrics:
     novel: Counter
     reloads: Counter
     model_users: Gauge
+    _assigned: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def count_assigned(self, segment: int, source: str, count: int) -> None:
+        """Users assigned to ``segment`` (the labelled child is looked up once)."""
+        key = (str(segment), source)
+        child = self._assigned.get(key)
+        if child is None:
+            child = self._assigned[key] = self.assignments.labels(*key)
+        child.inc(count)
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
