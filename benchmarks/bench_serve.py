@@ -33,7 +33,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 RETAIL = ROOT.parent / "shared" / "data" / "online_retail_ii" / "online_retail_ii_2009_2010.parquet"
 DATA = ROOT / "benchmarks" / ".data"
-EVENTS_CONNECTIONS = 4  # DuckDB per request: more connections only queue (one slot a core)
+EVENTS_CONNECTIONS = 4  # features in DuckDB, one request a core at once: more only queue
 
 BARE = textwrap.dedent("""
     import sys, uvicorn
