@@ -416,7 +416,8 @@ def _persona_levels(model: SegmentModel, X: np.ndarray, natural: np.ndarray,
         stability = bootstrap_stability(
             lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int),
                                               k=levels.n_personas,
-                                              random_state=cfg.random_state)),
+                                              random_state=cfg.random_state,
+                                              checks=False)),
             X[rows], labels[rows], random_state=cfg.random_state,
             segments=range(levels.n_personas))
     columns: dict[str, np.ndarray] = {"broad_segment": np.asarray(placed["broad"]),

@@ -392,20 +392,22 @@ def _order_by_size(fit: _Fit) -> _Fit:
 
 
 def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = None,
-                   random_state: int = 0) -> PersonaLevels:
+                   random_state: int = 0, checks: bool = True) -> PersonaLevels:
     """Broad, persona and detailed levels over ``X`` (users x scaled features).
 
     ``base_labels`` are the base fit's labels (any algorithm; ``-1`` = noise); they are
     mapped onto the personas (``base_to_persona``), and give DBCV when they have noise.
     ``k`` fixes the number of K-means groups (edge groups then still drop out).
     Below ``ONE_THREAD_BELOW`` users K-means runs on one thread: on a busy machine its
-    OpenMP threads made a 1,500-user fit 20x slower.
+    OpenMP threads made a 1,500-user fit 20x slower. ``checks=False`` skips the level's own
+    bootstrap and the detailed level (``stability_ari`` is then NaN): for the refits of a
+    stability check, which only place users.
     """
-    return _persona_levels(X, base_labels, k=k, random_state=random_state)
+    return _persona_levels(X, base_labels, k=k, random_state=random_state, checks=checks)
 
 
 def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
-                    random_state: int) -> PersonaLevels:
+                    random_state: int, checks: bool = True) -> PersonaLevels:
     X = np.asarray(X, dtype=np.float32)
     base = np.asarray(base_labels)
     if X.ndim != 2 or len(X) != len(base):
@@ -449,13 +451,13 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
     ranked = sorted(pool, key=lambda i: -np.nan_to_num(fits[i].silhouette, nan=-1.0))
     aris: dict[int, float] = {}
     chosen = ranked[0]
-    for i in ranked:  # best silhouette first, until one is stable
+    for i in ranked if checks else ():  # best silhouette first, until one is stable
         aris[i] = _stability(Xs, fits[i], random_state)
         table[i]["stability_ari"] = round(aris[i], 4)
         if aris[i] >= STABLE_ARI:
             chosen = i
             break
-    ari = aris[chosen]
+    ari = aris.get(chosen, float("nan"))
     fit = fits[chosen] if Xs is X else \
         _fit_k(X, fits[chosen].k, random_state, idx, init=fits[chosen].model.cluster_centers_)
     fit = _order_by_size(fit)
@@ -497,7 +499,7 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
                          np.maximum(fit.labels, 0)])
     why.append(f"broad level: {len(set(to_broad.values()))} groups, Ward's merge of the persona "
                "centres weighted by size")
-    detailed, parent = _detailed(X, fit, random_state)
+    detailed, parent = _detailed(X, fit, random_state) if checks else (None, {})
     why.append(f"detailed level: {len(parent)} groups nested in the personas" if detailed
                is not None else "detailed level: not supported (too few users per group)")
     base_k = len(np.unique(base[base != NOISE]))
