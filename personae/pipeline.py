@@ -125,12 +125,7 @@ class SegmentationResult:
 
     def segments_summary(self) -> list[dict[str, Any]]:
         """Per segment: id, persona name, size (users), share (what a service answers with)."""
-        sizes = self.sizes
-        total = int(sizes.sum())
-        return [{"segment": int(p["segment"]), "persona": p["name"],
-                 "size": int(sizes.get(p["segment"], 0)),
-                 "share": round(float(sizes.get(p["segment"], 0)) / total, 6)}
-                for p in self.personas.get("personas", [])]
+        return segments_summary(self.personas, self.sizes)
 
     def save(self, folder: str | Path) -> Path:
         """Write the run folder (users, profiles, tables, personas, journeys, map, model/,
@@ -184,6 +179,16 @@ class SegmentationResult:
             info["files"] = file_listing(staging)
             (staging / "run.json").write_text(to_json(info), encoding="utf-8")
         return folder
+
+
+def segments_summary(personas: dict[str, Any], sizes: pd.Series) -> list[dict[str, Any]]:
+    """segments.json's rows: per persona of ``personas`` (personas.json), its segment, name,
+    size (``sizes``: users per segment) and share of all users."""
+    total = int(sizes.sum())
+    return [{"segment": int(p["segment"]), "persona": p["name"],
+             "size": int(sizes.get(p["segment"], 0)),
+             "share": round(float(sizes.get(p["segment"], 0)) / total, 6)}
+            for p in personas.get("personas", [])]
 
 
 def users_table(data: pd.DataFrame, ids: pd.Series, labels: np.ndarray,

@@ -63,6 +63,11 @@ def features_command(
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
                                                           "URL (default local[*]).")] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(
+        "--spark-conf", help="With --engine spark: a Spark setting KEY=VALUE for the session "
+                             "personae starts, repeatable (e.g. spark.driver.memory=8g; "
+                             "default driver memory on a local master: half the "
+                             "RAM).")] = None,
     embed: Annotated[str | None, typer.Option(help="Add sequence embeddings emb_0..: "
                                                    "word2vec or sentence ([sentence] "
                                                    "extra).")] = None,
@@ -79,9 +84,9 @@ def features_command(
     from personae.features.events import from_events, write_features
 
     if engine != "embedded":
-        _spark_features(events_path, out, engine, spark_master, on_bad_rows, user=user,
-                        time=time, event=event, value=value, quantity=quantity, price=price,
-                        session=session, item=item, category=category, order=order,
+        _spark_features(events_path, out, engine, spark_master, spark_conf, on_bad_rows,
+                        user=user, time=time, event=event, value=value, quantity=quantity,
+                        price=price, session=session, item=item, category=category, order=order,
                         time_format=time_format, reference_date=reference_date,
                         session_gap_minutes=session_gap, top_event_types=top_event_types,
                         keep_duplicates=keep_duplicates)
@@ -167,14 +172,15 @@ def embed_command(
 
 
 def _spark_features(events_path: str, out: Path, engine: str, master: str | None,
-                    on_bad_rows: str, **options: Any) -> None:
+                    conf: list[str] | None, on_bad_rows: str, **options: Any) -> None:
     """`personae features --engine spark`: the features written by Spark, not collected."""
     with _reporting("computing features with Spark"):
         _choice("--engine", engine, ("embedded", "spark"))
         from personae.spark import write_events_features
+        from personae.spark.session import parse_conf
 
         report = write_events_features(
-            events_path, out, master=master,
+            events_path, out, master=master, spark_conf=parse_conf(conf),
             on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")), **options)
     for line in report.lines():
         out_console.print(line, highlight=False, soft_wrap=True)

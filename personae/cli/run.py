@@ -92,6 +92,11 @@ def run(
                                              "personae[spark] and Java 17).")] = "embedded",
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
                                                           "URL (default local[*]).")] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(
+        "--spark-conf", help="With --engine spark: a Spark setting KEY=VALUE for the session "
+                             "personae starts, repeatable (e.g. spark.driver.memory=8g; "
+                             "default driver memory on a local master: half the "
+                             "RAM).")] = None,
     spark_refine: Annotated[str, typer.Option(help="With --engine spark: the fit over "
                                                    "everyone, pyspark.ml (KMeans k-means||, "
                                                    "GaussianMixture), lloyd (from the "
@@ -190,7 +195,7 @@ def run(
             raise ConfigError("no INPUT: give a user table or event log, or input.path in "
                               "--config")
         if _choice("--engine", engine, ("embedded", "spark")) == "spark":
-            spark = _spark_run(settings, out, spark_master,
+            spark = _spark_run(settings, out, spark_master, spark_conf,
                                _choice("--spark-refine", spark_refine,
                                        ("pyspark.ml", "lloyd", "none")), spark_sample)
         else:
@@ -417,18 +422,20 @@ def _print_summary(result: Any, out: Path) -> None:
                       "k_selection.csv, model/, run.json)")
 
 
-def _spark_run(settings: Any, out: Path, master: str | None, refine: str,
-               sample_users: int | None) -> Any:
+def _spark_run(settings: Any, out: Path, master: str | None, conf: list[str] | None,
+               refine: str, sample_users: int | None) -> Any:
     """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
     from personae.report import write_report
     from personae.spark.run import run as spark_run
+    from personae.spark.session import parse_conf
 
     segmentation = settings.segmentation.model_dump()
     segmentation.pop("stability")
     events = settings.input.events
     given = None if events is None else {**events.mapping, "on_bad_rows": events.on_bad_rows}
     sample = {} if sample_users is None else {"sample_users": sample_users}
-    result = spark_run(settings.input.path, out, master=master, events=given, refine=refine,
+    result = spark_run(settings.input.path, out, master=master, spark_conf=parse_conf(conf),
+                       events=given, refine=refine,
                        **sample, **segmentation)
     if result.event_report is not None:
         for line in result.event_report.lines():

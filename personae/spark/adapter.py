@@ -17,10 +17,12 @@ from personae.cluster.hierarchy import taxonomy
 from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
 from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
 from personae.cluster.mixture import memberships_summary
-from personae.data.writers import staged_folder, write_frame
+from personae.data.writers import staged_folder, to_json, write_frame
 from personae.features.table import detect_id_column
 from personae.model import NOVELTY_MARGIN, NOVELTY_QUANTILE, NOVELTY_ROWS, SegmentModel
-from personae.pipeline import SegmentationResult, segment
+from personae.monitor.reference import build_reference
+from personae.pipeline import SegmentationResult, segment, segments_summary
+from personae.profile.personas import personas_document
 from personae.profile.segments import (
     SegmentStats,
     feature_frame,
@@ -32,9 +34,10 @@ CENTROID_ALGORITHMS = ("kmeans", "minibatch")
 
 __all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentModel",
            "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
-           "detect_id_column", "feature_frame", "fit_sample", "model_space",
-           "profiles_from_stats", "set_centers", "set_levels", "set_mixture",
-           "staged_folder", "taxonomy", "user_columns", "write_frame"]
+           "build_reference", "detect_id_column", "feature_frame", "fit_sample",
+           "model_space", "personas_document", "profiles_from_stats", "segments_summary",
+           "set_centers", "set_levels", "set_mixture", "staged_folder", "taxonomy",
+           "to_json", "user_columns", "write_frame"]
 
 
 def fit_sample(sample: pd.DataFrame, **options: Any) -> SegmentationResult:

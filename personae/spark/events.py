@@ -22,8 +22,9 @@ from personae.features import events_sql
 from personae.features.events import EventFeatures, EventReport
 from personae.features.events_io import map_columns
 from personae.spark import events_read as rd
+from personae.spark.errors import spark_errors
 from personae.spark.events_sql import feature_frame
-from personae.spark.session import spark_errors, spark_session, to_pandas
+from personae.spark.session import spark_session, to_pandas
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +43,15 @@ class SparkFeatures:
 
 
 def from_events(source: Any, *, spark: Any = None, master: str | None = None,
-                **options: Any) -> EventFeatures:
+                spark_conf: dict[str, str] | None = None, **options: Any) -> EventFeatures:
     """:func:`personae.features.events.from_events` computed by Spark; the frame comes back
     to the driver as pandas (use :func:`write_events_features` when it would not fit).
 
     ``spark``: a SparkSession to use (left running); otherwise one is started on
-    ``master`` (default ``local[*]``) and stopped before returning.
+    ``master`` (default ``local[*]``) with the settings ``spark_conf`` over personae's
+    (:func:`personae.spark.session.session_conf`) and stopped before returning.
     """
-    with spark_session(spark, master) as session:
+    with spark_session(spark, master, spark_conf) as session:
         result = compute(session, source, **options)
         with spark_errors(result.report.source):
             frame = to_pandas(result.frame)
@@ -58,15 +60,18 @@ def from_events(source: Any, *, spark: Any = None, master: str | None = None,
 
 
 def write_events_features(source: Any, out: str | Path, *, spark: Any = None,
-                          master: str | None = None, **options: Any) -> EventReport:
+                          master: str | None = None, spark_conf: dict[str, str] | None = None,
+                          **options: Any) -> EventReport:
     """Compute the features in Spark and write them to ``out`` (.parquet or .csv, one file)
-    without collecting them to the driver; returns the report."""
+    without collecting them to the driver; returns the report. ``spark``, ``master``,
+    ``spark_conf``: as in :func:`from_events`."""
     from personae.spark.output import write_single_file
 
     target = Path(out)
-    with spark_session(spark, master) as session:
+    with spark_session(spark, master, spark_conf) as session:
         result = compute(session, source, **options)
-        write_single_file(result.frame, target)
+        with spark_errors(result.report.source):
+            write_single_file(result.frame, target)
         result.frame.unpersist()
     return result.report
 

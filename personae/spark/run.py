@@ -28,7 +28,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -42,9 +41,10 @@ import pandas as pd
 
 from personae.errors import ConfigError, DataError
 from personae.spark import adapter, cluster, refit
-from personae.spark.output import write_single_file
-from personae.spark.profiles import median_rule, profile_stats
-from personae.spark.session import from_pandas, spark_errors, spark_session, to_pandas
+from personae.spark.errors import spark_errors
+from personae.spark.folder import write_folder
+from personae.spark.profiles import profile_stats
+from personae.spark.session import from_pandas, spark_session, to_pandas
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def _spark_type(values: np.ndarray) -> str:
 
 
 def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = None,
-        events: dict[str, Any] | None = None, sample_users: int = SAMPLE_USERS,
+        spark_conf: dict[str, str] | None = None, events: dict[str, Any] | None = None,
+        sample_users: int = SAMPLE_USERS,
         refine: Refine = "pyspark.ml", max_iter: int = 20, tol: float = 1e-4,
         **options: Any) -> SparkRun:
     """Segment ``data`` (a user table: path, pandas or Spark DataFrame) with Spark and write
@@ -104,7 +105,8 @@ def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = N
     features first (the options of :func:`personae.spark.events.compute`). ``options``:
     those of :func:`personae.segment` (k, k_range, algorithm, features, random_state...).
     ``refine``: the fit over everyone (``"pyspark.ml"``, ``"lloyd"`` or ``"none"``), see
-    the module docstring.
+    the module docstring. ``spark``, ``master``, ``spark_conf``: the session, as in
+    :func:`personae.spark.from_events`.
     """
     if refine not in REFINES:
         raise ConfigError(f"The 'refine' parameter must be one of {list(REFINES)}. Got "
@@ -112,7 +114,7 @@ def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = N
     if isinstance(sample_users, bool) or not isinstance(sample_users, int) or sample_users < 100:
         raise ConfigError(f"The 'sample_users' parameter must be an int >= 100. Got "
                           f"{sample_users!r} instead.")
-    with spark_session(spark, master) as session:
+    with spark_session(spark, master, spark_conf) as session:
         master_url = session.sparkContext.master
         result = _run(session, data, Path(out), events, sample_users, refine, max_iter, tol,
                       dict(options))
@@ -229,9 +231,8 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
         timings["profile"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
-        _write_folder(out, fitted, model, files, users, labelled, profiles, counts, novel,
-                      n_users, len(sample), source, info, levels_info, spark, id_column,
-                      timings)
+        write_folder(out, fitted, model, files, users, labelled, profiles, counts, novel,
+                     sample, n_users, source, info, levels_info, spark, id_column, timings)
         labelled.unpersist()
         users.unpersist()
         timings["write"] = clock.perf_counter() - started
@@ -321,76 +322,3 @@ def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFra
     return {"method": "none", "why": f"{seg.name} fitted on the sample (as the embedded engine "
             "fits it); everyone else assigned by its nearest rule (SegmentModel.predict on the "
             "executors)"}
-
-
-def _write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], users: Any,
-                  labelled: Any, profiles: pd.DataFrame, counts: dict[int, int], novel: int,
-                  n_users: int, sample_users: int, source: str, refine: dict[str, Any],
-                  levels: dict[str, Any] | None, spark: Any, id_column: str,
-                  timings: dict[str, float]) -> None:
-    import pyspark
-
-    k = int(model.n_clusters_)
-    sizes = np.array([counts.get(s, 0) for s in range(k)])
-    info = json.loads(json.dumps(fitted.info, default=_jsonable))
-    info["input"] = {**info["input"], "source": source, "users": n_users}
-    info["segments"] = {**info["segments"], "k": k, "sizes": sizes.tolist(),
-                        "shares": (sizes / n_users).round(6).tolist(),
-                        "edge_users": int(counts.get(adapter.NOISE, 0)), "novel_users": int(novel)}
-    if "inertia_all_users" in refine:
-        info["metrics"] = {**info.get("metrics", {}),
-                           "inertia_all_users": refine["inertia_all_users"]}
-    info["algorithm"]["why"] = [*info["algorithm"]["why"],
-                                f"spark: chosen on {sample_users:,} of {n_users:,} users; "
-                                f"{refine['why']}"]
-    if "levels" in info and getattr(model, "levels_", None) is not None:
-        info["levels"] = {**info["levels"], "sizes": model.levels_["sizes"],
-                          "why": [*info["levels"]["why"], "spark: " + (
-                              levels["why"] if levels else "levels of the sample kept")]}
-    info["engine"] = {"name": "spark", "master": spark.sparkContext.master,
-                      "spark_version": pyspark.__version__, "sample_users": sample_users,
-                      "refine": refine, "levels_refine": levels,
-                      "profiles_from": "all users (Spark aggregations)",
-                      "profile_medians": median_rule(n_users)}
-    info["timings_seconds"] = {**info.get("timings_seconds", {}),
-                               **{f"spark_{k_}": round(v, 3) for k_, v in timings.items()}}
-    with adapter.staged_folder(out) as staging:
-        ordered = labelled.orderBy(labelled.columns[0])
-        write_single_file(ordered, staging / "users_segmented.parquet")
-        write_single_file(ordered, staging / "users_segmented.csv")
-        if hasattr(model.segmenter_, "predict_proba"):
-            n_components = int(model.segmenter_.n_segments_)
-            write_single_file(cluster.memberships(users, files, id_column, n_components)
-                              .orderBy(id_column), staging / "memberships.parquet")
-        profiles.to_csv(staging / "segment_profiles.csv", index=False)
-        if fitted.k_table is not None:
-            fitted.k_table.to_csv(staging / "k_selection.csv", index=False)
-        if fitted.algorithm_table is not None:
-            fitted.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
-        if fitted.hierarchy is not None:
-            (staging / "hierarchy.json").write_text(json.dumps(
-                _hierarchy(fitted.hierarchy, labelled), default=_jsonable), encoding="utf-8")
-        if "levels_table" in fitted.extra:
-            fitted.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
-        model.save(staging / "model")
-        (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
-                                          encoding="utf-8")
-
-
-def _hierarchy(sample_hierarchy: dict[str, Any], labelled: Any) -> dict[str, Any]:
-    """The sample's taxonomy document with its nodes' sizes and shares counted over every
-    user (one row per combination of levels comes back); the dendrogram stays the
-    sample's, as in the embedded run, which builds its tree on a sample too."""
-    levels = [c for c in labelled.columns if c.startswith("level_")]
-    rows = labelled.groupBy(*levels).count().collect()
-    combos = np.array([[r[c] for c in levels] for r in rows], dtype=np.int64)
-    counts = np.array([r["count"] for r in rows], dtype=np.int64)
-    return {**sample_hierarchy, "nodes": adapter.taxonomy(combos, counts)}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

@@ -18,23 +18,28 @@ def _spark_or_skip() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def spark(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The module's session; a module's ``SPARK_CONF`` dict adds to (or overrides) the
+    settings below (the JVM is the process's, so only what a new SparkContext reads)."""
     _spark_or_skip()
     import warnings
 
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark's builder keeps every option it was given (one shared builder), so a key a
+    # module overrides has its default here, or the next module's session inherits it
+    conf = {"spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "2", "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC",
+            **getattr(request.module, "SPARK_CONF", {})}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        session = (SparkSession.builder.master("local[2]").appName("personae-tests")
-                   .config("spark.driver.memory", "1g")
-                   .config("spark.sql.shuffle.partitions", "4")
-                   .config("spark.default.parallelism", "2")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .getOrCreate())
+        builder = SparkSession.builder.master("local[2]").appName("personae-tests")
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personae.errors import ConfigError
+from personae.spark.errors import one_line
 from personae.spark.events_read import _STRPTIME, java_pattern, lit, q
-from personae.spark.session import one_line
 
 _BACK = {v: k for k, v in _STRPTIME.items()}
 _LETTERS = sorted(set(_BACK), key=len, reverse=True)
@@ -81,3 +81,20 @@ def test_one_line_takes_the_python_error_of_a_worker_traceback() -> None:
             "last):\n  File \"x.py\", line 1\nValueError: bad thing\n SQLSTATE: 38000")
     assert one_line(RuntimeError(text)) == "ValueError: bad thing"
     assert one_line(RuntimeError("\n\nfirst\nsecond")) == "first"
+
+
+def test_a_local_session_gets_half_the_memory_and_the_callers_conf_wins() -> None:
+    import os
+
+    from personae.spark.session import parse_conf, session_conf
+
+    half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2 // 2**30
+    assert session_conf("local[2]")["spark.driver.memory"] == f"{max(half, 1)}g"
+    assert "spark.driver.memory" not in session_conf("spark://cluster:7077")
+    given = parse_conf(["spark.driver.memory=3g", " spark.sql.shuffle.partitions = 8 "])
+    assert given == {"spark.driver.memory": "3g", "spark.sql.shuffle.partitions": "8"}
+    conf = session_conf("local[*]", given)
+    assert conf["spark.driver.memory"] == "3g" and conf["spark.sql.session.timeZone"] == "UTC"
+    with pytest.raises(ConfigError, match=r"--spark-conf must be KEY=VALUE \(e\.g\. "
+                       r"spark\.driver\.memory=8g\)\. Got 'spark\.driver\.memory' instead\."):
+        parse_conf(["spark.driver.memory"])

@@ -44,11 +44,17 @@ def _spark_run(spark, data, out: Path, **options):  # type: ignore[no-untyped-de
     return run(data, out, spark=spark, **options)
 
 
+@pytest.fixture(scope="module")
+def kmeans_run(spark, blobs_path: tuple[Path, pd.DataFrame],
+               tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("spark-run") / "run"
+    return _spark_run(spark, str(blobs_path[0]), out, sample_users=SAMPLE, algorithm="kmeans")
+
+
 def test_spark_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels,
-                                               tmp_path: Path) -> None:
+                                               kmeans_run) -> None:
     path, frame = blobs_path
-    out = tmp_path / "run"
-    result = _spark_run(spark, str(path), out, sample_users=SAMPLE, algorithm="kmeans")
+    result, out = kmeans_run, kmeans_run.out
     assert result.users == N_USERS and result.sample_users == SAMPLE
     assert result.refine["method"] == "kmeans||"  # pyspark.ml KMeans, K from the sample
     assert {"users_segmented.parquet", "users_segmented.csv", "segment_profiles.csv",
@@ -71,6 +77,51 @@ def test_spark_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels
     ari = adjusted_rand_score(embedded_labels.loc[users["user_id"]], users["segment"])
     assert ari >= 0.95, ari
     assert spark.sparkContext._jsc is not None  # the caller's session is left running
+
+
+def test_the_model_folder_serves_and_monitors_as_the_embedded_one(kmeans_run, blobs_path,
+                                                                tmp_path: Path) -> None:
+    """segments.json and the monitoring reference are in the Spark run's model folder:
+    a real server answers /segments, /personas and /assign from it with Spark's sizes and
+    labels, and ``personae monitor`` compares new users with it."""
+    pytest.importorskip("uvicorn", reason="serving needs personae[serve]")
+    from personae.serve import ServeConfig
+    from serve.helpers import start_server
+
+    frame, out = blobs_path[1], kmeans_run.out
+    model_dir = out / "model"
+    assert {"segments.json", "reference.json", "reference.npz"} <= \
+        {p.name for p in model_dir.iterdir()}
+    users = pd.read_parquet(out / "users_segmented.parquet")
+    sizes = users["segment"].value_counts()
+    names = {p["segment"]: p["name"] for p in
+             json.loads((out / "personas.json").read_text())["personas"]}
+    reference = json.loads((model_dir / "reference.json").read_text())
+    assert reference["n_users"] == N_USERS
+    assert {s["segment"]: s["size"] for s in reference["segments"]} == sizes.to_dict()
+    running = start_server(ServeConfig(model_dir=str(model_dir)))
+    try:
+        with running.client() as client:
+            segments = client.get("/segments").json()["segments"]
+            assert {s["segment"]: (s["persona"], s["size"]) for s in segments} == \
+                {seg: (names[seg], int(n)) for seg, n in sizes.items()}
+            personas = client.get("/personas").json()["personas"]
+            assert [p["name"] for p in personas] == [names[s["segment"]] for s in segments]
+            batch = frame.set_index("user_id").loc[users["user_id"][:20]].reset_index()
+            rows = json.loads(batch.to_json(orient="records"))
+            answer = client.post("/assign", json={"users": rows}).json()["assignments"]
+            assert [a["segment"] for a in answer] == users["segment"][:20].tolist()
+            assert [a["persona"] for a in answer] == [names[s] for s in users["segment"][:20]]
+    finally:
+        running.stop()
+    shifted = frame.copy()
+    shifted["metric_0"] += 3 * frame["metric_0"].std()
+    shifted.to_csv(tmp_path / "new.csv", index=False)
+    result = CliRunner().invoke(app, ["monitor", str(out), str(tmp_path / "new.csv"),
+                                      "--out", str(tmp_path / "monitor")])
+    assert result.exit_code == 0, result.output
+    drift = pd.read_csv(tmp_path / "monitor" / "drift.csv")
+    assert drift.loc[0, "feature"] == "metric_0" and drift.loc[0, "verdict"] == "significant"
 
 
 @pytest.mark.slow
