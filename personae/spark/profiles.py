@@ -3,9 +3,9 @@
 Each executor turns its users into the embedded engine's two views of the features (the
 users' own units, ``feature_frame``; where the model measures distance, ``model_space``)
 and their label (the saved model's ``predict``); one ``groupBy(segment)`` then gives, per
-segment and feature, the counts, means, population standard deviations, medians, sums and
-sums of squares that :func:`personae.profile.segments.profiles_from_stats` turns into the
-table, the same function the embedded run uses. Overall means and standard deviations are
+segment and feature, the counts, means, population standard deviations, medians, sums,
+sums of squares and whether any value is other than 0 and 1 (a yes/no column, worded as
+one), which :func:`personae.profile.segments.profiles_from_stats` turns into the table, the same function the embedded run uses. Overall means and standard deviations are
 combined on the driver from the per-segment moments (Chan's pairwise formula, stable), so
 the users are read once.
 
@@ -71,7 +71,9 @@ def profile_stats(users: Any, files: dict[str, bytes], model: Any, probe: pd.Dat
         aggregations += [F.count(raw).alias(f"rn{j}"), F.avg(raw).alias(f"rm{j}"),
                          F.stddev_pop(raw).alias(f"rsd{j}"), median.alias(f"rmed{j}"),
                          F.avg(scaled).alias(f"sm{j}"), F.stddev_pop(scaled).alias(f"ssd{j}"),
-                         F.sum(scaled).alias(f"ss{j}"), F.sum(scaled * scaled).alias(f"sq{j}")]
+                         F.sum(scaled).alias(f"ss{j}"), F.sum(scaled * scaled).alias(f"sq{j}"),
+                         F.max((raw.isNotNull() & ~raw.isin(0.0, 1.0)).cast("int"))
+                         .alias(f"other{j}")]
     rows = sorted(frame.groupBy("segment").agg(*aggregations).collect(),
                   key=lambda r: r["segment"])
 
@@ -86,6 +88,9 @@ def profile_stats(users: Any, files: dict[str, bytes], model: Any, probe: pd.Dat
     scaled_overall_mean, scaled_overall_std = _pooled(
         np.repeat(sizes[:, None], width, axis=1).astype(float), scaled_mean, scaled_std)
     scaled_sum, scaled_sq = table("ss"), table("sq")
+    numeric = set(model.preprocessor_.numeric_)
+    flags = frozenset(name for j, name in enumerate(columns) if name in numeric
+                      and raw_n[:, j].sum() > 0 and not any(r[f"other{j}"] for r in rows))
     return adapter.SegmentStats(
         segments=np.array([r["segment"] for r in rows], dtype=int), sizes=sizes,
         columns=list(columns), categorical=frozenset(model.preprocessor_.categorical_),
@@ -93,7 +98,7 @@ def profile_stats(users: Any, files: dict[str, bytes], model: Any, probe: pd.Dat
         overall_std=overall_std, scaled_mean=scaled_mean, scaled_sum=scaled_sum,
         scaled_sq=scaled_sq, scaled_overall_mean=scaled_overall_mean,
         scaled_overall_std=scaled_overall_std, scaled_total_sum=scaled_sum.sum(axis=0),
-        scaled_total_sq=scaled_sq.sum(axis=0))
+        scaled_total_sq=scaled_sq.sum(axis=0), flags=flags)
 
 
 def _pooled(n: np.ndarray, mean: np.ndarray, std: np.ndarray

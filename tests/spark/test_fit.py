@@ -58,6 +58,8 @@ def _labels_served_by_the_embedded_model(out: Path, frame: pd.DataFrame) -> pd.D
 def test_profiles_are_the_embedded_profiles_of_every_user(spark, users, tmp_path: Path
                                                           ) -> None:
     out = tmp_path / "run"
+    rng = np.random.default_rng(1)
+    users = users.assign(subscribed=(rng.random(N_USERS) < 0.3).astype(float))  # a yes/no flag
     result = _run(spark, users, out, algorithm="kmeans", k=4, categorical=["plan"])
     assert result.refine["method"] == "kmeans||"
     written = _labels_served_by_the_embedded_model(out, users)
@@ -75,6 +77,7 @@ def test_profiles_are_the_embedded_profiles_of_every_user(spark, users, tmp_path
                                        atol=PROFILE_ATOL, err_msg=column)
         else:
             assert (got[column].astype(str) == expected[column].astype(str)).all(), column
+    assert set(got.loc[got["kind"] == "flag", "feature"]) == {"subscribed"}
     info = json.loads((out / "run.json").read_text())
     assert info["engine"]["profiles_from"] == "all users (Spark aggregations)"
     assert info["engine"]["profile_medians"] == "exact (Spark median)"
