@@ -83,6 +83,23 @@ def test_profiles_are_the_embedded_profiles_of_every_user(spark, users, tmp_path
     assert info["engine"]["profile_medians"] == "exact (Spark median)"
 
 
+def test_with_every_user_on_the_driver_the_personas_are_the_embedded_ones(spark, users,
+                                                                         tmp_path: Path) -> None:
+    """The fit is the embedded one when everyone fits the driver sample; the personas,
+    worded from Spark's profiles of everyone, must then read as the embedded run's."""
+    from personae.spark.run import run
+
+    rng = np.random.default_rng(1)
+    frame = users.assign(subscribed=(rng.random(N_USERS) < 0.3).astype(float))
+    options = {"algorithm": "kmeans", "k": 4, "categorical": ["plan"], "random_state": 0}
+    run(frame, tmp_path / "all", spark=spark, sample_users=N_USERS, **options)
+    got = json.loads((tmp_path / "all" / "personas.json").read_text())["personas"]
+    expected = segment(frame, **options).personas["personas"]
+    assert [p["name"] for p in got] == [p["name"] for p in expected]
+    assert got == expected
+    assert any("subscribed" in json.dumps(p) for p in got)
+
+
 def test_gaussian_mixture_is_refitted_with_pyspark_ml(spark, users, tmp_path: Path) -> None:
     frame = users.drop(columns=["plan"])
     out = tmp_path / "gmm"
