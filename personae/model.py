@@ -302,6 +302,8 @@ class SegmentModel:
             else None
         if model.levels_ is not None:
             model.n_clusters_ = int(model.levels_["n_personas"])
+        rfm = folder / "rfm.json"
+        model.rfm_ = json.loads(rfm.read_text(encoding="utf-8")) if rfm.is_file() else None
         return model
 
 

@@ -278,7 +278,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         extra["user_columns"] = {**levels_extra.pop("user_columns"), **extra["user_columns"]}
         extra.update(levels_extra)
     if levels_on and provenance.get("kind") == "events":
-        _rfm(model, frame, labels, extra)
+        add_rfm_map(model, frame, labels, extra)
     timings["profile"] = time.perf_counter() - started
 
     if sequences is not None:  # before the personas and journeys, which speak from them
@@ -443,8 +443,8 @@ class _Placed:
         return np.asarray(assign_levels(X, self.info)["persona"])
 
 
-def _rfm(model: SegmentModel, frame: pd.DataFrame, labels: np.ndarray,
-         extra: dict[str, Any]) -> None:
+def add_rfm_map(model: SegmentModel, frame: pd.DataFrame, labels: np.ndarray,
+                extra: dict[str, Any]) -> None:
     """The classic RFM map beside the personas (transaction runs): scores per user, the cut
     points in the model, the persona x RFM cross-tab."""
     from personae.profile.rfm import fit_rfm, rfm_crosstab, score_rfm

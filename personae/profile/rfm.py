@@ -135,12 +135,16 @@ def score_rfm(features: pd.DataFrame, cuts: RFMCuts, source: str = "features"
 
 
 def rfm_crosstab(persona: pd.Series | np.ndarray, rfm_segment: pd.Series | np.ndarray,
-                 names: dict[int, str] | None = None) -> pd.DataFrame:
+                 names: dict[int, str] | None = None, users: np.ndarray | None = None
+                 ) -> pd.DataFrame:
     """Users per persona (rows) and RFM segment (columns, in map order), with a share
-    column per row: how marketing's familiar segments fall across the personas."""
+    column per row: how marketing's familiar segments fall across the personas.
+    ``users``: how many users each (persona, RFM segment) row stands for (default one)."""
     persona = pd.Series(np.asarray(persona), name="persona")
     rfm = pd.Categorical(np.asarray(rfm_segment), categories=[n for n, _, _ in RFM_MAP])
-    table = pd.crosstab(persona, pd.Series(rfm, name="rfm_segment"), dropna=False)
+    weights = np.ones(len(persona), dtype=np.int64) if users is None else np.asarray(users)
+    table = pd.crosstab(persona, pd.Series(rfm, name="rfm_segment"), values=weights,
+                        aggfunc="sum", dropna=False).fillna(0).astype(np.int64)
     table = table.reindex(columns=[n for n, _, _ in RFM_MAP], fill_value=0)
     if names:
         table.index = [names.get(int(p), f"segment {p}") for p in table.index]

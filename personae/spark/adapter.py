@@ -18,11 +18,13 @@ from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
 from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
 from personae.cluster.mixture import memberships_summary
 from personae.data.writers import staged_folder, to_json, write_frame
+from personae.features.semantics import Semantics
 from personae.features.table import detect_id_column
 from personae.model import NOVELTY_MARGIN, NOVELTY_QUANTILE, NOVELTY_ROWS, SegmentModel
 from personae.monitor.reference import build_reference
-from personae.pipeline import SegmentationResult, segment, segments_summary
+from personae.pipeline import SegmentationResult, add_rfm_map, segment, segments_summary
 from personae.profile.personas import personas_document
+from personae.profile.rfm import RFMCuts, rfm_crosstab, score_rfm
 from personae.profile.segments import (
     SegmentStats,
     feature_frame,
@@ -35,14 +37,26 @@ CENTROID_ALGORITHMS = ("kmeans", "minibatch")
 __all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentModel",
            "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
            "build_reference", "detect_id_column", "feature_frame", "fit_sample",
-           "model_space", "personas_document", "profiles_from_stats", "segments_summary",
+           "model_space", "personas_document", "profiles_from_stats", "rfm_crosstab",
+           "segments_summary",
            "set_centers", "set_levels", "set_mixture", "staged_folder", "taxonomy",
            "to_json", "user_columns", "write_frame"]
 
 
-def fit_sample(sample: pd.DataFrame, **options: Any) -> SegmentationResult:
-    """The embedded run on the driver sample: cleaning, algorithm and K by its own rules."""
-    return segment(sample, **options)
+def fit_sample(sample: pd.DataFrame, meanings: dict[str, Any] | None = None,
+               **options: Any) -> SegmentationResult:
+    """The embedded run on the driver sample: cleaning, algorithm and K by its own rules.
+    ``meanings``: the sample is an event log's features, with these meanings; as in the
+    embedded event run they word the personas, and persona levels bring the RFM map (its
+    cut points from the sample)."""
+    if meanings is None:
+        return segment(sample, **options)
+    given = options.pop("semantics", None)
+    semantics = Semantics(user={**meanings, **(dict(given.user) if given else {})})
+    result = segment(sample, semantics=semantics, **options)
+    if getattr(result.model, "levels_", None) is not None:
+        add_rfm_map(result.model, sample, result.labels, result.extra)
+    return result
 
 
 def set_centers(model: SegmentModel, centers: np.ndarray, inertia: float,
@@ -93,8 +107,9 @@ def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
                  ) -> dict[str, np.ndarray]:
     """segment, then the columns the embedded run writes beside it into users_segmented
     (the persona levels' broad_segment and natural_segment; ``pipeline.algorithm_outputs``:
-    probability..., novel, level_...), from the stable model surface: a loaded model has
-    no fit-time attributes. The detailed level is not in the model, so it is not here."""
+    probability..., novel, level_...; the RFM map's rfm_score and rfm_segment), from the
+    stable model surface: a loaded model has no fit-time attributes. The detailed level is
+    not in the model, so it is not here."""
     seg = model.segmenter_
     X = model.transform(frame)
     natural = np.asarray(seg.predict(X), dtype=np.int32)
@@ -112,6 +127,10 @@ def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
         levels = np.asarray(seg.predict_levels(X))
         for j in range(levels.shape[1]):
             columns[f"level_{j + 1}"] = levels[:, j]
+    if getattr(model, "rfm_", None) is not None:
+        scores = score_rfm(frame, RFMCuts.from_dict(model.rfm_))
+        columns["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
+        columns["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
     return columns
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personae.serve.batch import save_event_options
 from personae.spark import adapter, cluster
 from personae.spark.output import write_single_file
 from personae.spark.profiles import median_rule
@@ -52,8 +53,9 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
                  labelled: Any, profiles: pd.DataFrame, counts: dict[int, int], novel: int,
                  sample: pd.DataFrame, n_users: int, source: str, refine: dict[str, Any],
                  levels: dict[str, Any] | None, spark: Any, id_column: str,
-                 timings: dict[str, float]) -> None:
-    """Write the run folder ``out`` (all or nothing) from the full fit's pieces."""
+                 timings: dict[str, float], event_log: tuple[Any, Any] | None = None) -> None:
+    """Write the run folder ``out`` (all or nothing) from the full fit's pieces.
+    ``event_log``: the event report and EventsConfig when the users came from a log."""
     import pyspark
 
     k = int(model.n_clusters_)
@@ -61,6 +63,10 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     sizes = np.array([counts.get(s, 0) for s in range(k)])
     info = json.loads(json.dumps(fitted.info, default=_jsonable))
     info["input"] = {**info["input"], "source": source, "users": n_users}
+    if event_log is not None:  # as the embedded event run says it
+        report, _ = event_log
+        info["input"] = {**info["input"], "kind": "events", "mapping": dict(report.mapping),
+                         "report": report.lines()}
     info["segments"] = {**info["segments"], "k": k, "sizes": sizes.tolist(),
                         "shares": (sizes / n_users).round(6).tolist(),
                         "edge_users": int(counts.get(adapter.NOISE, 0)), "novel_users": int(novel)}
@@ -102,12 +108,16 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
         if fitted.hierarchy is not None:
             (staging / "hierarchy.json").write_text(json.dumps(
                 _hierarchy(fitted.hierarchy, labelled), default=_jsonable), encoding="utf-8")
+        if "rfm_segment" in labelled.columns:
+            _rfm_crosstab(labelled).to_csv(staging / "persona_rfm.csv")
         if "levels_table" in fitted.extra:
             fitted.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
         (staging / "personas.json").write_text(adapter.to_json(document), encoding="utf-8")
         model.save(staging / "model", segments=segments,
                    meanings=fitted.info.get("feature_meanings"))
         reference.save(staging / "model")
+        if event_log is not None:  # assign --events reads a new log the training log's way
+            save_event_options(staging / "model", event_log[0].mapping, event_log[1])
         (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
                                           encoding="utf-8")
 
@@ -121,6 +131,15 @@ def _hierarchy(sample_hierarchy: dict[str, Any], labelled: Any) -> dict[str, Any
     combos = np.array([[r[c] for c in levels] for r in rows], dtype=np.int64)
     counts = np.array([r["count"] for r in rows], dtype=np.int64)
     return {**sample_hierarchy, "nodes": adapter.taxonomy(combos, counts)}
+
+
+def _rfm_crosstab(labelled: Any) -> pd.DataFrame:
+    """persona_rfm.csv: users per persona and RFM segment, counted over everyone (one row
+    per pair comes back)."""
+    rows = labelled.groupBy("segment", "rfm_segment").count().collect()
+    return adapter.rfm_crosstab(np.array([r["segment"] for r in rows]),
+                                np.array([r["rfm_segment"] for r in rows]),
+                                users=np.array([r["count"] for r in rows]))
 
 
 def _jsonable(value: Any) -> Any:

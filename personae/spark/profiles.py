@@ -5,7 +5,8 @@ users' own units, ``feature_frame``; where the model measures distance, ``model_
 and their label (the saved model's ``predict``); one ``groupBy(segment)`` then gives, per
 segment and feature, the counts, means, population standard deviations, medians, sums,
 sums of squares and whether any value is other than 0 and 1 (a yes/no column, worded as
-one), which :func:`personae.profile.segments.profiles_from_stats` turns into the table, the same function the embedded run uses. Overall means and standard deviations are
+one), which :func:`personae.profile.segments.profiles_from_stats` turns into the table,
+the same function the embedded run uses. Overall means and standard deviations are
 combined on the driver from the per-segment moments (Chan's pairwise formula, stable), so
 the users are read once.
 

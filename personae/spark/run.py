@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from personae.config import EventsConfig
 from personae.errors import ConfigError, DataError
 from personae.spark import adapter, cluster, refit
 from personae.spark.errors import spark_errors
@@ -129,12 +130,15 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
 
     timings: dict[str, float] = {}
     started = clock.perf_counter()
-    report = None
+    report, meanings, event_log = None, None, None
     if events is not None:
         from personae.spark.events import compute
 
         features = compute(spark, data, **events)
         users, source, report = features.frame, features.report.source, features.report
+        meanings = dict(features.meanings)
+        event_log = (report, EventsConfig(mapping=dict(report.mapping), **{
+            k: v for k, v in events.items() if k in EventsConfig.model_fields}))
         id_column = "user_id"
     else:
         users, source = _read_users(spark, data)
@@ -169,14 +173,14 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
                     f"{n_users:,}")
 
         started = clock.perf_counter()
-        fitted = adapter.fit_sample(sample, id_column=id_column, **options)
+        fitted = adapter.fit_sample(sample, meanings, id_column=id_column, **options)
         timings["fit_sample"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
         work = Path(tempfile.mkdtemp(prefix="personae-spark-"))
         try:
             return _cluster(spark, users, sample, fitted, work, id_column, n_users, source,
-                            refine, max_iter, tol, options, out, timings, report)
+                            refine, max_iter, tol, options, out, timings, event_log)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -184,7 +188,7 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
 def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Path,
              id_column: str, n_users: int, source: str, refine: str, max_iter: int,
              tol: float, options: dict[str, Any], out: Path, timings: dict[str, float],
-             report: Any) -> SparkRun:
+             event_log: tuple[Any, EventsConfig] | None) -> SparkRun:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -232,7 +236,8 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
 
         started = clock.perf_counter()
         write_folder(out, fitted, model, files, users, labelled, profiles, counts, novel,
-                     sample, n_users, source, info, levels_info, spark, id_column, timings)
+                     sample, n_users, source, info, levels_info, spark, id_column, timings,
+                     event_log)
         labelled.unpersist()
         users.unpersist()
         timings["write"] = clock.perf_counter() - started
@@ -240,7 +245,8 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
     sizes = tuple(counts.get(s, 0) for s in range(k))
     return SparkRun(out=out, users=n_users, sample_users=len(sample), algorithm=seg.name, k=k,
                     sizes=sizes, refine=info, timings={k_: round(v, 3) for k_, v in
-                                                       timings.items()}, event_report=report,
+                                                       timings.items()},
+                    event_report=event_log[0] if event_log else None,
                     edge_users=counts.get(adapter.NOISE, 0))
 
 

@@ -210,3 +210,52 @@ def test_a_session_personae_starts_is_stopped(monkeypatch: pytest.MonkeyPatch) -
     with sessions.spark_session(None, "local[1]") as started:
         assert isinstance(started, FakeSession)
     assert events == ["local[1]", "stopped"]
+
+
+@pytest.mark.slow
+def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
+    """Online Retail II, everyone on the driver: the same personas worded from the event
+    features' meanings, the same RFM map beside them (users_segmented, persona_rfm.csv)
+    and a model that scores new users by the same RFM cuts."""
+    from personae.spark.run import run
+
+    retail = (Path(__file__).resolve().parents[2].parent / "shared" / "data" /
+              "online_retail_ii" / "online_retail_ii_2009_2010.parquet")
+    if not retail.exists():
+        pytest.skip(f"real data not found at {retail} (expects ../shared beside the repo)")
+    path = tmp_path / "retail.parquet"
+    pd.read_parquet(retail).iloc[:30_000].to_parquet(path)
+    embedded = CliRunner().invoke(app, ["run", str(path), "--events", "--out",
+                                        str(tmp_path / "embedded")])
+    assert embedded.exit_code == 0, embedded.output
+    run(str(path), tmp_path / "spark", spark=spark, events={})
+    want, got = tmp_path / "embedded", tmp_path / "spark"
+    want_users = pd.read_parquet(want / "users_segmented.parquet")
+    got_users = pd.read_parquet(got / "users_segmented.parquet")
+    front = ["user_id", "segment", "broad_segment", "natural_segment", "novel", "rfm_score",
+             "rfm_segment"]
+    assert list(got_users.columns[:len(front)]) == front
+    pd.testing.assert_frame_equal(got_users[front], want_users[front], check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(got / "persona_rfm.csv"),
+                                  pd.read_csv(want / "persona_rfm.csv"))
+    personas = [json.loads((folder / "personas.json").read_text())["personas"]
+                for folder in (want, got)]
+    assert [p["name"] for p in personas[1]] == [p["name"] for p in personas[0]]
+    assert personas[1] == personas[0]
+    cuts = [SegmentModel.load(folder / "model").rfm_ for folder in (want, got)]
+    assert cuts[0] is not None and cuts[1]["columns"] == cuts[0]["columns"]
+    for name in ("recency", "frequency", "monetary"):  # Spark sums in another order
+        np.testing.assert_allclose(cuts[1][name], cuts[0][name], rtol=1e-9)
+    info = json.loads((got / "run.json").read_text())["input"]
+    assert info["kind"] == "events" and info["mapping"]["order"] == "Invoice"
+    # `personae assign --events` reads a new log with the Spark model as with the embedded one
+    new_log = tmp_path / "new.parquet"
+    pd.read_parquet(retail).iloc[30_000:40_000].to_parquet(new_log)
+    assigned = []
+    for folder in (want, got):
+        target = folder / "assigned.parquet"
+        result = CliRunner().invoke(app, ["assign", str(folder / "model"), "--events",
+                                          str(new_log), "--out", str(target)])
+        assert result.exit_code == 0, result.output
+        assigned.append(pd.read_parquet(target))
+    pd.testing.assert_frame_equal(assigned[1], assigned[0])
