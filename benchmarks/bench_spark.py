@@ -95,14 +95,14 @@ def measure(args: list[str], cores: int | None) -> dict:
     return {**result, "seconds": seconds, "peak_gib": peak / 2**30}
 
 
-def _session(master: str):  # type: ignore[no-untyped-def]
+def _session(master: str, partitions: int):  # type: ignore[no-untyped-def]
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.perf_counter()
     spark = (SparkSession.builder.master(master).appName("bench")
              .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.sql.shuffle.partitions", str(partitions))
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.session.timeZone", "UTC").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
@@ -127,7 +127,7 @@ def _grouped(timings: dict[str, float], phases: dict[str, tuple[str, ...]]) -> d
 
 
 def worker(kind: str, engine: str, path: Path, out: Path, master: str,
-           sample_users: int | None) -> dict:
+           sample_users: int | None, partitions: int) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
@@ -149,7 +149,7 @@ def worker(kind: str, engine: str, path: Path, out: Path, master: str,
         write_features(features, out / "features.parquet")
         return {"users": len(features.frame),
                 "phases": {"read+write": round(time.perf_counter() - started, 1)}}
-    spark, jvm = _session(master)
+    spark, jvm = _session(master, partitions)
     try:
         if kind == "users":
             from personae.spark.run import run
@@ -175,6 +175,10 @@ def main() -> None:
     parser.add_argument("--users", default="200k", help="user-table sizes, e.g. 200k,1M")
     parser.add_argument("--events", default="1M", help="event-log sizes, e.g. 1M,10M")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--shuffle-partitions", type=int, default=200,
+                        help="spark.sql.shuffle.partitions (Spark's default 200; adaptive "
+                             "execution merges small ones). 8 ran out of execution memory "
+                             "at 100M events")
     parser.add_argument("--sample-users", type=int, default=None,
                         help="Spark's driver sample (default: the engine's, 200,000); a "
                              "smaller one makes a small check exercise the full fit")
@@ -186,7 +190,7 @@ def main() -> None:
         kind, engine, path = args.worker
         out = DATA / f"out_{kind}_{engine}_{Path(path).stem}"
         print(json.dumps(worker(kind, engine, Path(path), out, args.master,
-                                args.sample_users)))
+                                args.sample_users, args.shuffle_partitions)))
         return
     rows = []
     agreement: list[str] = []
@@ -194,6 +198,7 @@ def main() -> None:
         path = users_table(parse_count(size))
         sample = ["--sample-users", str(args.sample_users)] if args.sample_users else []
         results = {e: measure(["--worker", "users", e, str(path), "--master", args.master,
+                               "--shuffle-partitions", str(args.shuffle_partitions),
                                *sample], args.cores) for e in ("embedded", "spark")}
         ari = ""
         if all("labels" in r for r in results.values()):
@@ -212,15 +217,17 @@ def main() -> None:
     for size in [s for s in args.events.split(",") if s]:
         folder = generate(parse_count(size), DATA.parent / "events" / size)
         for e in ("embedded", "spark"):
-            rows.append(("events", size, e, measure(["--worker", "events", e, str(folder),
-                                                     "--master", args.master], args.cores), ""))
+            rows.append(("events", size, e, measure(
+                ["--worker", "events", e, str(folder), "--master", args.master,
+                 "--shuffle-partitions", str(args.shuffle_partitions)], args.cores), ""))
     print(f"\n{'data':7} {'size':>6} {'engine':9} {'seconds':>8} {'peak GiB':>8} "
           f"{'K':>3} {'ARI':>7}  where the time goes")
     for kind, size, engine, r, ari in rows:
         where = r.get("error") or ", ".join(f"{k} {v}" for k, v in r.get("phases", {}).items())
         print(f"{kind:7} {size:>6} {engine:9} {r['seconds']:8.1f} {r['peak_gib']:8.2f} "
               f"{r.get('k', ''):>3} {ari:>7}  {where}")
-    print(f"cores: {args.cores or 'all'} per contender; master {args.master}")
+    print(f"cores: {args.cores or 'all'} per contender; master {args.master}; "
+          f"{args.shuffle_partitions} shuffle partitions")
     for line in agreement:
         print(line)
 

@@ -75,7 +75,8 @@ def run(
     = None,
     algorithm: Annotated[str | None, typer.Option(help="kmeans, minibatch, gmm, dbscan, "
                                                        "hdbscan, hierarchical, meanshift, "
-                                                       "kprototypes or auto (default: compare "
+                                                       "kprototypes, bisecting or auto "
+                                                       "(default: compare "
                                                        "them on a sample, pick one).")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="Algorithm parameter "
                                                     "KEY=VALUE, repeatable (e.g. eps=0.4); "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from personae.cluster._base import Segmenter
+from personae.cluster.bisecting import BisectingSegmenter
 from personae.cluster.categorical import KPrototypesSegmenter
 from personae.cluster.density import DBSCANSegmenter, HDBSCANSegmenter, MeanShiftSegmenter
 from personae.cluster.hierarchy import HierarchicalSegmenter
@@ -25,7 +26,8 @@ from personae.errors import ConfigError
 
 REGISTRY: dict[str, type[Segmenter]] = {cls.name: cls for cls in (
     KMeansSegmenter, MiniBatchSegmenter, GaussianMixtureSegmenter, DBSCANSegmenter,
-    HDBSCANSegmenter, HierarchicalSegmenter, MeanShiftSegmenter, KPrototypesSegmenter)}
+    HDBSCANSegmenter, HierarchicalSegmenter, MeanShiftSegmenter, KPrototypesSegmenter,
+    BisectingSegmenter)}
 
 
 def algorithm_names() -> list[str]:

@@ -39,7 +39,7 @@ __all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentM
            "build_reference", "detect_id_column", "feature_frame", "fit_sample",
            "model_space", "personas_document", "profiles_from_stats", "rfm_crosstab",
            "segments_summary",
-           "set_centers", "set_levels", "set_mixture", "staged_folder", "taxonomy",
+           "set_centers", "set_levels", "set_mixture", "set_tree", "staged_folder", "taxonomy",
            "to_json", "user_columns", "write_frame"]
 
 
@@ -66,6 +66,18 @@ def set_centers(model: SegmentModel, centers: np.ndarray, inertia: float,
     seg = model.segmenter_
     seg.cluster_centers_ = np.asarray(centers, dtype=np.float32)
     seg.inertia_ = float(inertia)
+    _refresh(model, sample)
+
+
+def set_tree(model: SegmentModel, centers: np.ndarray, children: np.ndarray,
+             leaf: np.ndarray, sizes: np.ndarray, cost: float, sample: pd.DataFrame) -> None:
+    """Write a bisecting tree fitted by Spark (leaves numbered as Spark did, ``sizes`` per
+    leaf, its training ``cost``) into the model, the leaves renumbered by size, largest
+    first."""
+    seg = model.segmenter_
+    seg.set_tree(centers, children, leaf)
+    seg.renumber(sizes)
+    seg.inertia_ = float(cost)
     _refresh(model, sample)
 
 

@@ -1,6 +1,6 @@
-"""The full fits over everyone that are not K-means: a Gaussian mixture with pyspark.ml, and
-the persona levels (centres refined by Lloyd passes, far limits from every user's
-distance, broad level re-cut from the refined centres).
+"""The full fits over everyone that are not K-means: a Gaussian mixture and a bisecting
+K-means tree with pyspark.ml, and the persona levels (centres refined by Lloyd passes, far
+limits from every user's distance, broad level re-cut from the refined centres).
 
 Both start from what the embedded engine chose on the driver sample (K, covariance type,
 the persona centres) and end as the embedded model's own state, so the saved model labels
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,56 @@ from scipy.optimize import linear_sum_assignment
 from personae.spark import adapter
 from personae.spark.cluster import lloyd
 from personae.spark.profiles import EXACT_MEDIAN_USERS, MEDIAN_ACCURACY
+from personae.spark.session import to_pandas
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A bisecting K-means tree as pyspark.ml fitted it (see ``cluster.bisecting``): node
+    centres, children and leaf numbers (Spark's), the leaves' sizes, the training cost,
+    and the share of users (a sample) that the tree walk places where pyspark.ml does."""
+
+    centers: np.ndarray
+    children: np.ndarray
+    leaf: np.ndarray
+    sizes: np.ndarray
+    cost: float
+    walk_agreement: float
+    checked_users: int
+
+
+WALK_CHECK_USERS = 20_000
+
+
+def spark_bisecting(vectors: Any, k: int, work: Path, *, seed: int, max_iter: int = 20
+                    ) -> Tree:
+    """pyspark.ml BisectingKMeans over everyone, K from the sample. Its tree is read from
+    the model's saved data (one row per node: index, size, center, children), the
+    persistence format Spark reads its own models from; the Python API gives only the
+    leaves."""
+    from pyspark.ml.clustering import BisectingKMeans
+    from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import functions as F
+
+    from personae.cluster.bisecting import tree_from_spark, walk
+
+    data = vectors.select(array_to_vector(F.col("x")).alias("features"), "x")
+    fitted = BisectingKMeans(k=k, seed=seed, maxIter=max_iter, featuresCol="features"
+                             ).fit(data)
+    folder = work / "bisecting"
+    fitted.write().overwrite().save(str(folder))
+    nodes = pd.read_parquet(folder / "data" / "data")  # every part file
+    centers, children, leaf, sizes = tree_from_spark(nodes.to_dict("records"))
+    checked = to_pandas(fitted.transform(data.limit(WALK_CHECK_USERS))
+                        .select("x", "prediction"))
+    X = np.stack(checked["x"].to_numpy()) if len(checked) else np.zeros((0, centers.shape[1]))
+    agreement = float(np.mean(walk(centers, children, leaf, X) ==
+                              checked["prediction"].to_numpy())) if len(checked) else 1.0
+    return Tree(centers=centers, children=children, leaf=leaf, sizes=sizes,
+                cost=float(fitted.summary.trainingCost), walk_agreement=agreement,
+                checked_users=len(checked))
 
 
 @dataclass(frozen=True)

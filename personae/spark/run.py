@@ -270,7 +270,7 @@ def _full_fit(model: Any, users: Any, sample: pd.DataFrame, work: Path, id_colum
                                      id_column).persist(StorageLevel.MEMORY_AND_DISK)
     X = model.transform(sample)
     try:
-        info = _refit_segmenter(model, vectors, X, sample, refine, max_iter, tol, seed)
+        info = _refit_segmenter(model, vectors, X, sample, refine, max_iter, tol, seed, work)
         levels_info = None
         if getattr(model, "levels_", None) is not None and model.levels_["n_personas"] > 1:
             refined = refit.refine_levels(vectors, model.levels_, X, n_users,
@@ -289,7 +289,8 @@ def _full_fit(model: Any, users: Any, sample: pd.DataFrame, work: Path, id_colum
 
 
 def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFrame,
-                     refine: str, max_iter: int, tol: float, seed: int) -> dict[str, Any]:
+                     refine: str, max_iter: int, tol: float, seed: int, work: Path
+                     ) -> dict[str, Any]:
     seg = model.segmenter_
     k = int(model.segmenter_.n_segments_)
     if seg.name in adapter.CENTROID_ALGORITHMS:
@@ -306,6 +307,17 @@ def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFra
                 "why": ("Lloyd passes over all users from the sample's centroids"
                         if refined.method == "lloyd" else
                         "pyspark.ml KMeans (k-means||) over all users, K from the sample")}
+    if seg.name == "bisecting" and refine == "pyspark.ml":
+        tree = refit.spark_bisecting(vectors, k, work, seed=seed, max_iter=max_iter)
+        adapter.set_tree(model, tree.centers, tree.children, tree.leaf, tree.sizes,
+                         tree.cost, sample)
+        return {"method": "pyspark.ml BisectingKMeans", "leaves": int(len(tree.sizes)),
+                "cost_all_users": tree.cost, "walk_agreement": tree.walk_agreement,
+                "walk_checked_users": tree.checked_users,
+                "why": "pyspark.ml BisectingKMeans over all users, K from the sample; its tree "
+                       "(read from the saved Spark model) is the model's, so the tree walk "
+                       f"places {tree.walk_agreement:.2%} of {tree.checked_users:,} checked "
+                       "users where pyspark.ml's predict does"}
     if seg.name == "gmm":
         cov = seg.covariance_type_
         if refine != "pyspark.ml" or cov != "full":

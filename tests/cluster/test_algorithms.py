@@ -13,7 +13,8 @@ from personae.cluster import algorithm_class, algorithm_names, describe, make_se
 from personae.cluster.algorithms import parse_params
 from personae.errors import ConfigError, NotFittedError
 
-NUMERIC = ["kmeans", "minibatch", "gmm", "dbscan", "hdbscan", "hierarchical", "meanshift"]
+NUMERIC = ["kmeans", "minibatch", "gmm", "dbscan", "hdbscan", "hierarchical", "meanshift",
+           "bisecting"]
 
 
 @pytest.mark.parametrize("name", NUMERIC)

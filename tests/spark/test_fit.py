@@ -119,6 +119,23 @@ def test_gaussian_mixture_is_refitted_with_pyspark_ml(spark, users, tmp_path: Pa
     assert adjusted_rand_score(truth, written["segment"]) >= 0.95
 
 
+def test_bisecting_tree_is_fitted_by_pyspark_ml_and_walked_as_spark_does(spark, users,
+                                                                          tmp_path: Path
+                                                                          ) -> None:
+    frame = users.drop(columns=["plan"])
+    out = tmp_path / "bisecting"
+    result = _run(spark, frame, out, algorithm="bisecting", k=4)
+    assert result.refine["method"] == "pyspark.ml BisectingKMeans" and result.k == 4
+    assert result.refine["walk_agreement"] == 1.0
+    assert result.refine["walk_checked_users"] == N_USERS
+    written = _labels_served_by_the_embedded_model(out, frame)
+    sizes = written["segment"].value_counts().sort_index().to_numpy()
+    assert list(sizes) == sorted(sizes, reverse=True)
+    embedded = segment(frame, algorithm="bisecting", k=4, stability=False)
+    truth = pd.Series(embedded.labels, index=frame["user_id"]).loc[written["user_id"]]
+    assert adjusted_rand_score(truth, written["segment"]) >= 0.95
+
+
 def test_density_fit_on_the_sample_labels_everyone_by_its_nearest_rule(spark, users,
                                                                        tmp_path: Path) -> None:
     frame = users.drop(columns=["plan"])
