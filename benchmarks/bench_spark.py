@@ -95,13 +95,13 @@ def measure(args: list[str], cores: int | None) -> dict:
     return {**result, "seconds": seconds, "peak_gib": peak / 2**30}
 
 
-def _session(master: str, partitions: int):  # type: ignore[no-untyped-def]
+def _session(master: str, partitions: int, memory: str):  # type: ignore[no-untyped-def]
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.perf_counter()
     spark = (SparkSession.builder.master(master).appName("bench")
-             .config("spark.driver.memory", "4g").config("spark.ui.enabled", "false")
+             .config("spark.driver.memory", memory).config("spark.ui.enabled", "false")
              .config("spark.sql.shuffle.partitions", str(partitions))
              .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.session.timeZone", "UTC").getOrCreate())
@@ -127,7 +127,7 @@ def _grouped(timings: dict[str, float], phases: dict[str, tuple[str, ...]]) -> d
 
 
 def worker(kind: str, engine: str, path: Path, out: Path, master: str,
-           sample_users: int | None, partitions: int) -> dict:
+           sample_users: int | None, partitions: int, memory: str) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
@@ -149,7 +149,7 @@ def worker(kind: str, engine: str, path: Path, out: Path, master: str,
         write_features(features, out / "features.parquet")
         return {"users": len(features.frame),
                 "phases": {"read+write": round(time.perf_counter() - started, 1)}}
-    spark, jvm = _session(master, partitions)
+    spark, jvm = _session(master, partitions, memory)
     try:
         if kind == "users":
             from personae.spark.run import run
@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--users", default="200k", help="user-table sizes, e.g. 200k,1M")
     parser.add_argument("--events", default="1M", help="event-log sizes, e.g. 1M,10M")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--driver-memory", default="4g",
+                        help="spark.driver.memory: in local mode the heap every task shares")
     parser.add_argument("--shuffle-partitions", type=int, default=200,
                         help="spark.sql.shuffle.partitions (Spark's default 200; adaptive "
                              "execution merges small ones). 8 ran out of execution memory "
@@ -190,7 +192,8 @@ def main() -> None:
         kind, engine, path = args.worker
         out = DATA / f"out_{kind}_{engine}_{Path(path).stem}"
         print(json.dumps(worker(kind, engine, Path(path), out, args.master,
-                                args.sample_users, args.shuffle_partitions)))
+                                args.sample_users, args.shuffle_partitions,
+                                args.driver_memory)))
         return
     rows = []
     agreement: list[str] = []
@@ -199,6 +202,7 @@ def main() -> None:
         sample = ["--sample-users", str(args.sample_users)] if args.sample_users else []
         results = {e: measure(["--worker", "users", e, str(path), "--master", args.master,
                                "--shuffle-partitions", str(args.shuffle_partitions),
+                               "--driver-memory", args.driver_memory,
                                *sample], args.cores) for e in ("embedded", "spark")}
         ari = ""
         if all("labels" in r for r in results.values()):
@@ -219,7 +223,8 @@ def main() -> None:
         for e in ("embedded", "spark"):
             rows.append(("events", size, e, measure(
                 ["--worker", "events", e, str(folder), "--master", args.master,
-                 "--shuffle-partitions", str(args.shuffle_partitions)], args.cores), ""))
+                 "--shuffle-partitions", str(args.shuffle_partitions),
+                 "--driver-memory", args.driver_memory], args.cores), ""))
     print(f"\n{'data':7} {'size':>6} {'engine':9} {'seconds':>8} {'peak GiB':>8} "
           f"{'K':>3} {'ARI':>7}  where the time goes")
     for kind, size, engine, r, ari in rows:
@@ -227,7 +232,7 @@ def main() -> None:
         print(f"{kind:7} {size:>6} {engine:9} {r['seconds']:8.1f} {r['peak_gib']:8.2f} "
               f"{r.get('k', ''):>3} {ari:>7}  {where}")
     print(f"cores: {args.cores or 'all'} per contender; master {args.master}; "
-          f"{args.shuffle_partitions} shuffle partitions")
+          f"{args.shuffle_partitions} shuffle partitions; driver heap {args.driver_memory}")
     for line in agreement:
         print(line)
 

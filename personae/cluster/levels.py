@@ -118,6 +118,7 @@ class PersonaLevels:
     actionable: bool
     why: list[str] = field(default_factory=list)
     edge_centers: np.ndarray | None = None  # groups too small to be personas: their users are edge
+    detailed_centers: np.ndarray | None = None  # placing users at the detailed level
 
     @property
     def n_personas(self) -> int:
@@ -144,6 +145,8 @@ class PersonaLevels:
             self.edge_centers.astype(float).round(6).tolist(),
             "persona_to_broad": {str(k): v for k, v in self.persona_to_broad.items()},
             "detailed_to_persona": {str(k): v for k, v in self.detailed_to_persona.items()},
+            "detailed_centers": [] if self.detailed_centers is None else
+            self.detailed_centers.astype(float).round(6).tolist(),
             "base_to_persona": {str(k): v for k, v in self.base_to_persona.items()},
             "separation": self.separation.as_dict(),
             "stability_ari": _num(self.stability_ari),
@@ -334,12 +337,16 @@ def broad_groups(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, sizes: 
     return best[1]
 
 
-def _detailed(X: np.ndarray, fit: _Fit, seed: int) -> tuple[np.ndarray | None, dict[int, int]]:
+def _detailed(X: np.ndarray, fit: _Fit, seed: int
+              ) -> tuple[np.ndarray | None, dict[int, int], np.ndarray | None]:
+    """The detailed level: each persona split by K-means into groups in proportion to its
+    size; labels, detailed -> persona, and the groups' centres (rounded as levels.json
+    keeps them, and the labels placed by them, so a saved model places users as the fit)."""
     k = len(fit.centers)
     n = len(X)
     target = int(np.clip(2 * k, *DETAILED_TARGET))
     if target <= k or n < target * 50:
-        return None, {}
+        return None, {}, None
     sizes = np.bincount(fit.labels[fit.labels != NOISE], minlength=k).astype(float)
     quota = sizes / sizes.sum() * target
     parts = np.maximum(1, np.floor(quota)).astype(int)
@@ -347,23 +354,27 @@ def _detailed(X: np.ndarray, fit: _Fit, seed: int) -> tuple[np.ndarray | None, d
         if parts.sum() >= target:
             break
         parts[p] += 1
-    detailed = np.full(n, NOISE)
     parent: dict[int, int] = {}
+    centers = []
     nxt = 0
     for p in range(k):
         rows = np.flatnonzero(fit.labels == p)
         m = int(min(parts[p], max(1, len(rows) // 25)))
         learn = rows[_sample(len(rows), FIT_ROWS, seed + p)]
-        sub = np.zeros(len(rows), dtype=int) if m == 1 else \
-            _predict(_kmeans(X[learn], m, seed + p, n_init=2), X, rows)
+        centers.extend(fit.centers[p][None] if m == 1 else
+                       _kmeans(X[learn], m, seed + p, n_init=2).cluster_centers_)
         for s in range(m):
-            detailed[rows[sub == s]] = nxt + s
             parent[nxt + s] = p
         nxt += m
+    info = {"detailed_centers": np.asarray(centers, dtype=float).round(6).tolist(),
+            "detailed_to_persona": parent}
+    detailed = assign_detailed(X, fit.labels, info)
+    if detailed is None:
+        return None, {}, None
     counts = np.bincount(detailed[detailed != NOISE], minlength=nxt)
     if nxt < DETAILED_TARGET[0] or counts.min() < DETAILED_MIN_SHARE * n:
-        return None, {}
-    return detailed, parent
+        return None, {}, None
+    return detailed, parent, np.asarray(info["detailed_centers"])
 
 
 def _base_map(base: np.ndarray, persona: np.ndarray) -> dict[int, dict[str, Any]]:
@@ -499,7 +510,8 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
                          np.maximum(fit.labels, 0)])
     why.append(f"broad level: {len(set(to_broad.values()))} groups, Ward's merge of the persona "
                "centres weighted by size")
-    detailed, parent = _detailed(X, fit, random_state) if checks else (None, {})
+    detailed, parent, detailed_centers = _detailed(X, fit, random_state) if checks else \
+        (None, {}, None)
     why.append(f"detailed level: {len(parent)} groups nested in the personas" if detailed
                is not None else "detailed level: not supported (too few users per group)")
     base_k = len(np.unique(base[base != NOISE]))
@@ -513,7 +525,7 @@ def _persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None,
         detailed_to_persona=parent, base_to_persona=_base_map(base, fit.labels),
         separation=Separation(sil, int(min(len(idx), n)), base_dbcv, verdict),
         stability_ari=ari, stable=stable, k_table=table, actionable=fit.actionable, why=why,
-        edge_centers=fit.edge_centers)
+        edge_centers=fit.edge_centers, detailed_centers=detailed_centers)
 
 
 def _one_group(X: np.ndarray, base: np.ndarray, base_dbcv: float | None, idx: np.ndarray,
@@ -576,6 +588,30 @@ def assign_levels(X: np.ndarray, levels: PersonaLevels | LevelCentres | dict[str
     broad = levels.to_broad[nearest]
     return {"persona": np.where(edge, NOISE, nearest), "broad": np.where(edge, NOISE, broad),
             "nearest": nearest, "edge": edge}
+
+
+def assign_detailed(X: np.ndarray, persona: np.ndarray, info: dict[str, Any]
+                    ) -> np.ndarray | None:
+    """The detailed level of users placed at ``persona``: the nearest detailed centre among
+    their persona's own (edge users stay edge); None when the levels (``info``, levels.json)
+    have no detailed level."""
+    centers = np.asarray(info.get("detailed_centers") or [], dtype=np.float64)
+    if not len(centers):
+        return None
+    X = np.asarray(X)
+    X = X.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64, copy=False)
+    centers = centers.astype(X.dtype)
+    parent = np.full(len(centers), NOISE)
+    for group, owner in info["detailed_to_persona"].items():
+        parent[int(group)] = int(owner)
+    persona = np.asarray(persona)
+    out = np.full(len(X), NOISE, dtype=np.int32)
+    for owner in np.unique(persona[persona != NOISE]):
+        rows = np.flatnonzero(persona == owner)
+        groups = np.flatnonzero(parent == owner)
+        if len(groups):
+            out[rows] = groups[_nearest(X[rows], centers[groups])[0]]
+    return out
 
 
 def _nearest(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

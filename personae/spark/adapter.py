@@ -14,7 +14,7 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.cluster.hierarchy import taxonomy
-from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
+from personae.cluster.levels import FAR_IQR, assign_detailed, assign_levels, broad_groups
 from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
 from personae.cluster.mixture import memberships_summary
 from personae.data.writers import staged_folder, to_json, write_frame
@@ -118,10 +118,10 @@ def _refresh(model: SegmentModel, sample: pd.DataFrame) -> None:
 def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
                  ) -> dict[str, np.ndarray]:
     """segment, then the columns the embedded run writes beside it into users_segmented
-    (the persona levels' broad_segment and natural_segment; ``pipeline.algorithm_outputs``:
+    (the persona levels' broad_segment, natural_segment and detailed_segment;
+    ``pipeline.algorithm_outputs``:
     probability..., novel, level_...; the RFM map's rfm_score and rfm_segment), from the
-    stable model surface: a loaded model has no fit-time attributes. The detailed level is
-    not in the model, so it is not here."""
+    stable model surface: a loaded model has no fit-time attributes."""
     seg = model.segmenter_
     X = model.transform(frame)
     natural = np.asarray(seg.predict(X), dtype=np.int32)
@@ -131,6 +131,9 @@ def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
         columns = {"segment": np.asarray(placed["persona"], dtype=np.int32),
                    "broad_segment": np.asarray(placed["broad"], dtype=np.int32),
                    "natural_segment": natural}
+        detailed = assign_detailed(X, placed["persona"], model.levels_)
+        if detailed is not None:
+            columns["detailed_segment"] = detailed
     if hasattr(seg, "predict_proba"):
         columns.update(memberships_summary(np.asarray(seg.predict_proba(X)),
                                            seg.mixed_threshold))

@@ -220,10 +220,9 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
                   .agg(F.count("*").alias("n")).collect()}
         novel = labelled.where("novel").count() if "novel" in labelled.columns else 0
         if levels_info is not None:
-            broad = {int(r["broad_segment"]): int(r["n"]) for r in labelled.groupBy(
-                "broad_segment").agg(F.count("*").alias("n")).collect()}
             model.levels_ = {**model.levels_, "edge_users": counts.get(adapter.NOISE, 0), "sizes": {
-                "broad": _keyed(broad), "persona": _keyed(counts), "detailed": {}}}
+                "broad": _counts(labelled, "broad_segment"), "persona": _keyed(counts),
+                "detailed": _counts(labelled, "detailed_segment")}}
         timings["assign"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
@@ -248,6 +247,14 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
                                                        timings.items()},
                     event_report=event_log[0] if event_log else None,
                     edge_users=counts.get(adapter.NOISE, 0))
+
+
+def _counts(labelled: Any, column: str) -> dict[str, int]:
+    """Users per value of a level's column (none when the run has no such level)."""
+    if column not in labelled.columns:
+        return {}
+    return _keyed({int(r[column]): int(r["count"])
+                   for r in labelled.groupBy(column).count().collect()})
 
 
 def _keyed(counts: dict[int, int]) -> dict[str, int]:

@@ -37,8 +37,8 @@ def test_named_algorithm_with_a_parameter(tmp_path: Path, users_csv: Path) -> No
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--algorithm", "spectral"], "--algorithm must be one of kmeans, minibatch, gmm, dbscan, "
-                                  "hdbscan, hierarchical, meanshift, kprototypes, auto; got "
-                                  "'spectral'"),
+                                  "hdbscan, hierarchical, meanshift, kprototypes, bisecting, "
+                                  "auto; got 'spectral'"),
     (["--algorithm", "dbscan", "--param", "eps=wide"], "The 'eps' parameter of dbscan must be "
                                                        "a float in the range (0, inf)"),
     (["--algorithm", "dbscan", "--param", "radius=1"], "dbscan has no parameter 'radius'; its "

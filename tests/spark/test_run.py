@@ -232,8 +232,8 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
     want, got = tmp_path / "embedded", tmp_path / "spark"
     want_users = pd.read_parquet(want / "users_segmented.parquet")
     got_users = pd.read_parquet(got / "users_segmented.parquet")
-    front = ["user_id", "segment", "broad_segment", "natural_segment", "novel", "rfm_score",
-             "rfm_segment"]
+    front = ["user_id", "segment", "broad_segment", "natural_segment", "detailed_segment",
+             "novel", "rfm_score", "rfm_segment"]
     assert list(got_users.columns[:len(front)]) == front
     pd.testing.assert_frame_equal(got_users[front], want_users[front], check_dtype=False)
     pd.testing.assert_frame_equal(pd.read_csv(got / "persona_rfm.csv"),
