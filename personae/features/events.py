@@ -302,7 +302,9 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     typed = _typed_sql(src, columns, mapping, time_format)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
     numbers: list[str] = [r for r in ("value", "quantity", "price") if r in mapping]
-    has_offsets = offset_expr(mapping["time"], columns[mapping["time"]]) is not None
+    # a --time-format reads the text itself: no offset column is made (see _typed_sql)
+    has_offsets = time_format is None and \
+        offset_expr(mapping["time"], columns[mapping["time"]]) is not None
     _step(progress, "checking rows")
     stats = _stats(con, numbers, has_offsets, ref)
     if stats["rows"] == 0:

@@ -12,18 +12,22 @@
    - gmm: pyspark.ml GaussianMixture with the sample's K (best of the sample's ``n_init``
      starts) when the sample chose full covariances, the only kind pyspark.ml fits; other
      covariance types keep the sample's mixture;
+   - bisecting: pyspark.ml BisectingKMeans with the sample's K; its tree, read from the
+     saved Spark model, becomes the model's, which walks it as pyspark.ml's predict does;
    - hierarchical, dbscan, hdbscan, meanshift, kprototypes: the sample fit, as the embedded
      engine itself fits them (on a sample, O(n^2)); everyone is placed by the model's
-     nearest rule. pyspark.ml's BisectingKMeans is a different tree (divisive k-means, not
-     Ward's) with no place in the model format, so hierarchical is not mapped onto it;
+     nearest rule (pyspark.ml's BisectingKMeans is divisive K-means, not Ward's tree, so
+     hierarchical is not mapped onto it: ask for bisecting);
    - persona levels: their centres refined by Lloyd passes, far limits from every user's
-     distance, the broad level re-cut from the refined centres (``refit.refine_levels``).
+     distance, the broad level re-cut from the refined centres (``refit.refine_levels``);
+     the detailed level keeps the sample's centres.
 
    What was fitted is written back into the embedded model, so ``SegmentModel.predict``
    gives every user the label Spark wrote.
 4. Label everyone with that model on the executors and write the run folder:
-   users_segmented (streamed, never collected), memberships (gmm), segment_profiles (from
-   every user, Spark aggregations), k_selection, model/, run.json.
+   users_segmented (streamed, never collected), memberships (gmm), segment_profiles and
+   personas (from every user, Spark aggregations), k_selection, model/, run.json; from an
+   event log also the RFM map (its cut points from the sample) and persona_rfm.csv.
 """
 
 from __future__ import annotations

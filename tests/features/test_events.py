@@ -285,6 +285,17 @@ def test_mixed_time_zones_are_normalised_to_utc(tmp_path):
     assert any("converted to UTC" in note for note in f.report.notes)
 
 
+def test_a_time_format_reads_day_first_text_times(tmp_path):
+    path = _csv(tmp_path, "user_id,timestamp\nu,02/01/2024 08:00\nu,02/01/2024 09:30\n"
+                          "v,13/01/2024 23:15\n")
+    f = from_events(path, time_format="%d/%m/%Y %H:%M", session_gap_minutes=120)
+    assert _row(f, "u")["session_minutes_median"] == pytest.approx(90.0)
+    # the reference date is the midnight after the last event (14 Jan 00:00)
+    assert _row(f, "v")["recency_days"] == pytest.approx(45 / 1440)
+    assert _row(f, "u")["recency_days"] == pytest.approx(11 + 14.5 / 24)
+    assert f.report.time_offsets == ()
+
+
 @pytest.mark.parametrize("text", ["", "user_id,timestamp\n"])
 def test_an_empty_log_is_refused(tmp_path, text):
     with pytest.raises(DataError, match="empty"):

@@ -151,6 +151,42 @@ def test_cli_engine_spark_runs_on_the_active_session(spark, blobs_path, tmp_path
     assert spark.sparkContext._jsc is not None
 
 
+def test_cli_engine_spark_reads_the_log_with_the_configs_event_settings(spark,
+                                                                        tmp_path: Path
+                                                                        ) -> None:
+    """The reference date, the session gap and the time format of the run config reach the
+    Spark features (they used to stop at the mapping)."""
+    from personae.features.events import from_events
+
+    rng = np.random.default_rng(3)
+    n = 600
+    log = pd.DataFrame({
+        "who": rng.integers(0, 120, n).astype(str),
+        "when": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90 * 24 * 60, n),
+                                                              unit="min")
+                 ).strftime("%d/%m/%Y %H:%M"),
+        "what": rng.choice(["view", "cart", "purchase"], n),
+        "amount": np.round(rng.lognormal(3, 1, n), 2)})
+    log.to_csv(tmp_path / "log.csv", index=False)
+    events = {"mapping": {"user": "who", "time": "when", "event": "what", "value": "amount"},
+              "time_format": "%d/%m/%Y %H:%M", "reference_date": "2024-06-30",
+              "session_gap_minutes": 240}
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": {"path": str(tmp_path / "log.csv"),
+                                            "events": events},
+                                  "segmentation": {"algorithm": "kmeans", "k": 2}}))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(out),
+                                      "--engine", "spark", "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    got = pd.read_parquet(out / "users_segmented.parquet").set_index("user_id")
+    want = from_events(tmp_path / "log.csv", **events["mapping"],
+                       time_format=events["time_format"], reference_date="2024-06-30",
+                       session_gap_minutes=240).frame.set_index("user_id")
+    for column in ("recency_days", "session_count"):
+        np.testing.assert_allclose(got.loc[want.index, column], want[column], rtol=1e-9)
+
+
 def test_bad_inputs(spark, tmp_path: Path) -> None:
     frame = pd.DataFrame({"user_id": ["a", "a", "b"], "x": [1.0, 2.0, 3.0]})
     with pytest.raises(DataError, match="column 'user_id': duplicate id 'a'"):
