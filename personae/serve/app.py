@@ -48,7 +48,8 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-FastRoute = Callable[[bytes], Response]
+HotRoute = Callable[[bytes], Response]
+HOT_ROUTE = ("POST", "/assign")  # answered by the Guard itself (see there)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,12 @@ class Guard:
     bare endpoint), and they add nothing to a handler that reads the bytes itself."""
 
     def __init__(self, app: Any, config: ServeConfig, metrics: Metrics,
-                 fast_routes: dict[tuple[str, str], FastRoute]) -> None:
+                 hot_route: HotRoute) -> None:
         self.app = app
         self.token = config.token
         self.limit = config.max_body_bytes
         self.metrics = metrics
-        self.fast_routes = fast_routes
+        self.hot_route = hot_route
         self._requests: dict[tuple[str, int], Any] = {}
         self._latency = {e: metrics.latency.labels(e) for e in ENDPOINTS + ("other",)}
 
@@ -126,11 +127,8 @@ class Guard:
                 if too_big:
                     response = _error(413, f"request body over the limit of {self.limit:,} "
                                       "bytes", field="body", limit=self.limit)
-            if response is None:
-                route = self.fast_routes.get((scope["method"], scope["path"]))
-                if route is not None:
-                    response = _answer(route, b"".join(m.get("body", b"") for m in body),
-                                       scope["path"])
+            if response is None and (scope["method"], scope["path"]) == HOT_ROUTE:
+                response = _answer(self.hot_route, b"".join(m.get("body", b"") for m in body))
             if response is not None:
                 await response(scope, receive, counted)
                 return
@@ -176,18 +174,15 @@ class Guard:
                 return messages, False
 
 
-def _answer(route: FastRoute, body: bytes, path: str) -> Response:
-    """A hot route's answer, with its errors answered as the app's handlers answer them."""
+def _answer(route: HotRoute, body: bytes) -> Response:
+    """The hot route's answer, with its errors answered as the app's handlers answer them."""
     try:
         return route(body)
-    except RequestValidationError as exc:
-        return _invalid(exc)
-    except RequestError as exc:
-        return _request_error(exc)
-    except PersonaeError as exc:
-        return _error(422, str(exc))
     except Exception as exc:
-        return _crash("POST", path, exc)
+        for kind, answer in ERROR_ANSWERS:
+            if isinstance(exc, kind):
+                return answer(exc)
+        return _crash(*HOT_ROUTE, exc)
 
 
 def _replay(messages: list[Message]) -> Receive:
@@ -286,7 +281,7 @@ def create_app(config: ServeConfig, holder: ModelHolder | None = None) -> FastAP
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     app.add_middleware(Guard, config=config, metrics=metrics,
-                       fast_routes={("POST", "/assign"): answer_assign})
+                       hot_route=answer_assign)
     return app
 
 
@@ -357,6 +352,16 @@ def _request_error(exc: RequestError) -> JSONResponse:
     return _error(422, str(exc), field=exc.field, known_features=exc.known)
 
 
+def _personae_error(exc: PersonaeError) -> JSONResponse:
+    return _error(422, str(exc))
+
+
+# exception -> answer, for the FastAPI routes and the hot route alike (most specific first)
+ERROR_ANSWERS: tuple[tuple[type[Exception], Callable[[Any], JSONResponse]], ...] = (
+    (RequestValidationError, _invalid), (RequestError, _request_error),
+    (PersonaeError, _personae_error))
+
+
 def _crash(method: str, path: str, exc: Exception) -> JSONResponse:
     log.error("error answering %s %s", method, path, exc_info=exc)
     return _error(500, f"internal error ({exc.__class__.__name__}); the service keeps "
@@ -364,17 +369,8 @@ def _crash(method: str, path: str, exc: Exception) -> JSONResponse:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _invalid(exc)
-
-    @app.exception_handler(RequestError)
-    async def bad_request(_: Request, exc: RequestError) -> JSONResponse:
-        return _request_error(exc)
-
-    @app.exception_handler(PersonaeError)
-    async def personae_error(_: Request, exc: PersonaeError) -> JSONResponse:
-        return _error(422, str(exc))
+    for kind, answer in ERROR_ANSWERS:
+        app.add_exception_handler(kind, _handler(answer))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -383,6 +379,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         return _crash(request.method, request.url.path, exc)
+
+
+def _handler(answer: Callable[[Any], JSONResponse]) -> Any:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return answer(exc)
+
+    return handle
 
 
 def app_from_env() -> Any:
