@@ -7,16 +7,16 @@ and whether the two runs agree.
 Each contender runs in its own process pinned to the same ``--cores`` CPUs (and as many
 BLAS/OpenMP threads); its peak memory is the largest sum of resident memory over its whole
 process tree (the JVM and the Python workers included), sampled every 0.2 s from /proc.
-Users: 15 features, 5 planted blobs, ``--algorithm kmeans`` with K chosen by each engine
-(the embedded vote on all users; Spark: the vote on its driver sample, then pyspark.ml
-KMeans over everyone); the table gives both K and the ARI of the Spark labels against the
-embedded ones (the target: ARI >= 0.95 and the same K). Events: the generated logs of
-bench_events.py, per-user features only. Phases, in seconds: jvm (SparkSession start),
-read (the input and the id check, or the event features), collect (the driver sample),
-fit (embedded: the K vote and the fit; Spark: fit_sample, the embedded run on the driver
-sample with its checks, and fit_all, pyspark.ml over everyone), checks (embedded:
-consistency and stability), label (everyone labelled), profile (profiles from everyone),
-write.
+Users: 15 features, 5 planted blobs, ``--algorithm`` (kmeans by default) with K chosen by
+each engine (the embedded vote on all users; Spark: the vote on its driver sample, then
+pyspark.ml KMeans, or BisectingKMeans, or GaussianMixture over everyone); the table gives
+both K and the ARI of the Spark labels against the embedded ones (the target: ARI >= 0.95
+and the same K). Events: the generated logs of bench_events.py, per-user features only.
+Phases, in seconds: jvm (SparkSession start), read (the input and the id check, or the
+event features), collect (the driver sample), fit (embedded: the K vote and the fit;
+Spark: fit_sample, the embedded run on the driver sample with its checks, and fit_all,
+pyspark.ml over everyone), checks (embedded: consistency and stability), label (everyone
+labelled), profile (profiles from everyone), write.
 """
 
 from __future__ import annotations
@@ -126,8 +126,7 @@ def _grouped(timings: dict[str, float], phases: dict[str, tuple[str, ...]]) -> d
             for name, keys in phases.items()}
 
 
-def worker(kind: str, engine: str, path: Path, out: Path, master: str,
-           sample_users: int | None, partitions: int, memory: str) -> dict:
+def worker(kind: str, engine: str, path: Path, out: Path, args: argparse.Namespace) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
@@ -137,7 +136,7 @@ def worker(kind: str, engine: str, path: Path, out: Path, master: str,
         if kind == "users":
             from personae import segment
 
-            result = segment(str(path), algorithm="kmeans")
+            result = segment(str(path), algorithm=args.algorithm)
             result.save(out)
             return {"k": result.n_segments, "phases": _grouped(
                 json.loads((out / "run.json").read_text())["timings_seconds"], EMBEDDED_PHASES),
@@ -149,13 +148,13 @@ def worker(kind: str, engine: str, path: Path, out: Path, master: str,
         write_features(features, out / "features.parquet")
         return {"users": len(features.frame),
                 "phases": {"read+write": round(time.perf_counter() - started, 1)}}
-    spark, jvm = _session(master, partitions, memory)
+    spark, jvm = _session(args.master, args.shuffle_partitions, args.driver_memory)
     try:
         if kind == "users":
             from personae.spark.run import run
 
-            sample = {"sample_users": sample_users} if sample_users else {}
-            result = run(str(path), out, spark=spark, algorithm="kmeans", **sample)
+            sample = {"sample_users": args.sample_users} if args.sample_users else {}
+            result = run(str(path), out, spark=spark, algorithm=args.algorithm, **sample)
             return {"k": result.k, "phases": {"jvm": round(jvm, 1), **_grouped(
                 result.timings, SPARK_PHASES)}, "iterations": result.refine.get("iterations"),
                 "labels": str(out / "users_segmented.parquet")}
@@ -175,6 +174,8 @@ def main() -> None:
     parser.add_argument("--users", default="200k", help="user-table sizes, e.g. 200k,1M")
     parser.add_argument("--events", default="1M", help="event-log sizes, e.g. 1M,10M")
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--algorithm", default="kmeans", choices=("kmeans", "bisecting", "gmm"),
+                        help="users: the algorithm both engines run (K chosen by each)")
     parser.add_argument("--driver-memory", default="4g",
                         help="spark.driver.memory: in local mode the heap every task shares")
     parser.add_argument("--shuffle-partitions", type=int, default=200,
@@ -191,19 +192,17 @@ def main() -> None:
     if args.worker:
         kind, engine, path = args.worker
         out = DATA / f"out_{kind}_{engine}_{Path(path).stem}"
-        print(json.dumps(worker(kind, engine, Path(path), out, args.master,
-                                args.sample_users, args.shuffle_partitions,
-                                args.driver_memory)))
+        print(json.dumps(worker(kind, engine, Path(path), out, args)))
         return
     rows = []
     agreement: list[str] = []
+    common = ["--master", args.master, "--shuffle-partitions", str(args.shuffle_partitions),
+              "--driver-memory", args.driver_memory, "--algorithm", args.algorithm]
     for size in [s for s in args.users.split(",") if s]:
         path = users_table(parse_count(size))
         sample = ["--sample-users", str(args.sample_users)] if args.sample_users else []
-        results = {e: measure(["--worker", "users", e, str(path), "--master", args.master,
-                               "--shuffle-partitions", str(args.shuffle_partitions),
-                               "--driver-memory", args.driver_memory,
-                               *sample], args.cores) for e in ("embedded", "spark")}
+        results = {e: measure(["--worker", "users", e, str(path), *common, *sample],
+                              args.cores) for e in ("embedded", "spark")}
         ari = ""
         if all("labels" in r for r in results.values()):
             import pandas as pd
@@ -221,10 +220,8 @@ def main() -> None:
     for size in [s for s in args.events.split(",") if s]:
         folder = generate(parse_count(size), DATA.parent / "events" / size)
         for e in ("embedded", "spark"):
-            rows.append(("events", size, e, measure(
-                ["--worker", "events", e, str(folder), "--master", args.master,
-                 "--shuffle-partitions", str(args.shuffle_partitions),
-                 "--driver-memory", args.driver_memory], args.cores), ""))
+            rows.append(("events", size, e, measure(["--worker", "events", e, str(folder),
+                                                     *common], args.cores), ""))
     print(f"\n{'data':7} {'size':>6} {'engine':9} {'seconds':>8} {'peak GiB':>8} "
           f"{'K':>3} {'ARI':>7}  where the time goes")
     for kind, size, engine, r, ari in rows:
@@ -232,7 +229,8 @@ def main() -> None:
         print(f"{kind:7} {size:>6} {engine:9} {r['seconds']:8.1f} {r['peak_gib']:8.2f} "
               f"{r.get('k', ''):>3} {ari:>7}  {where}")
     print(f"cores: {args.cores or 'all'} per contender; master {args.master}; "
-          f"{args.shuffle_partitions} shuffle partitions; driver heap {args.driver_memory}")
+          f"{args.shuffle_partitions} shuffle partitions; driver heap {args.driver_memory}; "
+          f"users: --algorithm {args.algorithm}")
     for line in agreement:
         print(line)
 
