@@ -24,7 +24,7 @@ import pandas as pd
 from personae._version import __version__
 from personae.cluster._base import MIN_SEGMENT_USERS, NOISE
 from personae.cluster.hierarchy import taxonomy
-from personae.cluster.levels import assign_detailed, assign_levels, persona_levels
+from personae.cluster.levels import assign_levels, persona_levels
 from personae.cluster.mixture import memberships_summary
 from personae.cluster.validate import bootstrap_stability, consistency, segmenter_stability
 from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
@@ -427,9 +427,8 @@ def _persona_levels(model: SegmentModel, X: np.ndarray, natural: np.ndarray,
             segments=range(levels.n_personas))
     columns: dict[str, np.ndarray] = {"broad_segment": np.asarray(placed["broad"]),
                                       "natural_segment": np.asarray(natural)}
-    detailed = assign_detailed(X, labels, model.levels_)  # as the saved model places them
-    if detailed is not None:
-        columns["detailed_segment"] = detailed
+    if levels.detailed is not None:  # placed by the saved centres (levels._detailed)
+        columns["detailed_segment"] = np.asarray(levels.detailed)
     return labels, stability, {"user_columns": columns, "levels": levels,
                                "levels_table": pd.DataFrame(levels.k_table)}
 

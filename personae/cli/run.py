@@ -427,13 +427,14 @@ def _spark_run(settings: Any, out: Path, master: str | None, conf: list[str] | N
                refine: str, sample_users: int | None) -> Any:
     """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
     from personae.report import write_report
+    from personae.spark.events import compute_options
     from personae.spark.run import run as spark_run
     from personae.spark.session import parse_conf
 
     segmentation = settings.segmentation.model_dump()
     segmentation.pop("stability")
     events = settings.input.events
-    given = None if events is None else spark_event_options(events)
+    given = None if events is None else compute_options(events)
     sample = {} if sample_users is None else {"sample_users": sample_users}
     result = spark_run(settings.input.path, out, master=master, spark_conf=parse_conf(conf),
                        events=given, refine=refine,
@@ -443,18 +444,6 @@ def _spark_run(settings: Any, out: Path, master: str | None, conf: list[str] | N
             console.print(f"events: {line}", highlight=False, soft_wrap=True)
     write_report(out, map_method=settings.report.map)
     return result
-
-
-def spark_event_options(events: Any) -> dict[str, Any]:
-    """The EventsConfig's settings that the Spark features take (the mapping's roles, time
-    format, reference date, session gap...); DuckDB's own (table, memory, threads) are
-    not Spark's."""
-    from inspect import signature
-
-    from personae.spark.events import compute
-
-    accepted = set(signature(compute).parameters) - {"spark", "source"}
-    return {k: v for k, v in events.from_events_kwargs().items() if k in accepted}
 
 
 def _print_spark_run(result: Any, out: Path) -> None:

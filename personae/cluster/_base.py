@@ -132,10 +132,15 @@ def size_order(labels: np.ndarray) -> np.ndarray:
     """``mapping[old] = new``: segments renumbered by size, largest first (ties by old id)."""
     clustered = labels[labels >= 0]
     n = int(clustered.max()) + 1 if clustered.size else 0
-    sizes = np.bincount(clustered, minlength=n)
-    order = np.lexsort((np.arange(n), -sizes))
+    return order_by_size(np.bincount(clustered, minlength=n))
+
+
+def order_by_size(sizes: np.ndarray) -> np.ndarray:
+    """``mapping[old] = new`` from each segment's size (``sizes[old]``), largest first, ties
+    by old id."""
+    n = len(sizes)
     mapping = np.empty(n, dtype=np.int32)
-    mapping[order] = np.arange(n, dtype=np.int32)
+    mapping[np.lexsort((np.arange(n), -np.asarray(sizes)))] = np.arange(n, dtype=np.int32)
     return mapping
 
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.cluster import KMeans
 
-from personae.cluster._base import K_PARAMS, Param
+from personae.cluster._base import K_PARAMS, Param, order_by_size
 from personae.cluster.kmeans import _CentroidSegmenter
 from personae.errors import ConfigError, NotFittedError
 
@@ -67,9 +67,7 @@ class BisectingSegmenter(_CentroidSegmenter):
     def renumber(self, sizes: np.ndarray) -> np.ndarray:
         """Number the leaves by ``sizes`` (users per leaf, by its current number), largest
         first; ``mapping[old] = new``."""
-        sizes = np.asarray(sizes)
-        mapping = np.empty(len(sizes), dtype=np.int32)
-        mapping[np.lexsort((np.arange(len(sizes)), -sizes))] = np.arange(len(sizes))
+        mapping = order_by_size(sizes)
         inner = self.tree_leaf_ < 0
         self.tree_leaf_ = np.where(inner, LEAF, mapping[np.maximum(self.tree_leaf_, 0)]
                                    ).astype(np.int32)
@@ -181,6 +179,7 @@ def tree_from_spark(nodes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray
     centers = np.array([_dense(by_index[i]["center"]) for i in order])
     children = np.full((len(order), 2), LEAF, dtype=np.int32)
     leaf = np.full(len(order), LEAF, dtype=np.int32)
+    sizes: dict[int, int] = {}
     for row, index in enumerate(order):
         kids = [int(c) for c in by_index[index]["children"]]
         if kids:
@@ -190,11 +189,9 @@ def tree_from_spark(nodes: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray
             children[row] = [position[kids[0]], position[kids[1]]]
         else:
             leaf[row] = index
-    sizes = np.zeros(int(leaf.max()) + 1, dtype=np.int64)
-    for row, index in enumerate(order):
-        if leaf[row] >= 0:
-            sizes[leaf[row]] = int(by_index[index]["size"])
-    return centers, children, leaf, sizes
+            sizes[index] = int(by_index[index]["size"])
+    return centers, children, leaf, np.array([sizes[i] for i in range(len(sizes))],
+                                             dtype=np.int64)
 
 
 def _dense(vector: Any) -> np.ndarray:

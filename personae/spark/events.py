@@ -9,6 +9,7 @@ all mapped columns) and cuts sessions with a window per user in time order.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time as clock
@@ -74,6 +75,14 @@ def write_events_features(source: Any, out: str | Path, *, spark: Any = None,
             write_single_file(result.frame, target)
         result.frame.unpersist()
     return result.report
+
+
+def compute_options(events: Any) -> dict[str, Any]:
+    """The keywords of :func:`compute` from an EventsConfig: the mapping's roles, time
+    format, reference date, session gap...; DuckDB's own (table, memory, threads) are not
+    Spark's."""
+    accepted = set(inspect.signature(compute).parameters) - {"spark", "source"}
+    return {k: v for k, v in events.from_events_kwargs().items() if k in accepted}
 
 
 def compute(spark: Any, source: Any, *, user: str | None = None, time: str | None = None,

@@ -194,7 +194,6 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
              tol: float, options: dict[str, Any], out: Path, timings: dict[str, float],
              event_log: tuple[Any, EventsConfig] | None) -> SparkRun:
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     model = fitted.model
     seg = model.segmenter_
@@ -220,13 +219,12 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
         columns = [(name, _spark_type(v)) for name, v in probe.items() if name != "segment"]
         labelled = cluster.assign(users, files, id_column, columns) \
             .persist(StorageLevel.MEMORY_AND_DISK)
-        counts = {int(r["segment"]): int(r["n"]) for r in labelled.groupBy("segment")
-                  .agg(F.count("*").alias("n")).collect()}
+        counts = _counts(labelled, "segment")
         novel = labelled.where("novel").count() if "novel" in labelled.columns else 0
         if levels_info is not None:
             model.levels_ = {**model.levels_, "edge_users": counts.get(adapter.NOISE, 0), "sizes": {
-                "broad": _counts(labelled, "broad_segment"), "persona": _keyed(counts),
-                "detailed": _counts(labelled, "detailed_segment")}}
+                "broad": _keyed(_counts(labelled, "broad_segment")), "persona": _keyed(counts),
+                "detailed": _keyed(_counts(labelled, "detailed_segment"))}}
         timings["assign"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
@@ -253,12 +251,11 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
                     edge_users=counts.get(adapter.NOISE, 0))
 
 
-def _counts(labelled: Any, column: str) -> dict[str, int]:
+def _counts(labelled: Any, column: str) -> dict[int, int]:
     """Users per value of a level's column (none when the run has no such level)."""
     if column not in labelled.columns:
         return {}
-    return _keyed({int(r[column]): int(r["count"])
-                   for r in labelled.groupBy(column).count().collect()})
+    return {int(r[column]): int(r["count"]) for r in labelled.groupBy(column).count().collect()}
 
 
 def _keyed(counts: dict[int, int]) -> dict[str, int]:
