@@ -115,7 +115,16 @@ class SegmentSettings(_Frozen):
     # segment = the persona level (3-8, or distinct groups as found), nested in a broad level;
     # None: on when the algorithm is auto, off when one is named (its own partition is asked for)
     persona_levels: bool | None = None
+    # the classic RFM map beside the personas; None: for event logs with persona levels
+    # (the pipeline decides, it knows the input kind)
+    rfm: bool | None = None
     random_state: int = 0
+
+    @property
+    def levels_on(self) -> bool:
+        """Whether the segments are the persona level: as asked, else with ``auto``."""
+        return self.persona_levels if self.persona_levels is not None else \
+            self.algorithm == "auto"
 
     @field_validator("k", mode="before")
     @classmethod

@@ -26,7 +26,8 @@ from personae.cluster.auto import (
     candidates_for,
     choose_algorithm,
 )
-from personae.cluster.levels import assign_levels
+from personae.cluster.levels import LevelCentres, assign_detailed, assign_levels, persona_levels
+from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.readers import read_arrays
@@ -45,6 +46,9 @@ ORDER_ROWS = 200_000  # users put in id-hash order; every sample is a prefix of 
 NOVELTY_ROWS = 20_000
 NOVELTY_QUANTILE = 0.999
 NOVELTY_MARGIN = 1.5
+# Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
+NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
+NEAREST_CHUNK = 65_536  # rows per float64 pass: 8 MB of a 15-feature matrix
 
 
 def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
@@ -62,19 +66,42 @@ def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
 
 
 class SegmentModel:
-    """The fitted cleaning, the fitted segmenter and the novelty threshold: clean a user
-    table, choose an algorithm and its parameters, cluster, and assign new users the same
-    way (``predict`` gives every training user the label it got in ``fit``).
+    """The fitted cleaning, segmenter, persona levels, RFM cut points and novelty threshold:
+    clean a user table, choose an algorithm and its parameters, cluster, and assign new users
+    the same way. ``assign`` is the one way a user gets its labels (the pipeline, ``personae
+    assign``, the service, monitor, uplift and Spark's executors all call it), so every
+    training user gets from ``assign`` the labels it got in ``fit``.
 
     Settings are a :class:`~personae.config.SegmentSettings` or its fields as keywords
-    (validated at ``fit``). The model object keeps K-means as its default algorithm (the
-    cheapest), while ``segment()`` and ``personae run`` default to ``"auto"``. The checks of
-    a fit (consistency, stability) are the pipeline's, in ``personae.cluster.validate``.
+    (validated at ``fit``); the defaults are ``segment()``'s (``algorithm="auto"`` with persona
+    levels). A scikit-learn estimator: ``get_params``/``set_params``, ``clone``,
+    ``fit_predict``; ``predict`` takes a DataFrame, or an array once the model knows its input
+    columns (``feature_names_in_``).
     """
 
-    def __init__(self, settings: SegmentSettings | None = None, /, **overrides: Any) -> None:
+    def __init__(self, settings: SegmentSettings | None = None, **overrides: Any) -> None:
         self.settings = settings
         self.overrides = overrides
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's keywords (scikit-learn's ``clone`` rebuilds the model from
+        them)."""
+        return {"settings": self.settings, **self.overrides}
+
+    def set_params(self, **params: Any) -> SegmentModel:
+        unknown = sorted(set(params) - {"settings", *SegmentSettings.model_fields})
+        if unknown:
+            raise ConfigError(f"SegmentModel.set_params: unknown setting {unknown[0]!r}; "
+                              f"settings are {', '.join(SegmentSettings.model_fields)}")
+        if "settings" in params:
+            self.settings = params.pop("settings")
+        self.overrides = {**self.overrides, **params}
+        return self
+
+    def __repr__(self) -> str:
+        given = self.settings.model_dump(exclude_defaults=True) if self.settings else {}
+        given.update(self.overrides)
+        return f"SegmentModel({', '.join(f'{k}={v!r}' for k, v in given.items())})"
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame, source: str = "input",
@@ -88,16 +115,17 @@ class SegmentModel:
         pipeline does not transform them twice). ``ids`` skips a second id check."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        defaults = {} if self.settings is not None else {"algorithm": "kmeans"}
         given = self.settings.model_dump() if self.settings is not None else {}
-        self.settings_ = build(SegmentSettings, {**defaults, **given, **self.overrides},
-                               "SegmentModel")
+        self.settings_ = build(SegmentSettings, {**given, **self.overrides}, "SegmentModel")
         cfg = self.settings_
         id_column = cfg.id_column if cfg.id_column is not None else \
             detect_id_column([str(c) for c in df.columns])
         if ids is None:
             ids = user_ids(df, id_column, source)
         self.id_column_ = id_column
+        self.levels_: dict[str, Any] | None = None
+        self.rfm_: dict[str, Any] | None = None
+        self.segments_: list[dict[str, Any]] | None = None
         self.preprocessor_ = TablePreprocessor(
             features=cfg.features, categorical=cfg.categorical, id_column=id_column,
             impute=cfg.impute, log_transform=cfg.log_transform, scaler=cfg.scaler,
@@ -115,7 +143,7 @@ class SegmentModel:
         started = time.perf_counter()
         log.info("fitting %s on %d users", name, n_users)
         self.segmenter_ = make_segmenter(name, **params).fit(X, sample=self.order_)
-        self.labels_ = self.segmenter_.labels_
+        self.natural_labels_ = self.segmenter_.labels_
         self.n_clusters_ = int(self.segmenter_.n_segments_)
         selection = getattr(self.segmenter_, "k_selection_", None)
         if selection is None and self.algorithm_choice_ is not None:
@@ -128,12 +156,48 @@ class SegmentModel:
         timings["choose_k"] = selection.seconds if selection is not None else 0.0
         timings["cluster"] = time.perf_counter() - started - (
             timings["choose_k"] if searched_here else 0.0)
-        reference = self.segmenter_.distance(X[self.order_[:NOVELTY_ROWS]])
-        self.novelty_threshold_ = float(np.quantile(reference, NOVELTY_QUANTILE)
-                                        * NOVELTY_MARGIN) if len(reference) else np.inf
+        self.novelty_threshold_ = self._novelty_threshold(X[self.order_[:NOVELTY_ROWS]])
+        if cfg.levels_on:
+            started = time.perf_counter()
+            self._fit_levels(X)
+            timings["persona_levels"] = time.perf_counter() - started
+        if cfg.rfm:
+            self._fit_rfm(df, source)
         self.timings_ = timings
         self.n_users_ = n_users
+        self.assignments_ = self._assign(X, df, source)
+        self.labels_ = self.assignments_["segment"].to_numpy()
         return X
+
+    def fit_predict(self, df: pd.DataFrame, y: Any = None) -> np.ndarray:
+        """``fit``, then the segment of every training user (what ``predict`` gives them)."""
+        return self.fit(df).labels_
+
+    def _novelty_threshold(self, X: np.ndarray) -> float:
+        """The 99.9th percentile of the users' distance to their segment, x 1.5."""
+        distance = self._nearest(X)[1]
+        return float(np.quantile(distance, NOVELTY_QUANTILE) * NOVELTY_MARGIN) \
+            if len(distance) else float("inf")
+
+    def _fit_levels(self, X: np.ndarray) -> None:
+        """The persona level becomes the segments (nested in a broad level, with a detailed
+        level); the algorithm's own partition stays as ``natural_labels_``."""
+        cfg = self.settings_
+        levels = persona_levels(X, self.natural_labels_,
+                                k=cfg.k if isinstance(cfg.k, int) else None,
+                                random_state=cfg.random_state)
+        self.persona_levels_ = levels
+        self.levels_ = levels.to_dict()
+        self.n_clusters_ = levels.n_personas
+
+    def _fit_rfm(self, df: pd.DataFrame, source: str) -> None:
+        """The classic RFM cut points, when the table has recency, frequency (and value)."""
+        from personae.profile.rfm import fit_rfm
+
+        try:
+            self.rfm_ = fit_rfm(df, source=source).to_dict()
+        except (DataError, KeyError, ValueError) as exc:
+            log.info("no RFM map: %s", exc)
 
     def _choose_algorithm(self, X: np.ndarray, order: np.ndarray,
                           k_values: list[int]) -> tuple[str, dict[str, Any]]:
@@ -185,25 +249,83 @@ class SegmentModel:
                             source=source)
         return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
 
-    # -------------------------------------------------------------- predict
-    def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    # --------------------------------------------------------------- assign
+    def transform(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:
         self._check_fitted()
-        return self.preprocessor_.transform(df, source)
+        return self.preprocessor_.transform(self._frame(df, source), source)
 
-    def predict(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
-        """The segment of each row of ``df`` (a user table with the training columns);
-        ``-1`` = edge user (density algorithms)."""
-        X = self.transform(df, source)
-        if getattr(self, "levels_", None) is not None:
-            return np.asarray(assign_levels(X, self.levels_)["persona"])
-        return self.segmenter_.predict(X)
+    def assign(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> pd.DataFrame:
+        """Every label a run writes, one row per row of ``df`` (a user table with the
+        training columns): ``segment`` (-1 = edge user), ``persona`` (its name, when the
+        model was saved with names), then as the model has them ``broad_segment``,
+        ``natural_segment``, ``detailed_segment``, ``probability``..., ``novel``,
+        ``level_1``..., ``rfm_score`` and ``rfm_segment``."""
+        df = self._frame(df, source)
+        return self._assign(self.transform(df, source), df, source)
 
-    def predict_natural(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """``assign`` for rows already cleaned and scaled (``transform``): the labels that
+        come from the model's space (all but the RFM map and the names)."""
+        self._check_fitted()
+        seg = self.segmenter_
+        natural, distance = self._nearest(X)
+        columns: dict[str, np.ndarray] = {"segment": natural}
+        if self.levels_ is not None:
+            placed = assign_levels(X, self._placing())
+            persona = np.asarray(placed["persona"], dtype=np.int32)
+            columns = {"segment": persona,
+                       "broad_segment": np.asarray(placed["broad"], dtype=np.int32),
+                       "natural_segment": natural}
+            detailed = assign_detailed(X, persona, self.levels_)
+            if detailed is not None:
+                columns["detailed_segment"] = detailed
+        if hasattr(seg, "predict_proba"):
+            columns.update(memberships_summary(np.asarray(seg.predict_proba(X)),
+                                               seg.mixed_threshold))
+        columns["novel"] = np.asarray(distance > self.novelty_threshold_)
+        if hasattr(seg, "predict_levels"):
+            taxonomy_levels = np.asarray(seg.predict_levels(X))
+            for j in range(taxonomy_levels.shape[1]):
+                columns[f"level_{j + 1}"] = taxonomy_levels[:, j]
+        return columns
+
+    def _assign(self, X: np.ndarray, df: pd.DataFrame, source: str) -> pd.DataFrame:
+        columns = self.assign_matrix(X)
+        out = pd.DataFrame(columns)
+        names = self.persona_names()
+        if names:
+            out.insert(1, "persona", [names.get(int(s), "edge users" if s < 0 else
+                                                f"segment {s}") for s in columns["segment"]])
+        if self.rfm_ is not None and set(self.rfm_columns) <= set(map(str, df.columns)):
+            from personae.profile.rfm import RFMCuts, score_rfm
+
+            scores = score_rfm(df, RFMCuts.from_dict(self.rfm_), source)
+            out["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
+            out["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
+        return out
+
+    @property
+    def rfm_columns(self) -> list[str]:
+        """The input columns the RFM map scores (none when the model has no RFM map)."""
+        return [str(c) for c in (self.rfm_ or {}).get("columns", []) if c is not None]
+
+    def persona_names(self) -> dict[int, str]:
+        """segment -> persona name, as saved with the model (empty before names exist)."""
+        return {int(s["segment"]): str(s["persona"]) for s in self.segments_ or []
+                if s.get("persona")}
+
+    def predict(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:
+        """The segment of each row of ``df`` (``assign``'s ``segment``; -1 = edge user)."""
+        return np.asarray(self.assign_matrix(self.transform(df, source))["segment"])
+
+    def predict_natural(self, df: pd.DataFrame | np.ndarray, source: str = "input"
+                        ) -> np.ndarray:
         """The algorithm's own partition (what ``--algorithm`` found), also when the model
         answers with persona levels."""
-        return self.segmenter_.predict(self.transform(df, source))
+        return self._nearest(self.transform(df, source))[0]
 
-    def predict_proba(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def predict_proba(self, df: pd.DataFrame | np.ndarray, source: str = "input"
+                      ) -> np.ndarray:
         """Probability of every segment per user (Gaussian mixtures only)."""
         X = self.transform(df, source)
         if not hasattr(self.segmenter_, "predict_proba"):
@@ -211,22 +333,80 @@ class SegmentModel:
                               f"uses {self.segmenter_.name}")
         return np.asarray(self.segmenter_.predict_proba(X))
 
-    def predict_levels(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
-        """Nested labels ``(n, 3)``: level_1, level_2, level_3 (hierarchical only)."""
-        X = self.transform(df, source)
-        if not hasattr(self.segmenter_, "predict_levels"):
-            raise ConfigError(f"predict_levels needs a taxonomy (algorithm hierarchical); this "
-                              f"model uses {self.segmenter_.name}")
-        return np.asarray(self.segmenter_.predict_levels(X))
+    def predict_levels(self, df: pd.DataFrame | np.ndarray, source: str = "input"
+                       ) -> np.ndarray:
+        """Nested labels ``(n, 3)``, coarse to fine: a taxonomy's level_1, level_2, level_3
+        (hierarchical), or the persona levels' broad segment, persona and detailed segment
+        (the persona again where there is no detailed level)."""
+        columns = self.assign_matrix(self.transform(df, source))
+        if "level_1" in columns:
+            return np.column_stack([columns["level_1"], columns["level_2"],
+                                    columns["level_3"]])
+        if "broad_segment" in columns:
+            return np.column_stack([columns["broad_segment"], columns["segment"],
+                                    columns.get("detailed_segment", columns["segment"])])
+        raise ConfigError(f"predict_levels needs nested levels (persona levels, or algorithm "
+                          f"hierarchical); this model uses {self.segmenter_.name} alone")
 
-    def is_novel(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def is_novel(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:
         """True for users farther from every segment than almost all training users were
         (beyond the 99.9th percentile of training distances x 1.5)."""
         return self.novel_rows(self.transform(df, source))
 
     def novel_rows(self, X: np.ndarray) -> np.ndarray:
         """``is_novel`` for rows already cleaned and scaled (the training matrix)."""
-        return np.asarray(self.segmenter_.distance(X) > self.novelty_threshold_)
+        return np.asarray(self._nearest(X)[1] > self.novelty_threshold_)
+
+    def _nearest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The algorithm's segment of each row and the distance to it. Centroid algorithms
+        in one float64 numpy pass per chunk (a request of one user pays no scikit-learn
+        checks; every caller gets the same labels and distances whatever its batch size)."""
+        seg = self.segmenter_
+        centres = getattr(seg, "cluster_centers_", None) if seg.name in NEAREST_CENTRE \
+            else None
+        if centres is None:
+            return np.asarray(seg.predict(X), dtype=np.int32), np.asarray(seg.distance(X))
+        centres = np.asarray(centres, dtype=np.float64)
+        norms = np.einsum("ij,ij->i", centres, centres)
+        labels = np.empty(len(X), dtype=np.int32)
+        distance = np.empty(len(X), dtype=np.float64)
+        for start in range(0, len(X), NEAREST_CHUNK):
+            part = np.asarray(X[start:start + NEAREST_CHUNK], dtype=np.float64)
+            d2 = np.einsum("ij,ij->i", part, part)[:, None] - 2.0 * (part @ centres.T) \
+                + norms[None, :]
+            nearest = d2.argmin(axis=1)
+            labels[start:start + len(part)] = nearest
+            distance[start:start + len(part)] = np.sqrt(np.maximum(
+                d2[np.arange(len(part)), nearest], 0.0))
+        return labels, distance
+
+    def _placing(self) -> LevelCentres:
+        """The persona levels as arrays, prepared once per model (not per request)."""
+        cached = self.__dict__.get("_level_centres")
+        if cached is None or cached[0] is not self.levels_:
+            cached = (self.levels_, LevelCentres.from_info(self.levels_))
+            self.__dict__["_level_centres"] = cached
+        return cached[1]
+
+    def _frame(self, df: pd.DataFrame | np.ndarray, source: str) -> pd.DataFrame:
+        """A DataFrame as given; an array gets the input columns' names, in the order
+        ``feature_names_in_`` lists them."""
+        if isinstance(df, pd.DataFrame):
+            return df
+        self._check_fitted()
+        array = np.asarray(df)
+        names = self.feature_names_in_
+        if array.ndim != 2 or array.shape[1] != len(names):
+            raise DataError(f"expected an array of users x {len(names)} columns "
+                            f"({', '.join(names)}); got shape {array.shape}", source=source)
+        return pd.DataFrame(array, columns=names)
+
+    @property
+    def feature_names_in_(self) -> list[str]:
+        """The input columns the model reads, in the order an array must give them."""
+        self._check_fitted()
+        pre = self.preprocessor_
+        return [*pre.numeric_, *sorted(pre.categorical_)]
 
     @property
     def feature_names(self) -> list[str]:

@@ -25,12 +25,10 @@ from personae._version import __version__
 from personae.cluster._base import MIN_SEGMENT_USERS, NOISE
 from personae.cluster.hierarchy import taxonomy
 from personae.cluster.levels import assign_levels, persona_levels
-from personae.cluster.mixture import memberships_summary
 from personae.cluster.validate import bootstrap_stability, consistency, segmenter_stability
 from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
 from personae.data.readers import read_table
 from personae.data.writers import file_listing, staged_folder, to_json, write_frame
-from personae.errors import DataError
 from personae.features.semantics import Semantics
 from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
 from personae.model import SegmentModel, sample_rows
@@ -235,38 +233,37 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     id_column = cfg.id_column if cfg.id_column is not None else \
         detect_id_column([str(c) for c in frame.columns])
     ids = user_ids(frame, id_column, source)
-    levels_on = cfg.persona_levels if cfg.persona_levels is not None else \
-        cfg.algorithm == "auto"
+    levels_on = cfg.levels_on
     if levels_on and cfg.features is None:
         # behaviour drives the split; timing shares and context only describe the personas
         from personae.features.semantics import feature_roles
 
         roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics)
         cfg = cfg.model_copy(update={"features": list(roles.drive)})
+    if cfg.rfm is None:  # the RFM map speaks of transactions: an event log's
+        cfg = cfg.model_copy(update={"rfm": levels_on and provenance.get("kind") == "events"})
     model = SegmentModel(cfg)
     X = model.fit_transform(frame, source, ids)
     timings.update(model.timings_)
+    natural = model.natural_labels_
     labels = model.labels_
     notes = _tiny_segment_notes(labels, model.n_clusters_)
 
     started = time.perf_counter()
     order = model.order_
     checked = order[:CONSISTENCY_ROWS]
-    checks = consistency(model.segmenter_, X[checked], labels[checked])
+    checks = consistency(model.segmenter_, X[checked], natural[checked])
     timings["consistency"] = time.perf_counter() - started
     started = time.perf_counter()
     stability = None
     if cfg.stability and not levels_on:  # the persona level measures its own
         rows = order[:STABILITY_ROWS]
-        stability = segmenter_stability(model.segmenter_, X[rows], labels[rows],
+        stability = segmenter_stability(model.segmenter_, X[rows], natural[rows],
                                         random_state=cfg.random_state)
+    elif cfg.stability and model.n_clusters_ > 1:
+        stability = _levels_stability(model, X, labels)
     timings["stability"] = time.perf_counter() - started
 
-    levels_extra: dict[str, Any] = {}
-    if levels_on:
-        started = time.perf_counter()
-        labels, stability, levels_extra = _persona_levels(model, X, labels, cfg)
-        timings["persona_levels"] = time.perf_counter() - started
     started = time.perf_counter()
     log.info("profiling %d segments", model.n_clusters_)
     profiles = segment_profiles(feature_frame(frame, model.preprocessor_, source), labels,
@@ -274,11 +271,13 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     unstable = set(stability.unstable_segments) if stability else set()
     profiles["unstable"] = profiles["segment"].isin(unstable)
     extra = algorithm_outputs(model, X, ids)
-    if levels_extra:
-        extra["user_columns"] = {**levels_extra.pop("user_columns"), **extra["user_columns"]}
-        extra.update(levels_extra)
-    if levels_on and provenance.get("kind") == "events":
-        add_rfm_map(model, frame, labels, extra)
+    if levels_on:
+        levels = model.persona_levels_
+        extra.update({"levels": levels, "levels_table": pd.DataFrame(levels.k_table)})
+    if "rfm_segment" in extra["user_columns"]:
+        from personae.profile.rfm import rfm_crosstab
+
+        extra["rfm_crosstab"] = rfm_crosstab(labels, extra["user_columns"]["rfm_segment"])
     timings["profile"] = time.perf_counter() - started
 
     if sequences is not None:  # before the personas and journeys, which speak from them
@@ -404,33 +403,16 @@ def _semantics(run: RunConfig, given: Semantics | None,
     return Semantics(user=user)
 
 
-def _persona_levels(model: SegmentModel, X: np.ndarray, natural: np.ndarray,
-                    cfg: SegmentSettings) -> tuple[np.ndarray, Any, dict[str, Any]]:
-    """The persona level becomes the segments: labels, their stability, and the natural
-    partition and broad/detailed levels as extra columns. Labels are those the saved model
-    predicts (nearest persona centre, edge when too far), so fit and predict agree."""
-    k = cfg.k if isinstance(cfg.k, int) else None
-    levels = persona_levels(X, natural, k=k, random_state=cfg.random_state)
-    model.levels_ = levels.to_dict()
-    model.n_clusters_ = levels.n_personas
-    placed = assign_levels(X, model.levels_)
-    labels = np.asarray(placed["persona"])
-    stability = None
-    if cfg.stability and levels.n_personas > 1:
-        rows = model.order_[:STABILITY_ROWS]
-        stability = bootstrap_stability(
-            lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int),
-                                              k=levels.n_personas,
-                                              random_state=cfg.random_state,
-                                              checks=False)),
-            X[rows], labels[rows], random_state=cfg.random_state,
-            segments=range(levels.n_personas))
-    columns: dict[str, np.ndarray] = {"broad_segment": np.asarray(placed["broad"]),
-                                      "natural_segment": np.asarray(natural)}
-    if levels.detailed is not None:  # placed by the saved centres (levels._detailed)
-        columns["detailed_segment"] = np.asarray(levels.detailed)
-    return labels, stability, {"user_columns": columns, "levels": levels,
-                               "levels_table": pd.DataFrame(levels.k_table)}
+def _levels_stability(model: SegmentModel, X: np.ndarray, labels: np.ndarray) -> Any:
+    """How stable the persona level is: refitted on bootstrap samples of the users and each
+    refit placing them by its own centres (nearest persona centre, edge when too far)."""
+    cfg = model.settings_
+    n_personas = model.n_clusters_
+    rows = model.order_[:STABILITY_ROWS]
+    return bootstrap_stability(
+        lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int), k=n_personas,
+                                          random_state=cfg.random_state, checks=False)),
+        X[rows], labels[rows], random_state=cfg.random_state, segments=range(n_personas))
 
 
 class _Placed:
@@ -441,24 +423,6 @@ class _Placed:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(assign_levels(X, self.info)["persona"])
-
-
-def add_rfm_map(model: SegmentModel, frame: pd.DataFrame, labels: np.ndarray,
-                extra: dict[str, Any]) -> None:
-    """The classic RFM map beside the personas (transaction runs): scores per user, the cut
-    points in the model, the persona x RFM cross-tab."""
-    from personae.profile.rfm import fit_rfm, rfm_crosstab, score_rfm
-
-    try:
-        cuts = fit_rfm(frame)
-    except (DataError, KeyError, ValueError) as exc:
-        log.info("no RFM map: %s", exc)
-        return
-    scores = score_rfm(frame, cuts)
-    model.rfm_ = cuts.to_dict()
-    for column in ("rfm_score", "rfm_segment"):
-        extra["user_columns"][column] = scores[column].to_numpy()
-    extra["rfm_crosstab"] = rfm_crosstab(labels, scores["rfm_segment"].to_numpy())
 
 
 def _tiny_segment_notes(labels: np.ndarray, k: int) -> list[str]:
@@ -475,25 +439,22 @@ def _tiny_segment_notes(labels: np.ndarray, k: int) -> list[str]:
 
 
 def algorithm_outputs(model: SegmentModel, X: np.ndarray, ids: pd.Series) -> dict[str, Any]:
-    """Per-user columns and files that depend on the algorithm (soft memberships, novelty,
-    taxonomy levels, the auto comparison), from the training matrix."""
+    """Per-user columns (the model's assignment of the training users, beside ``segment``)
+    and the files that depend on the algorithm (soft memberships, the taxonomy, the auto
+    comparison)."""
     seg = model.segmenter_
-    columns: dict[str, np.ndarray] = {}
-    out: dict[str, Any] = {"user_columns": columns}
+    assigned = model.assignments_
+    columns = {str(c): assigned[c].to_numpy() for c in assigned.columns
+               if c not in ("segment", "persona")}
+    out: dict[str, Any] = {"user_columns": columns, "novel": columns["novel"]}
     if hasattr(seg, "predict_proba"):
         proba = seg.predict_proba(X)
-        columns.update(memberships_summary(proba, seg.mixed_threshold))
         memberships = pd.DataFrame(proba, columns=[f"segment_{j}" for j in
                                                    range(proba.shape[1])])
         memberships.insert(0, str(ids.name), ids.to_numpy())
         out["memberships"] = memberships
-    novel = model.novel_rows(X)
-    columns["novel"] = novel
-    out["novel"] = novel
-    if hasattr(seg, "predict_levels"):
-        levels = seg.predict_levels(X)
-        for j in range(levels.shape[1]):
-            columns[f"level_{j + 1}"] = levels[:, j]
+    if "level_1" in columns:
+        levels = np.column_stack([columns["level_1"], columns["level_2"], columns["level_3"]])
         out["hierarchy"] = {"levels": ["broad", "category", "specific"],
                             "segment_level": 2, "nodes": taxonomy(levels),
                             "dendrogram": seg.dendrogram_data()}
@@ -514,7 +475,7 @@ def decision_table(model: SegmentModel) -> pd.DataFrame:
         table["chosen"] = (table["k"] == seg.n_segments_) & \
             (table["covariance_type"] == seg.covariance_type_)
         return table
-    labels = model.labels_
+    labels = model.natural_labels_
     row = {"algorithm": seg.name, "decided_by": "given" if isinstance(model.settings_.k, int)
            else "the algorithm", **{k: v for k, v in seg.resolved_params_.items()
                                     if k not in ("random_state", "categorical_blocks")},

@@ -14,17 +14,17 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.cluster.hierarchy import taxonomy
-from personae.cluster.levels import FAR_IQR, assign_detailed, assign_levels, broad_groups
+from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
 from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
-from personae.cluster.mixture import memberships_summary
+from personae.config import SegmentSettings, build
 from personae.data.writers import staged_folder, to_json, write_frame
 from personae.features.semantics import Semantics
 from personae.features.table import detect_id_column
 from personae.model import NOVELTY_MARGIN, NOVELTY_QUANTILE, NOVELTY_ROWS, SegmentModel
 from personae.monitor.reference import build_reference
-from personae.pipeline import SegmentationResult, add_rfm_map, segment, segments_summary
+from personae.pipeline import SegmentationResult, segment, segments_summary
 from personae.profile.personas import personas_document
-from personae.profile.rfm import RFMCuts, rfm_crosstab, score_rfm
+from personae.profile.rfm import rfm_crosstab
 from personae.profile.segments import (
     SegmentStats,
     feature_frame,
@@ -53,10 +53,10 @@ def fit_sample(sample: pd.DataFrame, meanings: dict[str, Any] | None = None,
         return segment(sample, **options)
     given = options.pop("semantics", None)
     semantics = Semantics(user={**meanings, **(dict(given.user) if given else {})})
-    result = segment(sample, semantics=semantics, **options)
-    if getattr(result.model, "levels_", None) is not None:
-        add_rfm_map(result.model, sample, result.labels, result.extra)
-    return result
+    if options.get("rfm") is None:  # the sample is an event log's users: as its run would
+        settings = {k: v for k, v in options.items() if k in SegmentSettings.model_fields}
+        options["rfm"] = build(SegmentSettings, settings, "spark").levels_on
+    return segment(sample, semantics=semantics, **options)
 
 
 def set_centers(model: SegmentModel, centers: np.ndarray, inertia: float,
@@ -117,36 +117,10 @@ def _refresh(model: SegmentModel, sample: pd.DataFrame) -> None:
 
 def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
                  ) -> dict[str, np.ndarray]:
-    """segment, then the columns the embedded run writes beside it into users_segmented
-    (the persona levels' broad_segment, natural_segment and detailed_segment;
-    ``pipeline.algorithm_outputs``:
-    probability..., novel, level_...; the RFM map's rfm_score and rfm_segment), from the
-    stable model surface: a loaded model has no fit-time attributes."""
-    seg = model.segmenter_
-    X = model.transform(frame)
-    natural = np.asarray(seg.predict(X), dtype=np.int32)
-    columns: dict[str, np.ndarray] = {"segment": natural}
-    if getattr(model, "levels_", None) is not None:
-        placed = assign_levels(X, model.levels_)
-        columns = {"segment": np.asarray(placed["persona"], dtype=np.int32),
-                   "broad_segment": np.asarray(placed["broad"], dtype=np.int32),
-                   "natural_segment": natural}
-        detailed = assign_detailed(X, placed["persona"], model.levels_)
-        if detailed is not None:
-            columns["detailed_segment"] = detailed
-    if hasattr(seg, "predict_proba"):
-        columns.update(memberships_summary(np.asarray(seg.predict_proba(X)),
-                                           seg.mixed_threshold))
-    columns["novel"] = np.asarray(seg.distance(X) > model.novelty_threshold_)
-    if hasattr(seg, "predict_levels"):
-        levels = np.asarray(seg.predict_levels(X))
-        for j in range(levels.shape[1]):
-            columns[f"level_{j + 1}"] = levels[:, j]
-    if getattr(model, "rfm_", None) is not None:
-        scores = score_rfm(frame, RFMCuts.from_dict(model.rfm_))
-        columns["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
-        columns["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
-    return columns
+    """segment, then the columns the embedded run writes beside it into users_segmented:
+    ``SegmentModel.assign``, the one assignment (names are not part of users_segmented)."""
+    assigned = model.assign(frame)
+    return {str(c): assigned[c].to_numpy() for c in assigned.columns if c != "persona"}
 
 
 def model_files(model: SegmentModel, folder: Path) -> dict[str, bytes]:
