@@ -161,3 +161,46 @@ def test_a_segment_of_a_few_far_users_is_called_out() -> None:
     assert np.bincount(result.labels).min() == 3
     assert any("fewer than 5 users (3): outliers rather than a persona" in note
                for note in result.algorithm["why"])
+
+
+def test_a_scikit_learn_estimator() -> None:
+    from sklearn.base import clone
+
+    frame, truth = blob_users(n=1500, k=3, seed=9)
+    model = SegmentModel(algorithm="kmeans", k=3, random_state=2)
+    assert repr(model) == "SegmentModel(algorithm='kmeans', k=3, random_state=2)"
+    twin = clone(model)
+    assert twin is not model and twin.get_params() == model.get_params()
+    labels = twin.fit_predict(frame)
+    assert adjusted_rand_score(truth, labels) >= 0.95
+    assert np.array_equal(model.fit(frame).labels_, labels)
+    # once fitted, an array in the order of feature_names_in_ is a table
+    array = frame[model.feature_names_in_].to_numpy()
+    assert np.array_equal(model.predict(array), labels)
+    with pytest.raises(DataError, match=r"expected an array of users x 6 columns"):
+        model.predict(array[:, :2])
+    with pytest.raises(ConfigError, match=r"unknown setting 'n_clusters'"):
+        model.set_params(n_clusters=4)
+    assert model.set_params(k=4).get_params()["k"] == 4
+
+
+def test_segment_and_the_model_share_their_defaults() -> None:
+    from personae import segment
+
+    frame, _ = blob_users(n=900, k=3, seed=10)
+    result = segment(frame, stability=False)
+    model = SegmentModel(stability=False).fit(frame)
+    assert model.settings_.algorithm == "auto" and model.levels_ is not None
+    assert np.array_equal(model.labels_, result.labels)
+
+
+def test_every_level_from_python() -> None:
+    frame, _ = blob_users(n=1500, k=4, seed=11)
+    model = SegmentModel(stability=False).fit(frame)  # persona levels
+    levels = model.predict_levels(frame)
+    assigned = model.assign(frame)
+    assert np.array_equal(levels[:, 0], assigned["broad_segment"])
+    assert np.array_equal(levels[:, 1], model.predict(frame))
+    kmeans = SegmentModel(algorithm="kmeans", k=3).fit(frame)
+    with pytest.raises(ConfigError, match=r"predict_levels needs nested levels"):
+        kmeans.predict_levels(frame)
