@@ -7,6 +7,7 @@ from someone else cannot run code.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -248,6 +249,30 @@ class SegmentModel:
                             f"least {MIN_SEGMENT_USERS} users need {low * MIN_SEGMENT_USERS}",
                             source=source)
         return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
+
+    def refitted(self, sample: pd.DataFrame, *, segmenter: Any = None,
+                 levels: dict[str, Any] | None = None, n_users: int | None = None
+                 ) -> SegmentModel:
+        """A copy of this fitted model whose segmenter or persona levels were refitted on
+        more users elsewhere (Spark, over everyone). What depends on them is recomputed here,
+        on ``sample`` (users of the fit): the novelty threshold and the sample's labels."""
+        self._check_fitted()
+        model = copy.copy(self)
+        model.__dict__.pop("_level_centres", None)
+        if segmenter is not None:
+            model.segmenter_ = segmenter
+            model.n_clusters_ = int(segmenter.n_segments_)
+        if levels is not None:
+            model.levels_ = levels
+        if model.levels_ is not None:
+            model.n_clusters_ = int(model.levels_["n_personas"])
+        if n_users is not None:
+            model.n_users_ = int(n_users)
+        X = model.transform(sample, "sample")
+        model.novelty_threshold_ = model._novelty_threshold(X[:NOVELTY_ROWS])
+        model.assignments_ = model._assign(X, sample, "sample")
+        model.labels_ = model.assignments_["segment"].to_numpy()
+        return model
 
     # --------------------------------------------------------------- assign
     def transform(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:

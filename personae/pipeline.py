@@ -224,11 +224,12 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     cfg = run.segmentation
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    frame, source, provenance, event_meanings, sequences = _read(data, run.input,
-                                                                 cfg.random_state)
+    read = _read(data, run.input, cfg.random_state)
+    frame, source, provenance, sequences = read.frame, read.source, read.provenance, \
+        read.sequences
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
-    semantics = _semantics(run, semantics, event_meanings)
+    semantics = _semantics(run, semantics, read.meanings)
 
     id_column = cfg.id_column if cfg.id_column is not None else \
         detect_id_column([str(c) for c in frame.columns])
@@ -291,7 +292,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
                                  sequences=extra.get("sequence_profiles"))
     timings["personas"] = time.perf_counter() - started
     started = time.perf_counter()
-    journeys = with_sequences(_journeys(data, run.input, provenance, ids, labels),
+    journeys = with_sequences(_journeys(read, ids, labels),
                               extra.get("sequence_profiles"))
     user_map = _user_map(run, X, ids, labels, sequences)
     timings["journeys_and_map"] = time.perf_counter() - started
@@ -304,7 +305,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         from personae.serve.early import early_stage
 
         started = time.perf_counter()
-        extra["early"] = early_stage(data if data is not None else run.input.path,
+        extra["early"] = early_stage(read.rows,
                                      run.input.events, provenance, model, ids, labels,
                                      cfg.random_state)
         timings["early"] = time.perf_counter() - started
@@ -329,34 +330,52 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         semantics=semantics, reference=reference)
 
 
-def _read(data: Any, spec: InputConfig, random_state: int = 0
-          ) -> tuple[pd.DataFrame, str, dict[str, Any], dict[str, Any], Any]:
-    """The user table, its label for messages, where it came from, the meanings of an event
-    log's features, and the sequence table when the run embeds sequences."""
+@dataclass(frozen=True)
+class _Input:
+    """What a run reads: the user table, its label for messages, where it came from, the
+    meanings of an event log's features, the sequence table when the run embeds sequences,
+    and the log's mapped rows when a later stage needs events (journeys, early windows)."""
+
+    frame: pd.DataFrame
+    source: str
+    provenance: dict[str, Any]
+    meanings: dict[str, Any] = field(default_factory=dict)
+    sequences: Any = None
+    rows: pd.DataFrame | None = None
+
+
+def _read(data: Any, spec: InputConfig, random_state: int = 0) -> _Input:
     source_data = data if data is not None else spec.path
     if source_data is None:
         from personae.errors import ConfigError
 
         raise ConfigError("no input: give a path or a DataFrame (or input.path in the config)")
     if spec.events is not None:
-        from personae.features.events import from_events
+        from personae.features.events import event_rows, from_events
 
+        # the features are aggregated out of core; the rows the other stages need are read
+        # once, here, and shared (journeys, sequences, early windows)
         result = from_events(source_data, **spec.events.from_events_kwargs())
         label = result.report.source
-        provenance = {"kind": "events", "source": label,
-                      "mapping": dict(result.report.mapping),
+        mapping = dict(result.report.mapping)
+        provenance = {"kind": "events", "source": label, "mapping": mapping,
                       "report": result.report.lines()}
+        rows = None
+        if spec.sequences is not None or spec.events.early_days or \
+                {"user", "time", "event"} <= set(mapping):
+            rows = event_rows(source_data, {**mapping, **spec.events.mapping},
+                              table=spec.events.table, time_format=spec.events.time_format)
         if spec.sequences is None:
-            return result.frame, label, provenance, dict(result.meanings), None
-        table = _sequence_table(source_data, spec, result, random_state)
+            return _Input(result.frame, label, provenance, dict(result.meanings), rows=rows)
+        table = _sequence_table(rows, spec, result, random_state)
         provenance["report"] = provenance["report"] + [f"sequences: {line}"
                                                        for line in table.lines()]
-        return table.frame, label, provenance, dict(result.meanings), table
+        return _Input(table.frame, label, provenance, dict(result.meanings), table, rows)
     if isinstance(source_data, (str, Path)):
-        return read_table(source_data), str(source_data), \
-            {"kind": "table", "source": str(source_data)}, {}, None
+        return _Input(read_table(source_data), str(source_data),
+                      {"kind": "table", "source": str(source_data)})
     frame = text_columns(source_data.reset_index(drop=True), "DataFrame")
-    return frame, "DataFrame", {"kind": "table", "source": "DataFrame"}, {}, None
+    return _Input(frame, "DataFrame", {"kind": "table", "source": "DataFrame"})
 
 
 def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state: int) -> Any:
@@ -485,15 +504,13 @@ def decision_table(model: SegmentModel) -> pd.DataFrame:
                           for k, v in row.items()}])
 
 
-def _journeys(data: Any, spec: InputConfig, provenance: dict[str, Any], ids: pd.Series,
-              labels: np.ndarray) -> dict[str, Any] | None:
+def _journeys(read: _Input, ids: pd.Series, labels: np.ndarray) -> dict[str, Any] | None:
     """Funnels and paths per segment, for event-log runs with an event column."""
-    if spec.events is None:
+    if read.rows is None:
         return None
-    from personae.features.events import event_steps
+    from personae.features.events import steps_of
 
-    steps = event_steps(data if data is not None else spec.path, provenance["mapping"],
-                        table=spec.events.table, time_format=spec.events.time_format)
+    steps = steps_of(read.rows, read.provenance["mapping"])
     if steps is None:
         return None
     segments = pd.Series(labels, index=ids.astype(str).to_numpy())
