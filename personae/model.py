@@ -18,15 +18,8 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
-from personae.cluster._base import MIN_SEGMENT_USERS
+from personae.choose import choose, k_candidates, sample_rows
 from personae.cluster.algorithms import algorithm_class, make_segmenter
-from personae.cluster.auto import (
-    AUTO_ROWS,
-    CANDIDATES,
-    AlgorithmChoice,
-    candidates_for,
-    choose_algorithm,
-)
 from personae.cluster.levels import LevelCentres, assign_detailed, assign_levels, persona_levels
 from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
@@ -42,28 +35,14 @@ FORMAT = "personae.segment-model"
 FORMAT_VERSION = 2  # 2: settings (was params), segments.json with persona names
 READABLE_VERSIONS = (1, 2)
 SEGMENTS_FORMAT = "personae.segments"
-DEFAULT_K_RANGE = (2, 10)
 ORDER_ROWS = 200_000  # users put in id-hash order; every sample is a prefix of them
+__all__ = ["SegmentModel", "sample_rows"]
 NOVELTY_ROWS = 20_000
 NOVELTY_QUANTILE = 0.999
 NOVELTY_MARGIN = 1.5
 # Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
 NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
 NEAREST_CHUNK = 65_536  # rows per float64 pass: 8 MB of a 15-feature matrix
-
-
-def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
-    """Row positions of a sample chosen by a hash of each user's id, not by row position.
-
-    The same users are drawn whatever the order of the rows, so a shuffled file gives the
-    same segments.
-    """
-    key = f"personae{random_state:08d}"[-16:].rjust(16, "0")
-    hashes = pd.util.hash_pandas_object(ids, index=False, hash_key=key).to_numpy()
-    if size >= len(ids):
-        return np.argsort(hashes, kind="stable")
-    chosen = np.argpartition(hashes, size)[:size]
-    return chosen[np.argsort(hashes[chosen], kind="stable")]
 
 
 class SegmentModel:
@@ -135,10 +114,11 @@ class SegmentModel:
         timings["preprocess"] = time.perf_counter() - started
 
         n_users = len(X)
-        k_values = self._k_values(n_users, source)
+        k_values = k_candidates(cfg.k, cfg.k_range, n_users, source)
         self.order_ = sample_rows(ids, min(n_users, ORDER_ROWS), cfg.random_state)
         started = time.perf_counter()
-        name, params = self._choose_algorithm(X, self.order_, k_values)
+        name, params, self.algorithm_choice_ = choose(cfg, X, self.order_, k_values,
+                                                      self.preprocessor_)
         timings["choose_algorithm"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -199,56 +179,6 @@ class SegmentModel:
             self.rfm_ = fit_rfm(df, source=source).to_dict()
         except (DataError, KeyError, ValueError) as exc:
             log.info("no RFM map: %s", exc)
-
-    def _choose_algorithm(self, X: np.ndarray, order: np.ndarray,
-                          k_values: list[int]) -> tuple[str, dict[str, Any]]:
-        """The algorithm and its parameters: as given, or chosen by ``choose_algorithm``."""
-        cfg = self.settings_
-        n_clusters = k_values[0] if isinstance(cfg.k, int) else None
-        k_range = (k_values[0], k_values[-1])
-        blocks = categorical_blocks(self.preprocessor_)
-        extra = {"kprototypes": {"categorical_blocks": blocks}}
-        self.algorithm_choice_: AlgorithmChoice | None = None
-        name = cfg.algorithm
-        params = dict(cfg.params or {})
-        if name == "auto":
-            share = len(self.preprocessor_.categorical_) / max(
-                self.preprocessor_.n_features_in_, 1)
-            candidates = candidates_for(share) if blocks else CANDIDATES
-            log.info("choosing among %s on %d users", ", ".join(candidates),
-                     min(len(order), AUTO_ROWS))
-            self.algorithm_choice_ = choose_algorithm(
-                X[order[:AUTO_ROWS]], candidates=candidates, k_range=k_range,
-                n_clusters=n_clusters, extra=extra, random_state=cfg.random_state,
-                numeric_columns=np.arange(len(self.preprocessor_.numeric_)))
-            name = self.algorithm_choice_.name
-            # The winner keeps the K it found on the sample (no second K search).
-            params.update(self.algorithm_choice_.params)
-        cls = algorithm_class(name)
-        if cls.uses_k:
-            params.setdefault("n_clusters", n_clusters)
-            params.setdefault("k_range", k_range)
-        params.setdefault("random_state", cfg.random_state)
-        params.update(extra.get(name, {}))
-        return name, params
-
-    def _k_values(self, n_users: int, source: str) -> list[int]:
-        # A segment of a handful of users is no base for a persona, and the stability
-        # check refits on half the users: every K tried leaves MIN_SEGMENT_USERS users per
-        # segment on average.
-        k = self.settings_.k
-        if isinstance(k, int):
-            if k * MIN_SEGMENT_USERS > n_users:
-                raise DataError(f"K={k} needs at least {k * MIN_SEGMENT_USERS} users "
-                                f"({MIN_SEGMENT_USERS} per segment); the input has {n_users}",
-                                source=source)
-            return [k]
-        low, high = self.settings_.k_range
-        if low * MIN_SEGMENT_USERS > n_users:
-            raise DataError(f"{n_users} users are too few to segment: {low} segments of at "
-                            f"least {MIN_SEGMENT_USERS} users need {low * MIN_SEGMENT_USERS}",
-                            source=source)
-        return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
 
     def refitted(self, sample: pd.DataFrame, *, segmenter: Any = None,
                  levels: dict[str, Any] | None = None, n_users: int | None = None
@@ -510,16 +440,6 @@ class SegmentModel:
         rfm = folder / "rfm.json"
         model.rfm_ = json.loads(rfm.read_text(encoding="utf-8")) if rfm.is_file() else None
         return model
-
-
-def categorical_blocks(preprocessor: TablePreprocessor) -> list[list[int]]:
-    """``[start, stop)`` of each category's one-hot block in the preprocessed matrix."""
-    blocks, position = [], len(preprocessor.numeric_)
-    for name in sorted(preprocessor.categorical_):
-        width = len(preprocessor.categorical_[name]) + 1
-        blocks.append([position, position + width])
-        position += width
-    return blocks
 
 
 def _read_segments(folder: Path) -> list[dict[str, Any]] | None:
