@@ -1,4 +1,5 @@
-"""SegmentModel: the fitted cleaning plus the fitted clusterer, saved without pickle.
+"""SegmentModel: every fitted rule of a run (cleaning, segmenter, persona levels, RFM cut
+points, novelty) and the one ``assign`` that every caller uses; saved without pickle.
 
 A model folder holds ``model.json`` (format name and version, parameters, decisions) and
 ``arrays.npz`` (numbers only, loaded with ``allow_pickle=False``), so opening a model file

@@ -7,7 +7,8 @@ the model changes. Everything per request is numpy on small arrays: no pandas.
 The fast path applies the same cleaning as ``SegmentModel.transform``: numbers through
 ``TablePreprocessor.numeric_matrix`` (impute, log, scale), categories one-hot against the
 saved levels, with codes written the way ``category_text`` writes them (``3`` and ``3.0``
-are the same level), then the segmenter's own ``predict``.
+are the same level), then the model's own ``assign_matrix``: the one assignment every path
+shares.
 """
 
 from __future__ import annotations
