@@ -36,8 +36,9 @@ def detailed_level(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, seed:
     nxt = 0
     for p in range(k):
         rows = np.flatnonzero(labels == p)
-        m = int(min(parts[p], max(1, len(rows) // 25)))
         learn = rows[sample(len(rows), rules.fit_rows, seed + p)]
+        # a persona of repeated users has fewer distinct rows than groups to split into
+        m = int(min(parts[p], max(1, len(rows) // 25), len(np.unique(X[learn], axis=0))))
         found.extend(centers[p][None] if m == 1 else
                      kmeans(X[learn], m, seed + p, n_init=2).cluster_centers_)
         for s in range(m):
