@@ -72,7 +72,7 @@ def choose(cfg: SegmentSettings, X: np.ndarray, order: np.ndarray, k_values: lis
         choice = compare_algorithms(
             X[order[:AUTO_ROWS]], candidates=candidates, k_range=k_range,
             n_clusters=n_clusters, extra=extra, random_state=cfg.random_state,
-            numeric_columns=np.arange(len(preprocessor.numeric_)))
+            numeric_columns=np.arange(len(preprocessor.numeric_)), rules=cfg.auto)
         name = choice.name
         # The winner keeps the K it found on the sample (no second K search).
         params.update(choice.params)

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from personae.cluster.auto_rules import AutoRules
+from personae.cluster.levels.rules import LevelRules
 from personae.errors import ConfigError
 
 Impute = Literal["median", "knn"]
@@ -118,6 +120,8 @@ class SegmentSettings(_Frozen):
     # the classic RFM map beside the personas; None: for event logs with persona levels
     # (the pipeline decides, it knows the input kind)
     rfm: bool | None = None
+    levels: LevelRules = LevelRules()  # the persona-level rules (personae.cluster.levels)
+    auto: AutoRules = AutoRules()  # how --algorithm auto picks (personae.cluster.auto)
     random_state: int = 0
 
     @property

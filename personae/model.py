@@ -167,7 +167,7 @@ class SegmentModel:
         cfg = self.settings_
         levels = persona_levels(X, self.natural_labels_,
                                 k=cfg.k if isinstance(cfg.k, int) else None,
-                                random_state=cfg.random_state)
+                                random_state=cfg.random_state, rules=cfg.levels)
         self.persona_levels_ = levels
         self.levels_ = levels.to_dict()
         self.n_clusters_ = levels.n_personas

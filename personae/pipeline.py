@@ -430,7 +430,8 @@ def _levels_stability(model: SegmentModel, X: np.ndarray, labels: np.ndarray) ->
     rows = model.order_[:STABILITY_ROWS]
     return bootstrap_stability(
         lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int), k=n_personas,
-                                          random_state=cfg.random_state, checks=False)),
+                                          random_state=cfg.random_state, checks=False,
+                                          rules=cfg.levels)),
         X[rows], labels[rows], random_state=cfg.random_state, segments=range(n_personas))
 
 
