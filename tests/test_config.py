@@ -31,9 +31,15 @@ def _users(n: int = 240, seed: int = 0) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("values", "message"), [
     ({"segmentation": {"k": 1}}, r"segmentation.k: k must be at least 2"),
-    ({"segmentation": {"algorithm": "kmeens"}}, r"unknown algorithm 'kmeens'; choose one of "),
-    ({"segmentation": {"scaler": "zscore"}}, r"segmentation.scaler: must be one of 'standard', "
-                                          r"'robust' or 'minmax'; got 'zscore'"),
+    ({"segmentation": {"algorithm": "kmeens"}}, r"segmentation.algorithm: algorithm must be "
+                                                r"one of kmeans, .*, auto; got 'kmeens'"),
+    ({"segmentation": {"scaler": "zscore"}}, r"segmentation.scaler: must be one of standard, "
+                                          r"robust, minmax; got 'zscore'"),
+    ({"engine": {"kind": "flink"}}, r"engine.kind: must be one of embedded, spark; got 'flink'"),
+    ({"engine": {"sample_users": 50}}, r"engine.sample_users: sample_users must be a whole "
+                                       r"number >= 100; got 50"),
+    ({"segmentation": {"novelty": {"quantile": 1.5}}},
+     r"segmentation.novelty.quantile: input should be less than 1; got 1.5"),
     ({"segmentation": {"seed": 3}}, r"segmentation.seed: is not a setting personae knows"),
     ({"input": {"events": {"mapping": {"usr": "a"}}}}, r"unknown roles \['usr'\]"),
     ({"segmentation": {"k": 4, "algorithm": "dbscan"}}, r"k=4 does not apply to dbscan"),
