@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -87,7 +88,8 @@ class EventsConfig(_Frozen):
     def _known_roles(cls, mapping: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(mapping) - set(EVENT_ROLES))
         if unknown:
-            raise ValueError(f"unknown roles {unknown}; roles are {', '.join(EVENT_ROLES)}")
+            raise ValueError(f"has unknown roles {unknown}; roles are "
+                             f"{', '.join(EVENT_ROLES)}")
         return mapping
 
     def from_events_kwargs(self) -> dict[str, Any]:
@@ -121,10 +123,16 @@ class InputConfig(_Frozen):
     sequences: SequencesConfig | None = Field(None, description=(
         "with events: segment by embeddings of the order of what users do"))
 
+    @field_validator("sequences")
+    @classmethod
+    def _sequences_need_events(cls, sequences: SequencesConfig | None,
+                               info: ValidationInfo) -> SequencesConfig | None:
+        if sequences is not None and "events" in info.data and info.data["events"] is None:
+            raise ValueError("needs --events (an event log as INPUT; input.events)")
+        return sequences
+
     @model_validator(mode="after")
-    def _sequences_need_events(self) -> InputConfig:
-        if self.sequences is not None and self.events is None:
-            raise ValueError("sequence embeddings need an event log (input.events; --events)")
+    def _early_days_or_sequences(self) -> InputConfig:
         if self.sequences is not None and self.events is not None and self.events.early_days:
             raise ValueError("early assignment (events.early_days; --early-days) learns from "
                              "event features, not sequence embeddings; drop one of them")
@@ -361,15 +369,26 @@ def _one_line(exc: ValidationError, where: str, flags: Mapping[str, str]) -> str
             message = f"must be one of {', '.join(allowed)}; got {error.get('input')!r}"
         elif error["type"] not in ("value_error",):
             message = f"{message[:1].lower()}{message[1:]}; got {error.get('input')!r}"
-        given = next((".".join(loc[:n]) for n in range(len(loc), 0, -1)
-                      if ".".join(loc[:n]) in flags), None)
+        path = ".".join(loc)
+        given = _flag_of(path, flags)
         if given is not None:  # "k must be ..." from the flag --k reads "--k must be ..."
-            name = given.rsplit(".", 1)[-1]
+            name = min(given, path, key=len).rsplit(".", 1)[-1]
             by_flag.append(f"{flags[given]} {message.removeprefix(name + ' ')}")
         else:
-            path = ".".join(loc)
             by_path.append(f"{path}: {message}" if path else message)
     return "; ".join(by_flag + ([f"{where}: " + "; ".join(by_path)] if by_path else []))
+
+
+def _flag_of(path: str, flags: Mapping[str, str]) -> str | None:
+    """The flagged setting an error at ``path`` is about: the setting itself or one that
+    holds it (``features.0``); for a section of a section (``input.sequences``), the one
+    flag inside it. A check across a whole section's settings names no single flag."""
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in flags:
+            return ".".join(parts[:n])
+    inside = [given for given in flags if given.startswith(path + ".")]
+    return inside[0] if len(parts) >= 2 and len(inside) == 1 else None
 
 
 def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def uplift_command(
     from personae.experiments import uplift
 
     with _reporting("measuring uplift"):
-        outcomes = parse_list(outcome, "--outcome") or []
+        outcomes = parse_list(outcome) or []
         result = uplift(run_dir, experiment, arm=arm, control=control, outcomes=outcomes,
                         user=user, assign=assign, expected_split=parse_split(expected_split),
                         table=table, alpha=alpha, min_users=min_users, random_state=seed,
