@@ -334,15 +334,22 @@ class RunConfig(_Frozen):
 class UpliftSettings(_Frozen):
     """The tests of ``personae uplift`` (:func:`personae.experiments.uplift`)."""
 
-    alpha: float = Field(0.05, gt=0, lt=1, description=(
+    alpha: float = Field(0.05, description=(
         "significance level: Benjamini-Hochberg q of the per-segment tests, and 1 - the "
         "confidence level of their intervals"))
-    srm_alpha: float = Field(0.001, gt=0, lt=1, description=(
+    srm_alpha: float = Field(0.001, description=(
         "significance level of the sample ratio mismatch check (a broken split)"))
     min_users: int = Field(30, ge=2, description="fewest users per arm for a cell to be "
                                                  "tested")
     bootstrap: int = Field(2000, ge=100, description=(
         "bootstrap resamples of the best-arm and targeting estimates"))
+
+    @field_validator("alpha", "srm_alpha")
+    @classmethod
+    def _level(cls, value: float, info: ValidationInfo) -> float:
+        if not 0 < value < 1:
+            raise ValueError(f"{info.field_name} must be in (0, 1); got {value}")
+        return value
 
 
 def build(model: type[_Frozen], values: Mapping[str, Any], where: str = "config",
