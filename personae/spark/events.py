@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from personae.config import EVENT_ROLES, EventsConfig, build
-from personae.errors import DataError
+from personae.errors import ConfigError, DataError
 from personae.features import events_sql
 from personae.features.events import EventFeatures, EventReport
 from personae.features.events_io import map_columns
@@ -44,17 +44,18 @@ class SparkFeatures:
 
 
 def from_events(source: Any, *, spark: Any = None, master: str | None = None,
-                spark_conf: dict[str, str] | None = None, **options: Any) -> EventFeatures:
+                spark_conf: dict[str, str] | None = None, events: EventsConfig | None = None,
+                **options: Any) -> EventFeatures:
     """:func:`personae.features.events.from_events` computed by Spark; the frame comes back
     to the driver as pandas (use :func:`write_events_features` when it would not fit).
-    ``options``: those of the embedded ``from_events`` (the roles, ``time_format``,
-    ``reference_date``, ``session_gap_minutes``...), read into an EventsConfig.
+    ``events``: how the log is read, an EventsConfig; or ``options``, those of the embedded
+    ``from_events`` (the roles, ``time_format``, ``reference_date``...) read into one.
 
     ``spark``: a SparkSession to use (left running); otherwise one is started on
     ``master`` (default ``local[*]``) with the settings ``spark_conf`` over personae's
     (:func:`personae.spark.session.session_conf`) and stopped before returning.
     """
-    events = events_config(options, "personae.spark.from_events()")
+    events = events_config(events, options, "personae.spark.from_events()")
     with spark_session(spark, master, spark_conf) as session:
         result = compute(session, source, events)
         with spark_errors(result.report.source):
@@ -65,14 +66,14 @@ def from_events(source: Any, *, spark: Any = None, master: str | None = None,
 
 def write_events_features(source: Any, out: str | Path, *, spark: Any = None,
                           master: str | None = None, spark_conf: dict[str, str] | None = None,
-                          **options: Any) -> EventReport:
+                          events: EventsConfig | None = None, **options: Any) -> EventReport:
     """Compute the features in Spark and write them to ``out`` (.parquet or .csv, one file)
     without collecting them to the driver; returns the report. ``spark``, ``master``,
-    ``spark_conf``: as in :func:`from_events`."""
+    ``spark_conf``, ``events``, ``options``: as in :func:`from_events`."""
     from personae.spark.output import write_single_file
 
     target = Path(out)
-    events = events_config(options, "personae.spark.write_events_features()")
+    events = events_config(events, options, "personae.spark.write_events_features()")
     with spark_session(spark, master, spark_conf) as session:
         result = compute(session, source, events)
         with spark_errors(result.report.source):
@@ -81,9 +82,15 @@ def write_events_features(source: Any, out: str | Path, *, spark: Any = None,
     return result.report
 
 
-def events_config(options: dict[str, Any], where: str) -> EventsConfig:
-    """The keywords of ``from_events`` (roles as keywords, a date or a string for the
-    reference date) as the EventsConfig that :func:`compute` takes."""
+def events_config(events: EventsConfig | None, options: dict[str, Any],
+                  where: str) -> EventsConfig:
+    """``events``, or the keywords of ``from_events`` (roles as keywords, a date or a string
+    for the reference date) as the EventsConfig that :func:`compute` takes."""
+    if events is not None:
+        if options:
+            raise ConfigError(f"{where}: give events (an EventsConfig) or keyword options, "
+                              f"not both; got {sorted(options)}")
+        return events
     settings = {key: value for key, value in options.items() if key not in EVENT_ROLES}
     if isinstance(settings.get("reference_date"), date):
         settings["reference_date"] = settings["reference_date"].isoformat()
