@@ -50,28 +50,29 @@ class _Frozen(BaseModel):
 class EventsConfig(_Frozen):
     """How an event log becomes per-user features (``personae.features.events``)."""
 
-    mapping: dict[str, str] = Field({}, description=(
+    mapping: dict[str, str] = Field(default={}, description=(
         "role -> column of the log (user, time, event, value, quantity, price, session, "
         "item, category, order, position); roles left out are detected by name"))
-    table: str | None = Field(None, description="the table, when the log is a DuckDB database")
-    time_format: str | None = Field(None, description=(
+    table: str | None = Field(default=None, description=(
+        "the table, when the log is a DuckDB database"))
+    time_format: str | None = Field(default=None, description=(
         "strptime format of text times, e.g. '%d/%m/%Y %H:%M' (default: detected)"))
-    reference_date: str | None = Field(None, description=(
+    reference_date: str | None = Field(default=None, description=(
         "the date recency and tenure count to (default: the midnight after the last event)"))
-    session_gap_minutes: float = Field(30, description="minutes of inactivity that end a "
-                                                       "session")
-    top_event_types: int = Field(8, description="event types with their own share column; "
-                                                "the rest are 'other'")
-    keep_duplicates: bool = Field(False, description=(
+    session_gap_minutes: float = Field(default=30, description=(
+        "minutes of inactivity that end a session"))
+    top_event_types: int = Field(default=8, description=(
+        "event types with their own share column; the rest are 'other'"))
+    keep_duplicates: bool = Field(default=False, description=(
         "keep identical rows as separate events (default: count and drop them)"))
-    on_bad_rows: Literal["error", "skip"] = Field("error", description=(
+    on_bad_rows: Literal["error", "skip"] = Field(default="error", description=(
         "rows whose time or number does not parse: refuse the log, or drop and count them"))
-    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. 4GB "
-                                                       "(default: half the RAM)")
-    threads: int | None = Field(None, description="DuckDB threads (default: all cores)")
+    memory_limit: str | None = Field(default=None, description=(
+        "DuckDB memory limit, e.g. 4GB (default: half the RAM)"))
+    threads: int | None = Field(default=None, description="DuckDB threads (default: all cores)")
     # Early assignment (personae.serve.early). Here, not under segmentation, because it exists
     # only with an event log and its windows are computed with this log's mapping and options.
-    early_days: list[int] | None = Field(None, description=(
+    early_days: list[int] | None = Field(default=None, description=(
         "also learn each user's segment from their first N days (k-NN), e.g. [7, 14, 30]"))
 
     @field_validator("early_days")
@@ -102,25 +103,25 @@ class SequencesConfig(_Frozen):
     """Segment by the order of what users do: token sequences -> embeddings
     (``personae.features.sequence_pipeline``)."""
 
-    embed: Literal["word2vec", "sentence"] = Field("word2vec", description=(
+    embed: Literal["word2vec", "sentence"] = Field(default="word2vec", description=(
         "how token sequences become vectors (sentence needs personae[sentence])"))
-    representation: Literal["embedding", "hybrid"] = Field("embedding", description=(
+    representation: Literal["embedding", "hybrid"] = Field(default="embedding", description=(
         "segment on the vectors alone, or on the vectors with the event features"))
-    tokens: str = Field("event", description="token roles joined by +, e.g. event+category")
-    cache_dir: str | None = Field(None, description="folder keeping trained embeddings by "
-                                                    "input hash")
-    exact: bool = Field(False, description=(
+    tokens: str = Field(default="event", description="token roles joined by +, e.g. event+category")
+    cache_dir: str | None = Field(default=None, description=(
+        "folder keeping trained embeddings by input hash"))
+    exact: bool = Field(default=False, description=(
         "train Word2Vec on one thread, so the seed reproduces the vectors exactly"))
 
 
 class InputConfig(_Frozen):
     """What is read."""
 
-    path: str | None = Field(None, description="the user table (CSV or Parquet), or the "
-                                               "event log with events")
-    events: EventsConfig | None = Field(None, description=(
+    path: str | None = Field(default=None, description=(
+        "the user table (CSV or Parquet), or the event log with events"))
+    events: EventsConfig | None = Field(default=None, description=(
         "the input is an event log, read with these settings (absent: a user table)"))
-    sequences: SequencesConfig | None = Field(None, description=(
+    sequences: SequencesConfig | None = Field(default=None, description=(
         "with events: segment by embeddings of the order of what users do"))
 
     @field_validator("sequences")
@@ -144,57 +145,57 @@ class SampleSizes(_Frozen):
     but its cost keeps growing (silhouette is O(n^2)); every sample is a prefix of one
     id-hash order, so the same users are read whatever the row order."""
 
-    order: int = Field(200_000, ge=1, description=(
+    order: int = Field(default=200_000, ge=1, description=(
         "users put in id-hash order; every sample below is a prefix of them"))
-    auto: int = Field(2_000, ge=1, description=(
+    auto: int = Field(default=2_000, ge=1, description=(
         "users the algorithms are compared on (algorithm auto)"))
-    consistency: int = Field(100_000, ge=1, description=(
+    consistency: int = Field(default=100_000, ge=1, description=(
         "users whose saved-model labels are checked against the fit's"))
-    stability: int = Field(3_000, ge=1, description=(
+    stability: int = Field(default=3_000, ge=1, description=(
         "users refitted on bootstrap resamples to measure stability (ARI)"))
-    reference: int = Field(1_000_000, ge=1, description=(
+    reference: int = Field(default=1_000_000, ge=1, description=(
         "users whose values give the monitoring reference's bins"))
-    novelty: int = Field(20_000, ge=1, description=(
+    novelty: int = Field(default=20_000, ge=1, description=(
         "users whose distances to their segment set the novelty threshold"))
 
 
 class NoveltyRules(_Frozen):
     """When a new user is novel: farther from its segment than nearly every training user."""
 
-    quantile: float = Field(0.999, gt=0, lt=1, description=(
+    quantile: float = Field(default=0.999, gt=0, lt=1, description=(
         "quantile of the training users' distances to their segment"))
-    margin: float = Field(1.5, ge=1, description=(
+    margin: float = Field(default=1.5, ge=1, description=(
         "a user is novel beyond quantile x margin"))
 
 
 class SegmentSettings(_Frozen):
     """Cleaning and segmentation: the settings a SegmentModel is fitted with."""
 
-    k: int | Literal["auto"] = Field("auto", description=(
+    k: int | Literal["auto"] = Field(default="auto", description=(
         "number of segments, or auto (the K vote over k_range)"))
-    k_range: tuple[int, int] = Field((2, 10), description="the Ks searched by k auto")
-    features: list[str] | None = Field(None, description=(
+    k_range: tuple[int, int] = Field(default=(2, 10), description="the Ks searched by k auto")
+    features: list[str] | None = Field(default=None, description=(
         "the columns to cluster on (default: every usable column)"))
-    categorical: list[str] | None = Field(None, description=(
+    categorical: list[str] | None = Field(default=None, description=(
         "columns that are categories though written as numbers (region or plan codes)"))
-    id_column: str | None = Field(None, description=(
+    id_column: str | None = Field(default=None, description=(
         "the user id column (default: detected, user_id / customer_id / id; else row numbers)"))
-    impute: Impute = Field("median", description=(
+    impute: Impute = Field(default="median", description=(
         "how missing values are filled (median: the mode for categories)"))
-    log_transform: bool = Field(True, description="log-transform heavily skewed counts")
-    scaler: Scaler = Field("standard", description="how numbers are scaled")
-    algorithm: str = Field("auto", description=(
+    log_transform: bool = Field(default=True, description="log-transform heavily skewed counts")
+    scaler: Scaler = Field(default="standard", description="how numbers are scaled")
+    algorithm: str = Field(default="auto", description=(
         "kmeans, minibatch, gmm, dbscan, hdbscan, hierarchical, meanshift, kprototypes, "
         "bisecting, or auto (compare them on a sample, pick one)"))
-    params: dict[str, Any] | None = Field(None, description=(
+    params: dict[str, Any] | None = Field(default=None, description=(
         "parameters of the named algorithm, e.g. {eps: 0.4} (default: automatic)"))
-    stability: bool = Field(True, description=(
+    stability: bool = Field(default=True, description=(
         "measure each segment's stability on bootstrap refits (unstable ones are flagged)"))
-    samples: SampleSizes = Field(SampleSizes(), description="sample sizes of the checks")
-    novelty: NoveltyRules = Field(NoveltyRules(), description="when a new user is novel")
+    samples: SampleSizes = Field(default=SampleSizes(), description="sample sizes of the checks")
+    novelty: NoveltyRules = Field(default=NoveltyRules(), description="when a new user is novel")
     # segment = the persona level (3-8, or distinct groups as found), nested in a broad level;
     # None: on when the algorithm is auto, off when one is named (its own partition is asked for)
-    persona_levels: bool | None = Field(None, description=(
+    persona_levels: bool | None = Field(default=None, description=(
         "segments are the persona level (3-8, tiny groups as edge users) nested in a broad "
         "level, or the algorithm's own partition (false); none: on with algorithm auto"))
     random_state: int = 0
@@ -262,9 +263,9 @@ class SegmentSettings(_Frozen):
 class ReportConfig(_Frozen):
     """How the run is described."""
 
-    semantics: str | None = Field(None, description=(
+    semantics: str | None = Field(default=None, description=(
         "YAML file saying what the columns mean (label, unit, high, low, themes, pain_when)"))
-    map: MapMethod = Field("pca", description=(
+    map: MapMethod = Field(default="pca", description=(
         "map of users in the report (umap adds 1-2 min: numba compiles on first use)"))
 
 
@@ -272,18 +273,18 @@ class EngineConfig(_Frozen):
     """Where the heavy passes run. Recorded in run.json, so ``personae run --config
     RUN/run.json`` reproduces a Spark run on Spark, with its master and settings."""
 
-    kind: Literal["embedded", "spark"] = Field("embedded", description=(
+    kind: Literal["embedded", "spark"] = Field(default="embedded", description=(
         "embedded runs DuckDB + numpy on this machine; spark needs personae[spark] and "
         "Java 17"))
-    master: str | None = Field(None, description=(
+    master: str | None = Field(default=None, description=(
         "spark: the master URL of the session personae starts (default local[*])"))
-    conf: dict[str, str] = Field({}, description=(
+    conf: dict[str, str] = Field(default={}, description=(
         "spark: settings of the session personae starts, e.g. spark.driver.memory: 8g "
         "(default driver memory on a local master: half the RAM)"))
-    refine: Literal["pyspark.ml", "lloyd", "none"] = Field("pyspark.ml", description=(
+    refine: Literal["pyspark.ml", "lloyd", "none"] = Field(default="pyspark.ml", description=(
         "spark: the fit over everyone: pyspark.ml (KMeans k-means||, GaussianMixture), lloyd "
         "(from the sample's centroids) or none (the sample fit)"))
-    sample_users: int = Field(200_000, description=(
+    sample_users: int = Field(default=200_000, description=(
         "spark: users collected to the driver to choose the algorithm, K and the persona "
         "levels"))
 
@@ -308,11 +309,11 @@ class EngineConfig(_Frozen):
 class RunConfig(_Frozen):
     """Every setting of one run."""
 
-    input: InputConfig = Field(InputConfig(), description="what is read")
-    segmentation: SegmentSettings = Field(SegmentSettings(), description=(
+    input: InputConfig = Field(default=InputConfig(), description="what is read")
+    segmentation: SegmentSettings = Field(default=SegmentSettings(), description=(
         "how users are cleaned and segmented"))
-    report: ReportConfig = Field(ReportConfig(), description="how the run is described")
-    engine: EngineConfig = Field(EngineConfig(), description="where the heavy passes run")
+    report: ReportConfig = Field(default=ReportConfig(), description="how the run is described")
+    engine: EngineConfig = Field(default=EngineConfig(), description="where the heavy passes run")
 
     @model_validator(mode="after")
     def _engine_can_run_it(self) -> RunConfig:
@@ -334,14 +335,14 @@ class RunConfig(_Frozen):
 class UpliftSettings(_Frozen):
     """The tests of ``personae uplift`` (:func:`personae.experiments.uplift`)."""
 
-    alpha: float = Field(0.05, description=(
+    alpha: float = Field(default=0.05, description=(
         "significance level: Benjamini-Hochberg q of the per-segment tests, and 1 - the "
         "confidence level of their intervals"))
-    srm_alpha: float = Field(0.001, description=(
+    srm_alpha: float = Field(default=0.001, description=(
         "significance level of the sample ratio mismatch check (a broken split)"))
-    min_users: int = Field(30, ge=2, description="fewest users per arm for a cell to be "
-                                                 "tested")
-    bootstrap: int = Field(2000, ge=100, description=(
+    min_users: int = Field(default=30, ge=2, description=(
+        "fewest users per arm for a cell to be tested"))
+    bootstrap: int = Field(default=2000, ge=100, description=(
         "bootstrap resamples of the best-arm and targeting estimates"))
 
     @field_validator("alpha", "srm_alpha")

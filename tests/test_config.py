@@ -183,7 +183,7 @@ def test_every_run_flag_sets_a_setting() -> None:
     """The flag table of `personae run` covers every option but the run's own plumbing."""
     import typer
 
-    from personae.cli.run import FLAGS
+    from personae.cli._settings import FLAGS
 
     command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
     options = {param.opts[0] if param.opts[0].startswith("--") else "INPUT"

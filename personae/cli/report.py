@@ -101,11 +101,12 @@ def uplift_command(
 
     with _reporting("measuring uplift"):
         outcomes = parse_list(outcome) or []
+        tests: dict[str, Any] = {name: value for name, value in
+                                 (("alpha", alpha), ("min_users", min_users))
+                                 if value is not None}  # the others: UpliftSettings' defaults
         result = uplift(run_dir, experiment, arm=arm, control=control, outcomes=outcomes,
                         user=user, assign=assign, expected_split=parse_split(expected_split),
-                        table=table, random_state=seed, memory_limit=memory_limit,
-                        **{name: value for name, value in
-                           (("alpha", alpha), ("min_users", min_users)) if value is not None})
+                        table=table, random_state=seed, memory_limit=memory_limit, **tests)
         result.save(out)
         if (run_dir / "report.html").is_file():  # the run's report gains an uplift section
             from personae.report import write_report

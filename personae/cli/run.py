@@ -23,6 +23,7 @@ from personae.cli._app import (
     parse_k_range,
     parse_list,
 )
+from personae.cli._settings import as_text, conf_pairs, days, run_settings
 from personae.errors import ConfigError
 
 
@@ -149,16 +150,16 @@ def run(
         if early_days is not None and not events and config is None:
             raise ConfigError("--early-days needs --events (an event log as INPUT)")
         settings = run_settings(config, {
-            "input.path": _text(input_path),
+            "input.path": as_text(input_path),
             "input.events": {} if events else None,
             "input.events.mapping": _mapping(event_map, checked=False) or None,
             "input.events.on_bad_rows": on_bad_rows,
             "input.events.memory_limit": memory_limit,
-            "input.events.early_days": _days(early_days),
+            "input.events.early_days": days(early_days),
             "input.sequences.embed": embed,
             "input.sequences.representation": representation,
             "input.sequences.tokens": tokens,
-            "input.sequences.cache_dir": _text(embed_cache),
+            "input.sequences.cache_dir": as_text(embed_cache),
             "input.sequences.exact": exact_embeddings or None,
             "segmentation.id_column": id_column,
             "segmentation.features": parse_list(features),
@@ -172,11 +173,11 @@ def run(
             "segmentation.scaler": scaler,
             "segmentation.algorithm": algorithm,
             "segmentation.persona_levels": persona_levels,
-            "report.semantics": _text(semantics),
+            "report.semantics": as_text(semantics),
             "report.map": report_map,
             "engine.kind": engine,
             "engine.master": spark_master,
-            "engine.conf": _spark_conf(spark_conf),
+            "engine.conf": conf_pairs(spark_conf),
             "engine.refine": spark_refine,
             "engine.sample_users": spark_sample,
         }, param)
@@ -209,75 +210,6 @@ def run(
             out_console.print(early_table(result.extra["early"]))
         out_console.print(f"report: {report_path} (personas.json beside it)")
     _print_tracked(tracked, store)
-
-
-# The flags of `personae run` and the settings they set: the one place a flag meets its
-# setting. Given flags are laid over --config, and a bad value is reported by its flag.
-FLAGS = {
-    "input.path": "INPUT", "input.events": "--events", "input.events.mapping": "--map",
-    "input.events.on_bad_rows": "--on-bad-rows", "input.events.memory_limit": "--memory-limit",
-    "input.events.early_days": "--early-days", "input.sequences.embed": "--embed",
-    "input.sequences.representation": "--representation", "input.sequences.tokens": "--tokens",
-    "input.sequences.cache_dir": "--embed-cache", "input.sequences.exact": "--exact-embeddings",
-    "segmentation.id_column": "--id-column", "segmentation.features": "--features",
-    "segmentation.categorical": "--categorical", "segmentation.k": "--k",
-    "segmentation.k_range": "--k-range", "segmentation.random_state": "--seed",
-    "segmentation.impute": "--impute", "segmentation.log_transform": "--no-log",
-    "segmentation.stability": "--no-stability", "segmentation.scaler": "--scaler",
-    "segmentation.algorithm": "--algorithm", "segmentation.params": "--param",
-    "segmentation.persona_levels": "--persona-levels", "report.semantics": "--semantics",
-    "report.map": "--report-map", "engine.kind": "--engine", "engine.master": "--spark-master",
-    "engine.conf": "--spark-conf", "engine.refine": "--spark-refine",
-    "engine.sample_users": "--spark-sample",
-}
-
-
-def run_settings(config: Path | None, given: dict[str, Any], params: list[str] | None = None
-                 ) -> Any:
-    """The RunConfig of `personae run`: the --config document (if any) with the given flags
-    (``{setting path: value}``, None = not given) laid over it, validated once by
-    :func:`personae.config.build`. ``params``: the --param pairs, typed by the algorithm the
-    document names."""
-    from personae.config import RunConfig, build, merged, read_config
-
-    flagged = {path: value for path, value in given.items() if value is not None}
-    document: dict[str, Any] = read_config(config) if config is not None else {}
-    for path, value in flagged.items():
-        head, *rest = path.split(".")
-        for key in reversed(rest):
-            value = {key: value}
-        document = merged(document, {head: value})
-    if params:
-        flagged["segmentation.params"] = _params(document, params)
-        document = merged(document, {"segmentation": {"params": flagged["segmentation.params"]}})
-    flags = {path: FLAGS[path] for path, value in flagged.items() if value != {}}
-    return build(RunConfig, document, str(config) if config is not None else "command line",
-                 flags)
-
-
-def _params(document: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
-    """--param KEY=VALUE pairs typed by the document's algorithm (an unknown algorithm is
-    left for the config to report, naming its flag or setting)."""
-    from personae.cluster import algorithm_names, parse_params
-
-    algorithm = (document.get("segmentation") or {}).get("algorithm") or "auto"
-    return parse_params(algorithm, pairs) if algorithm in algorithm_names() else {}
-
-
-def _text(value: Path | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _days(text: str | None) -> list[int] | None:
-    from personae.serve.early import parse_days
-
-    return None if text is None else parse_days(text, "--early-days")
-
-
-def _spark_conf(pairs: list[str] | None) -> dict[str, str] | None:
-    from personae.spark.session import parse_conf
-
-    return parse_conf(pairs) or None if pairs else None
 
 
 def _track_run(out: Path, uri: str | None) -> str | None:
