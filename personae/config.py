@@ -439,4 +439,3 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     """The RunConfig of a file, with ``overrides`` (e.g. command-line flags) laid over it."""
     document = merged(read_config(path), overrides or {})
     return build(RunConfig, document, str(path))
-
