@@ -47,8 +47,11 @@ class LevelRules(BaseModel):
         default=3.0, gt=0,
         description="A user is far out beyond Q3 + far_iqr x IQR of their "
         "persona's distances to its centre (Tukey's 'far out' at 3).")
+    # small enough to bind only on personas with almost no spread: a Gaussian persona's IQR
+    # of distances (~0.95 sd) stays above 2% of its mean distance (~sd x sqrt(dims)) up to
+    # ~2,000 dimensions, so ordinary personas keep Tukey's fence as it was
     far_floor: float = Field(
-        default=0.1, ge=0,
+        default=0.02, ge=0,
         description="The IQR a far limit uses is at least this share of the mean "
         "distance of users to their persona's centre: a persona of identical users has no "
         "spread of its own, and its members must not fall out of it.")

@@ -14,7 +14,7 @@ def test_a_far_limit_is_tukeys_fence_with_the_iqr_floored_by_the_mean_distance()
     limits = far_limits(count=np.array([10, 10, 3]), q1=np.array([1.0, 0.5, 0.0]),
                         q3=np.array([2.0, 0.5, 0.0]), mean=np.array([1.5, 0.5, 0.0]),
                         rules=RULES)
-    floor = 0.1 * (10 * 1.5 + 10 * 0.5 + 3 * 0.0) / 23  # far_floor x the mean over users
+    floor = 0.02 * (10 * 1.5 + 10 * 0.5 + 3 * 0.0) / 23  # far_floor x the mean over users
     # a spread group: Q3 + 3 IQR; a group with no spread: Q3 + 3 floors; under 4 users: none
     assert limits == pytest.approx([2.0 + 3 * 1.0, 0.5 + 3 * floor, np.inf])
 
@@ -28,7 +28,7 @@ def test_identical_users_are_never_far_from_their_group() -> None:
     far, limits = far_users(dist, labels, 2, RULES)
     assert not far[labels == 1].any()
     # a saved model places them a little off the fit's distance: still inside
-    assert limits[1] == pytest.approx(3e-7 + 3 * 0.1 * dist.mean(), rel=1e-5)
+    assert limits[1] == pytest.approx(3e-7 + 3 * 0.02 * dist.mean(), rel=1e-5)
     assert limits[1] > 3e-7 + 1e-4
 
 

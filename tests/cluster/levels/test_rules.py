@@ -26,7 +26,7 @@ def test_every_rule_is_documented_with_todays_value_as_default() -> None:
     assert LevelRules().model_dump() == {
         "k_range": (3, 8), "distinct_k_min": 2, "max_share": 0.6, "big_share": 0.05,
         "min_big": 3, "edge_share": 0.015, "max_far_share": 0.02, "far_iqr": 3.0,
-        "far_floor": 0.1, "stable_ari": 0.8, "distinct_silhouette": 0.5, "sample": 5_000,
+        "far_floor": 0.02, "stable_ari": 0.8, "distinct_silhouette": 0.5, "sample": 5_000,
         "dbcv_sample": 2_000, "n_init": 4, "bootstraps": 4, "boot_fraction": 0.8,
         "detailed_target": (8, 12), "detailed_min_share": 0.005, "min_users": 30,
         "fit_rows": 20_000}
