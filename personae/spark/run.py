@@ -299,15 +299,17 @@ def _full_fit(model: Any, users: Any, sample: pd.DataFrame, work: Path, id_colum
         levels, levels_info = None, None
         if model.levels_ is not None and model.levels_["n_personas"] > 1:
             refined = refit.refine_levels(vectors, model.levels_, X, n_users,
-                                          max_iter=max_iter, tol=tol)
+                                          max_iter=max_iter, tol=tol,
+                                          rules=model.settings_.levels)
             levels = adapter.with_levels(model, refined.centers, refined.far_distance,
                                          refined.persona_to_broad)
             levels_info = {"iterations": refined.iterations, "converged": refined.converged,
                            "far_limit_quartiles": refined.quantiles,
                            "why": "persona levels chosen on the sample by the embedded rules; "
                                   "persona centres refined by Lloyd passes over all users, "
-                                  "far limits (Q3 + 3 IQR) from all users' distances, broad "
-                                  "level re-cut by Ward on the refined centres"}
+                                  "far limits from all users' distances by the embedded edge "
+                                  "rule (Q3 + 3 IQR, its floor and its cap), broad level "
+                                  "re-cut by Ward on the refined centres"}
     finally:
         vectors.unpersist()
     if segmenter is not None or levels is not None:
