@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from personae.errors import ConfigError, DataError
+from personae.errors import ConfigError, DataError, shown
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
         rows = np.flatnonzero(ids.to_numpy() == ids.to_numpy()[np.argmax(duplicated)])[:2] + 1
         count = int(ids[duplicated].nunique())
         raise DataError(
-            f"duplicate id {ids.iloc[rows[0] - 1]!r} on rows {rows[0]} and {rows[1]} "
+            f"duplicate id {shown(ids.iloc[rows[0] - 1])} on rows {rows[0]} and {rows[1]} "
             f"({count} ids appear more than once; one row per user is expected)",
             source=source, column=id_column, row=int(rows[1]),
         )
