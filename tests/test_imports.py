@@ -113,3 +113,27 @@ def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     graph = {"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {"a": 1}}
     assert cycles(graph) == [["a", "b", "c"]]
     assert cycles({"a": {"b": 1}, "b": {}}) == []
+
+
+# Libraries that live in one package each (../shared/STYLE.md; ruff's banned-api says the
+# same per folder). duckdb is not here: it is used in features/, data/, experiments/ and
+# serve/early_path.py, so "duckdb only in features and data" does not hold today.
+HOMES = {"jinja2": "personae.report", "markupsafe": "personae.report",
+         "plotly": "personae.report", "rich": "personae.cli", "fastapi": "personae.serve",
+         "uvicorn": "personae.serve", "pyspark": "personae.spark"}
+
+
+def test_heavy_libraries_are_imported_only_in_their_package() -> None:
+    strays = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                roots = [node.module.split(".")[0]]
+            else:
+                continue
+            strays += [f"{name} imports {root} (line {node.lineno}); it belongs to "
+                       f"{HOMES[root]}" for root in roots if root in HOMES
+                       and not (name + ".").startswith(HOMES[root] + ".")]
+    assert not strays, "; ".join(strays)

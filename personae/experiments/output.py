@@ -7,13 +7,11 @@ import math
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, select_autoescape
 
 from personae.data.writers import staged_folder, to_json
 from personae.errors import DataError
@@ -135,14 +133,15 @@ def render(result: UpliftResult) -> str:
     names = info.get("segment_names", {})
     forests = [_forest(result.cells, arm, outcome, names) for outcome in
                info["columns"]["outcomes"] for arm in info["treated_arms"]]
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    # imported here: personae.report loads the run report's stack (plotly, the pipeline),
+    # which only a page being written needs
+    from personae.report.render import render_page
+
     shown = result.cells.drop(columns=["se"]).copy()
-    template = resources.files("personae.experiments") / "templates" / "uplift.html.j2"
-    return env.from_string(template.read_text(encoding="utf-8")).render(info=info, forests=forests,
-                                            cells=shown.to_dict("records"),
-                                            curves=[_curve(c, names) for c in
-                                                    info["curves"]["curves"]],
-                                            fmt=_fmt, names=names)
+    return render_page("uplift.html.j2", info=info, forests=forests,
+                       cells=shown.to_dict("records"),
+                       curves=[_curve(c, names) for c in info["curves"]["curves"]],
+                       fmt=_fmt, names=names)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

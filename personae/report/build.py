@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from personae.cluster._base import NOISE
@@ -26,6 +25,7 @@ from personae.profile.personas import fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, column_summaries
 from personae.profile.sequence_words import token_words
 from personae.report import figures
+from personae.report.render import render_page
 from personae.report.run_folder import RunFolder, load_run, optional_json
 
 log = logging.getLogger(__name__)
@@ -112,14 +112,10 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "segment_stability": figures.segment_stability(run.info["stability"], names)
         if isinstance(run.info.get("stability"), dict) else None,
     }
-    env = Environment(loader=PackageLoader("personae.report", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters["fmt"] = fmt
-    env.filters["pct"] = lambda v: f"{float(v):.0%}"
-    template = env.get_template("report.html.j2")
     figure_json = {key: Markup(_script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
-    html = template.render(
+    html = render_page(
+        "report.html.j2", filters={"fmt": fmt, "pct": lambda v: f"{float(v):.0%}"},
         info=run.info, run=run, personas=personas, names=names, charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
