@@ -346,15 +346,28 @@ def test_the_monitoring_block_runs(repo: Path, shared_data: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
-def test_the_spark_blocks_run(repo: Path, shared_data: Path) -> None:
+def test_the_spark_blocks_run(repo: Path, shared_data: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pyspark")
-    _slice(shared_data, RETAIL, _retail_customers(100))
-    _events(100).to_parquet("events.parquet", index=False)
+    from pyspark.sql import SparkSession
+
+    _slice(shared_data, RETAIL, _retail_customers(60))
+    _events(60).to_parquet("events.parquet", index=False)
     (_, bash), (_, python) = _section("## When one machine is not enough")
     # a cluster's master URL becomes local[2]: the suite has no cluster to reach
     bash = re.sub(r"spark://\S+", "'local[2]'", bash)
-    for command in _commands(bash):
-        _cli(command)
-    exec(compile(python, "README.md", "exec"), {})
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)  # the executors' Python is ours
+    # one JVM for the block: personae uses an active session as it is (a line's own would
+    # start a JVM each, minutes on a loaded machine), with few partitions for small data
+    session = (SparkSession.builder.master("local[2]").appName("personae-readme")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.default.parallelism", "2")
+               .config("spark.ui.enabled", "false").getOrCreate())
+    try:
+        for command in _commands(bash):
+            _cli(command)
+        exec(compile(python, "README.md", "exec"), {})
+    finally:
+        session.stop()
     assert (repo / "runs/spark/model/model.json").is_file()
     assert (repo / "runs/spark-events/run.json").is_file()
