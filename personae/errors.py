@@ -11,6 +11,10 @@ The CLI turns each into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 
 class PersonaeError(Exception):
     """Root of every error personae raises on purpose."""
@@ -51,3 +55,9 @@ class ModelFileError(PersonaeError):
 
 class NotFittedError(PersonaeError):
     """A model used before it was fitted."""
+
+
+def shown(value: Any) -> str:
+    """A value from the data as a message quotes it: numpy scalars as the Python value they
+    hold (``17850``, ``'a'``), never their repr (``np.int64(17850)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)

@@ -540,6 +540,8 @@ def _run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentMo
               labels: np.ndarray, checks: dict[str, Any], stability: Any, notes: list[str],
               provenance: dict[str, Any], semantics: Semantics, timings: dict[str, float],
               extra: dict[str, Any]) -> dict[str, Any]:
+    from personae.features.columns import column_roles
+
     selection = model.k_selection_
     sizes = np.bincount(labels[labels >= 0], minlength=model.n_clusters_)
     seg = model.segmenter_
@@ -571,6 +573,10 @@ def _run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentMo
         "consistency": checks,
         "id_column": model.id_column_ or ROW_ID,
         "features_used": model.feature_names,
+        # every input column: drives, describes or left out, and why (none goes silently)
+        "columns": column_roles(model.preprocessor_, asked=run.segmentation.features,
+                                by_role=model.settings_.features is not None,
+                                semantics=semantics),
         "feature_meanings": {name: _meaning(semantics, name)
                              for name in model.preprocessor_.numeric_
                              + sorted(model.preprocessor_.categorical_)},

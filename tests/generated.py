@@ -50,3 +50,27 @@ def fit(name: str, X: np.ndarray, **params: object):  # type: ignore[no-untyped-
     if algorithm_class(name).uses_k:
         params.setdefault("k_range", (2, 5))
     return make_segmenter(name, **params).fit(X)
+
+
+def telco_users(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Subscribers of a telco (columns named as in the public churn table): new fibre
+    customers who pay a lot and leave, one-year DSL customers, two-year customers who pay
+    little. ``MonthlyCharges`` is money (its name holds a timing word); ``signup_month`` is
+    only timing; ``Country`` is the same for everyone."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, n)
+    tenure = np.array([3, 30, 60])[group] + rng.integers(0, 6, n)
+    monthly = np.array([90.0, 55.0, 25.0])[group] * rng.lognormal(0, 0.1, n)
+    frame = pd.DataFrame({
+        "customerID": [f"{i:04d}-TELCO" for i in range(n)],
+        "gender": rng.choice(["Female", "Male"], n),
+        "tenure": tenure,
+        "MonthlyCharges": monthly.round(2),
+        "TotalCharges": (monthly * tenure).round(2),
+        "Contract": np.array(["Month-to-month", "One year", "Two year"])[group],
+        "InternetService": np.where(group == 0, "Fiber optic", rng.choice(["DSL", "No"], n)),
+        "Churn": np.where(group == 0, "Yes", "No"),
+        "Country": "US",
+        "signup_month": rng.integers(1, 13, n),
+    })
+    return frame, group

@@ -6,6 +6,7 @@
     >>> result.cells, result.info["heterogeneity"], result.save("uplift/")
 """
 
-from personae.experiments.uplift import UpliftResult, uplift
+from personae.experiments.output import UpliftResult
+from personae.experiments.uplift import uplift
 
 __all__ = ["UpliftResult", "uplift"]

@@ -1,32 +1,46 @@
-"""uplift.csv, uplift.json and uplift.html (a forest plot in inline SVG, the targeting table,
-the checks): one folder, written all or nothing."""
+"""The uplift result, and its folder: uplift.csv, uplift.json and uplift.html (a forest plot
+in inline SVG, the targeting table, the checks), written all or nothing."""
 
 from __future__ import annotations
 
 import math
 import shutil
 import tempfile
-from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, select_autoescape
 
 from personae.data.writers import staged_folder, to_json
 from personae.errors import DataError
 
-if TYPE_CHECKING:
-    from personae.experiments.uplift import UpliftResult
-
 MARKER = "uplift.json"
+COLUMNS = ["level", "segment", "arm", "outcome", "n_treated", "n_control", "treated",
+           "control", "effect", "relative_effect", "ci_low", "ci_high", "p_value", "q_value",
+           "significant"]  # uplift.csv, in this order
+
+
+@dataclass(frozen=True)
+class UpliftResult:
+    """Cells (the rows of uplift.csv) and everything else uplift.json holds."""
+
+    cells: pd.DataFrame = field(repr=False)
+    info: dict[str, Any] = field(repr=False)
+
+    def overall(self, outcome: str, arm: str) -> pd.Series:
+        rows = self.cells[(self.cells["level"] == "all") & (self.cells["outcome"] == outcome)
+                          & (self.cells["arm"] == arm)]
+        return rows.iloc[0]
+
+    def save(self, out: str | Path) -> Path:
+        """Write uplift.csv, uplift.json and uplift.html into ``out`` (all or nothing)."""
+        return save(self, Path(out))
 
 
 def save(result: UpliftResult, out: Path) -> Path:
     """Write the three files; an earlier uplift folder at ``out`` is replaced."""
-    from personae.experiments.uplift import COLUMNS
-
     aside: Path | None = None
     if out.exists() and (out / MARKER).is_file() and not (out / "run.json").exists():
         aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
@@ -119,14 +133,15 @@ def render(result: UpliftResult) -> str:
     names = info.get("segment_names", {})
     forests = [_forest(result.cells, arm, outcome, names) for outcome in
                info["columns"]["outcomes"] for arm in info["treated_arms"]]
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    # imported here: personae.report loads the run report's stack (plotly, the pipeline),
+    # which only a page being written needs
+    from personae.report.render import render_page
+
     shown = result.cells.drop(columns=["se"]).copy()
-    template = resources.files("personae.experiments") / "templates" / "uplift.html.j2"
-    return env.from_string(template.read_text(encoding="utf-8")).render(info=info, forests=forests,
-                                            cells=shown.to_dict("records"),
-                                            curves=[_curve(c, names) for c in
-                                                    info["curves"]["curves"]],
-                                            fmt=_fmt, names=names)
+    return render_page("uplift.html.j2", info=info, forests=forests,
+                       cells=shown.to_dict("records"),
+                       curves=[_curve(c, names) for c in info["curves"]["curves"]],
+                       fmt=_fmt, names=names)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

@@ -11,7 +11,6 @@ import logging
 import math
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from personae.experiments.io import (
     segment_name,
     value_expr,
 )
+from personae.experiments.output import UpliftResult
 from personae.experiments.stats import (
     benjamini_hochberg,
     newcombe_interval,
@@ -43,9 +43,6 @@ from personae.experiments.stats import (
 log = logging.getLogger(__name__)
 DEFAULTS = UpliftSettings()  # the tests' settings when a caller names none
 
-COLUMNS = ["level", "segment", "arm", "outcome", "n_treated", "n_control", "treated",
-           "control", "effect", "relative_effect", "ci_low", "ci_high", "p_value", "q_value",
-           "significant"]
 TOO_FEW = "too few users"
 METHOD = {
     "binary": "difference of proportions; 95% (1 - alpha) CI: Newcombe (1998) hybrid score "
@@ -61,25 +58,6 @@ METHOD = {
             "computed in DuckDB (GROUPING SETS, one scan); also per segment x arm x half "
             "of the users (hash of the user id), for the cross-fitted targeting value",
 }
-
-
-@dataclass(frozen=True)
-class UpliftResult:
-    """Cells (the rows of uplift.csv) and everything else uplift.json holds."""
-
-    cells: pd.DataFrame = field(repr=False)
-    info: dict[str, Any] = field(repr=False)
-
-    def overall(self, outcome: str, arm: str) -> pd.Series:
-        rows = self.cells[(self.cells["level"] == "all") & (self.cells["outcome"] == outcome)
-                          & (self.cells["arm"] == arm)]
-        return rows.iloc[0]
-
-    def save(self, out: str | Path) -> Path:
-        """Write uplift.csv, uplift.json and uplift.html into ``out`` (all or nothing)."""
-        from personae.experiments.output import save
-
-        return save(self, Path(out))
 
 
 def uplift(run_dir: str | Path, experiment: Any, *, arm: str, control: str,

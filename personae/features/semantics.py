@@ -17,7 +17,8 @@ One-hot columns (``country=France``) are described from their parent column.
 Each feature also has a **role** (:func:`feature_roles`): ``drive`` columns make the split
 (the behavioural core: value, frequency, recency, engagement, breadth), ``describe`` columns
 only describe the personas afterwards. By default a column describes when all it measures
-is timing (hour-of-day and weekend shares, peak hour, calendar month, special days) or the
+is timing (hour-of-day and weekend shares, peak hour, calendar month, special days; money
+per period such as ``MonthlyCharges`` is value, not timing) or the
 user's context rather than behaviour (browser, operating system, region, zip code, traffic
 source), or when it repeats core columns that are there (``ECHOES``: the event count is
 active days x events per active day; the 30-day windows repeat recency and activity);
@@ -137,7 +138,8 @@ BUILTIN: dict[str, FeatureMeaning] = {
 
 _THEME_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("value", ("spend", "revenue", "amount", "price", "monetary", "value", "purchase",
-               "order", "fresh", "milk", "grocery", "frozen", "paper", "delica")),
+               "order", "charge", "cost", "fresh", "milk", "grocery", "frozen", "paper",
+               "delica")),
     ("engagement", ("session", "visit", "login", "duration", "page", "view", "click",
                     "time", "active", "event", "related", "administrative", "informational")),
     ("social", ("share", "like", "comment", "friend", "follow", "invite", "social")),
@@ -296,7 +298,10 @@ def _default_role(name: str, meaning: FeatureMeaning, columns: set[str]
     lowered = re.sub(r"[^a-z_]", "", name.split("=", 1)[0].lower())
     squashed = lowered.replace("_", "")
     if meaning.source == "fallback":
-        if any(w.replace("_", "") in squashed for w in TIMING_WORDS):
+        # money per period (MonthlyCharges) is how much, not when: the timing word only
+        # names the period
+        if any(w.replace("_", "") in squashed for w in TIMING_WORDS) and \
+                "value" not in meaning.themes:
             return "describe", "timing only (when, not how much)"
         if any(w.replace("_", "") in squashed for w in CONTEXT_WORDS):
             return "describe", "context (where from, which device), not behaviour"

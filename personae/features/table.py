@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from personae.errors import ConfigError, DataError
+from personae.errors import ConfigError, DataError, shown
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
         rows = np.flatnonzero(ids.to_numpy() == ids.to_numpy()[np.argmax(duplicated)])[:2] + 1
         count = int(ids[duplicated].nunique())
         raise DataError(
-            f"duplicate id {ids.iloc[rows[0] - 1]!r} on rows {rows[0]} and {rows[1]} "
+            f"duplicate id {shown(ids.iloc[rows[0] - 1])} on rows {rows[0]} and {rows[1]} "
             f"({count} ids appear more than once; one row per user is expected)",
             source=source, column=id_column, row=int(rows[1]),
         )
@@ -275,6 +275,9 @@ class TablePreprocessor:
         ]
         self.decisions_ = decisions
         self.n_features_in_ = len(self.numeric_) + len(categorical)
+        # every column the table had, used or not: a row copied from the training file
+        # carries them all, and whoever assigns it must accept (and ignore) the rest
+        self.input_columns_ = [str(c) for c in df.columns]
         for decision in decisions:
             if decision.action == "dropped":
                 log.warning("dropped column %r: %s", decision.column, decision.detail)
@@ -438,6 +441,7 @@ class TablePreprocessor:
             "log_columns": self.log_columns_,
             "feature_names": self.feature_names_,
             "decisions": [d.as_dict() for d in self.decisions_],
+            "input_columns": self.input_columns_,
         }
         arrays = {"scaler_center": self.center_, "scaler_scale": self.scale_,
                   "knn_reference": self.knn_reference_}
@@ -457,6 +461,10 @@ class TablePreprocessor:
         self.log_columns_ = list(params["log_columns"])
         self.feature_names_ = list(params["feature_names"])
         self.decisions_ = [Decision(**d) for d in params["decisions"]]
+        # model files written before input_columns was saved knew only the columns used
+        self.input_columns_ = list(params.get("input_columns") or [
+            *([self.id_column] if self.id_column else []), *self.numeric_,
+            *sorted(self.categorical_)])
         self.n_features_in_ = len(self.numeric_) + len(self.categorical_)
         self.center_ = np.asarray(arrays["scaler_center"], dtype=np.float64)
         self.scale_ = np.asarray(arrays["scaler_scale"], dtype=np.float64)

@@ -1,5 +1,6 @@
-"""monitor.html: one offline page in the report's style (Jinja2 template, autoescaped; the
-transition Sankey is inline SVG, so the page loads nothing from anywhere)."""
+"""monitor.html: one offline page in the report's style (the template is rendered by
+personae.report, autoescaped; the transition Sankey is inline SVG, so the page loads
+nothing from anywhere)."""
 
 from __future__ import annotations
 
@@ -87,20 +88,24 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
 
 
 def render(result: Any) -> str:
-    import jinja2
+    # imported here: personae.report loads the run report's stack (plotly, the pipeline),
+    # which only a page being written needs
+    from personae.report.render import render_page
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda v, f="{:.3f}": f.format(v) if isinstance(
-        v, (int, float)) and not isinstance(v, bool) else v
     names = {int(r["segment"]): str(r["persona"]) for r in _records(result.segment_shift)}
-    return env.get_template("monitor.html.j2").render(
+    return render_page(
+        "monitor.html.j2", strict=True, filters={"num": _num},
         result=result, summary=result.summary, drift=_records(result.drift),
         shift=_records(result.segment_shift),
         fates=_records(result.matching.fates) if result.matching is not None else None,
         governance=result.governance, sankey=sankey(result.transitions, names),
         created=datetime.now(UTC).isoformat(timespec="seconds"), version=__version__)
+
+
+def _num(value: Any, form: str = "{:.3f}") -> Any:
+    """A number in ``form``; anything else (text, a flag, a gap) as it is."""
+    return form.format(value) if isinstance(value, (int, float)) and \
+        not isinstance(value, bool) else value
 
 
 def write_page(result: Any, path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,3 +274,28 @@ def top_features(profiles: pd.DataFrame, n: int = 3) -> dict[int, pd.DataFrame]:
         ["segment", "strength", "feature"], ascending=[True, False, True])
     return {int(seg): rows.head(n).drop(columns="strength")
             for seg, rows in ranked.groupby("segment", sort=True)}
+
+
+
+def column_summaries(values: pd.DataFrame, labels: np.ndarray
+                     ) -> dict[int, dict[str, dict[str, Any]]]:
+    """Per segment and column of ``values`` (columns that describe the personas without
+    driving the split): a number's ``median``, else the most common ``value`` and the
+    ``share`` of the segment's users who have it; missing values skipped (an empty dict
+    when the segment has none)."""
+    out: dict[int, dict[str, dict[str, Any]]] = {}
+    for seg, group in values.groupby(np.asarray(labels), sort=True):
+        row: dict[str, dict[str, Any]] = {}
+        for name in values.columns:
+            column = group[name].dropna()
+            if column.empty:
+                row[str(name)] = {}
+            elif pd.api.types.is_numeric_dtype(column) and not \
+                    pd.api.types.is_bool_dtype(column):
+                row[str(name)] = {"median": float(column.median())}
+            else:
+                counts = column.astype(str).value_counts()
+                row[str(name)] = {"value": str(counts.index[0]),
+                                  "share": float(counts.iloc[0] / len(column))}
+        out[int(seg)] = row
+    return out

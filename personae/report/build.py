@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from personae.cluster._base import NOISE
@@ -23,9 +22,10 @@ from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
 from personae.profile.personas import fmt, personas_document
-from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT
+from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, column_summaries
 from personae.profile.sequence_words import token_words
 from personae.report import figures
+from personae.report.render import render_page
 from personae.report.run_folder import RunFolder, load_run, optional_json
 
 log = logging.getLogger(__name__)
@@ -112,14 +112,10 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "segment_stability": figures.segment_stability(run.info["stability"], names)
         if isinstance(run.info.get("stability"), dict) else None,
     }
-    env = Environment(loader=PackageLoader("personae.report", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters["fmt"] = fmt
-    env.filters["pct"] = lambda v: f"{float(v):.0%}"
-    template = env.get_template("report.html.j2")
     figure_json = {key: Markup(_script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
-    html = template.render(
+    html = render_page(
+        "report.html.j2", filters={"fmt": fmt, "pct": lambda v: f"{float(v):.0%}"},
         info=run.info, run=run, personas=personas, names=names, charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
@@ -133,6 +129,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         build_seconds=round(time.perf_counter() - started, 1), k_note=_k_note(run),
         uplift=_uplift(uplift, {int(k): v for k, v in names.items()}),
         sequences=_sequences_view(run.sequence_profiles),
+        columns=_columns_view(run.info, run.users),
     )
     return html, document
 
@@ -243,6 +240,22 @@ def _meanings(run: RunFolder, semantics: Semantics) -> list[dict[str, str]]:
                      "low": m.low, "themes": ", ".join(m.themes), "source": m.source,
                      "pain": m.pain_when or ""})
     return rows
+
+
+def _columns_view(info: dict[str, Any], users: pd.DataFrame) -> dict[str, Any] | None:
+    """Every input column with its role and reason (run.json's ``columns``), and per
+    segment the values of the columns that describe the personas without driving them."""
+    roles = info.get("columns")
+    if not isinstance(roles, dict):
+        return None  # a run folder from before run.json listed its columns
+    # users_segmented renames an input column that clashes with its own (segment...)
+    where = {name: f"input_{name}" if f"input_{name}" in users.columns else name
+             for name, entry in roles.items() if entry.get("role") == "describe"}
+    where = {name: column for name, column in where.items() if column in users.columns}
+    values = users[list(where.values())].set_axis(list(where), axis="columns")
+    return {"roles": roles, "described": list(where),
+            "summaries": column_summaries(values, users["segment"].to_numpy())
+            if where else {}}
 
 
 def _taxonomy(users: pd.DataFrame, names: dict[int, str]) -> list[dict[str, Any]]:

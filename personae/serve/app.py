@@ -11,11 +11,9 @@ features list the known ones), 413 over the body or batch limits, 401 without th
 
 from __future__ import annotations
 
-import gc
 import hmac
 import json
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -386,16 +384,4 @@ def _handler(answer: Callable[[Any], JSONResponse]) -> Any:
         return answer(exc)
 
     return handle
-
-
-def app_from_env() -> Any:
-    """The app for ``uvicorn --factory`` worker processes (``personae serve --workers N``):
-    the settings come in ``PERSONAE_SERVE_CONFIG`` (JSON), written by ``run_server``."""
-    from personae.serve.server import one_thread_per_worker
-
-    one_thread_per_worker()
-    settings = json.loads(os.environ["PERSONAE_SERVE_CONFIG"])
-    app = create_app(ServeConfig(**settings))
-    gc.freeze()  # as run_server does for one worker
-    return app
 

@@ -130,7 +130,10 @@ class LoadedModel:
 
     @cached_property  # the columns never change after loading; a set per request did
     def _allowed(self) -> set[str]:
-        return {*self.features, *ID_KEYS, *([self.id_column] if self.id_column else [])}
+        # the training table's other columns too: a row copied from that file is a fair
+        # request, and the columns the model does not read are ignored
+        seen = self.model.preprocessor_.input_columns_
+        return {*self.features, *seen, *ID_KEYS, *([self.id_column] if self.id_column else [])}
 
     @cached_property
     def _needed(self) -> set[str]:

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+from typing import Any
 
 from personae.errors import ConfigError
 from personae.serve.app import ServeConfig, create_app
@@ -36,7 +37,7 @@ def run_server(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000,
     os.environ["PERSONAE_SERVE_CONFIG"] = json.dumps(config.__dict__)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run("personae.serve.app:app_from_env", factory=True, host=host, port=port,
+        uvicorn.run("personae.serve.server:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, access_log=access_log,
                     timeout_worker_healthcheck=60)  # a worker loads the model first
     finally:
@@ -49,3 +50,13 @@ def one_thread_per_worker() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def app_from_env() -> Any:
+    """The app for ``uvicorn --factory`` worker processes (``personae serve --workers N``):
+    the settings come in ``PERSONAE_SERVE_CONFIG`` (JSON), written by ``run_server``."""
+    one_thread_per_worker()
+    settings = json.loads(os.environ["PERSONAE_SERVE_CONFIG"])
+    app = create_app(ServeConfig(**settings))
+    gc.freeze()  # as run_server does for one worker
+    return app

@@ -11,7 +11,7 @@ import pytest
 
 from experiments.planted import planted, write_run
 from personae.experiments import uplift
-from personae.experiments.uplift import COLUMNS
+from personae.experiments.output import COLUMNS
 
 
 def _cell(result, level, segment, outcome="conversion", arm="treated"):

@@ -49,6 +49,14 @@ def test_user_columns_by_name_timing_and_context_describe():
     assert "context" in roles.reasons["Browser"]
 
 
+def test_money_per_period_drives_though_its_name_holds_a_timing_word():
+    roles = feature_roles(["MonthlyCharges", "TotalCharges", "tenure", "monthly_cost",
+                           "signup_month", "Month", "peak_hour"])
+    assert roles.drive == ("MonthlyCharges", "TotalCharges", "tenure", "monthly_cost")
+    assert roles.describe == ("signup_month", "Month", "peak_hour")
+    assert roles.reasons["MonthlyCharges"] == "behaviour"
+
+
 def test_overrides_and_yaml_role(tmp_path: Path):
     roles = feature_roles(EVENT_FEATURES, drive=["share_weekend", "frequency"])
     assert roles.drive == ("frequency", "share_weekend")  # asked for: only these drive

@@ -29,6 +29,13 @@ def test_duplicate_ids_name_the_rows() -> None:
         user_ids(frame, "user_id", "users.csv")
 
 
+def test_a_numeric_duplicate_id_reads_as_the_number_not_a_numpy_repr() -> None:
+    frame = pd.DataFrame({"Customer ID": np.array([17850, 13047, 17850], dtype=np.int64)})
+    with pytest.raises(DataError, match=r"^retail.parquet: column 'Customer ID', row 3: "
+                                        r"duplicate id 17850 on rows 1 and 3 "):
+        user_ids(frame, "Customer ID", "retail.parquet")
+
+
 def test_cleaning_decisions_are_recorded() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({

@@ -119,3 +119,25 @@ def test_soft_and_nested_models_give_probability_and_broad_segment(users_model, 
             assert all(0 < v <= 1 for v in values)
             best = model.predict_proba(frame).max(axis=1)
             np.testing.assert_allclose(values, best, atol=1e-6)
+
+
+def test_a_row_copied_from_the_training_file_is_accepted(serve_model, tmp_path):
+    from generated import telco_users
+
+    frame, _ = telco_users(n=150)
+    model = SegmentModel(k=3, features=["tenure", "TotalCharges", "Contract"],
+                         stability=False).fit(frame)
+    model.save(tmp_path / "model")
+    csv = tmp_path / "telco.csv"
+    frame.to_csv(csv, index=False)
+    rows = _rows(pd.read_csv(csv).head(20))  # every column, MonthlyCharges included
+    running = serve_model(tmp_path / "model")
+    with running.client() as client:
+        answer = client.post("/assign", json={"users": rows})
+        assert answer.status_code == 200, answer.text
+        assert [a["segment"] for a in answer.json()["assignments"]] == \
+            model.labels_[:20].tolist()
+        # a key the training file never had is still refused
+        error = client.post("/assign", json={"users": [{**rows[0], "colour": "red"}]})
+    assert error.status_code == 422
+    assert error.json()["error"] == "users[0].colour: unknown features ['colour']"
