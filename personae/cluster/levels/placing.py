@@ -4,15 +4,19 @@ within it, and the edge rule's limits. What the saved model and the service call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.metrics import pairwise_distances_argmin_min
 
 from personae.cluster._base import NOISE
 
-if TYPE_CHECKING:
-    from personae.cluster.levels.fit import PersonaLevels
+
+class _Summarised(Protocol):
+    """Fitted levels (``fit.PersonaLevels``) as placing reads them: their saved summary.
+    Placing does not import fit, which imports placing."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 SMALL_PASS = 200_000  # users x centres x features held at once by a small request
 
@@ -40,7 +44,7 @@ class LevelCentres:
                                            dtype=np.float64).reshape(-1, centers.shape[1]))
 
 
-def assign_levels(X: np.ndarray, levels: PersonaLevels | LevelCentres | dict[str, Any]
+def assign_levels(X: np.ndarray, levels: _Summarised | LevelCentres | dict[str, Any]
                   ) -> dict[str, np.ndarray]:
     """Place new users: nearest persona centre, its broad group, edge when farther from it
     than the persona's far limit or nearer a group too small to be a persona. Takes the
