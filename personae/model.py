@@ -30,7 +30,7 @@ from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.documents import document_text, read_document
 from personae.data.readers import read_arrays
-from personae.data.writers import staged_folder, to_json
+from personae.data.writers import staged_folder
 from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
 
@@ -250,8 +250,6 @@ class SegmentModel:
         pre_params, pre_arrays = self.preprocessor_.to_state()
         seg_params, seg_arrays = self.segmenter_.to_state()
         document = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
             "personae_version": __version__,
             "settings": self.settings_.model_dump(mode="json"),
             "id_column": self.id_column_,
@@ -263,7 +261,8 @@ class SegmentModel:
         arrays = {f"preprocessor.{k}": v for k, v in pre_arrays.items()}
         arrays.update({f"segmenter.{k}": v for k, v in seg_arrays.items()})
         with staged_folder(folder, marker="model.json") as staging:
-            (staging / "model.json").write_text(to_json(document), encoding="utf-8")
+            (staging / "model.json").write_text(document_text(document, FORMAT, FORMAT_VERSION),
+                                                encoding="utf-8")
             np.savez(staging / "arrays.npz", **arrays)
             if getattr(self, "levels_", None) is not None:
                 (staging / "levels.json").write_text(
@@ -347,6 +346,6 @@ def _read_document(folder: Path) -> dict[str, Any]:
         raise ModelFileError(f"{folder}: not a model folder (expected a folder with "
                              "model.json and arrays.npz)")
     document = read_document(folder / "model.json", FORMAT, READABLE_VERSIONS,
-                             what=f"the model.json of a personae model folder {folder}")
+                             what=f"is {folder} a personae model folder?")
     assert document is not None  # required: read_document raised otherwise
     return document

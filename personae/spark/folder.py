@@ -22,6 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personae.data.documents import write_document
+from personae.data.run_folder import (
+    HIERARCHY_FORMAT,
+    PERSONAS_FORMAT,
+    segment_rows,
+    write_run_json,
+)
 from personae.serve.batch import save_event_options
 from personae.spark import adapter, cluster
 from personae.spark.output import write_single_file
@@ -90,7 +97,7 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     info["timings_seconds"] = {**info.get("timings_seconds", {}),
                                **{f"spark_{k_}": round(v, 3) for k_, v in timings.items()}}
     document = personas(profiles, fitted, source, n_users)
-    segments = adapter.segments_summary(document, pd.Series(counts, dtype=np.int64))
+    segments = segment_rows(document, pd.Series(counts, dtype=np.int64))
     reference = sample_reference(sample, model, counts, n_users, source)
     with adapter.staged_folder(out) as staging:
         ordered = labelled.orderBy(labelled.columns[0])
@@ -106,20 +113,19 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
         if fitted.algorithm_table is not None:
             fitted.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
         if fitted.hierarchy is not None:
-            (staging / "hierarchy.json").write_text(json.dumps(
-                _hierarchy(fitted.hierarchy, labelled), default=_jsonable), encoding="utf-8")
+            write_document(staging / "hierarchy.json", _hierarchy(fitted.hierarchy, labelled),
+                           HIERARCHY_FORMAT, 1)
         if "rfm_segment" in labelled.columns:
             _rfm_crosstab(labelled).to_csv(staging / "persona_rfm.csv")
         if "levels_table" in fitted.extra:
             fitted.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
-        (staging / "personas.json").write_text(adapter.to_json(document), encoding="utf-8")
+        write_document(staging / "personas.json", document, PERSONAS_FORMAT, 1)
         model.save(staging / "model", segments=segments,
                    meanings=fitted.info.get("feature_meanings"))
         reference.save(staging / "model")
         if event_log is not None:  # assign --events reads a new log the training log's way
             save_event_options(staging / "model", event_log[0].mapping, event_log[1])
-        (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
-                                          encoding="utf-8")
+        write_run_json(staging, info)  # last: it lists every file with its sha256
 
 
 def _hierarchy(sample_hierarchy: dict[str, Any], labelled: Any) -> dict[str, Any]:
