@@ -28,7 +28,7 @@ from personae.profile.personas import PERSONAS_FORMAT, fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT
 from personae.profile.sequence_words import token_words
 from personae.report import figures
-from personae.report.run_folder import RunFolder, load_run
+from personae.report.run_folder import RunFolder, folder_view
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     """
     started = time.perf_counter()
     run = run if isinstance(run, RunFolder) else (
-        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else load_run(run))
+        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else folder_view(run))
     if semantics is not None:
         semantics = Semantics(user={**run.semantics.user, **semantics.user})
     else:
@@ -149,7 +149,7 @@ def write_report(run: SegmentationResult | str | Path, folder: str | Path | None
             raise PersonaeError("write_report(result) needs the folder the result was saved to")
         view = RunFolder.from_result(run, Path(folder))
     else:
-        view = load_run(run)
+        view = folder_view(run)
     html, document = build_report(view, semantics=semantics, map_method=map_method,
                                   events=events, uplift=uplift)
     if document is not view.personas:

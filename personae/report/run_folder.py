@@ -10,8 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from personae.data.run_folder import Run
-from personae.data.run_folder import load_run as read_run
+from personae.data.run_folder import Run, load_run
 from personae.features.semantics import FeatureMeaning, Semantics
 
 log = logging.getLogger(__name__)
@@ -54,10 +53,10 @@ class RunFolder:
         return (self.path / "model" / "model.json").is_file()
 
 
-def load_run(path: str | Path) -> RunFolder:
+def folder_view(path: str | Path) -> RunFolder:
     """The report's view of ``path`` (a folder written by ``SegmentationResult.save``),
     read through ``personae.data.run_folder``."""
-    saved = read_run(path)
+    saved = load_run(path)
     run = RunFolder(saved.path, saved.info, saved.users, saved.profiles,
                     k_table=saved.k_table, algorithm_table=saved.algorithm_table,
                     hierarchy=saved.hierarchy, personas=saved.personas or None,

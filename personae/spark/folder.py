@@ -14,8 +14,8 @@ replaced by everyone's.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     k = int(model.n_clusters_)
     sample_users = len(sample)
     sizes = np.array([counts.get(s, 0) for s in range(k)])
-    info = json.loads(json.dumps(fitted.info, default=_jsonable))
+    info = copy.deepcopy(fitted.info)  # the sample run's record, as its save writes it
     info["input"] = {**info["input"], "source": source, "users": n_users}
     if event_log is not None:  # as the embedded event run says it
         report, _ = event_log
@@ -147,10 +147,3 @@ def _rfm_crosstab(labelled: Any) -> pd.DataFrame:
                                 np.array([r["rfm_segment"] for r in rows]),
                                 users=np.array([r["count"] for r in rows]))
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
