@@ -4,8 +4,8 @@ Every document carries ``format`` (what it is: ``personae.run``, ``personae.leve
 ``format_version`` (an integer raised when its layout changes). ``read_document`` turns
 every way a file can be wrong into one line naming the file:
 
-    missing (when required)  ->  "<path>: missing (...)"
-    not JSON                 ->  "<path>: not valid JSON (<why> at line L, column C)"
+    missing (when required)  ->  "<path>: missing (<what>)"
+    not JSON                 ->  "<path>: not valid JSON (<why>: line L, column C)"
     not an object            ->  "<path>: not a JSON object (...)"
     another format           ->  "<path>: not a personae <name> file (format ...)"
     an unknown version       ->  "<path>: <name> format version N is not supported by ..."
@@ -19,7 +19,7 @@ of early runs...) stay readable when the reader says ``legacy=True``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +52,18 @@ def write_document(path: str | Path, document: dict[str, Any], format: str,
 
 
 def read_document(path: str | Path, format: str, readable_versions: Iterable[int], *,
-                  required: bool = True, legacy: bool = False,
-                  what: str | None = None) -> dict[str, Any] | None:
+                  required: bool = True, legacy: bool = False, what: str | None = None,
+                  name: str | None = None, aliases: Mapping[str, int] | None = None
+                  ) -> dict[str, Any] | None:
     """The JSON object in ``path``, checked to be a ``format`` document of a version this
     personae reads; None when the file is absent and not ``required``.
 
     ``legacy``: a document without a ``format`` key (written before it had one) is read as
     it is; a bare JSON list comes back as ``{"items": [...]}``. ``what`` words the
-    missing-file message (``"the run's personas"``).
+    missing-file message (``"this model keeps no monitoring reference"``), ``name`` the
+    document in the others (default: the format without ``personae.``: ``segment
+    model``). ``aliases``: earlier
+    names of the format and the version each stands for (a name that carried its version).
     """
     path = Path(path)
     versions = tuple(readable_versions)
@@ -68,8 +72,8 @@ def read_document(path: str | Path, format: str, readable_versions: Iterable[int
     except FileNotFoundError:
         if not required:
             return None
-        raise ModelFileError(f"{path}: missing ({what or 'a ' + format + ' file'} was "
-                             "expected here)") from None
+        raise ModelFileError(f"{path}: missing ({what or 'a ' + format + ' file was expected'})"
+                             ) from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a folder, not a {format} file") from None
     except UnicodeDecodeError:
@@ -79,7 +83,7 @@ def read_document(path: str | Path, format: str, readable_versions: Iterable[int
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
+        raise ModelFileError(f"{path}: not valid JSON ({exc.msg}: line {exc.lineno}, "
                              f"column {exc.colno})") from None
     if legacy and isinstance(document, list):
         return {ITEMS: document}
@@ -89,7 +93,9 @@ def read_document(path: str | Path, format: str, readable_versions: Iterable[int
     found = document.get("format")
     if found is None and legacy:
         return document
-    noun = format.removeprefix("personae.").replace("-", " ")
+    noun = name or format.removeprefix("personae.").replace("-", " ")
+    if aliases and found in aliases:
+        return {**document, "format": format, "format_version": aliases[found]}
     if found != format:
         raise ModelFileError(f"{path}: not a personae {noun} file (format {found!r})")
     version = document.get("format_version")
