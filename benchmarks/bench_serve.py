@@ -76,7 +76,8 @@ def build_model(folder: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
 
     events = pd.read_parquet(RETAIL)
     features = from_events(events).frame
-    model = SegmentModel(k=4, id_column="user_id", stability=False).fit(features)
+    model = SegmentModel(algorithm="kmeans",
+                         k=4, id_column="user_id", stability=False).fit(features)
     model.save(folder / "model")
     return folder / "model", features, events
 

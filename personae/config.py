@@ -18,6 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from personae.cluster.auto_rules import AutoRules
+from personae.cluster.levels.rules import LevelRules
 from personae.errors import ConfigError
 
 Impute = Literal["median", "knn"]
@@ -115,7 +117,18 @@ class SegmentSettings(_Frozen):
     # segment = the persona level (3-8, or distinct groups as found), nested in a broad level;
     # None: on when the algorithm is auto, off when one is named (its own partition is asked for)
     persona_levels: bool | None = None
+    # the classic RFM map beside the personas; None: for event logs with persona levels
+    # (the pipeline decides, it knows the input kind)
+    rfm: bool | None = None
+    levels: LevelRules = LevelRules()  # the persona-level rules (personae.cluster.levels)
+    auto: AutoRules = AutoRules()  # how --algorithm auto picks (personae.cluster.auto)
     random_state: int = 0
+
+    @property
+    def levels_on(self) -> bool:
+        """Whether the segments are the persona level: as asked, else with ``auto``."""
+        return self.persona_levels if self.persona_levels is not None else \
+            self.algorithm == "auto"
 
     @field_validator("k", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""SegmentModel: the fitted cleaning plus the fitted clusterer, saved without pickle.
+"""SegmentModel: every fitted rule of a run (cleaning, segmenter, persona levels, RFM cut
+points, novelty) and the one ``assign`` that every caller uses; saved without pickle.
 
 A model folder holds ``model.json`` (format name and version, parameters, decisions) and
 ``arrays.npz`` (numbers only, loaded with ``allow_pickle=False``), so opening a model file
@@ -7,6 +8,7 @@ from someone else cannot run code.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
@@ -16,16 +18,10 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
-from personae.cluster._base import MIN_SEGMENT_USERS
+from personae.choose import choose, k_candidates, sample_rows
 from personae.cluster.algorithms import algorithm_class, make_segmenter
-from personae.cluster.auto import (
-    AUTO_ROWS,
-    CANDIDATES,
-    AlgorithmChoice,
-    candidates_for,
-    choose_algorithm,
-)
-from personae.cluster.levels import assign_levels
+from personae.cluster.levels import LevelCentres, assign_detailed, assign_levels, persona_levels
+from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.documents import document_text, read_document
@@ -42,41 +38,53 @@ READABLE_VERSIONS = (1, 2)
 SEGMENTS_FORMAT = "personae.segments"
 LEVELS_FORMAT = "personae.levels"
 RFM_FORMAT = "personae.rfm"
-DEFAULT_K_RANGE = (2, 10)
 ORDER_ROWS = 200_000  # users put in id-hash order; every sample is a prefix of them
+__all__ = ["SegmentModel", "sample_rows"]
 NOVELTY_ROWS = 20_000
 NOVELTY_QUANTILE = 0.999
 NOVELTY_MARGIN = 1.5
-
-
-def sample_rows(ids: pd.Series, size: int, random_state: int) -> np.ndarray:
-    """Row positions of a sample chosen by a hash of each user's id, not by row position.
-
-    The same users are drawn whatever the order of the rows, so a shuffled file gives the
-    same segments.
-    """
-    key = f"personae{random_state:08d}"[-16:].rjust(16, "0")
-    hashes = pd.util.hash_pandas_object(ids, index=False, hash_key=key).to_numpy()
-    if size >= len(ids):
-        return np.argsort(hashes, kind="stable")
-    chosen = np.argpartition(hashes, size)[:size]
-    return chosen[np.argsort(hashes[chosen], kind="stable")]
+# Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
+NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
+NEAREST_CHUNK = 65_536  # rows per float64 pass: 8 MB of a 15-feature matrix
 
 
 class SegmentModel:
-    """The fitted cleaning, the fitted segmenter and the novelty threshold: clean a user
-    table, choose an algorithm and its parameters, cluster, and assign new users the same
-    way (``predict`` gives every training user the label it got in ``fit``).
+    """The fitted cleaning, segmenter, persona levels, RFM cut points and novelty threshold:
+    clean a user table, choose an algorithm and its parameters, cluster, and assign new users
+    the same way. ``assign`` is the one way a user gets its labels (the pipeline, ``personae
+    assign``, the service, monitor, uplift and Spark's executors all call it), so every
+    training user gets from ``assign`` the labels it got in ``fit``.
 
     Settings are a :class:`~personae.config.SegmentSettings` or its fields as keywords
-    (validated at ``fit``). The model object keeps K-means as its default algorithm (the
-    cheapest), while ``segment()`` and ``personae run`` default to ``"auto"``. The checks of
-    a fit (consistency, stability) are the pipeline's, in ``personae.cluster.validate``.
+    (validated at ``fit``); the defaults are ``segment()``'s (``algorithm="auto"`` with persona
+    levels). A scikit-learn estimator: ``get_params``/``set_params``, ``clone``,
+    ``fit_predict``; ``predict`` takes a DataFrame, or an array once the model knows its input
+    columns (``feature_names_in_``).
     """
 
-    def __init__(self, settings: SegmentSettings | None = None, /, **overrides: Any) -> None:
+    def __init__(self, settings: SegmentSettings | None = None, **overrides: Any) -> None:
         self.settings = settings
         self.overrides = overrides
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's keywords (scikit-learn's ``clone`` rebuilds the model from
+        them)."""
+        return {"settings": self.settings, **self.overrides}
+
+    def set_params(self, **params: Any) -> SegmentModel:
+        unknown = sorted(set(params) - {"settings", *SegmentSettings.model_fields})
+        if unknown:
+            raise ConfigError(f"SegmentModel.set_params: unknown setting {unknown[0]!r}; "
+                              f"settings are {', '.join(SegmentSettings.model_fields)}")
+        if "settings" in params:
+            self.settings = params.pop("settings")
+        self.overrides = {**self.overrides, **params}
+        return self
+
+    def __repr__(self) -> str:
+        given = self.settings.model_dump(exclude_defaults=True) if self.settings else {}
+        given.update(self.overrides)
+        return f"SegmentModel({', '.join(f'{k}={v!r}' for k, v in given.items())})"
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pd.DataFrame, source: str = "input",
@@ -90,16 +98,17 @@ class SegmentModel:
         pipeline does not transform them twice). ``ids`` skips a second id check."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        defaults = {} if self.settings is not None else {"algorithm": "kmeans"}
         given = self.settings.model_dump() if self.settings is not None else {}
-        self.settings_ = build(SegmentSettings, {**defaults, **given, **self.overrides},
-                               "SegmentModel")
+        self.settings_ = build(SegmentSettings, {**given, **self.overrides}, "SegmentModel")
         cfg = self.settings_
         id_column = cfg.id_column if cfg.id_column is not None else \
             detect_id_column([str(c) for c in df.columns])
         if ids is None:
             ids = user_ids(df, id_column, source)
         self.id_column_ = id_column
+        self.levels_: dict[str, Any] | None = None
+        self.rfm_: dict[str, Any] | None = None
+        self.segments_: list[dict[str, Any]] | None = None
         self.preprocessor_ = TablePreprocessor(
             features=cfg.features, categorical=cfg.categorical, id_column=id_column,
             impute=cfg.impute, log_transform=cfg.log_transform, scaler=cfg.scaler,
@@ -108,16 +117,17 @@ class SegmentModel:
         timings["preprocess"] = time.perf_counter() - started
 
         n_users = len(X)
-        k_values = self._k_values(n_users, source)
+        k_values = k_candidates(cfg.k, cfg.k_range, n_users, source)
         self.order_ = sample_rows(ids, min(n_users, ORDER_ROWS), cfg.random_state)
         started = time.perf_counter()
-        name, params = self._choose_algorithm(X, self.order_, k_values)
+        name, params, self.algorithm_choice_ = choose(cfg, X, self.order_, k_values,
+                                                      self.preprocessor_)
         timings["choose_algorithm"] = time.perf_counter() - started
 
         started = time.perf_counter()
         log.info("fitting %s on %d users", name, n_users)
         self.segmenter_ = make_segmenter(name, **params).fit(X, sample=self.order_)
-        self.labels_ = self.segmenter_.labels_
+        self.natural_labels_ = self.segmenter_.labels_
         self.n_clusters_ = int(self.segmenter_.n_segments_)
         selection = getattr(self.segmenter_, "k_selection_", None)
         if selection is None and self.algorithm_choice_ is not None:
@@ -130,82 +140,150 @@ class SegmentModel:
         timings["choose_k"] = selection.seconds if selection is not None else 0.0
         timings["cluster"] = time.perf_counter() - started - (
             timings["choose_k"] if searched_here else 0.0)
-        reference = self.segmenter_.distance(X[self.order_[:NOVELTY_ROWS]])
-        self.novelty_threshold_ = float(np.quantile(reference, NOVELTY_QUANTILE)
-                                        * NOVELTY_MARGIN) if len(reference) else np.inf
+        self.novelty_threshold_ = self._novelty_threshold(X[self.order_[:NOVELTY_ROWS]])
+        if cfg.levels_on:
+            started = time.perf_counter()
+            self._fit_levels(X)
+            timings["persona_levels"] = time.perf_counter() - started
+        if cfg.rfm:
+            self._fit_rfm(df, source)
         self.timings_ = timings
         self.n_users_ = n_users
+        self.assignments_ = self._assign(X, df, source)
+        self.labels_ = self.assignments_["segment"].to_numpy()
         return X
 
-    def _choose_algorithm(self, X: np.ndarray, order: np.ndarray,
-                          k_values: list[int]) -> tuple[str, dict[str, Any]]:
-        """The algorithm and its parameters: as given, or chosen by ``choose_algorithm``."""
+    def fit_predict(self, df: pd.DataFrame, y: Any = None) -> np.ndarray:
+        """``fit``, then the segment of every training user (what ``predict`` gives them)."""
+        return self.fit(df).labels_
+
+    def _novelty_threshold(self, X: np.ndarray) -> float:
+        """The 99.9th percentile of the users' distance to their segment, x 1.5."""
+        distance = self._nearest(X)[1]
+        return float(np.quantile(distance, NOVELTY_QUANTILE) * NOVELTY_MARGIN) \
+            if len(distance) else float("inf")
+
+    def _fit_levels(self, X: np.ndarray) -> None:
+        """The persona level becomes the segments (nested in a broad level, with a detailed
+        level); the algorithm's own partition stays as ``natural_labels_``."""
         cfg = self.settings_
-        n_clusters = k_values[0] if isinstance(cfg.k, int) else None
-        k_range = (k_values[0], k_values[-1])
-        blocks = categorical_blocks(self.preprocessor_)
-        extra = {"kprototypes": {"categorical_blocks": blocks}}
-        self.algorithm_choice_: AlgorithmChoice | None = None
-        name = cfg.algorithm
-        params = dict(cfg.params or {})
-        if name == "auto":
-            share = len(self.preprocessor_.categorical_) / max(
-                self.preprocessor_.n_features_in_, 1)
-            candidates = candidates_for(share) if blocks else CANDIDATES
-            log.info("choosing among %s on %d users", ", ".join(candidates),
-                     min(len(order), AUTO_ROWS))
-            self.algorithm_choice_ = choose_algorithm(
-                X[order[:AUTO_ROWS]], candidates=candidates, k_range=k_range,
-                n_clusters=n_clusters, extra=extra, random_state=cfg.random_state,
-                numeric_columns=np.arange(len(self.preprocessor_.numeric_)))
-            name = self.algorithm_choice_.name
-            # The winner keeps the K it found on the sample (no second K search).
-            params.update(self.algorithm_choice_.params)
-        cls = algorithm_class(name)
-        if cls.uses_k:
-            params.setdefault("n_clusters", n_clusters)
-            params.setdefault("k_range", k_range)
-        params.setdefault("random_state", cfg.random_state)
-        params.update(extra.get(name, {}))
-        return name, params
+        levels = persona_levels(X, self.natural_labels_,
+                                k=cfg.k if isinstance(cfg.k, int) else None,
+                                random_state=cfg.random_state, rules=cfg.levels)
+        self.persona_levels_ = levels
+        self.levels_ = levels.to_dict()
+        self.n_clusters_ = levels.n_personas
 
-    def _k_values(self, n_users: int, source: str) -> list[int]:
-        # A segment of a handful of users is no base for a persona, and the stability
-        # check refits on half the users: every K tried leaves MIN_SEGMENT_USERS users per
-        # segment on average.
-        k = self.settings_.k
-        if isinstance(k, int):
-            if k * MIN_SEGMENT_USERS > n_users:
-                raise DataError(f"K={k} needs at least {k * MIN_SEGMENT_USERS} users "
-                                f"({MIN_SEGMENT_USERS} per segment); the input has {n_users}",
-                                source=source)
-            return [k]
-        low, high = self.settings_.k_range
-        if low * MIN_SEGMENT_USERS > n_users:
-            raise DataError(f"{n_users} users are too few to segment: {low} segments of at "
-                            f"least {MIN_SEGMENT_USERS} users need {low * MIN_SEGMENT_USERS}",
-                            source=source)
-        return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
+    def _fit_rfm(self, df: pd.DataFrame, source: str) -> None:
+        """The classic RFM cut points, when the table has recency, frequency (and value)."""
+        from personae.profile.rfm import fit_rfm
 
-    # -------------------------------------------------------------- predict
-    def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        try:
+            self.rfm_ = fit_rfm(df, source=source).to_dict()
+        except (DataError, KeyError, ValueError) as exc:
+            log.info("no RFM map: %s", exc)
+
+    def refitted(self, sample: pd.DataFrame, *, segmenter: Any = None,
+                 levels: dict[str, Any] | None = None, n_users: int | None = None
+                 ) -> SegmentModel:
+        """A copy of this fitted model whose segmenter or persona levels were refitted on
+        more users elsewhere (Spark, over everyone). What depends on them is recomputed here,
+        on ``sample`` (users of the fit): the novelty threshold and the sample's labels."""
         self._check_fitted()
-        return self.preprocessor_.transform(df, source)
+        model = copy.copy(self)
+        model.__dict__.pop("_level_centres", None)
+        if segmenter is not None:
+            model.segmenter_ = segmenter
+            model.n_clusters_ = int(segmenter.n_segments_)
+        if levels is not None:
+            model.levels_ = levels
+        if model.levels_ is not None:
+            model.n_clusters_ = int(model.levels_["n_personas"])
+        if n_users is not None:
+            model.n_users_ = int(n_users)
+        X = model.transform(sample, "sample")
+        model.novelty_threshold_ = model._novelty_threshold(X[:NOVELTY_ROWS])
+        model.assignments_ = model._assign(X, sample, "sample")
+        model.labels_ = model.assignments_["segment"].to_numpy()
+        return model
 
-    def predict(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
-        """The segment of each row of ``df`` (a user table with the training columns);
-        ``-1`` = edge user (density algorithms)."""
-        X = self.transform(df, source)
-        if getattr(self, "levels_", None) is not None:
-            return np.asarray(assign_levels(X, self.levels_)["persona"])
-        return self.segmenter_.predict(X)
+    # --------------------------------------------------------------- assign
+    def transform(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:
+        self._check_fitted()
+        return self.preprocessor_.transform(self._frame(df, source), source)
 
-    def predict_natural(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def assign(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> pd.DataFrame:
+        """Every label a run writes, one row per row of ``df`` (a user table with the
+        training columns): ``segment`` (-1 = edge user), ``persona`` (its name, when the
+        model was saved with names), then as the model has them ``broad_segment``,
+        ``natural_segment``, ``detailed_segment``, ``probability``..., ``novel``,
+        ``level_1``..., ``rfm_score`` and ``rfm_segment``."""
+        df = self._frame(df, source)
+        return self._assign(self.transform(df, source), df, source)
+
+    def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """``assign`` for rows already cleaned and scaled (``transform``): the labels that
+        come from the model's space (all but the RFM map and the names)."""
+        self._check_fitted()
+        seg = self.segmenter_
+        natural, distance = self._nearest(X)
+        columns: dict[str, np.ndarray] = {"segment": natural}
+        if self.levels_ is not None:
+            placed = assign_levels(X, self._placing())
+            persona = np.asarray(placed["persona"], dtype=np.int32)
+            columns = {"segment": persona,
+                       "broad_segment": np.asarray(placed["broad"], dtype=np.int32),
+                       "natural_segment": natural}
+            detailed = assign_detailed(X, persona, self.levels_)
+            if detailed is not None:
+                columns["detailed_segment"] = detailed
+        if hasattr(seg, "predict_proba"):
+            columns.update(memberships_summary(np.asarray(seg.predict_proba(X)),
+                                               seg.mixed_threshold))
+        columns["novel"] = np.asarray(distance > self.novelty_threshold_)
+        if hasattr(seg, "predict_levels"):
+            taxonomy_levels = np.asarray(seg.predict_levels(X))
+            for j in range(taxonomy_levels.shape[1]):
+                columns[f"level_{j + 1}"] = taxonomy_levels[:, j]
+        return columns
+
+    def _assign(self, X: np.ndarray, df: pd.DataFrame, source: str) -> pd.DataFrame:
+        columns = self.assign_matrix(X)
+        out = pd.DataFrame(columns)
+        names = self.persona_names()
+        if names:
+            out.insert(1, "persona", [names.get(int(s), "edge users" if s < 0 else
+                                                f"segment {s}") for s in columns["segment"]])
+        if self.rfm_ is not None and set(self.rfm_columns) <= set(map(str, df.columns)):
+            from personae.profile.rfm import RFMCuts, score_rfm
+
+            scores = score_rfm(df, RFMCuts.from_dict(self.rfm_), source)
+            out["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
+            out["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
+        return out
+
+    @property
+    def rfm_columns(self) -> list[str]:
+        """The input columns the RFM map scores (none when the model has no RFM map)."""
+        return [str(c) for c in (self.rfm_ or {}).get("columns", []) if c is not None]
+
+    def persona_names(self) -> dict[int, str]:
+        """segment -> persona name, as saved with the model (empty before names exist)."""
+        return {int(s["segment"]): str(s["persona"]) for s in self.segments_ or []
+                if s.get("persona")}
+
+    def predict(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:
+        """The segment of each row of ``df`` (``assign``'s ``segment``; -1 = edge user)."""
+        return np.asarray(self.assign_matrix(self.transform(df, source))["segment"])
+
+    def predict_natural(self, df: pd.DataFrame | np.ndarray, source: str = "input"
+                        ) -> np.ndarray:
         """The algorithm's own partition (what ``--algorithm`` found), also when the model
         answers with persona levels."""
-        return self.segmenter_.predict(self.transform(df, source))
+        return self._nearest(self.transform(df, source))[0]
 
-    def predict_proba(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def predict_proba(self, df: pd.DataFrame | np.ndarray, source: str = "input"
+                      ) -> np.ndarray:
         """Probability of every segment per user (Gaussian mixtures only)."""
         X = self.transform(df, source)
         if not hasattr(self.segmenter_, "predict_proba"):
@@ -213,22 +291,80 @@ class SegmentModel:
                               f"uses {self.segmenter_.name}")
         return np.asarray(self.segmenter_.predict_proba(X))
 
-    def predict_levels(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
-        """Nested labels ``(n, 3)``: level_1, level_2, level_3 (hierarchical only)."""
-        X = self.transform(df, source)
-        if not hasattr(self.segmenter_, "predict_levels"):
-            raise ConfigError(f"predict_levels needs a taxonomy (algorithm hierarchical); this "
-                              f"model uses {self.segmenter_.name}")
-        return np.asarray(self.segmenter_.predict_levels(X))
+    def predict_levels(self, df: pd.DataFrame | np.ndarray, source: str = "input"
+                       ) -> np.ndarray:
+        """Nested labels ``(n, 3)``, coarse to fine: a taxonomy's level_1, level_2, level_3
+        (hierarchical), or the persona levels' broad segment, persona and detailed segment
+        (the persona again where there is no detailed level)."""
+        columns = self.assign_matrix(self.transform(df, source))
+        if "level_1" in columns:
+            return np.column_stack([columns["level_1"], columns["level_2"],
+                                    columns["level_3"]])
+        if "broad_segment" in columns:
+            return np.column_stack([columns["broad_segment"], columns["segment"],
+                                    columns.get("detailed_segment", columns["segment"])])
+        raise ConfigError(f"predict_levels needs nested levels (persona levels, or algorithm "
+                          f"hierarchical); this model uses {self.segmenter_.name} alone")
 
-    def is_novel(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def is_novel(self, df: pd.DataFrame | np.ndarray, source: str = "input") -> np.ndarray:
         """True for users farther from every segment than almost all training users were
         (beyond the 99.9th percentile of training distances x 1.5)."""
         return self.novel_rows(self.transform(df, source))
 
     def novel_rows(self, X: np.ndarray) -> np.ndarray:
         """``is_novel`` for rows already cleaned and scaled (the training matrix)."""
-        return np.asarray(self.segmenter_.distance(X) > self.novelty_threshold_)
+        return np.asarray(self._nearest(X)[1] > self.novelty_threshold_)
+
+    def _nearest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The algorithm's segment of each row and the distance to it. Centroid algorithms
+        in one float64 numpy pass per chunk (a request of one user pays no scikit-learn
+        checks; every caller gets the same labels and distances whatever its batch size)."""
+        seg = self.segmenter_
+        centres = getattr(seg, "cluster_centers_", None) if seg.name in NEAREST_CENTRE \
+            else None
+        if centres is None:
+            return np.asarray(seg.predict(X), dtype=np.int32), np.asarray(seg.distance(X))
+        centres = np.asarray(centres, dtype=np.float64)
+        norms = np.einsum("ij,ij->i", centres, centres)
+        labels = np.empty(len(X), dtype=np.int32)
+        distance = np.empty(len(X), dtype=np.float64)
+        for start in range(0, len(X), NEAREST_CHUNK):
+            part = np.asarray(X[start:start + NEAREST_CHUNK], dtype=np.float64)
+            d2 = np.einsum("ij,ij->i", part, part)[:, None] - 2.0 * (part @ centres.T) \
+                + norms[None, :]
+            nearest = d2.argmin(axis=1)
+            labels[start:start + len(part)] = nearest
+            distance[start:start + len(part)] = np.sqrt(np.maximum(
+                d2[np.arange(len(part)), nearest], 0.0))
+        return labels, distance
+
+    def _placing(self) -> LevelCentres:
+        """The persona levels as arrays, prepared once per model (not per request)."""
+        cached = self.__dict__.get("_level_centres")
+        if cached is None or cached[0] is not self.levels_:
+            cached = (self.levels_, LevelCentres.from_info(self.levels_))
+            self.__dict__["_level_centres"] = cached
+        return cached[1]
+
+    def _frame(self, df: pd.DataFrame | np.ndarray, source: str) -> pd.DataFrame:
+        """A DataFrame as given; an array gets the input columns' names, in the order
+        ``feature_names_in_`` lists them."""
+        if isinstance(df, pd.DataFrame):
+            return df
+        self._check_fitted()
+        array = np.asarray(df)
+        names = self.feature_names_in_
+        if array.ndim != 2 or array.shape[1] != len(names):
+            raise DataError(f"expected an array of users x {len(names)} columns "
+                            f"({', '.join(names)}); got shape {array.shape}", source=source)
+        return pd.DataFrame(array, columns=names)
+
+    @property
+    def feature_names_in_(self) -> list[str]:
+        """The input columns the model reads, in the order an array must give them."""
+        self._check_fitted()
+        pre = self.preprocessor_
+        return [*pre.numeric_, *sorted(pre.categorical_)]
 
     @property
     def feature_names(self) -> list[str]:
@@ -315,16 +451,6 @@ class SegmentModel:
         model.rfm_ = None if rfm is None else \
             {k: v for k, v in rfm.items() if k not in ("format", "format_version")}
         return model
-
-
-def categorical_blocks(preprocessor: TablePreprocessor) -> list[list[int]]:
-    """``[start, stop)`` of each category's one-hot block in the preprocessed matrix."""
-    blocks, position = [], len(preprocessor.numeric_)
-    for name in sorted(preprocessor.categorical_):
-        width = len(preprocessor.categorical_[name]) + 1
-        blocks.append([position, position + width])
-        position += width
-    return blocks
 
 
 def _read_segments(folder: Path) -> list[dict[str, Any]] | None:

@@ -25,12 +25,10 @@ from personae._version import __version__
 from personae.cluster._base import MIN_SEGMENT_USERS, NOISE
 from personae.cluster.hierarchy import taxonomy
 from personae.cluster.levels import assign_levels, persona_levels
-from personae.cluster.mixture import memberships_summary
 from personae.cluster.validate import bootstrap_stability, consistency, segmenter_stability
 from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
 from personae.data.readers import read_table
 from personae.data.run_folder import RUN_FORMAT, RUN_FORMAT_VERSION, save_run
-from personae.errors import DataError
 from personae.features.semantics import Semantics
 from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
 from personae.model import SegmentModel, sample_rows
@@ -176,47 +174,47 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     cfg = run.segmentation
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    frame, source, provenance, event_meanings, sequences = _read(data, run.input,
-                                                                 cfg.random_state)
+    read = _read(data, run.input, cfg.random_state)
+    frame, source, provenance, sequences = read.frame, read.source, read.provenance, \
+        read.sequences
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
-    semantics = _semantics(run, semantics, event_meanings)
+    semantics = _semantics(run, semantics, read.meanings)
 
     id_column = cfg.id_column if cfg.id_column is not None else \
         detect_id_column([str(c) for c in frame.columns])
     ids = user_ids(frame, id_column, source)
-    levels_on = cfg.persona_levels if cfg.persona_levels is not None else \
-        cfg.algorithm == "auto"
+    levels_on = cfg.levels_on
     if levels_on and cfg.features is None:
         # behaviour drives the split; timing shares and context only describe the personas
         from personae.features.semantics import feature_roles
 
         roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics)
         cfg = cfg.model_copy(update={"features": list(roles.drive)})
+    if cfg.rfm is None:  # the RFM map speaks of transactions: an event log's
+        cfg = cfg.model_copy(update={"rfm": levels_on and provenance.get("kind") == "events"})
     model = SegmentModel(cfg)
     X = model.fit_transform(frame, source, ids)
     timings.update(model.timings_)
+    natural = model.natural_labels_
     labels = model.labels_
     notes = _tiny_segment_notes(labels, model.n_clusters_)
 
     started = time.perf_counter()
     order = model.order_
     checked = order[:CONSISTENCY_ROWS]
-    checks = consistency(model.segmenter_, X[checked], labels[checked])
+    checks = consistency(model.segmenter_, X[checked], natural[checked])
     timings["consistency"] = time.perf_counter() - started
     started = time.perf_counter()
     stability = None
     if cfg.stability and not levels_on:  # the persona level measures its own
         rows = order[:STABILITY_ROWS]
-        stability = segmenter_stability(model.segmenter_, X[rows], labels[rows],
+        stability = segmenter_stability(model.segmenter_, X[rows], natural[rows],
                                         random_state=cfg.random_state)
+    elif cfg.stability and model.n_clusters_ > 1:
+        stability = _levels_stability(model, X, labels)
     timings["stability"] = time.perf_counter() - started
 
-    levels_extra: dict[str, Any] = {}
-    if levels_on:
-        started = time.perf_counter()
-        labels, stability, levels_extra = _persona_levels(model, X, labels, cfg)
-        timings["persona_levels"] = time.perf_counter() - started
     started = time.perf_counter()
     log.info("profiling %d segments", model.n_clusters_)
     profiles = segment_profiles(feature_frame(frame, model.preprocessor_, source), labels,
@@ -224,11 +222,13 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     unstable = set(stability.unstable_segments) if stability else set()
     profiles["unstable"] = profiles["segment"].isin(unstable)
     extra = algorithm_outputs(model, X, ids)
-    if levels_extra:
-        extra["user_columns"] = {**levels_extra.pop("user_columns"), **extra["user_columns"]}
-        extra.update(levels_extra)
-    if levels_on and provenance.get("kind") == "events":
-        add_rfm_map(model, frame, labels, extra)
+    if levels_on:
+        levels = model.persona_levels_
+        extra.update({"levels": levels, "levels_table": pd.DataFrame(levels.k_table)})
+    if "rfm_segment" in extra["user_columns"]:
+        from personae.profile.rfm import rfm_crosstab
+
+        extra["rfm_crosstab"] = rfm_crosstab(labels, extra["user_columns"]["rfm_segment"])
     timings["profile"] = time.perf_counter() - started
 
     if sequences is not None:  # before the personas and journeys, which speak from them
@@ -242,7 +242,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
                                  sequences=extra.get("sequence_profiles"))
     timings["personas"] = time.perf_counter() - started
     started = time.perf_counter()
-    journeys = with_sequences(_journeys(data, run.input, provenance, ids, labels),
+    journeys = with_sequences(_journeys(read, ids, labels),
                               extra.get("sequence_profiles"))
     user_map = _user_map(run, X, ids, labels, sequences)
     timings["journeys_and_map"] = time.perf_counter() - started
@@ -255,7 +255,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         from personae.serve.early import early_stage
 
         started = time.perf_counter()
-        extra["early"] = early_stage(data if data is not None else run.input.path,
+        extra["early"] = early_stage(read.rows,
                                      run.input.events, provenance, model, ids, labels,
                                      cfg.random_state)
         timings["early"] = time.perf_counter() - started
@@ -280,34 +280,52 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         semantics=semantics, reference=reference)
 
 
-def _read(data: Any, spec: InputConfig, random_state: int = 0
-          ) -> tuple[pd.DataFrame, str, dict[str, Any], dict[str, Any], Any]:
-    """The user table, its label for messages, where it came from, the meanings of an event
-    log's features, and the sequence table when the run embeds sequences."""
+@dataclass(frozen=True)
+class _Input:
+    """What a run reads: the user table, its label for messages, where it came from, the
+    meanings of an event log's features, the sequence table when the run embeds sequences,
+    and the log's mapped rows when a later stage needs events (journeys, early windows)."""
+
+    frame: pd.DataFrame
+    source: str
+    provenance: dict[str, Any]
+    meanings: dict[str, Any] = field(default_factory=dict)
+    sequences: Any = None
+    rows: pd.DataFrame | None = None
+
+
+def _read(data: Any, spec: InputConfig, random_state: int = 0) -> _Input:
     source_data = data if data is not None else spec.path
     if source_data is None:
         from personae.errors import ConfigError
 
         raise ConfigError("no input: give a path or a DataFrame (or input.path in the config)")
     if spec.events is not None:
-        from personae.features.events import from_events
+        from personae.features.events import event_rows, from_events
 
+        # the features are aggregated out of core; the rows the other stages need are read
+        # once, here, and shared (journeys, sequences, early windows)
         result = from_events(source_data, **spec.events.from_events_kwargs())
         label = result.report.source
-        provenance = {"kind": "events", "source": label,
-                      "mapping": dict(result.report.mapping),
+        mapping = dict(result.report.mapping)
+        provenance = {"kind": "events", "source": label, "mapping": mapping,
                       "report": result.report.lines()}
+        rows = None
+        if spec.sequences is not None or spec.events.early_days or \
+                {"user", "time", "event"} <= set(mapping):
+            rows = event_rows(source_data, {**mapping, **spec.events.mapping},
+                              table=spec.events.table, time_format=spec.events.time_format)
         if spec.sequences is None:
-            return result.frame, label, provenance, dict(result.meanings), None
-        table = _sequence_table(source_data, spec, result, random_state)
+            return _Input(result.frame, label, provenance, dict(result.meanings), rows=rows)
+        table = _sequence_table(rows, spec, result, random_state)
         provenance["report"] = provenance["report"] + [f"sequences: {line}"
                                                        for line in table.lines()]
-        return table.frame, label, provenance, dict(result.meanings), table
+        return _Input(table.frame, label, provenance, dict(result.meanings), table, rows)
     if isinstance(source_data, (str, Path)):
-        return read_table(source_data), str(source_data), \
-            {"kind": "table", "source": str(source_data)}, {}, None
+        return _Input(read_table(source_data), str(source_data),
+                      {"kind": "table", "source": str(source_data)})
     frame = text_columns(source_data.reset_index(drop=True), "DataFrame")
-    return frame, "DataFrame", {"kind": "table", "source": "DataFrame"}, {}, None
+    return _Input(frame, "DataFrame", {"kind": "table", "source": "DataFrame"})
 
 
 def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state: int) -> Any:
@@ -354,33 +372,17 @@ def _semantics(run: RunConfig, given: Semantics | None,
     return Semantics(user=user)
 
 
-def _persona_levels(model: SegmentModel, X: np.ndarray, natural: np.ndarray,
-                    cfg: SegmentSettings) -> tuple[np.ndarray, Any, dict[str, Any]]:
-    """The persona level becomes the segments: labels, their stability, and the natural
-    partition and broad/detailed levels as extra columns. Labels are those the saved model
-    predicts (nearest persona centre, edge when too far), so fit and predict agree."""
-    k = cfg.k if isinstance(cfg.k, int) else None
-    levels = persona_levels(X, natural, k=k, random_state=cfg.random_state)
-    model.levels_ = levels.to_dict()
-    model.n_clusters_ = levels.n_personas
-    placed = assign_levels(X, model.levels_)
-    labels = np.asarray(placed["persona"])
-    stability = None
-    if cfg.stability and levels.n_personas > 1:
-        rows = model.order_[:STABILITY_ROWS]
-        stability = bootstrap_stability(
-            lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int),
-                                              k=levels.n_personas,
-                                              random_state=cfg.random_state,
-                                              checks=False)),
-            X[rows], labels[rows], random_state=cfg.random_state,
-            segments=range(levels.n_personas))
-    columns: dict[str, np.ndarray] = {"broad_segment": np.asarray(placed["broad"]),
-                                      "natural_segment": np.asarray(natural)}
-    if levels.detailed is not None:  # placed by the saved centres (levels._detailed)
-        columns["detailed_segment"] = np.asarray(levels.detailed)
-    return labels, stability, {"user_columns": columns, "levels": levels,
-                               "levels_table": pd.DataFrame(levels.k_table)}
+def _levels_stability(model: SegmentModel, X: np.ndarray, labels: np.ndarray) -> Any:
+    """How stable the persona level is: refitted on bootstrap samples of the users and each
+    refit placing them by its own centres (nearest persona centre, edge when too far)."""
+    cfg = model.settings_
+    n_personas = model.n_clusters_
+    rows = model.order_[:STABILITY_ROWS]
+    return bootstrap_stability(
+        lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int), k=n_personas,
+                                          random_state=cfg.random_state, checks=False,
+                                          rules=cfg.levels)),
+        X[rows], labels[rows], random_state=cfg.random_state, segments=range(n_personas))
 
 
 class _Placed:
@@ -391,24 +393,6 @@ class _Placed:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(assign_levels(X, self.info)["persona"])
-
-
-def add_rfm_map(model: SegmentModel, frame: pd.DataFrame, labels: np.ndarray,
-                extra: dict[str, Any]) -> None:
-    """The classic RFM map beside the personas (transaction runs): scores per user, the cut
-    points in the model, the persona x RFM cross-tab."""
-    from personae.profile.rfm import fit_rfm, rfm_crosstab, score_rfm
-
-    try:
-        cuts = fit_rfm(frame)
-    except (DataError, KeyError, ValueError) as exc:
-        log.info("no RFM map: %s", exc)
-        return
-    scores = score_rfm(frame, cuts)
-    model.rfm_ = cuts.to_dict()
-    for column in ("rfm_score", "rfm_segment"):
-        extra["user_columns"][column] = scores[column].to_numpy()
-    extra["rfm_crosstab"] = rfm_crosstab(labels, scores["rfm_segment"].to_numpy())
 
 
 def _tiny_segment_notes(labels: np.ndarray, k: int) -> list[str]:
@@ -425,25 +409,22 @@ def _tiny_segment_notes(labels: np.ndarray, k: int) -> list[str]:
 
 
 def algorithm_outputs(model: SegmentModel, X: np.ndarray, ids: pd.Series) -> dict[str, Any]:
-    """Per-user columns and files that depend on the algorithm (soft memberships, novelty,
-    taxonomy levels, the auto comparison), from the training matrix."""
+    """Per-user columns (the model's assignment of the training users, beside ``segment``)
+    and the files that depend on the algorithm (soft memberships, the taxonomy, the auto
+    comparison)."""
     seg = model.segmenter_
-    columns: dict[str, np.ndarray] = {}
-    out: dict[str, Any] = {"user_columns": columns}
+    assigned = model.assignments_
+    columns = {str(c): assigned[c].to_numpy() for c in assigned.columns
+               if c not in ("segment", "persona")}
+    out: dict[str, Any] = {"user_columns": columns, "novel": columns["novel"]}
     if hasattr(seg, "predict_proba"):
         proba = seg.predict_proba(X)
-        columns.update(memberships_summary(proba, seg.mixed_threshold))
         memberships = pd.DataFrame(proba, columns=[f"segment_{j}" for j in
                                                    range(proba.shape[1])])
         memberships.insert(0, str(ids.name), ids.to_numpy())
         out["memberships"] = memberships
-    novel = model.novel_rows(X)
-    columns["novel"] = novel
-    out["novel"] = novel
-    if hasattr(seg, "predict_levels"):
-        levels = seg.predict_levels(X)
-        for j in range(levels.shape[1]):
-            columns[f"level_{j + 1}"] = levels[:, j]
+    if "level_1" in columns:
+        levels = np.column_stack([columns["level_1"], columns["level_2"], columns["level_3"]])
         out["hierarchy"] = {"levels": ["broad", "category", "specific"],
                             "segment_level": 2, "nodes": taxonomy(levels),
                             "dendrogram": seg.dendrogram_data()}
@@ -464,7 +445,7 @@ def decision_table(model: SegmentModel) -> pd.DataFrame:
         table["chosen"] = (table["k"] == seg.n_segments_) & \
             (table["covariance_type"] == seg.covariance_type_)
         return table
-    labels = model.labels_
+    labels = model.natural_labels_
     row = {"algorithm": seg.name, "decided_by": "given" if isinstance(model.settings_.k, int)
            else "the algorithm", **{k: v for k, v in seg.resolved_params_.items()
                                     if k not in ("random_state", "categorical_blocks")},
@@ -474,15 +455,13 @@ def decision_table(model: SegmentModel) -> pd.DataFrame:
                           for k, v in row.items()}])
 
 
-def _journeys(data: Any, spec: InputConfig, provenance: dict[str, Any], ids: pd.Series,
-              labels: np.ndarray) -> dict[str, Any] | None:
+def _journeys(read: _Input, ids: pd.Series, labels: np.ndarray) -> dict[str, Any] | None:
     """Funnels and paths per segment, for event-log runs with an event column."""
-    if spec.events is None:
+    if read.rows is None:
         return None
-    from personae.features.events import event_steps
+    from personae.features.events import steps_of
 
-    steps = event_steps(data if data is not None else spec.path, provenance["mapping"],
-                        table=spec.events.table, time_format=spec.events.time_format)
+    steps = steps_of(read.rows, read.provenance["mapping"])
     if steps is None:
         return None
     segments = pd.Series(labels, index=ids.astype(str).to_numpy())

@@ -45,3 +45,32 @@ def test_given_k_is_the_number_of_personas() -> None:
     result = segment(_continuum_with_far_users(900, seed=1), persona_levels=True, k=4,
                      algorithm="kmeans", stability=False)
     assert len(set(result.labels[result.labels >= 0])) == 4
+
+
+def _two_groups_and_identical_users(n: int = 1_500) -> pd.DataFrame:
+    """Three groups of users; the third are ``n`` identical rows (one-visit users, say)."""
+    rng = np.random.default_rng(0)
+    spread = np.vstack([rng.lognormal([3, 1, 2], 0.5, size=(n, 3)),
+                        rng.lognormal([5, 2, 1], 0.5, size=(n, 3))])
+    identical = np.tile([[37.3, 1.0, 0.0]], (n, 1))
+    frame = pd.DataFrame(np.vstack([spread, identical]), columns=["spend", "visits", "minutes"])
+    frame.insert(0, "user_id", [f"u{i}" for i in range(len(frame))])
+    return frame
+
+
+def test_identical_users_stay_in_their_persona_in_the_run_and_the_saved_model(
+        tmp_path: Path) -> None:
+    # their persona's far limit was ~0 (levels.json far_distance 6e-05): placed again by
+    # the saved centres (rounded to 6 decimals) every one of them became an edge user
+    frame = _two_groups_and_identical_users()
+    identical = frame.index >= 3_000
+    result = segment(frame, persona_levels=True, algorithm="kmeans", stability=False,
+                     random_state=0)
+    persona = result.labels[identical]
+    assert persona.min() >= 0 and len(set(persona)) == 1
+    assert (result.labels == -1).mean() <= 0.02  # the edge rule's cap holds
+    result.save(tmp_path / "run")
+    model = SegmentModel.load(tmp_path / "run" / "model")
+    assert np.array_equal(model.predict(frame), result.labels)
+    far = model.levels_["far_distance"][int(persona[0])]
+    assert far > 1e-4  # a limit a saved model can place the persona's own members inside

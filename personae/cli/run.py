@@ -336,8 +336,6 @@ def assign(
 
 
 def _assign_table(model_dir: Path, input_path: Path, out: Path) -> Any:
-    import pandas as pd
-
     from personae.data.readers import read_table
     from personae.data.writers import write_frame_atomic
     from personae.features.table import user_ids
@@ -348,11 +346,10 @@ def _assign_table(model_dir: Path, input_path: Path, out: Path) -> Any:
     frame = read_table(input_path)
     id_column = model.id_column_ if model.id_column_ in frame.columns else None
     ids = user_ids(frame, id_column, str(input_path))
-    labels = model.predict(frame, str(input_path))
-    names = {int(s["segment"]): s["persona"] for s in getattr(model, "segments_", None) or []
-             if s.get("persona")}
-    persona = {"persona": pd.Series(labels).map(names).to_numpy()} if names else None
-    write_frame_atomic(users_table(frame, ids, labels, persona), out)
+    assigned = model.assign(frame, str(input_path))
+    labels = assigned["segment"].to_numpy()
+    others = {str(c): assigned[c].to_numpy() for c in assigned.columns if c != "segment"}
+    write_frame_atomic(users_table(frame, ids, labels, others), out)
     return labels
 
 
@@ -361,6 +358,7 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
     from personae.data.writers import write_frame_atomic
     from personae.features.events_io import ROLES
     from personae.serve.batch import assign_log
+    from personae.serve.early_path import LABELS
 
     table, report = assign_log(model_dir, log, mapping=_mapping(event_map, ROLES),
                                reference_date=reference_date, early=early)
@@ -368,6 +366,7 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
         console.print(f"events: {line}", highlight=False, soft_wrap=True)
     columns = ["user_id", "segment", "persona", "novel"]
     columns += [c for c in ("probability", "broad_segment") if table[c].notna().any()]
+    columns += [c for c in LABELS if c in table.columns]
     where = ""
     if early:
         columns += ["source", "early_days", "age_days"]

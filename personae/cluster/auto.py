@@ -22,11 +22,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from personae.cluster._base import fixed_params
 from personae.cluster.algorithms import algorithm_class, make_segmenter
+from personae.cluster.auto_rules import DEFAULT_AUTO_RULES, AutoRules
 from personae.cluster.validate import balance, bootstrap_stability, quality
+from personae.errors import PersonaeError
 
 log = logging.getLogger(__name__)
 
-AUTO_ROWS = 2_000
+AUTO_ROWS = DEFAULT_AUTO_RULES.rows  # personae.model's sample until it reads settings.auto
 CANDIDATES = ("kmeans", "gmm", "hierarchical", "hdbscan", "dbscan", "meanshift")
 MIXED_CANDIDATES = ("kprototypes", "kmeans", "gmm")
 # Slowest first, as measured on the bundled demo's 2,000-user sample (gmm 3.4 s, meanshift
@@ -36,31 +38,33 @@ DENSITY = ("hdbscan", "dbscan")
 # Among equally supported candidates: the mixture model first (it is what the BIC
 # describes and it gives soft memberships), then the simpler centroid methods.
 PREFERENCE = ("kprototypes", "gmm", "kmeans", "hierarchical", "meanshift", "hdbscan", "dbscan")
-MAX_EDGE_SHARE = 0.5
-STABLE_ARI = 0.8
-HOLLOW = 2.0
-SAME_SEGMENTS = 0.95
-# BIC differences below 2 x BIC_SLACK (on the sample) are not taken as evidence: the
-# suites in benchmarks/bench_algorithms.py give the same picks for slack 25 to 60.
-BIC_SLACK = 30.0
-# "Clearly better separated by density": a DBCV lead of a tenth of its [-1, 1] range. The
-# suites give the same picks for any lead from 0.03 to 0.21 (fcps/tetra's HDBSCAN leads by
-# 0.028 with a few edge users K-means does not need; sipu/aggregation's DBSCAN by 0.213).
-DBCV_LEAD = 0.1
-RULE = ("Each candidate is fitted with its automatic parameters on the same sample. Out: "
-        f"fewer than 2 segments, more than {MAX_EDGE_SHARE:.0%} edge users, or bootstrap "
-        f"stability below {STABLE_ARI} ARI while another candidate reaches it. "
-        f"1) If a density method (hdbscan, then dbscan) finds a hollow segment (its centre "
-        f"lies {HOLLOW:g}+ member spacings from its members: a ring, shell or crescent, "
-        "which no centroid or Gaussian segment can draw), it wins. 2) Otherwise segments "
-        "are read as a Gaussian mixture (full, tied, diagonal or spherical covariance, "
-        f"whichever fits): candidates within {2 * BIC_SLACK:g} BIC of the best are equally "
-        "supported. 3) Among them, a density method whose segments are the most clearly "
-        f"separated by sparse valleys (DBCV {DBCV_LEAD:g}+ above every other method's) wins; "
-        "4) otherwise the fewest segments win, then the order "
-        + ", ".join(PREFERENCE) + f"; if K-means draws the same segments as the winner "
-        f"(ARI >= {SAME_SEGMENTS}), K-means is used. When categories dominate, "
-        "k-prototypes wins if it qualifies.")
+# What a candidate raises when the sample does not suit it, rather than a bug: scikit-learn's
+# ValueError (fewer points than segments, an ill-defined covariance, no point within the
+# bandwidth), a singular matrix, a floating-point overflow. Such a candidate is ineligible;
+# anything else is an error, kept in the table's error column and logged as a warning.
+NUMERICAL_FAILURES: tuple[type[Exception], ...] = (ValueError, np.linalg.LinAlgError,
+                                                   FloatingPointError)
+
+
+def rule_text(rules: AutoRules) -> str:
+    """The decision rule in words, with ``rules``' thresholds."""
+    return ("Each candidate is fitted with its automatic parameters on the same sample. Out: "
+            f"fewer than 2 segments, more than {rules.max_edge_share:.0%} edge users, or "
+            f"bootstrap stability below {rules.stable_ari} ARI while another candidate "
+            "reaches it. 1) If a density method (hdbscan, then dbscan) finds a hollow segment "
+            f"(its centre lies {rules.hollow:g}+ member spacings from its members: a ring, "
+            "shell or crescent, which no centroid or Gaussian segment can draw), it wins. "
+            "2) Otherwise segments are read as a Gaussian mixture (full, tied, diagonal or "
+            f"spherical covariance, whichever fits): candidates within {2 * rules.bic_slack:g} "
+            "BIC of the best are equally supported. 3) Among them, a density method whose "
+            "segments are the most clearly separated by sparse valleys (DBCV "
+            f"{rules.dbcv_lead:g}+ above every other method's) wins; 4) otherwise the fewest "
+            "segments win, then the order " + ", ".join(PREFERENCE) + "; if K-means draws the "
+            f"same segments as the winner (ARI >= {rules.same_segments}), K-means is used. "
+            "When categories dominate, k-prototypes wins if it qualifies.")
+
+
+RULE = rule_text(DEFAULT_AUTO_RULES)
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,16 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
                      k_range: tuple[int, int] = (2, 10), n_clusters: int | None = None,
                      extra: dict[str, dict[str, Any]] | None = None,
                      numeric_columns: np.ndarray | None = None,
-                     random_state: int = 0, n_jobs: int | None = None) -> AlgorithmChoice:
-    """Fit every candidate on ``X`` (already a sample of users) and pick one.
+                     random_state: int = 0, n_jobs: int | None = None,
+                     rules: AutoRules = DEFAULT_AUTO_RULES) -> AlgorithmChoice:
+    """Fit every candidate on ``X`` (already a sample of users) and pick one by ``rules``
+    (``SegmentSettings.auto``).
 
     Candidates are independent, so they run side by side in ``n_jobs`` worker processes
     (default: one per core available to this process, at most one per candidate); the
-    result does not depend on it.
+    result does not depend on it. A candidate that fails is a row with its reason: a
+    numerical failure (``NUMERICAL_FAILURES``) in ``note``, anything else in ``error``
+    (and a warning), so a bug never reads as an ineligible candidate.
     """
     jobs = []
     for name in candidates:
@@ -106,10 +114,10 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
                          if job[0] in SLOWEST_FIRST else len(SLOWEST_FIRST))
     if workers > 1:
         measured = Parallel(n_jobs=workers)(
-            delayed(_measure)(name, params, X, numeric_columns, random_state)
+            delayed(_measure)(name, params, X, numeric_columns, random_state, rules)
             for name, params in start_order)
     else:
-        measured = [_measure(name, params, X, numeric_columns, random_state)
+        measured = [_measure(name, params, X, numeric_columns, random_state, rules)
                     for name, params in start_order]
     position = {name: i for i, (name, _) in enumerate(jobs)}
     measured = sorted(measured, key=lambda result: position[result[0]["algorithm"]])
@@ -117,15 +125,17 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     fitted: dict[str, Any] = {}
     for row, seg in measured:
         rows.append(row)
-        if seg is None:
-            log.warning("auto: %s failed on the sample (%s)", row["algorithm"],
-                        row["note"].removeprefix("failed: "))
+        if seg is None and row["error"]:
+            log.warning("auto: %s raised an error on the sample, left out: %s",
+                        row["algorithm"], row["error"])
+        elif seg is None:
+            log.info("auto: %s could not fit the sample (%s)", row["algorithm"], row["note"])
         else:
             fitted[row["algorithm"]] = seg
             log.info("auto: %s -> %d segments", row["algorithm"], seg.n_segments_)
-    table = _gate(pd.DataFrame(rows))
-    winner, why = _decide(table)
-    winner, why = _simplest_equal(table, fitted, winner, why)
+    table = _gate(pd.DataFrame(rows), rules)
+    winner, why = _decide(table, rules)
+    winner, why = _simplest_equal(table, fitted, winner, why, rules)
     params: dict[str, Any] = {}
     if winner in fitted and type(fitted[winner]).uses_k:
         params = {"n_clusters": fitted[winner].n_segments_}
@@ -134,15 +144,16 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
                                           ", ".join(f"{k}={_fmt(v)}" for k, v in p.items()
                                                     if k != "random_state"))
     return AlgorithmChoice(name=winner, params=params, why=why, table=table,
-                           sample_users=len(X),
+                           sample_users=len(X), rule=rule_text(rules),
                            k_selection=getattr(fitted.get(winner), "k_selection_", None))
 
 
 def _measure(name: str, params: dict[str, Any], X: np.ndarray,
-             numeric_columns: np.ndarray | None, random_state: int) -> tuple[dict[str, Any], Any]:
+             numeric_columns: np.ndarray | None, random_state: int,
+             rules: AutoRules) -> tuple[dict[str, Any], Any]:
     """One candidate: fit, bootstrap stability and quality indices; (row, fitted or None)."""
     started = time.perf_counter()
-    row: dict[str, Any] = {"algorithm": name}
+    row: dict[str, Any] = {"algorithm": name, "error": ""}
     try:
         seg = make_segmenter(name, random_state=random_state, **params).fit(X)
         labels = seg.labels_
@@ -150,19 +161,23 @@ def _measure(name: str, params: dict[str, Any], X: np.ndarray,
         stability = bootstrap_stability(
             lambda Xs: make_segmenter(name, **fixed).fit(Xs), X, labels, runs=2,
             random_state=random_state)
-    except Exception as exc:  # a candidate that cannot run here is reported, not fatal
-        return {**row, "eligible": False, "note": f"failed: {exc}"}, None
+    except Exception as exc:  # one candidate never stops the choice: it is reported
+        if isinstance(exc, NUMERICAL_FAILURES) and not isinstance(exc, PersonaeError):
+            return {**row, "eligible": False, "note": f"numerical failure: {exc}"}, None
+        return {**row, "eligible": False, "note": "error (see the error column)",
+                "error": f"{type(exc).__name__}: {exc}"}, None
     scores = quality(X, labels, random_state=random_state, bic_columns=numeric_columns)
     row.update(n_segments=int(seg.n_segments_), **scores, stability_ari=stability.ari_mean,
                **balance(labels), seconds=round(time.perf_counter() - started, 3),
                params=fixed)
-    row["eligible"] = bool(seg.n_segments_ >= 2 and scores["edge_share"] <= MAX_EDGE_SHARE)
+    row["eligible"] = bool(seg.n_segments_ >= 2 and
+                           scores["edge_share"] <= rules.max_edge_share)
     row["note"] = "" if row["eligible"] else (
         "fewer than 2 segments" if seg.n_segments_ < 2 else "too many edge users")
     return row, seg
 
 
-def _gate(table: pd.DataFrame) -> pd.DataFrame:
+def _gate(table: pd.DataFrame, rules: AutoRules) -> pd.DataFrame:
     for column in ("silhouette", "dbcv", "davies_bouldin", "calinski_harabasz", "gaussian_bic",
                    "hollowness", "stability_ari", "size_entropy", "edge_share", "n_segments",
                    "quality_sample_users"):
@@ -171,10 +186,10 @@ def _gate(table: pd.DataFrame) -> pd.DataFrame:
     table["eligible"] = table["eligible"].fillna(False).astype(bool)
     # Segments that change when the sample changes are no base for personas: only stable
     # candidates compete (all of them if none is stable).
-    unstable = table["eligible"] & (table["stability_ari"].fillna(0.0) < STABLE_ARI)
+    unstable = table["eligible"] & (table["stability_ari"].fillna(0.0) < rules.stable_ari)
     if (table["eligible"] & ~unstable).any():
         table.loc[unstable, "note"] = table.loc[unstable, "stability_ari"].map(
-            lambda ari: f"unstable (bootstrap ARI {ari:.2f} < {STABLE_ARI})")
+            lambda ari: f"unstable (bootstrap ARI {ari:.2f} < {rules.stable_ari})")
         table.loc[unstable, "eligible"] = False
     ok = table["eligible"]
     best = table.loc[ok, "gaussian_bic"].min() if ok.any() else np.nan
@@ -183,7 +198,7 @@ def _gate(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _decide(table: pd.DataFrame) -> tuple[str, str]:
+def _decide(table: pd.DataFrame, rules: AutoRules = DEFAULT_AUTO_RULES) -> tuple[str, str]:
     ok = table[table["eligible"]]
     if ok.empty:
         return "kmeans", ("no candidate found 2 or more stable segments on the sample; "
@@ -192,7 +207,7 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
     if "kprototypes" in set(ok["algorithm"]):
         return "kprototypes", (f"categories dominate the columns and kprototypes, which treats "
                                f"them as categories, found {_segments(ok, 'kprototypes')}")
-    hollow = ok[ok["algorithm"].isin(DENSITY) & (ok["hollowness"] >= HOLLOW)]
+    hollow = ok[ok["algorithm"].isin(DENSITY) & (ok["hollowness"] >= rules.hollow)]
     if not hollow.empty:
         best = hollow.iloc[0]
         return str(best["algorithm"]), (
@@ -200,14 +215,15 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
             f"{best['hollowness']:.1f} member spacings from its members: a ring, shell or "
             f"crescent) on {users:,} sampled users, a shape centroid and Gaussian methods "
             f"cannot draw; {_segments(ok, str(best['algorithm']))}")
-    close = ok[ok["bic_gap"] <= BIC_SLACK]
+    close = ok[ok["bic_gap"] <= rules.bic_slack]
     if close.empty:  # no numeric column to read as a Gaussian mixture
         close = ok
-    separated = _separated_by_density(close)
+    separated = _separated_by_density(close, rules.dbcv_lead)
     if separated is not None:
         return separated, (
             f"{', '.join(close['algorithm'])} describe the {users:,} sampled users equally well "
-            f"as a Gaussian mixture (BIC within {2 * BIC_SLACK:g}); {separated}'s segments are "
+            f"as a Gaussian mixture (BIC within {2 * rules.bic_slack:g}); {separated}'s "
+            "segments are "
             f"the most clearly separated by sparse valleys ({_dbcv_lead(close, separated)}); "
             f"{_segments(ok, separated)}")
     rank = close.assign(order=close["algorithm"].map(
@@ -219,7 +235,7 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
              f"{len(ok)} stable candidates on {users:,} sampled users"]
     if tied:
         parts[0] = (f"{', '.join([winner] + tied)} describe the {users:,} sampled users "
-                    f"equally well as a Gaussian mixture (BIC within {2 * BIC_SLACK:g}); "
+                    f"equally well as a Gaussian mixture (BIC within {2 * rules.bic_slack:g}); "
                     f"{winner} has the fewest segments"
                     + (" and comes first in the preference order" if
                        (close["n_segments"] == best["n_segments"]).sum() > 1 else ""))
@@ -231,16 +247,16 @@ def _decide(table: pd.DataFrame) -> tuple[str, str]:
     return winner, "; ".join(parts)
 
 
-def _separated_by_density(close: pd.DataFrame) -> str | None:
+def _separated_by_density(close: pd.DataFrame, lead: float) -> str | None:
     """The density method among equally supported candidates whose DBCV leads every other
-    method's by ``DBCV_LEAD`` or more, if one does (None otherwise)."""
+    method's by ``lead`` or more, if one does (None otherwise)."""
     is_density = close["algorithm"].isin(DENSITY)
     density = close[is_density & close["dbcv"].notna()]
     rivals = close.loc[~is_density, "dbcv"].dropna()
     if density.empty or rivals.empty:
         return None
     best = density.loc[density["dbcv"].idxmax()]
-    return str(best["algorithm"]) if best["dbcv"] >= rivals.max() + DBCV_LEAD else None
+    return str(best["algorithm"]) if best["dbcv"] >= rivals.max() + lead else None
 
 
 def _dbcv_lead(close: pd.DataFrame, winner: str) -> str:
@@ -250,14 +266,14 @@ def _dbcv_lead(close: pd.DataFrame, winner: str) -> str:
 
 
 def _simplest_equal(table: pd.DataFrame, fitted: dict[str, Any], winner: str,
-                    why: str) -> tuple[str, str]:
+                    why: str, rules: AutoRules) -> tuple[str, str]:
     """K-means instead of the winner when it draws the same segments: same answer, simpler
     model (and its K comes with the K vote's table)."""
     ok = set(table.loc[table["eligible"], "algorithm"])
     if winner == "kmeans" or "kmeans" not in ok or winner not in fitted:
         return winner, why
     agreement = adjusted_rand_score(fitted[winner].labels_, fitted["kmeans"].labels_)
-    if agreement < SAME_SEGMENTS:
+    if agreement < rules.same_segments:
         return winner, why
     return "kmeans", (f"{why}; kmeans draws the same segments (ARI {agreement:.2f} with "
                       f"{winner}), so the simpler method is used")

@@ -34,6 +34,9 @@ DBCV_ROWS = 2_000
 log = logging.getLogger(__name__)
 
 STABILITY_RUNS = 5
+# hollowness: members nearer each other than this share of their segment's radius are one
+# (float noise of a repeated user sits around 1e-6 of it; real spacings are far above)
+DISTINCT = 1e-4
 STABILITY_SHARE = 0.8
 UNSTABLE_JACCARD = 0.6  # Hennig (2007): below 0.6 a cluster "dissolves" under resampling
 
@@ -169,21 +172,36 @@ def hollowness(X: np.ndarray, labels: np.ndarray, neighbours: int = 10) -> float
     divided by the median distance of a member to its ``neighbours``-th nearest fellow
     member. A blob's centre is at least as crowded as its members (ratio <= ~1); a ring,
     a shell or a crescent has its centre in an empty place (ratio >= 2): a shape no centroid
-    or Gaussian segment can draw.
+    or Gaussian segment can draw. Spacings are measured between distinct members (members
+    closer than ``DISTINCT`` x the segment's radius are one): repeated users say nothing of
+    a shape, and their spacing of 0 or of float noise made any centre look 740,000
+    spacings away.
     """
     labels = np.asarray(labels)
     worst = 0.0
     for c in np.unique(labels[labels >= 0]):
-        P = np.asarray(X[labels == c], dtype=np.float64)
+        members = np.asarray(X[labels == c], dtype=np.float64)
+        P = _distinct(members)
         if len(P) <= 2 * neighbours:
             continue
         nn = NearestNeighbors(n_neighbors=neighbours + 1).fit(P)
         spacing = float(np.median(nn.kneighbors(P)[0][:, -1]))
-        centre = float(nn.kneighbors(P.mean(axis=0, keepdims=True),
+        centre = float(nn.kneighbors(members.mean(axis=0, keepdims=True),
                                      n_neighbors=neighbours)[0][0, -1])
         if spacing > 0:
             worst = max(worst, centre / spacing)
     return worst
+
+
+def _distinct(P: np.ndarray) -> np.ndarray:
+    """One row for each group of rows within ``DISTINCT`` x the radius (the mean distance
+    to the mean) of each other; none when the rows are all one point."""
+    centred = P - P.mean(axis=0)
+    radius = float(np.mean(np.linalg.norm(centred, axis=1)))
+    if radius == 0:
+        return P[:0]
+    _, first = np.unique(np.round(centred / (DISTINCT * radius)), axis=0, return_index=True)
+    return P[np.sort(first)]
 
 
 def balance(labels: np.ndarray) -> dict[str, float]:

@@ -182,7 +182,7 @@ def _assign(run: RunFolder, frame: pd.DataFrame, source: str) -> Any:
         raise ModelFileError(f"{model_dir}: no saved model to assign experiment users with")
     model = SegmentModel.load(model_dir)
     try:
-        return model.predict(frame, source)
+        return model.assign(frame, source)["segment"].to_numpy()
     except KeyError as exc:
         raise ConfigError(f"--assign: the experiment lacks the model's feature column {exc}; "
                           f"the model needs {model.feature_names}") from None

@@ -506,20 +506,20 @@ def event_steps(source: Any, mapping: dict[str, str], *, table: str | None = Non
     source ``from_events`` accepts; None when the log has no event column."""
     if not {"user", "time", "event"} <= set(mapping):
         return None
-    import duckdb
+    roles = {role: mapping[role] for role in ("user", "time", "event")}
+    return steps_of(event_rows(source, roles, table=table, time_format=time_format), roles)
 
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        src = resolve_source(con, source, table)
-        columns = describe(con, src)
-        user, time, event = (mapping[r] for r in ("user", "time", "event"))
-        sql = (f"SELECT {user_expr(user, columns[user])} AS user, "
-               f"{time_expr(time, columns[time], time_format)} AS time, "
-               f"{text_expr(event, columns[event])} AS event FROM {src.relation}")
-        return con.execute(sql).df()
-    finally:
-        con.close()
+
+def steps_of(rows: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame | None:
+    """``event_steps`` from rows ``event_rows`` read: the event as trimmed text (empty =
+    none, as ``text_expr`` reads it); None when the log has no event column."""
+    if not {"user", "time", "event"} <= set(mapping):
+        return None
+    text = rows[mapping["event"]].astype("string").str.strip()
+    keep = (text.notna() & text.ne("").fillna(False)).to_numpy(dtype=bool)
+    return pd.DataFrame({"user": rows[mapping["user"]].to_numpy(),
+                         "time": rows[mapping["time"]].to_numpy(),
+                         "event": text.astype(object).where(keep, None).to_numpy()})
 
 
 def event_rows(source: Any, mapping: dict[str, str], *, table: str | None = None,

@@ -48,21 +48,14 @@ NOVELTY_ROWS = 1_000_000
 
 
 def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
-    """Segment of each row of the model-space matrix (the persona level where the model
-    answers with one, edge users -1: what ``SegmentModel.predict`` gives), and the share of
-    novel users (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
-    segmenter = model.segmenter_
-    if getattr(model, "levels_", None) is not None:
-        from personae.cluster.levels import assign_levels
-
-        labels = np.asarray(assign_levels(X, model.levels_)["persona"])
-    else:
-        labels = np.asarray(segmenter.predict(X))
-    threshold = getattr(model, "novelty_threshold_", np.inf)
+    """Segment of each row of the model-space matrix (``SegmentModel.assign_matrix``: the
+    persona level where the model answers with one, edge users -1), and the share of novel
+    users (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
+    columns = model.assign_matrix(X)
     rows = np.random.default_rng(0).integers(0, len(X), NOVELTY_ROWS) \
         if len(X) > NOVELTY_ROWS else slice(None)
-    novel = float(np.mean(segmenter.distance(X[rows]) > threshold)) if len(X) else 0.0
-    return labels, novel
+    novel = float(np.mean(columns["novel"][rows])) if len(X) else 0.0
+    return np.asarray(columns["segment"]), novel
 
 
 def frame_ids(model: Any, frame: pd.DataFrame, source: str) -> pd.Series | None:

@@ -370,16 +370,13 @@ def learn_early(model: Any, ids: pd.Series, labels: np.ndarray, events: pd.DataF
                       options=options)
 
 
-def early_stage(source: Any, events: Any, provenance: dict[str, Any], model: Any,
+def early_stage(rows: pd.DataFrame, events: Any, provenance: dict[str, Any], model: Any,
                 ids: pd.Series, labels: np.ndarray, random_state: int) -> EarlyModel:
-    """The pipeline stage of ``personae run --events --early-days``: ``events`` is the run's
-    EventsConfig. The log is read once more here (the mapped columns only): the run's
-    features were aggregated in DuckDB, out of core, and never held the rows, which the
-    windows need in memory."""
-    from personae.features.events import event_rows
-
+    """The pipeline stage of ``personae run --events --early-days``: ``rows`` are the log's
+    mapped columns as the run read them (``event_rows``: the run's features were aggregated
+    in DuckDB, out of core, and never held the rows, which the windows need in memory);
+    ``events`` is the run's EventsConfig."""
     mapping = dict(provenance["mapping"])
-    rows = event_rows(source, mapping, table=events.table, time_format=events.time_format)
     return learn_early(model, ids, labels, rows, list(events.early_days), mapping,
                        random_state, str(provenance.get("source", "events")),
                        events.model_dump())

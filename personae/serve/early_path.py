@@ -40,6 +40,9 @@ def feature_database() -> Any:
 #: What each user's answer holds, in this order (the CLI's output columns).
 COLUMNS = ("user_id", "segment", "persona", "probability", "novel", "broad_segment",
            "source", "early_days", "age_days")
+#: Labels of the core model that follow where the model has them (the early model gives
+#: none: its users' rows are empty there).
+LABELS = ("natural_segment", "detailed_segment", "rfm_score", "rfm_segment")
 
 
 def event_features(events: list[dict[str, Any]], reference_date: str | None
@@ -111,22 +114,33 @@ def assign_features(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[s
     out.loc[window_days == 0, "early_days"] = pd.NA
     core = np.flatnonzero(window_days == 0)
     if len(core):
-        try:
-            aligned = align_features(features.iloc[core], loaded.numeric)
+        model = loaded.model
+        try:  # the RFM map scores raw columns the model may not segment on
+            aligned = align_features(features.iloc[core], [
+                *loaded.numeric, *(c for c in model.rfm_columns
+                                   if c in features.columns and c not in loaded.numeric)])
         except DataError as exc:
             raise RequestError(str(exc), field="events", known=loaded.features) from None
-        result = loaded.assign_matrix(loaded.frame_matrix(aligned))
-        out.iloc[core, out.columns.get_loc("segment")] = result["labels"]
-        out.iloc[core, out.columns.get_loc("novel")] = result["novel"]
-        if result["probability"] is not None:
-            out.iloc[core, out.columns.get_loc("probability")] = result["probability"]
-        if result["broad"] is not None:
-            out.iloc[core, out.columns.get_loc("broad_segment")] = result["broad"]
+        assigned = model.assign(aligned, "events")
+        labels = assigned["segment"].to_numpy()
+        out.iloc[core, out.columns.get_loc("segment")] = labels
+        out.iloc[core, out.columns.get_loc("novel")] = assigned["novel"].to_numpy()
+        if "probability" in assigned and "natural_segment" not in assigned:
+            out.iloc[core, out.columns.get_loc("probability")] = \
+                assigned["probability"].to_numpy()
+        broad = "broad_segment" if "broad_segment" in assigned else "level_1"
+        if broad in assigned:
+            out.iloc[core, out.columns.get_loc("broad_segment")] = assigned[broad].to_numpy()
+        for column in (c for c in LABELS if c in assigned):
+            values = np.full(n, None, dtype=object)
+            values[core] = assigned[column].to_numpy()
+            out[column] = values if column.startswith("rfm") else pd.array(values,
+                                                                           dtype="Int64")
     if len(core) < n:
         _assign_early(loaded, features, mapping, window_days, rows_of, out)
     names = {int(s): loaded.persona(int(s)) for s in np.unique(out["segment"].to_numpy())}
     out.insert(2, "persona", out["segment"].map(names))
-    return out[list(COLUMNS)]
+    return out[[*COLUMNS, *(c for c in LABELS if c in out.columns)]]
 
 
 def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str, str],
@@ -165,14 +179,18 @@ def id_text(values: pd.Series) -> pd.Series:
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """``assign_features`` rows as JSON-ready dicts (plain Python values, null for none)."""
+    labels = [c for c in LABELS if c in table.columns]
     rows = []
-    for user_id, segment, persona, probability, novel, broad, source, days, age in zip(
-            *(table[c].tolist() for c in COLUMNS), strict=True):
-        rows.append({"user_id": user_id, "segment": int(segment), "persona": persona,
-                     "probability": None if probability != probability
-                     else round(float(probability), 6),
-                     "novel": bool(novel), "broad_segment": None if broad is pd.NA
-                     else int(broad), "source": source,
-                     "early_days": None if days is pd.NA else int(days),
-                     "age_days": float(age)})
+    for values in zip(*(table[c].tolist() for c in (*COLUMNS, *labels)), strict=True):
+        user_id, segment, persona, probability, novel, broad, source, days, age = values[:9]
+        row = {"user_id": user_id, "segment": int(segment), "persona": persona,
+               "probability": None if probability != probability
+               else round(float(probability), 6),
+               "novel": bool(novel), "broad_segment": None if broad is pd.NA else int(broad),
+               "source": source, "early_days": None if days is pd.NA else int(days),
+               "age_days": float(age)}
+        for name, value in zip(labels, values[9:], strict=True):
+            row[name] = None if value is None or value is pd.NA else \
+                (value if name.startswith("rfm") else int(value))
+        rows.append(row)
     return rows

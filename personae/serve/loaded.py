@@ -7,7 +7,8 @@ the model changes. Everything per request is numpy on small arrays: no pandas.
 The fast path applies the same cleaning as ``SegmentModel.transform``: numbers through
 ``TablePreprocessor.numeric_matrix`` (impute, log, scale), categories one-hot against the
 saved levels, with codes written the way ``category_text`` writes them (``3`` and ``3.0``
-are the same level), then the segmenter's own ``predict``.
+are the same level), then the model's own ``assign_matrix``: the one assignment every path
+shares.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from personae.cluster.levels import LevelCentres, assign_levels
 from personae.data.documents import read_document
 from personae.data.run_folder import Segment
 from personae.data.run_folder import read_segments as run_segments
@@ -33,10 +33,6 @@ from personae.model import FORMAT, READABLE_VERSIONS, SegmentModel
 log = logging.getLogger(__name__)
 
 ID_KEYS = ("user_id",)
-# Algorithms whose predict is "the nearest of cluster_centers_" (Euclidean): the service
-# computes that in numpy, once for the label and the novelty distance, instead of two
-# scikit-learn pairwise calls (milliseconds of overhead each for one user).
-NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
 
 
 class RequestError(PersonaeError):
@@ -78,11 +74,8 @@ class LoadedModel:
     categorical: dict[str, list[str]] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
     early: Any = None  # personae.serve.early.EarlyModel when the folder holds one
-    centres: np.ndarray | None = None  # float64, for NEAREST_CENTRE algorithms
-    centre_norms: np.ndarray | None = None
     medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
     log_mask: np.ndarray | None = None
-    level_centres: LevelCentres | None = None  # the persona level, prepared once
 
     @property
     def features(self) -> list[str]:
@@ -123,12 +116,6 @@ class LoadedModel:
             X[:, position: position + len(levels) + 1] = block
             position += len(levels) + 1
         return X
-
-    def frame_matrix(self, frame: Any) -> np.ndarray:
-        """A DataFrame with the model's numeric columns (event features) -> the scaled
-        float32 matrix, by the same ``_numeric_block`` as ``matrix``."""
-        raw = frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
-        return self._numeric_block(raw).astype(np.float32)
 
     @cached_property  # the columns never change after loading; a set per request did
     def _allowed(self) -> set[str]:
@@ -181,26 +168,18 @@ class LoadedModel:
         return (block - pre.center_) / pre.scale_
 
     def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray | None]:
-        """Labels, novelty, probability and broad level of each row of the scaled matrix."""
-        segmenter = self.model.segmenter_
-        if self.centres is not None:
-            labels, dist = nearest_centre(X, self.centres, self.centre_norms)
-        else:
-            labels = np.asarray(segmenter.predict(X))
-            dist = np.asarray(segmenter.distance(X))
-        novel = dist > self.model.novelty_threshold_
+        """Labels, novelty, probability and broad level of each row of the scaled matrix,
+        by the model's own ``assign_matrix`` (the one assignment every path shares). The
+        probability is the assigned segment's membership, so a model answering with
+        persona levels has none (its memberships are of the natural partition)."""
+        columns = self.model.assign_matrix(X)
+        labels = columns["segment"]
         probability = None
-        if hasattr(segmenter, "predict_proba"):
-            proba = np.asarray(segmenter.predict_proba(X))
-            probability = proba[np.arange(len(labels)), np.clip(labels, 0, None)]
-            probability = np.where(labels >= 0, probability, np.nan)
-        broad = None
-        if hasattr(segmenter, "predict_levels"):
-            broad = np.asarray(segmenter.predict_levels(X))[:, 0]
-        if self.level_centres is not None:  # the model answers with its persona level
-            placed = assign_levels(X, self.level_centres)
-            labels, broad, probability = placed["persona"], placed["broad"], None
-        return {"labels": labels, "novel": novel, "probability": probability, "broad": broad}
+        if "probability" in columns and "natural_segment" not in columns:
+            probability = np.where(labels >= 0, columns["probability"], np.nan)
+        broad = columns.get("broad_segment", columns.get("level_1"))
+        return {"labels": labels, "novel": columns["novel"], "probability": probability,
+                "broad": broad}
 
     def assign(self, users: list[dict[str, Any]], ids: list[Any],
                where: str = "users") -> list[dict[str, Any]]:
@@ -218,17 +197,6 @@ class LoadedModel:
                         "probability": p, "novel": bool(novel[i]),
                         "broad_segment": None if broad is None else int(broad[i])})
         return out
-
-
-def nearest_centre(X: np.ndarray, centres: np.ndarray, norms: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Label (nearest centre) and Euclidean distance to it, in float64."""
-    X64 = X.astype(np.float64)
-    if norms is None:
-        norms = np.einsum("ij,ij->i", centres, centres)
-    d2 = np.einsum("ij,ij->i", X64, X64)[:, None] - 2.0 * (X64 @ centres.T) + norms[None, :]
-    labels = d2.argmin(axis=1)
-    return labels.astype(np.int32), np.sqrt(np.maximum(d2[np.arange(len(X)), labels], 0.0))
 
 
 def _number(value: Any, where: str) -> float:
@@ -286,12 +254,6 @@ def load_model(folder: str | Path) -> LoadedModel:
     )
     loaded.medians = np.array([pre.medians_[n] for n in pre.numeric_], dtype=np.float64)
     loaded.log_mask = np.array([n in pre.log_columns_ for n in pre.numeric_], dtype=bool)
-    if getattr(model, "levels_", None) is not None:
-        loaded.level_centres = LevelCentres.from_info(model.levels_)
-    segmenter = model.segmenter_
-    if segmenter.name in NEAREST_CENTRE and hasattr(segmenter, "cluster_centers_"):
-        loaded.centres = np.asarray(segmenter.cluster_centers_, dtype=np.float64)
-        loaded.centre_norms = np.einsum("ij,ij->i", loaded.centres, loaded.centres)
     from personae.serve.early import EarlyModel, has_early_model
 
     if has_early_model(folder):

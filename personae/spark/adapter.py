@@ -6,6 +6,7 @@ file formats; when the embedded surfaces move, only this module needs re-pointin
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,17 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.cluster.hierarchy import taxonomy
-from personae.cluster.levels import FAR_IQR, assign_detailed, assign_levels, broad_groups
+from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
 from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
-from personae.cluster.mixture import memberships_summary
+from personae.config import SegmentSettings, build
 from personae.data.writers import staged_folder, to_json, write_frame
 from personae.features.semantics import Semantics
 from personae.features.table import detect_id_column
-from personae.model import NOVELTY_MARGIN, NOVELTY_QUANTILE, NOVELTY_ROWS, SegmentModel
+from personae.model import SegmentModel
 from personae.monitor.reference import build_reference
-from personae.pipeline import SegmentationResult, add_rfm_map, segment, segments_summary
+from personae.pipeline import SegmentationResult, segment, segments_summary
 from personae.profile.personas import personas_document
-from personae.profile.rfm import RFMCuts, rfm_crosstab, score_rfm
+from personae.profile.rfm import rfm_crosstab
 from personae.profile.segments import (
     SegmentStats,
     feature_frame,
@@ -39,8 +40,8 @@ __all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentM
            "build_reference", "detect_id_column", "feature_frame", "fit_sample",
            "model_space", "personas_document", "profiles_from_stats", "rfm_crosstab",
            "segments_summary",
-           "set_centers", "set_levels", "set_mixture", "set_tree", "staged_folder", "taxonomy",
-           "to_json", "user_columns", "write_frame"]
+           "staged_folder", "taxonomy", "to_json", "user_columns", "with_centers",
+           "with_levels", "with_mixture", "with_tree", "write_frame"]
 
 
 def fit_sample(sample: pd.DataFrame, meanings: dict[str, Any] | None = None,
@@ -53,100 +54,62 @@ def fit_sample(sample: pd.DataFrame, meanings: dict[str, Any] | None = None,
         return segment(sample, **options)
     given = options.pop("semantics", None)
     semantics = Semantics(user={**meanings, **(dict(given.user) if given else {})})
-    result = segment(sample, semantics=semantics, **options)
-    if getattr(result.model, "levels_", None) is not None:
-        add_rfm_map(result.model, sample, result.labels, result.extra)
-    return result
+    if options.get("rfm") is None:  # the sample is an event log's users: as its run would
+        settings = {k: v for k, v in options.items() if k in SegmentSettings.model_fields}
+        options["rfm"] = build(SegmentSettings, settings, "spark").levels_on
+    return segment(sample, semantics=semantics, **options)
 
 
-def set_centers(model: SegmentModel, centers: np.ndarray, inertia: float,
-                sample: pd.DataFrame) -> None:
-    """Write refined K-means centroids (already in segment order) into the model, and
-    recompute what depends on them on the sample: its labels and the novelty threshold."""
-    seg = model.segmenter_
+def with_centers(model: SegmentModel, centers: np.ndarray, inertia: float) -> Any:
+    """A copy of the model's K-means segmenter with refined centroids (in segment order)."""
+    seg = copy.deepcopy(model.segmenter_)
     seg.cluster_centers_ = np.asarray(centers, dtype=np.float32)
     seg.inertia_ = float(inertia)
-    _refresh(model, sample)
+    return seg
 
 
-def set_tree(model: SegmentModel, centers: np.ndarray, children: np.ndarray,
-             leaf: np.ndarray, sizes: np.ndarray, cost: float, sample: pd.DataFrame) -> None:
-    """Write a bisecting tree fitted by Spark (leaves numbered as Spark did, ``sizes`` per
-    leaf, its training ``cost``) into the model, the leaves renumbered by size, largest
+def with_tree(model: SegmentModel, centers: np.ndarray, children: np.ndarray,
+              leaf: np.ndarray, sizes: np.ndarray, cost: float) -> Any:
+    """A copy of the model's bisecting segmenter with the tree Spark fitted (leaves numbered
+    as Spark did, ``sizes`` per leaf, its training ``cost``), renumbered by size, largest
     first."""
-    seg = model.segmenter_
+    seg = copy.deepcopy(model.segmenter_)
     seg.set_tree(centers, children, leaf)
     seg.renumber(sizes)
     seg.inertia_ = float(cost)
-    _refresh(model, sample)
+    return seg
 
 
-def set_mixture(model: SegmentModel, weights: np.ndarray, means: np.ndarray,
-                covariances: np.ndarray, precisions_cholesky: np.ndarray,
-                sample: pd.DataFrame) -> None:
-    """Write a full-covariance Gaussian mixture (in segment order) into the model."""
-    seg = model.segmenter_
+def with_mixture(model: SegmentModel, weights: np.ndarray, means: np.ndarray,
+                 covariances: np.ndarray, precisions_cholesky: np.ndarray) -> Any:
+    """A copy of the model's Gaussian mixture with a full-covariance fit (segment order)."""
+    seg = copy.deepcopy(model.segmenter_)
     seg.weights_, seg.means_ = np.asarray(weights), np.asarray(means)
     seg.covariances_ = np.asarray(covariances)
     seg.precisions_cholesky_ = np.asarray(precisions_cholesky)
     seg.covariance_type_ = "full"
     seg.converged_ = True
-    _refresh(model, sample)
+    return seg
 
 
-def set_levels(model: SegmentModel, centers: np.ndarray, far_distance: np.ndarray,
-               persona_to_broad: dict[int, int]) -> None:
-    """Write refined persona levels (centres in persona order, far limits, persona ->
-    broad) into the model's levels.json state; the sizes follow once everyone is placed."""
-    levels = dict(model.levels_)
+def with_levels(model: SegmentModel, centers: np.ndarray, far_distance: np.ndarray,
+                persona_to_broad: dict[int, int]) -> dict[str, Any]:
+    """The model's levels.json state with refined persona levels (centres in persona order,
+    far limits, persona -> broad); the sizes follow once everyone is placed."""
+    levels = dict(model.levels_ or {})
     levels["centers"] = np.asarray(centers, dtype=float).round(6).tolist()
     levels["far_distance"] = [None if not np.isfinite(v) else round(float(v), 6)
                               for v in far_distance]
     levels["persona_to_broad"] = {str(k): int(v) for k, v in persona_to_broad.items()}
-    model.levels_ = levels
-
-
-def _refresh(model: SegmentModel, sample: pd.DataFrame) -> None:
-    seg = model.segmenter_
-    X = model.transform(sample)
-    model.labels_ = seg.predict(X)
-    distances = seg.distance(X[:NOVELTY_ROWS])
-    model.novelty_threshold_ = float(np.quantile(distances, NOVELTY_QUANTILE)
-                                     * NOVELTY_MARGIN) if len(distances) else np.inf
+    return levels
 
 
 def user_columns(model: SegmentModel, frame: pd.DataFrame, id_column: str
                  ) -> dict[str, np.ndarray]:
-    """segment, then the columns the embedded run writes beside it into users_segmented
-    (the persona levels' broad_segment, natural_segment and detailed_segment;
-    ``pipeline.algorithm_outputs``:
-    probability..., novel, level_...; the RFM map's rfm_score and rfm_segment), from the
-    stable model surface: a loaded model has no fit-time attributes."""
-    seg = model.segmenter_
-    X = model.transform(frame)
-    natural = np.asarray(seg.predict(X), dtype=np.int32)
-    columns: dict[str, np.ndarray] = {"segment": natural}
-    if getattr(model, "levels_", None) is not None:
-        placed = assign_levels(X, model.levels_)
-        columns = {"segment": np.asarray(placed["persona"], dtype=np.int32),
-                   "broad_segment": np.asarray(placed["broad"], dtype=np.int32),
-                   "natural_segment": natural}
-        detailed = assign_detailed(X, placed["persona"], model.levels_)
-        if detailed is not None:
-            columns["detailed_segment"] = detailed
-    if hasattr(seg, "predict_proba"):
-        columns.update(memberships_summary(np.asarray(seg.predict_proba(X)),
-                                           seg.mixed_threshold))
-    columns["novel"] = np.asarray(seg.distance(X) > model.novelty_threshold_)
-    if hasattr(seg, "predict_levels"):
-        levels = np.asarray(seg.predict_levels(X))
-        for j in range(levels.shape[1]):
-            columns[f"level_{j + 1}"] = levels[:, j]
-    if getattr(model, "rfm_", None) is not None:
-        scores = score_rfm(frame, RFMCuts.from_dict(model.rfm_))
-        columns["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
-        columns["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
-    return columns
+    """segment, then the columns the embedded run writes beside it into users_segmented:
+    ``SegmentModel.assign``, the one assignment (names are not part of users_segmented)."""
+    assigned = model.assign(frame)
+    return {str(c): assigned[c].to_numpy() for c in assigned.columns if c != "persona"}
 
 
 def model_files(model: SegmentModel, folder: Path) -> dict[str, bytes]:

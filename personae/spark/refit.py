@@ -19,6 +19,8 @@ import pandas as pd
 from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 
+from personae.cluster.levels import LevelRules, far_cap, far_limits, widened
+from personae.cluster.levels.rules import DEFAULT_RULES
 from personae.spark import adapter
 from personae.spark.cluster import lloyd
 from personae.spark.profiles import EXACT_MEDIAN_USERS, MEDIAN_ACCURACY
@@ -149,11 +151,12 @@ class Levels:
 
 
 def refine_levels(vectors: Any, levels: dict[str, Any], X_sample: np.ndarray, n_users: int,
-                  *, max_iter: int, tol: float) -> Levels:
+                  *, max_iter: int, tol: float, rules: LevelRules = DEFAULT_RULES) -> Levels:
     """Persona centres from the sample's levels refined by Lloyd passes over everyone; each
-    persona's far limit (Q3 + FAR_IQR x IQR of its users' distance to its centre, the
-    embedded rule) from every user; the broad level re-cut from the refined centres weighted
-    by every user (its 2-or-3 choice by silhouette on the sample)."""
+    persona's far limit from every user by the embedded edge rule (``far_limits`` on each
+    persona's count, quartiles and mean distance; at most ``far_cap`` users far, the limits
+    then ``widened`` to the users kept in); the broad level re-cut from the refined centres
+    weighted by every user (its 2-or-3 choice by silhouette on the sample)."""
     from pyspark.sql import functions as F
 
     start = np.asarray(levels["centers"], dtype=np.float64)
@@ -174,16 +177,19 @@ def refine_levels(vectors: Any, levels: dict[str, Any], X_sample: np.ndarray, n_
     quartiles = (F.percentile("d", [0.25, 0.75]) if exact else
                  F.percentile_approx("d", [0.25, 0.75], MEDIAN_ACCURACY))
     rows = vectors.mapInPandas(distances, schema="g int, d double").groupBy("g").agg(
-        F.count(F.lit(1)).alias("n"), quartiles.alias("q")).collect()
-    far = np.full(k, np.inf)
+        F.count(F.lit(1)).alias("n"), F.mean("d").alias("mean"),
+        quartiles.alias("q")).collect()
+    count, q1, q3, mean = (np.zeros(k) for _ in range(4))
     for row in rows:
-        if row["n"] >= 4:  # the embedded rule: no limit for a group of under 4 users
-            q1, q3 = (float(v) for v in row["q"])
-            far[row["g"]] = q3 + adapter.FAR_IQR * max(q3 - q1, 1e-9)
+        g = row["g"]
+        count[g], mean[g] = row["n"], row["mean"]
+        q1[g], q3[g] = (float(v) for v in row["q"])
+    far = far_limits(count, q1, q3, mean, rules)
+    far = _capped(vectors, distances, far, int(count.sum()), rules, exact)
     placed = adapter.assign_levels(X_sample, {"centers": centers, "far_distance": [
         None if not np.isfinite(v) else float(v) for v in far],
         "persona_to_broad": {str(p): 0 for p in range(k)}})
-    idx = np.arange(min(len(X_sample), adapter.LEVELS_SAMPLE))
+    idx = np.arange(min(len(X_sample), rules.sample))
     to_broad = adapter.broad_groups(X_sample.astype(np.float32), placed["persona"], centers,
                                     refined.sizes, idx)
     rule = ("exact (Spark percentile)" if exact else
@@ -191,6 +197,34 @@ def refine_levels(vectors: Any, levels: dict[str, Any], X_sample: np.ndarray, n_
     return Levels(centers=centers, far_distance=far, persona_to_broad=to_broad,
                   sizes=refined.sizes, iterations=refined.iterations,
                   converged=refined.converged, quantiles=rule)
+
+
+def _capped(vectors: Any, distances: Any, limits: np.ndarray, n_users: int,
+            rules: LevelRules, exact: bool) -> np.ndarray:
+    """The limits after the edge rule's cap: when more than ``far_cap`` users lie beyond
+    their limit, the farthest (by distance over limit) stay far and each limit moves out to
+    the farthest user its group keeps in, as the embedded rule does; the cut-off ratio is
+    Spark's percentile (approximate above ``EXACT_MEDIAN_USERS``; the embedded rule takes
+    exactly ``far_cap`` users)."""
+    from pyspark.sql import functions as F
+
+    cap = far_cap(n_users, rules)
+    ratio = F.col("d") / F.element_at(F.array(*[F.lit(float(v)) for v in limits]),
+                                      F.col("g") + 1)
+    placed = vectors.mapInPandas(distances, schema="g int, d double").withColumn("r", ratio)
+    beyond = placed.filter(F.col("r") > 1.0).count()
+    if beyond <= cap:
+        return limits
+    share = 1.0 - cap / n_users
+    cut = F.percentile("r", share) if exact else \
+        F.percentile_approx("r", share, MEDIAN_ACCURACY)
+    threshold = float(placed.agg(cut.alias("t")).collect()[0]["t"])
+    near_max = np.full(len(limits), np.nan)
+    for row in placed.filter(F.col("r") <= threshold).groupBy("g").agg(
+            F.max("d").alias("d")).collect():
+        near_max[row["g"]] = row["d"]
+    logger.info("far users capped at %d of %d (%d beyond their limit)", cap, n_users, beyond)
+    return widened(limits, near_max)
 
 
 def renumbering(before: np.ndarray, after: np.ndarray) -> dict[int, int]:

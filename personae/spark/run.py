@@ -22,8 +22,9 @@
      distance, the broad level re-cut from the refined centres (``refit.refine_levels``);
      the detailed level keeps the sample's centres.
 
-   What was fitted is written back into the embedded model, so ``SegmentModel.predict``
-   gives every user the label Spark wrote.
+   What was fitted becomes a refitted copy of the embedded model
+   (``SegmentModel.refitted``), so ``SegmentModel.assign`` gives every user the label Spark
+   wrote.
 4. Label everyone with that model on the executors and write the run folder:
    users_segmented (streamed, never collected), memberships (gmm), segment_profiles and
    personas (from every user, Spark aggregations), k_selection, model/, run.json; from an
@@ -199,17 +200,19 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
     seg = model.segmenter_
     with spark_errors(source):
         started = clock.perf_counter()
-        info, levels_info = _full_fit(model, users, sample, work, id_column, n_users, refine,
-                                      max_iter, tol, int(options.get("random_state", 0)))
-        model.n_users_ = n_users
-        renumbered = refit.renumbering(fitted.labels, model.predict(sample))
-        if getattr(model, "levels_", None) is not None:  # natural segment -> its persona
+        model, info, levels_info = _full_fit(model, users, sample, work, id_column, n_users,
+                                             refine, max_iter, tol,
+                                             int(options.get("random_state", 0)))
+        renumbered = refit.renumbering(fitted.labels, model.labels_)
+        levels = None
+        if model.levels_ is not None:  # natural segment -> its persona
             natural = refit.renumbering(fitted.extra["user_columns"]["natural_segment"],
-                                        model.predict_natural(sample))
-            model.levels_ = {**model.levels_, "base_to_persona": {
+                                        model.assignments_["natural_segment"].to_numpy())
+            levels = {**model.levels_, "base_to_persona": {
                 str(natural.get(int(base), int(base))): {
                     **target, "persona": renumbered.get(target["persona"], target["persona"])}
                 for base, target in model.levels_["base_to_persona"].items()}}
+        model = model.refitted(sample, levels=levels, n_users=n_users)
         info["renumbered_from_sample"] = {str(k): v for k, v in renumbered.items()}
         timings["fit"] = clock.perf_counter() - started
 
@@ -221,10 +224,12 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
             .persist(StorageLevel.MEMORY_AND_DISK)
         counts = _counts(labelled, "segment")
         novel = labelled.where("novel").count() if "novel" in labelled.columns else 0
-        if levels_info is not None:
-            model.levels_ = {**model.levels_, "edge_users": counts.get(adapter.NOISE, 0), "sizes": {
-                "broad": _keyed(_counts(labelled, "broad_segment")), "persona": _keyed(counts),
-                "detailed": _keyed(_counts(labelled, "detailed_segment"))}}
+        if levels_info is not None:  # the levels' sizes, counted over everyone
+            model = model.refitted(sample, levels={
+                **model.levels_, "edge_users": counts.get(adapter.NOISE, 0), "sizes": {
+                    "broad": _keyed(_counts(labelled, "broad_segment")),
+                    "persona": _keyed(counts),
+                    "detailed": _keyed(_counts(labelled, "detailed_segment"))}})
         timings["assign"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
@@ -264,27 +269,30 @@ def _keyed(counts: dict[int, int]) -> dict[str, int]:
 
 def _full_fit(model: Any, users: Any, sample: pd.DataFrame, work: Path, id_column: str,
               n_users: int, refine: str, max_iter: int, tol: float, seed: int
-              ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Refit the sample's model over everyone where Spark can (the model is changed in
-    place); what was done and why, for run.json, and the persona levels' refinement."""
+              ) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
+    """The sample's model refitted over everyone where Spark can (a new model: the
+    sample's is left as it was); what was done and why, for run.json, and the persona
+    levels' refinement."""
     from pyspark import StorageLevel
 
     if n_users <= len(sample):
-        return {"method": "none", "why": "the sample is every user: its fit is final"}, None
+        return model, {"method": "none", "why": "the sample is every user: its fit is final"}, \
+            None
     if refine == "none":
-        return {"method": "none", "why": "refine='none': the sample fit is kept; everyone "
-                "assigned by the saved model"}, None
+        return model, {"method": "none", "why": "refine='none': the sample fit is kept; "
+                       "everyone assigned by the saved model"}, None
     vectors = cluster.scaled_vectors(users, adapter.model_files(model, work / "sample_model"),
                                      id_column).persist(StorageLevel.MEMORY_AND_DISK)
     X = model.transform(sample)
     try:
-        info = _refit_segmenter(model, vectors, X, sample, refine, max_iter, tol, seed, work)
-        levels_info = None
-        if getattr(model, "levels_", None) is not None and model.levels_["n_personas"] > 1:
+        segmenter, info = _refit_segmenter(model, vectors, X, refine, max_iter, tol, seed,
+                                           work)
+        levels, levels_info = None, None
+        if model.levels_ is not None and model.levels_["n_personas"] > 1:
             refined = refit.refine_levels(vectors, model.levels_, X, n_users,
                                           max_iter=max_iter, tol=tol)
-            adapter.set_levels(model, refined.centers, refined.far_distance,
-                               refined.persona_to_broad)
+            levels = adapter.with_levels(model, refined.centers, refined.far_distance,
+                                         refined.persona_to_broad)
             levels_info = {"iterations": refined.iterations, "converged": refined.converged,
                            "far_limit_quartiles": refined.quantiles,
                            "why": "persona levels chosen on the sample by the embedded rules; "
@@ -293,12 +301,14 @@ def _full_fit(model: Any, users: Any, sample: pd.DataFrame, work: Path, id_colum
                                   "level re-cut by Ward on the refined centres"}
     finally:
         vectors.unpersist()
-    return info, levels_info
+    if segmenter is not None or levels is not None:
+        model = model.refitted(sample, segmenter=segmenter, levels=levels)
+    return model, info, levels_info
 
 
-def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFrame,
-                     refine: str, max_iter: int, tol: float, seed: int, work: Path
-                     ) -> dict[str, Any]:
+def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, refine: str, max_iter: int,
+                     tol: float, seed: int, work: Path) -> tuple[Any, dict[str, Any]]:
+    """The model's segmenter refitted over everyone (None where it is kept), and why."""
     seg = model.segmenter_
     k = int(model.segmenter_.n_segments_)
     if seg.name in adapter.CENTROID_ALGORITHMS:
@@ -308,8 +318,8 @@ def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFra
                                     max_iter=max_iter, tol=tol)
         else:
             refined = cluster.spark_kmeans(vectors, k, seed=seed, max_iter=max_iter, tol=tol)
-        adapter.set_centers(model, refined.centers, refined.inertia, sample)
-        return {"method": refined.method, "iterations": refined.iterations,
+        return adapter.with_centers(model, refined.centers, refined.inertia), {
+                "method": refined.method, "iterations": refined.iterations,
                 "converged": refined.converged, "inertia_all_users": refined.inertia,
                 "centroid_shift": list(refined.shift_history),
                 "why": ("Lloyd passes over all users from the sample's centroids"
@@ -317,9 +327,9 @@ def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFra
                         "pyspark.ml KMeans (k-means||) over all users, K from the sample")}
     if seg.name == "bisecting" and refine == "pyspark.ml":
         tree = refit.spark_bisecting(vectors, k, work, seed=seed, max_iter=max_iter)
-        adapter.set_tree(model, tree.centers, tree.children, tree.leaf, tree.sizes,
-                         tree.cost, sample)
-        return {"method": "pyspark.ml BisectingKMeans", "leaves": int(len(tree.sizes)),
+        return adapter.with_tree(model, tree.centers, tree.children, tree.leaf, tree.sizes,
+                                 tree.cost), {
+                "method": "pyspark.ml BisectingKMeans", "leaves": int(len(tree.sizes)),
                 "cost_all_users": tree.cost, "walk_agreement": tree.walk_agreement,
                 "walk_checked_users": tree.checked_users,
                 "why": "pyspark.ml BisectingKMeans over all users, K from the sample; its tree "
@@ -329,22 +339,22 @@ def _refit_segmenter(model: Any, vectors: Any, X: np.ndarray, sample: pd.DataFra
     if seg.name == "gmm":
         cov = seg.covariance_type_
         if refine != "pyspark.ml" or cov != "full":
-            return {"method": "none", "why": (
+            return None, {"method": "none", "why": (
                 f"pyspark.ml GaussianMixture fits full covariances only; the sample's '{cov}' "
                 "mixture is kept" if cov != "full" else "refine='lloyd' applies to K-means; "
                 "the sample's mixture is kept") + "; everyone assigned by its posterior"}
         try:
             mixture = refit.spark_mixture(vectors, k, seed=seed, n_init=int(seg.n_init))
         except np.linalg.LinAlgError:
-            return {"method": "none", "why": "pyspark.ml GaussianMixture gave a singular "
+            return None, {"method": "none", "why": "pyspark.ml GaussianMixture gave a singular "
                     "covariance; the sample's mixture is kept"}
-        adapter.set_mixture(model, mixture.weights, mixture.means, mixture.covariances,
-                            mixture.precisions_cholesky, sample)
-        return {"method": "pyspark.ml GaussianMixture", "iterations": mixture.iterations,
+        return adapter.with_mixture(model, mixture.weights, mixture.means,
+                                    mixture.covariances, mixture.precisions_cholesky), {
+                "method": "pyspark.ml GaussianMixture", "iterations": mixture.iterations,
                 "starts": mixture.starts,
                 "log_likelihood_all_users": mixture.log_likelihood,
                 "why": f"pyspark.ml GaussianMixture (full covariances, best of {mixture.starts} "
                        "starts) over all users, K and the covariance type from the sample"}
-    return {"method": "none", "why": f"{seg.name} fitted on the sample (as the embedded engine "
-            "fits it); everyone else assigned by its nearest rule (SegmentModel.predict on the "
-            "executors)"}
+    return None, {"method": "none", "why": f"{seg.name} fitted on the sample (as the embedded "
+                  "engine fits it); everyone else assigned by its nearest rule "
+                  "(SegmentModel.assign on the executors)"}

@@ -78,7 +78,10 @@ def _candidates(rows: list[tuple[str, int, float, float]]) -> pd.DataFrame:
 
 
 def test_density_segments_clearly_separated_by_valleys_win_among_equals() -> None:
-    from personae.cluster.auto import BIC_SLACK, DBCV_LEAD, _decide
+    from personae.cluster.auto import _decide
+    from personae.cluster.auto_rules import AutoRules
+
+    BIC_SLACK, DBCV_LEAD = AutoRules().bic_slack, AutoRules().dbcv_lead
 
     # sipu/aggregation's case: equally supported by the BIC, mean shift has fewer segments
     # but merges groups that DBSCAN separates along sparse valleys
@@ -128,3 +131,70 @@ def test_model_parameter_errors() -> None:
     with pytest.raises(ConfigError, match="predict_proba needs soft segments"):
         SegmentModel(algorithm="hierarchical", k=3, stability=False).fit(frame) \
             .predict_proba(frame)
+
+
+def _failing(monkeypatch: pytest.MonkeyPatch, name: str, error: Exception) -> None:
+    """Make candidate ``name`` raise ``error`` when fitted (the others run as they do)."""
+    import personae.cluster.auto as auto
+
+    real = auto.make_segmenter
+
+    def make(algorithm: str, **params: object) -> object:
+        if algorithm == name:
+            raise error
+        return real(algorithm, **params)
+
+    monkeypatch.setattr(auto, "make_segmenter", make)
+
+
+def test_a_candidate_that_raises_a_bug_is_recorded_with_its_error_and_a_warning(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    _failing(monkeypatch, "gmm", KeyError("covariance_type"))
+    X, _ = blobs(n=600, k=3, seed=3, std=1.0)
+    with caplog.at_level("WARNING", logger="personae.cluster.auto"):
+        choice = choose_algorithm(X, candidates=("kmeans", "gmm"), k_range=(2, 5), n_jobs=1)
+    table = choice.table.set_index("algorithm")
+    assert table.loc["gmm", "error"] == "KeyError: 'covariance_type'"
+    assert table.loc["gmm", "note"] == "error (see the error column)"
+    assert not table.loc["gmm", "eligible"] and table.loc["kmeans", "error"] == ""
+    assert choice.name == "kmeans"
+    assert [r.getMessage() for r in caplog.records] == [
+        "auto: gmm raised an error on the sample, left out: KeyError: 'covariance_type'"]
+
+
+def test_a_numerical_failure_makes_a_candidate_ineligible_without_an_error(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    _failing(monkeypatch, "gmm", np.linalg.LinAlgError("Singular matrix"))
+    X, _ = blobs(n=600, k=3, seed=3, std=1.0)
+    with caplog.at_level("WARNING", logger="personae.cluster.auto"):
+        choice = choose_algorithm(X, candidates=("kmeans", "gmm"), k_range=(2, 5), n_jobs=1)
+    gmm = choice.table.set_index("algorithm").loc["gmm"]
+    assert (gmm["eligible"], gmm["error"]) == (False, "")
+    assert gmm["note"] == "numerical failure: Singular matrix"
+    assert not caplog.records
+
+
+def test_the_error_column_reaches_algorithm_selection_csv(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import personae.cluster.auto as auto
+
+    _failing(monkeypatch, "meanshift", TypeError("unexpected keyword 'bandwith'"))
+    monkeypatch.setattr(auto, "cpu_count", lambda: 1)  # the patch lives in this process only
+    frame, _ = users(n=600, k=3, seed=3)
+    segment(frame, k_range=(2, 5), stability=False).save(tmp_path / "run")
+    table = pd.read_csv(tmp_path / "run" / "algorithm_selection.csv",
+                        keep_default_na=False).set_index("algorithm")
+    assert table.loc["meanshift", "error"] == "TypeError: unexpected keyword 'bandwith'"
+    assert (table.drop(index="meanshift")["error"] == "").all()
+
+
+def test_repeated_users_do_not_make_a_density_segment_read_hollow() -> None:
+    # every user 25 times, the copies apart by float noise: their member spacing was ~1e-6,
+    # and hdbscan's blob read as "hollow" (its centre 158,298 member spacings away)
+    rng = np.random.default_rng(0)
+    X, _ = blobs(n=90, k=3, seed=3, std=1.0)
+    X = np.repeat(X, 25, axis=0)
+    X = (X + rng.normal(size=X.shape) * 1e-6).astype(np.float32)
+    choice = choose_algorithm(X, candidates=("kmeans", "hdbscan"), k_range=(2, 5), n_jobs=1)
+    assert choice.table["hollowness"].max() < 1.5
+    assert "hollow" not in choice.why

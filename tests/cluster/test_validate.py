@@ -82,6 +82,19 @@ def test_hollowness_tells_a_ring_from_a_blob() -> None:
     assert hollowness(blob, labels) < 1.2
 
 
+def test_hollowness_of_repeated_users_is_that_of_the_users_once() -> None:
+    # each user 25 times: the copies exactly equal, or apart by float noise (their spacing
+    # of ~1e-6 once read as a centre 158,298 member spacings away)
+    blob, labels = blobs(k=3)
+    once = hollowness(blob, labels)
+    repeated, repeated_labels = np.repeat(blob, 25, axis=0), np.repeat(labels, 25)
+    noisy = repeated + np.random.default_rng(0).normal(size=repeated.shape) * 1e-6
+    assert hollowness(repeated, repeated_labels) == pytest.approx(once, rel=1e-6)
+    assert hollowness(noisy, repeated_labels) == pytest.approx(once, rel=0.1)
+    ring, ring_labels = rings()
+    assert hollowness(np.repeat(ring, 3, axis=0), np.repeat(ring_labels, 3)) > 3
+
+
 def test_gaussian_bic_reads_overlapping_groups_as_a_mixture() -> None:
     # three Gaussians that overlap: a hard-assignment likelihood favours merging two of
     # them, and so does the K-means vote (K=2); the mixture BIC keeps all three

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import shutil
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personae import pipeline
 from personae.features.semantics import Semantics
-from personae.model import SegmentModel
 from personae.pipeline import segment
 from personae.report import write_report
 
@@ -53,11 +49,7 @@ def three_groups(n: int = 900, seed: int = 0) -> pd.DataFrame:
 
 def kmeans_run(frame: pd.DataFrame, k: int = 3) -> Any:
     """segment() with K-means and a fixed K: the report tests need a run, not a search."""
-    if "algorithm" in inspect.signature(segment).parameters:
-        return segment(frame, k=k, algorithm="kmeans", random_state=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "SegmentModel", partial(SegmentModel, algorithm="kmeans"))
-        return segment(frame, k=k, random_state=0)
+    return segment(frame, k=k, algorithm="kmeans", random_state=0)
 
 
 @pytest.fixture(scope="session")

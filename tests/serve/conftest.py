@@ -61,7 +61,8 @@ def planted_users(n: int = 600, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def users_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     frame = planted_users()
-    model = SegmentModel(k=3, categorical=["region"], stability=False).fit(frame)
+    model = SegmentModel(algorithm="kmeans",
+                         k=3, categorical=["region"], stability=False).fit(frame)
     folder = tmp_path_factory.mktemp("users") / "model"
     model.save(folder)
     return folder, frame

@@ -12,7 +12,7 @@ from personae.serve.holder import ModelHolder
 def test_symlink_swap_and_broken_folder(users_model, tmp_path):
     folder, frame = users_model
     shutil.copytree(folder, tmp_path / "v1")
-    SegmentModel(k=2, stability=False).fit(frame).save(tmp_path / "v2")
+    SegmentModel(algorithm="kmeans", k=2, stability=False).fit(frame).save(tmp_path / "v2")
     (tmp_path / "live").symlink_to(tmp_path / "v1")
     outcomes: list[str] = []
     holder = ModelHolder(tmp_path / "live", interval=0, on_reload=outcomes.append)

@@ -21,7 +21,8 @@ def retail_run(tmp_path_factory):
         pytest.skip(f"real data not found at {RETAIL} (expects ../shared beside the repo)")
     events = pd.read_parquet(RETAIL).iloc[:30_000]
     features = from_events(events)
-    model = SegmentModel(k=3, id_column="user_id", stability=False).fit(features.frame)
+    model = SegmentModel(algorithm="kmeans",
+                         k=3, id_column="user_id", stability=False).fit(features.frame)
     run_dir = tmp_path_factory.mktemp("retail") / "run"
     model.save(run_dir / "model")
     users = features.frame.assign(segment=model.labels_)

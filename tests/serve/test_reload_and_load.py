@@ -50,7 +50,8 @@ def test_a_new_model_folder_is_picked_up_without_dropping_requests(serve_model, 
     (live / "model.json").write_text("{ half written")  # a broken folder: the old model stays
     time.sleep(0.3)
     assert hashes[-1] == before
-    SegmentModel(k=2, stability=False).fit(frame).save(live)  # staged, renamed into place
+    SegmentModel(algorithm="kmeans",
+                 k=2, stability=False).fit(frame).save(live)  # staged, renamed into place
     deadline = time.monotonic() + 10
     while hashes[-1] == before and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -213,3 +213,25 @@ def test_renumbering_follows_the_sample_users() -> None:
     after = np.array([2, 2, 1, 0, 0, 1, 1, 1, 1, 0])
     assert renumbering(before, after) == {0: 2, 1: 0, 2: 1}
     assert renumbering(np.array([-1, -1]), np.array([0, 1])) == {}
+
+
+def test_spark_far_limits_are_the_embedded_edge_rule_with_its_cap(spark) -> None:
+    """Spark's refit calls the embedded edge rule: far users capped at 2% of users (here
+    5% lie far), each limit moved out to the farthest user its persona keeps in."""
+    from personae.cluster.levels import LevelRules, far_users
+    from personae.spark.refit import refine_levels
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0]])
+    X = np.vstack([rng.normal(centres[0], 0.5, size=(475, 2)),
+                   rng.normal(centres[1], 0.5, size=(475, 2)),
+                   centres[0] + rng.uniform(3, 4, size=(50, 1)) * [[0.0, 1.0]]])
+    vectors = spark.createDataFrame(pd.DataFrame({"x": [row.tolist() for row in X]}))
+    levels = {"centers": centres.tolist(), "persona_to_broad": {"0": 0, "1": 1}}
+    refined = refine_levels(vectors, levels, X, len(X), max_iter=20, tol=1e-6)
+    labels = np.argmin(((X[:, None] - refined.centers[None]) ** 2).sum(axis=2), axis=1)
+    dist = np.linalg.norm(X - refined.centers[labels], axis=1)
+    far, limits = far_users(dist, labels, 2, LevelRules())
+    assert far.sum() == 20  # the cap: 2% of 1,000 users
+    assert refined.far_distance == pytest.approx(limits, rel=1e-6)
+

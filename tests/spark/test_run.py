@@ -303,3 +303,20 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         assigned.append(pd.read_parquet(target))
     pd.testing.assert_frame_equal(assigned[1], assigned[0])
+
+
+def test_a_spark_fitted_persona_level_run_assigns_as_the_saved_model(spark, blobs_path,
+                                                                     tmp_path: Path) -> None:
+    """One assignment: Spark's executors label everyone through SegmentModel.assign, so the
+    saved model gives every user every label Spark wrote (edge users included)."""
+    frame = blobs_path[1]
+    out = _spark_run(spark, str(blobs_path[0]), tmp_path / "run", sample_users=SAMPLE).out
+    users = pd.read_parquet(out / "users_segmented.parquet")
+    assert {"broad_segment", "natural_segment"} <= set(users.columns)
+    inputs = frame.set_index("user_id").loc[users["user_id"]].reset_index()
+    assigned = SegmentModel.load(out / "model").assign(inputs)
+    for column in ("segment", "broad_segment", "natural_segment", "detailed_segment",
+                   "novel"):
+        if column in users.columns:
+            assert np.array_equal(assigned[column].to_numpy(), users[column].to_numpy()), \
+                column
