@@ -12,7 +12,7 @@ import pandas as pd
 
 from personae.cluster._base import MIN_SEGMENT_USERS
 from personae.cluster.algorithms import algorithm_class
-from personae.cluster.auto import AUTO_ROWS, CANDIDATES, AlgorithmChoice, candidates_for
+from personae.cluster.auto import CANDIDATES, AlgorithmChoice, candidates_for
 from personae.cluster.auto import choose_algorithm as compare_algorithms
 from personae.config import SegmentSettings
 from personae.errors import DataError
@@ -56,7 +56,7 @@ def k_candidates(k: int | str, k_range: tuple[int, int], n_users: int, source: s
 def choose(cfg: SegmentSettings, X: np.ndarray, order: np.ndarray, k_values: list[int],
            preprocessor: Any) -> tuple[str, dict[str, Any], AlgorithmChoice | None]:
     """The algorithm and its parameters: as given, or compared by ``auto`` on the first
-    ``AUTO_ROWS`` users of ``order`` (then also what the comparison found)."""
+    ``cfg.auto.rows`` users of ``order`` (then also what the comparison found)."""
     n_clusters = k_values[0] if isinstance(cfg.k, int) else None
     k_range = (k_values[0], k_values[-1])
     blocks = categorical_blocks(preprocessor)
@@ -68,9 +68,9 @@ def choose(cfg: SegmentSettings, X: np.ndarray, order: np.ndarray, k_values: lis
         share = len(preprocessor.categorical_) / max(preprocessor.n_features_in_, 1)
         candidates = candidates_for(share) if blocks else CANDIDATES
         log.info("choosing among %s on %d users", ", ".join(candidates),
-                 min(len(order), AUTO_ROWS))
+                 min(len(order), cfg.auto.rows))
         choice = compare_algorithms(
-            X[order[:AUTO_ROWS]], candidates=candidates, k_range=k_range,
+            X[order[:cfg.auto.rows]], candidates=candidates, k_range=k_range,
             n_clusters=n_clusters, extra=extra, random_state=cfg.random_state,
             numeric_columns=np.arange(len(preprocessor.numeric_)), rules=cfg.auto)
         name = choice.name

@@ -1,22 +1,38 @@
 """RunConfig: every setting of a run, validated once, written verbatim into run.json.
 
     input:         what is read (a user table, or an event log and its column mapping)
-    segmentation:  how users are cleaned and segmented (what SegmentModel needs)
+    segmentation:  how users are cleaned and segmented (what SegmentModel needs), the sample
+                   sizes of its checks and the novelty rule included
     report:        how the run is described (semantics file, map of users)
+    engine:        where the heavy passes run (embedded, or Spark with its master and conf)
 
 ``personae run --config run.yaml`` reads the same document that run.json's ``config`` block
-holds, so a run can be reproduced from its own record.
+holds, so a run can be reproduced from its own record, on the engine it ran on.
+
+Every setting is a field with its default and a description; scripts/settings_table.py renders
+them (the README's settings tables are its output, tested equal). Settings are checked here
+and only here: :func:`build` turns pydantic's errors into one line naming the setting, or the
+command-line flag that gave it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from personae.cluster.auto_rules import AutoRules
 from personae.cluster.levels.rules import LevelRules
@@ -36,20 +52,30 @@ class _Frozen(BaseModel):
 class EventsConfig(_Frozen):
     """How an event log becomes per-user features (``personae.features.events``)."""
 
-    mapping: dict[str, str] = {}
-    table: str | None = None
-    time_format: str | None = None
-    reference_date: str | None = None
-    session_gap_minutes: float = 30
-    top_event_types: int = 8
-    keep_duplicates: bool = False
-    on_bad_rows: Literal["error", "skip"] = "error"
-    memory_limit: str | None = None
-    threads: int | None = None
-    # Early assignment: windows of each user's first N days (personae.serve.early). Here,
-    # not under segmentation, because it exists only with an event log and its windows are
-    # computed with this log's mapping and options.
-    early_days: list[int] | None = None
+    mapping: dict[str, str] = Field(default={}, description=(
+        "role -> column of the log (user, time, event, value, quantity, price, session, "
+        "item, category, order, position); roles left out are detected by name"))
+    table: str | None = Field(default=None, description=(
+        "the table, when the log is a DuckDB database"))
+    time_format: str | None = Field(default=None, description=(
+        "strptime format of text times, e.g. '%d/%m/%Y %H:%M' (default: detected)"))
+    reference_date: str | None = Field(default=None, description=(
+        "the date recency and tenure count to (default: the midnight after the last event)"))
+    session_gap_minutes: float = Field(default=30, description=(
+        "minutes of inactivity that end a session"))
+    top_event_types: int = Field(default=8, description=(
+        "event types with their own share column; the rest are 'other'"))
+    keep_duplicates: bool = Field(default=False, description=(
+        "keep identical rows as separate events (default: count and drop them)"))
+    on_bad_rows: Literal["error", "skip"] = Field(default="error", description=(
+        "rows whose time or number does not parse: refuse the log, or drop and count them"))
+    memory_limit: str | None = Field(default=None, description=(
+        "DuckDB memory limit, e.g. 4GB (default: half the RAM)"))
+    threads: int | None = Field(default=None, description="DuckDB threads (default: all cores)")
+    # Early assignment (personae.serve.early). Here, not under segmentation, because it exists
+    # only with an event log and its windows are computed with this log's mapping and options.
+    early_days: list[int] | None = Field(default=None, description=(
+        "also learn each user's segment from their first N days (k-NN), e.g. [7, 14, 30]"))
 
     @field_validator("early_days")
     @classmethod
@@ -65,7 +91,8 @@ class EventsConfig(_Frozen):
     def _known_roles(cls, mapping: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(mapping) - set(EVENT_ROLES))
         if unknown:
-            raise ValueError(f"unknown roles {unknown}; roles are {', '.join(EVENT_ROLES)}")
+            raise ValueError(f"has unknown roles {unknown}; roles are "
+                             f"{', '.join(EVENT_ROLES)}")
         return mapping
 
     def from_events_kwargs(self) -> dict[str, Any]:
@@ -78,51 +105,108 @@ class SequencesConfig(_Frozen):
     """Segment by the order of what users do: token sequences -> embeddings
     (``personae.features.sequence_pipeline``)."""
 
-    embed: Literal["word2vec", "sentence"] = "word2vec"
-    representation: Literal["embedding", "hybrid"] = "embedding"
-    tokens: str = "event"
-    cache_dir: str | None = None
-    exact: bool = False  # Word2Vec on one thread: the seed reproduces the vectors exactly
+    embed: Literal["word2vec", "sentence"] = Field(default="word2vec", description=(
+        "how token sequences become vectors (sentence needs personae[sentence])"))
+    representation: Literal["embedding", "hybrid"] = Field(default="embedding", description=(
+        "segment on the vectors alone, or on the vectors with the event features"))
+    tokens: str = Field(default="event", description="token roles joined by +, e.g. event+category")
+    cache_dir: str | None = Field(default=None, description=(
+        "folder keeping trained embeddings by input hash"))
+    exact: bool = Field(default=False, description=(
+        "train Word2Vec on one thread, so the seed reproduces the vectors exactly"))
 
 
 class InputConfig(_Frozen):
-    path: str | None = None
-    events: EventsConfig | None = None  # None: the input is a user table
-    sequences: SequencesConfig | None = None  # with events: embeddings of their order
+    """What is read."""
+
+    path: str | None = Field(default=None, description=(
+        "the user table (CSV or Parquet), or the event log with events"))
+    events: EventsConfig | None = Field(default=None, description=(
+        "the input is an event log, read with these settings (absent: a user table)"))
+    sequences: SequencesConfig | None = Field(default=None, description=(
+        "with events: segment by embeddings of the order of what users do"))
+
+    @field_validator("sequences")
+    @classmethod
+    def _sequences_need_events(cls, sequences: SequencesConfig | None,
+                               info: ValidationInfo) -> SequencesConfig | None:
+        if sequences is not None and "events" in info.data and info.data["events"] is None:
+            raise ValueError("needs --events (an event log as INPUT; input.events)")
+        return sequences
 
     @model_validator(mode="after")
-    def _sequences_need_events(self) -> InputConfig:
-        if self.sequences is not None and self.events is None:
-            raise ValueError("sequence embeddings need an event log (input.events; --events)")
+    def _early_days_or_sequences(self) -> InputConfig:
         if self.sequences is not None and self.events is not None and self.events.early_days:
             raise ValueError("early assignment (events.early_days; --early-days) learns from "
                              "event features, not sequence embeddings; drop one of them")
         return self
 
 
+class SampleSizes(_Frozen):
+    """How many users each check of a run reads. Past these sizes an answer no longer moves
+    but its cost keeps growing (silhouette is O(n^2)); every sample is a prefix of one
+    id-hash order, so the same users are read whatever the row order."""
+
+    order: int = Field(default=200_000, ge=1, description=(
+        "users put in id-hash order; every sample below is a prefix of them"))
+    consistency: int = Field(default=100_000, ge=1, description=(
+        "users whose saved-model labels are checked against the fit's"))
+    stability: int = Field(default=3_000, ge=1, description=(
+        "users refitted on bootstrap resamples to measure stability (ARI)"))
+    reference: int = Field(default=1_000_000, ge=1, description=(
+        "users whose values give the monitoring reference's bins"))
+    novelty: int = Field(default=20_000, ge=1, description=(
+        "users whose distances to their segment set the novelty threshold"))
+
+
+class NoveltyRules(_Frozen):
+    """When a new user is novel: farther from its segment than nearly every training user."""
+
+    quantile: float = Field(default=0.999, gt=0, lt=1, description=(
+        "quantile of the training users' distances to their segment"))
+    margin: float = Field(default=1.5, ge=1, description=(
+        "a user is novel beyond quantile x margin"))
+
+
 class SegmentSettings(_Frozen):
     """Cleaning and segmentation: the settings a SegmentModel is fitted with."""
 
-    k: int | Literal["auto"] = "auto"
-    k_range: tuple[int, int] = (2, 10)
-    features: list[str] | None = None
-    categorical: list[str] | None = None
-    id_column: str | None = None
-    impute: Impute = "median"
-    log_transform: bool = True
-    scaler: Scaler = "standard"
-    algorithm: str = "auto"
-    params: dict[str, Any] | None = None
-    stability: bool = True
+    k: int | Literal["auto"] = Field(default="auto", description=(
+        "number of segments, or auto (the K vote over k_range)"))
+    k_range: tuple[int, int] = Field(default=(2, 10), description="the Ks searched by k auto")
+    features: list[str] | None = Field(default=None, description=(
+        "the columns to cluster on (default: every usable column)"))
+    categorical: list[str] | None = Field(default=None, description=(
+        "columns that are categories though written as numbers (region or plan codes)"))
+    id_column: str | None = Field(default=None, description=(
+        "the user id column (default: detected, user_id / customer_id / id; else row numbers)"))
+    impute: Impute = Field(default="median", description=(
+        "how missing values are filled (median: the mode for categories)"))
+    log_transform: bool = Field(default=True, description="log-transform heavily skewed counts")
+    scaler: Scaler = Field(default="standard", description="how numbers are scaled")
+    algorithm: str = Field(default="auto", description=(
+        "kmeans, minibatch, gmm, dbscan, hdbscan, hierarchical, meanshift, kprototypes, "
+        "bisecting, or auto (compare them on a sample, pick one)"))
+    params: dict[str, Any] | None = Field(default=None, description=(
+        "parameters of the named algorithm, e.g. {eps: 0.4} (default: automatic)"))
+    stability: bool = Field(default=True, description=(
+        "measure each segment's stability on bootstrap refits (unstable ones are flagged)"))
+    samples: SampleSizes = Field(default=SampleSizes(), description="sample sizes of the checks")
+    novelty: NoveltyRules = Field(default=NoveltyRules(), description="when a new user is novel")
     # segment = the persona level (3-8, or distinct groups as found), nested in a broad level;
     # None: on when the algorithm is auto, off when one is named (its own partition is asked for)
-    persona_levels: bool | None = None
-    # the classic RFM map beside the personas; None: for event logs with persona levels
-    # (the pipeline decides, it knows the input kind)
-    rfm: bool | None = None
-    levels: LevelRules = LevelRules()  # the persona-level rules (personae.cluster.levels)
-    auto: AutoRules = AutoRules()  # how --algorithm auto picks (personae.cluster.auto)
-    random_state: int = 0
+    persona_levels: bool | None = Field(default=None, description=(
+        "segments are the persona level (3-8, tiny groups as edge users) nested in a broad "
+        "level, or the algorithm's own partition (false); none: on with algorithm auto"))
+    rfm: bool | None = Field(default=None, description=(
+        "the classic RFM map (rfm_score, rfm_segment) beside the personas; none: for event "
+        "logs with persona levels"))
+    levels: LevelRules = Field(default=LevelRules(), description=(
+        "the persona-level rules (personae.cluster.levels)"))
+    auto: AutoRules = Field(default=AutoRules(), description=(
+        "how algorithm auto picks (personae.cluster.auto)"))
+    random_state: int = Field(default=0, description=(
+        "seed of every random step: same input + seed = same segments"))
 
     @property
     def levels_on(self) -> bool:
@@ -158,14 +242,21 @@ class SegmentSettings(_Frozen):
             raise ValueError("is empty; name at least one column")
         return value
 
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, name: str) -> str:
+        from personae.cluster.algorithms import algorithm_names
+
+        if name not in algorithm_names():
+            raise ValueError(f"algorithm must be one of {', '.join(algorithm_names())}; "
+                             f"got {name!r}")
+        return name
+
     @model_validator(mode="after")
     def _algorithm(self) -> SegmentSettings:
         from personae.cluster.algorithms import algorithm_class, algorithm_names
 
         names = algorithm_names()
-        if self.algorithm not in names:
-            raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of "
-                             f"{', '.join(names)}")
         if self.algorithm == "auto":
             if self.params:
                 raise ValueError("params need a named algorithm (auto chooses its own "
@@ -184,44 +275,142 @@ class SegmentSettings(_Frozen):
 
 
 class ReportConfig(_Frozen):
-    semantics: str | None = None  # YAML file saying what the columns mean
-    map: MapMethod = "pca"
+    """How the run is described."""
+
+    semantics: str | None = Field(default=None, description=(
+        "YAML file saying what the columns mean (label, unit, high, low, themes, pain_when)"))
+    map: MapMethod = Field(default="pca", description=(
+        "map of users in the report (umap adds 1-2 min: numba compiles on first use)"))
+
+
+class EngineConfig(_Frozen):
+    """Where the heavy passes run. Recorded in run.json, so ``personae run --config
+    RUN/run.json`` reproduces a Spark run on Spark, with its master and settings."""
+
+    kind: Literal["embedded", "spark"] = Field(default="embedded", description=(
+        "embedded runs DuckDB + numpy on this machine; spark needs personae[spark] and "
+        "Java 17"))
+    master: str | None = Field(default=None, description=(
+        "spark: the master URL of the session personae starts (default local[*])"))
+    conf: dict[str, str] = Field(default={}, description=(
+        "spark: settings of the session personae starts, e.g. spark.driver.memory: 8g "
+        "(default driver memory on a local master: half the RAM)"))
+    refine: Literal["pyspark.ml", "lloyd", "none"] = Field(default="pyspark.ml", description=(
+        "spark: the fit over everyone: pyspark.ml (KMeans k-means||, GaussianMixture), lloyd "
+        "(from the sample's centroids) or none (the sample fit)"))
+    sample_users: int = Field(default=200_000, description=(
+        "spark: users collected to the driver to choose the algorithm, K and the persona "
+        "levels"))
+
+    @field_validator("sample_users", mode="before")
+    @classmethod
+    def _sample_users(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 100:
+            raise ValueError(f"sample_users must be a whole number >= 100; got {value!r}")
+        return value
+
+    @field_validator("conf")
+    @classmethod
+    def _conf(cls, conf: dict[str, str]) -> dict[str, str]:
+        empty = sorted(key for key, value in conf.items() if not key.strip() or
+                       not str(value).strip())
+        if empty:
+            raise ValueError(f"conf needs KEY: VALUE pairs (e.g. spark.driver.memory: 8g); "
+                             f"got an empty key or value in {empty}")
+        return conf
 
 
 class RunConfig(_Frozen):
     """Every setting of one run."""
 
-    input: InputConfig = InputConfig()
-    segmentation: SegmentSettings = SegmentSettings()
-    report: ReportConfig = ReportConfig()
+    input: InputConfig = Field(default=InputConfig(), description="what is read")
+    segmentation: SegmentSettings = Field(default=SegmentSettings(), description=(
+        "how users are cleaned and segmented"))
+    report: ReportConfig = Field(default=ReportConfig(), description="how the run is described")
+    engine: EngineConfig = Field(default=EngineConfig(), description="where the heavy passes run")
+
+    @model_validator(mode="after")
+    def _engine_can_run_it(self) -> RunConfig:
+        if self.engine.kind == "spark" and self.input.events is not None:
+            if self.input.events.early_days:
+                raise ValueError("early assignment (input.events.early_days; --early-days) "
+                                 "runs on the embedded engine only (the windows are computed "
+                                 "in pandas and DuckDB); drop engine spark")
+            if self.input.sequences is not None:
+                raise ValueError("sequence embeddings (input.sequences; --embed) run on the "
+                                 "embedded engine only; drop engine spark")
+        return self
 
     def document(self) -> dict[str, Any]:
         """The JSON-able form: what run.json's ``config`` block holds."""
         return self.model_dump(mode="json")
 
 
-def build(model: type[_Frozen], values: Mapping[str, Any], where: str = "config") -> Any:
-    """``model(**values)``, with pydantic's errors turned into one ConfigError line."""
+class UpliftSettings(_Frozen):
+    """The tests of ``personae uplift`` (:func:`personae.experiments.uplift`)."""
+
+    alpha: float = Field(default=0.05, description=(
+        "significance level: Benjamini-Hochberg q of the per-segment tests, and 1 - the "
+        "confidence level of their intervals"))
+    srm_alpha: float = Field(default=0.001, description=(
+        "significance level of the sample ratio mismatch check (a broken split)"))
+    min_users: int = Field(default=30, ge=2, description=(
+        "fewest users per arm for a cell to be tested"))
+    bootstrap: int = Field(default=2000, ge=100, description=(
+        "bootstrap resamples of the best-arm and targeting estimates"))
+
+    @field_validator("alpha", "srm_alpha")
+    @classmethod
+    def _level(cls, value: float, info: ValidationInfo) -> float:
+        if not 0 < value < 1:
+            raise ValueError(f"{info.field_name} must be in (0, 1); got {value}")
+        return value
+
+
+def build(model: type[_Frozen], values: Mapping[str, Any], where: str = "config",
+          flags: Mapping[str, str] | None = None) -> Any:
+    """``model(**values)``, with pydantic's errors turned into one ConfigError line.
+    ``flags``: the settings a command line gave, dotted path -> flag
+    (``{"segmentation.k": "--k"}``); an error in one of them names the flag
+    (``--k must be at least 2``), an error elsewhere names its path in ``where``."""
     try:
         return model.model_validate(dict(values))
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, where)) from None
+        raise ConfigError(_one_line(exc, where, flags or {})) from None
 
 
-def _one_line(exc: ValidationError, where: str) -> str:
-    parts = []
+def _one_line(exc: ValidationError, where: str, flags: Mapping[str, str]) -> str:
+    by_flag, by_path = [], []
     for error in exc.errors():
-        path = ".".join(str(p) for p in error["loc"])
+        loc = [str(p) for p in error["loc"]]
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "is not a setting personae knows"
         elif error["type"] == "literal_error":
-            allowed = str(error["msg"]).removeprefix("Input should be ")
-            message = f"must be one of {allowed}; got {error.get('input')!r}"
+            allowed = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+            message = f"must be one of {', '.join(allowed)}; got {error.get('input')!r}"
         elif error["type"] not in ("value_error",):
-            message = f"{message}; got {error.get('input')!r}"
-        parts.append(f"{path}: {message}" if path else message)
-    return f"{where}: " + "; ".join(parts)
+            message = f"{message[:1].lower()}{message[1:]}; got {error.get('input')!r}"
+        path = ".".join(loc)
+        given = _flag_of(path, flags)
+        if given is not None:  # "k must be ..." from the flag --k reads "--k must be ..."
+            name = min(given, path, key=len).rsplit(".", 1)[-1]
+            by_flag.append(f"{flags[given]} {message.removeprefix(name + ' ')}")
+        else:
+            by_path.append(f"{path}: {message}" if path else message)
+    return "; ".join(by_flag + ([f"{where}: " + "; ".join(by_path)] if by_path else []))
+
+
+def _flag_of(path: str, flags: Mapping[str, str]) -> str | None:
+    """The flagged setting an error at ``path`` is about: the setting itself or one that
+    holds it (``features.0``); for a section of a section (``input.sequences``), the one
+    flag inside it. A check across a whole section's settings names no single flag."""
+    parts = path.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in flags:
+            return ".".join(parts[:n])
+    inside = [given for given in flags if given.startswith(path + ".")]
+    return inside[0] if len(parts) >= 2 and len(inside) == 1 else None
 
 
 def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

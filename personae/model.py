@@ -38,11 +38,7 @@ READABLE_VERSIONS = (1, 2)
 SEGMENTS_FORMAT = "personae.segments"
 LEVELS_FORMAT = "personae.levels"
 RFM_FORMAT = "personae.rfm"
-ORDER_ROWS = 200_000  # users put in id-hash order; every sample is a prefix of them
 __all__ = ["SegmentModel", "sample_rows"]
-NOVELTY_ROWS = 20_000
-NOVELTY_QUANTILE = 0.999
-NOVELTY_MARGIN = 1.5
 # Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
 NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
 NEAREST_CHUNK = 65_536  # rows per float64 pass: 8 MB of a 15-feature matrix
@@ -118,7 +114,7 @@ class SegmentModel:
 
         n_users = len(X)
         k_values = k_candidates(cfg.k, cfg.k_range, n_users, source)
-        self.order_ = sample_rows(ids, min(n_users, ORDER_ROWS), cfg.random_state)
+        self.order_ = sample_rows(ids, min(n_users, cfg.samples.order), cfg.random_state)
         started = time.perf_counter()
         name, params, self.algorithm_choice_ = choose(cfg, X, self.order_, k_values,
                                                       self.preprocessor_)
@@ -140,7 +136,8 @@ class SegmentModel:
         timings["choose_k"] = selection.seconds if selection is not None else 0.0
         timings["cluster"] = time.perf_counter() - started - (
             timings["choose_k"] if searched_here else 0.0)
-        self.novelty_threshold_ = self._novelty_threshold(X[self.order_[:NOVELTY_ROWS]])
+        self.novelty_threshold_ = self._novelty_threshold(
+            X[self.order_[:cfg.samples.novelty]])
         if cfg.levels_on:
             started = time.perf_counter()
             self._fit_levels(X)
@@ -158,9 +155,11 @@ class SegmentModel:
         return self.fit(df).labels_
 
     def _novelty_threshold(self, X: np.ndarray) -> float:
-        """The 99.9th percentile of the users' distance to their segment, x 1.5."""
+        """A quantile of the users' distance to their segment (0.999), times a margin (1.5):
+        ``settings.novelty``."""
+        rules = self.settings_.novelty
         distance = self._nearest(X)[1]
-        return float(np.quantile(distance, NOVELTY_QUANTILE) * NOVELTY_MARGIN) \
+        return float(np.quantile(distance, rules.quantile) * rules.margin) \
             if len(distance) else float("inf")
 
     def _fit_levels(self, X: np.ndarray) -> None:
@@ -202,7 +201,8 @@ class SegmentModel:
         if n_users is not None:
             model.n_users_ = int(n_users)
         X = model.transform(sample, "sample")
-        model.novelty_threshold_ = model._novelty_threshold(X[:NOVELTY_ROWS])
+        model.novelty_threshold_ = model._novelty_threshold(
+            X[:model.settings_.samples.novelty])
         model.assignments_ = model._assign(X, sample, "sample")
         model.labels_ = model.assignments_["segment"].to_numpy()
         return model

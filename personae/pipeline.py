@@ -42,9 +42,6 @@ from personae.profile.segments import feature_frame, segment_profiles, top_featu
 log = logging.getLogger(__name__)
 
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "duckdb")
-CONSISTENCY_ROWS = 100_000
-STABILITY_ROWS = 3_000
-REFERENCE_ROWS = 1_000_000  # users whose values give the monitoring bins
 
 
 @dataclass(frozen=True)
@@ -202,13 +199,13 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
 
     started = time.perf_counter()
     order = model.order_
-    checked = order[:CONSISTENCY_ROWS]
+    checked = order[:cfg.samples.consistency]
     checks = consistency(model.segmenter_, X[checked], natural[checked])
     timings["consistency"] = time.perf_counter() - started
     started = time.perf_counter()
     stability = None
     if cfg.stability and not levels_on:  # the persona level measures its own
-        rows = order[:STABILITY_ROWS]
+        rows = order[:cfg.samples.stability]
         stability = segmenter_stability(model.segmenter_, X[rows], natural[rows],
                                         random_state=cfg.random_state)
     elif cfg.stability and model.n_clusters_ > 1:
@@ -248,8 +245,8 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     timings["journeys_and_map"] = time.perf_counter() - started
     started = time.perf_counter()
     reference = build_reference(frame, labels, model, source, X=X,
-                                rows=sample_rows(ids, REFERENCE_ROWS, cfg.random_state)
-                                if len(ids) > REFERENCE_ROWS else None)
+                                rows=sample_rows(ids, cfg.samples.reference, cfg.random_state)
+                                if len(ids) > cfg.samples.reference else None)
     timings["reference"] = time.perf_counter() - started
     if run.input.events is not None and run.input.events.early_days:
         from personae.serve.early import early_stage
@@ -377,7 +374,7 @@ def _levels_stability(model: SegmentModel, X: np.ndarray, labels: np.ndarray) ->
     refit placing them by its own centres (nearest persona centre, edge when too far)."""
     cfg = model.settings_
     n_personas = model.n_clusters_
-    rows = model.order_[:STABILITY_ROWS]
+    rows = model.order_[:cfg.samples.stability]
     return bootstrap_stability(
         lambda Xs: _Placed(persona_levels(Xs, np.zeros(len(Xs), dtype=int), k=n_personas,
                                           random_state=cfg.random_state, checks=False,

@@ -93,35 +93,29 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def parse_k(value: str) -> int | str:
-    if value.strip().lower() == "auto":
-        return "auto"
-    try:
-        k = int(value)
-    except ValueError:
-        raise ConfigError(f"--k must be 'auto' or a whole number >= 2; got {value!r}") from None
-    if k < 2:
-        raise ConfigError(f"--k must be at least 2 (one segment is everyone); got {k}")
-    return k
+def parse_k(value: str | None) -> int | str | None:
+    """The text of --k as the setting's type (a whole number, or the word); what K may be is
+    checked by the config, which names the flag."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    return int(text) if re.fullmatch(r"[+-]?\d+", text) else text
 
 
-def parse_k_range(value: str) -> tuple[int, int]:
+def parse_k_range(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
     match = re.fullmatch(r"\s*(\d+)\s*(?:\.\.|-|:)\s*(\d+)\s*", value)
     if not match:
         raise ConfigError(f"--k-range must look like 2..10; got {value!r}")
-    low, high = int(match.group(1)), int(match.group(2))
-    if low < 2 or high < low:
-        raise ConfigError(f"--k-range needs 2 <= low <= high; got {value!r}")
-    return low, high
+    return int(match.group(1)), int(match.group(2))
 
 
-def parse_list(value: str | None, option: str = "--features") -> list[str] | None:
+def parse_list(value: str | None) -> list[str] | None:
+    """``'a, b'`` -> ``['a', 'b']`` (empty when only commas; the library says what it needs)."""
     if value is None:
         return None
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    if not items:
-        raise ConfigError(f"{option} is empty; name at least one column")
-    return items
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @app.callback()
@@ -139,9 +133,11 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> Any:
     return value
 
 
-def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None) -> dict[str, str]:
+def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None, *,
+             checked: bool = True) -> dict[str, str]:
     """``'user=Customer ID,time=InvoiceDate'`` -> {role: column}; ``roles``: those allowed
-    (default: every role of a run, ``position`` for sequences included)."""
+    (default: every role of a run, ``position`` for sequences included); ``checked=False``
+    where a config checks them (``personae run``)."""
     from personae.config import EVENT_ROLES
 
     allowed = roles or EVENT_ROLES
@@ -150,7 +146,7 @@ def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None) -> dict[st
         if not pair.strip():
             continue
         role, sep, column = pair.partition("=")
-        if not sep or role.strip() not in allowed:
+        if not sep or (checked and role.strip() not in allowed):
             raise ConfigError(f"--map takes role=column pairs with roles {', '.join(allowed)}; "
                               f"got {pair.strip()!r}")
         given[role.strip()] = column.strip()

@@ -81,27 +81,29 @@ def features_command(
                                                           "hash.")] = None,
 ) -> None:
     """Turn an event log into one row of behavioural features per user (DuckDB or Spark)."""
+    from personae.config import EngineConfig, EventsConfig, build
     from personae.features.events import from_events, write_features
 
-    if engine != "embedded":
-        _spark_features(events_path, out, engine, spark_master, spark_conf, on_bad_rows,
-                        user=user, time=time, event=event, value=value, quantity=quantity,
-                        price=price, session=session, item=item, category=category, order=order,
-                        time_format=time_format, reference_date=reference_date,
-                        session_gap_minutes=session_gap, top_event_types=top_event_types,
-                        keep_duplicates=keep_duplicates)
+    with _reporting("computing features"):
+        roles = {"user": user, "time": time, "event": event, "value": value,
+                 "quantity": quantity, "price": price, "session": session, "item": item,
+                 "category": category, "order": order}
+        settings = {"mapping": {role: column for role, column in roles.items() if column},
+                    "table": table, "time_format": time_format,
+                    "reference_date": reference_date, "session_gap_minutes": session_gap,
+                    "top_event_types": top_event_types, "keep_duplicates": keep_duplicates,
+                    "on_bad_rows": on_bad_rows, "memory_limit": memory_limit,
+                    "threads": threads}
+        events = build(EventsConfig, settings, "command line", FEATURE_FLAGS)
+        runner = build(EngineConfig, {"kind": engine, "master": spark_master,
+                                      "conf": _conf(spark_conf)}, "command line",
+                       {"kind": "--engine", "master": "--spark-master", "conf": "--spark-conf"})
+    if runner.kind == "spark":
+        _spark_features(events_path, out, runner, events)
         return
 
     with _reporting("computing features"):
-        result = from_events(
-            events_path, user=user, time=time, event=event, value=value, quantity=quantity,
-            price=price, session=session, item=item, category=category, order=order,
-            table=table, time_format=time_format, reference_date=reference_date,
-            session_gap_minutes=session_gap, top_event_types=top_event_types,
-            keep_duplicates=keep_duplicates,
-            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")),
-            memory_limit=memory_limit, threads=threads,
-        )
+        result = from_events(events_path, **events.from_events_kwargs())
         frame = result.frame
         if embed is not None:
             frame = _embed_features(events_path, result, embed, tokens, position, embed_cache,
@@ -171,17 +173,27 @@ def embed_command(
                       f"{model_dir} {out} --out labels.csv")
 
 
-def _spark_features(events_path: str, out: Path, engine: str, master: str | None,
-                    conf: list[str] | None, on_bad_rows: str, **options: Any) -> None:
+# The flags of `personae features` that set an EventsConfig setting (errors name the flag).
+FEATURE_FLAGS = {"table": "--table",
+                 "time_format": "--time-format", "reference_date": "--reference-date",
+                 "session_gap_minutes": "--session-gap", "top_event_types": "--top-event-types",
+                 "on_bad_rows": "--on-bad-rows", "memory_limit": "--memory-limit",
+                 "threads": "--threads"}
+
+
+def _conf(pairs: list[str] | None) -> dict[str, str]:
+    from personae.spark.session import parse_conf
+
+    return parse_conf(pairs) if pairs else {}
+
+
+def _spark_features(events_path: str, out: Path, engine: Any, events: Any) -> None:
     """`personae features --engine spark`: the features written by Spark, not collected."""
     with _reporting("computing features with Spark"):
-        _choice("--engine", engine, ("embedded", "spark"))
         from personae.spark import write_events_features
-        from personae.spark.session import parse_conf
 
-        report = write_events_features(
-            events_path, out, master=master, spark_conf=parse_conf(conf),
-            on_bad_rows=_choice("--on-bad-rows", on_bad_rows, ("error", "skip")), **options)
+        report = write_events_features(events_path, out, master=engine.master,
+                                       spark_conf=engine.conf, events=events)
     for line in report.lines():
         out_console.print(line, highlight=False, soft_wrap=True)
     out_console.print(f"wrote {report.users:,} users -> {out}")

@@ -88,10 +88,10 @@ def uplift_command(
     = None,
     table: Annotated[str | None, typer.Option(help="Table, when EXPERIMENT is a DuckDB "
                                                    "database.")] = None,
-    alpha: Annotated[float, typer.Option(help="Significance level (BH q) and 1 - CI "
-                                              "level.")] = 0.05,
-    min_users: Annotated[int, typer.Option(help="Fewest users per arm for a cell to be "
-                                                "tested.")] = 30,
+    alpha: Annotated[float | None, typer.Option(help="Significance level (BH q) and 1 - CI "
+                                                     "level (default 0.05).")] = None,
+    min_users: Annotated[int | None, typer.Option(help="Fewest users per arm for a cell to "
+                                                       "be tested (default 30).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     memory_limit: Annotated[str | None, typer.Option(help="DuckDB memory limit, e.g. "
                                                           "4GB.")] = None,
@@ -100,11 +100,13 @@ def uplift_command(
     from personae.experiments import uplift
 
     with _reporting("measuring uplift"):
-        outcomes = parse_list(outcome, "--outcome") or []
+        outcomes = parse_list(outcome) or []
+        tests: dict[str, Any] = {name: value for name, value in
+                                 (("alpha", alpha), ("min_users", min_users))
+                                 if value is not None}  # the others: UpliftSettings' defaults
         result = uplift(run_dir, experiment, arm=arm, control=control, outcomes=outcomes,
                         user=user, assign=assign, expected_split=parse_split(expected_split),
-                        table=table, alpha=alpha, min_users=min_users, random_state=seed,
-                        memory_limit=memory_limit)
+                        table=table, random_state=seed, memory_limit=memory_limit, **tests)
         result.save(out)
         if (run_dir / "report.html").is_file():  # the run's report gains an uplift section
             from personae.report import write_report

@@ -12,7 +12,6 @@ from rich.table import Table
 from personae.cli._app import (
     TrackingUriOption,
     TrackOption,
-    _choice,
     _mapping,
     _print_tracked,
     _reporting,
@@ -24,6 +23,7 @@ from personae.cli._app import (
     parse_k_range,
     parse_list,
 )
+from personae.cli._settings import as_text, conf_pairs, days, run_settings
 from personae.errors import ConfigError
 
 
@@ -53,6 +53,10 @@ def run(
                                                     "or knn.")] = None,
     no_log: Annotated[bool, typer.Option("--no-log", help="Do not log-transform skewed "
                                                           "counts.")] = False,
+    no_stability: Annotated[bool, typer.Option("--no-stability", help="Skip the bootstrap "
+                                                                      "refits that measure "
+                                                                      "each segment's "
+                                                                      "stability.")] = False,
     scaler: Annotated[str | None, typer.Option(help="standard (default), robust or "
                                                     "minmax.")] = None,
     events: Annotated[bool, typer.Option("--events", help="INPUT is a raw event log: compute "
@@ -89,8 +93,9 @@ def run(
                                            "the algorithm's partition itself (--natural). "
                                            "Default: persona levels with --algorithm auto, "
                                            "natural when an algorithm is named.")] = None,
-    engine: Annotated[str, typer.Option(help="embedded (DuckDB + numpy) or spark (needs "
-                                             "personae[spark] and Java 17).")] = "embedded",
+    engine: Annotated[str | None, typer.Option(help="embedded (DuckDB + numpy, default) or "
+                                                    "spark (needs personae[spark] and Java "
+                                                    "17).")] = None,
     spark_master: Annotated[str | None, typer.Option(help="With --engine spark: the master "
                                                           "URL (default local[*]).")] = None,
     spark_conf: Annotated[list[str] | None, typer.Option(
@@ -98,11 +103,11 @@ def run(
                              "personae starts, repeatable (e.g. spark.driver.memory=8g; "
                              "default driver memory on a local master: half the "
                              "RAM).")] = None,
-    spark_refine: Annotated[str, typer.Option(help="With --engine spark: the fit over "
+    spark_refine: Annotated[str | None, typer.Option(help="With --engine spark: the fit over "
                                                    "everyone, pyspark.ml (KMeans k-means||, "
                                                    "GaussianMixture), lloyd (from the "
                                                    "sample's centroids) or none (the sample "
-                                                   "fit).")] = "pyspark.ml",
+                                                   "fit); default pyspark.ml.")] = None,
     spark_sample: Annotated[int | None, typer.Option(help="With --engine spark: users "
                                                           "collected to the driver to choose "
                                                           "the algorithm, K and the persona "
@@ -135,7 +140,6 @@ def run(
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
-    from personae.config import RunConfig, build, load_config, read_config
     from personae.pipeline import segment
     from personae.report import write_report
 
@@ -143,62 +147,45 @@ def run(
         if out is None:
             raise ConfigError("--out is required: the folder the run is written to")
         store = _tracking(track, tracking_uri)  # checked before the work: MLflow installed
-        segmentation: dict[str, Any] = {
-            "k": parse_k(k) if k is not None else None,
-            "k_range": parse_k_range(k_range) if k_range is not None else None,
-            "features": parse_list(features),
-            "categorical": parse_list(categorical, "--categorical"),
-            "id_column": id_column,
-            "impute": _choice("--impute", impute, ("median", "knn")) if impute else None,
-            "scaler": _choice("--scaler", scaler, ("standard", "robust", "minmax"))
-            if scaler else None,
-            "log_transform": False if no_log else None,
-            "algorithm": _algorithm(algorithm) if algorithm else None, "random_state": seed,
-            "persona_levels": persona_levels,
-        }
-        if param:
-            segmentation["params"] = _params(algorithm or "auto", param)
-        overrides: dict[str, Any] = {
-            "input": {"path": str(input_path) if input_path is not None else None},
-            "segmentation": segmentation,
-            "report": {"semantics": str(semantics) if semantics else None,
-                       "map": _choice("--report-map", report_map, ("pca", "umap", "none"))
-                       if report_map else None},
-        }
-        if embed and not events and config is None:
-            raise ConfigError("--embed needs --events (an event log as INPUT)")
-        windows = None
-        if early_days is not None:
-            from personae.serve.early import parse_days
-
-            windows = parse_days(early_days, "--early-days")
-            if not events and (config is None or not (read_config(config).get("input")
-                                                      or {}).get("events")):
-                raise ConfigError("--early-days needs --events (an event log as INPUT)")
-            if engine == "spark":
-                raise ConfigError("--early-days runs on the embedded engine only (the windows "
-                                  "are computed in pandas and DuckDB); drop --engine spark")
-        if events or event_map or on_bad_rows or memory_limit or windows:
-            overrides["input"]["events"] = {"mapping": _mapping(event_map) or None,
-                                            "on_bad_rows": on_bad_rows,
-                                            "memory_limit": memory_limit,
-                                            "early_days": windows}
-        if embed or representation or tokens or embed_cache or exact_embeddings:
-            overrides["input"]["sequences"] = {
-                "exact": exact_embeddings or None,
-                "embed": _choice("--embed", embed, ("word2vec", "sentence")) if embed else None,
-                "representation": _choice("--representation", representation,
-                                          ("embedding", "hybrid")) if representation else None,
-                "tokens": tokens, "cache_dir": str(embed_cache) if embed_cache else None}
-        settings = load_config(config, overrides) if config is not None else \
-            build(RunConfig, _given(overrides), "command line")
+        if early_days is not None and not events and config is None:
+            raise ConfigError("--early-days needs --events (an event log as INPUT)")
+        settings = run_settings(config, {
+            "input.path": as_text(input_path),
+            "input.events": {} if events else None,
+            "input.events.mapping": _mapping(event_map, checked=False) or None,
+            "input.events.on_bad_rows": on_bad_rows,
+            "input.events.memory_limit": memory_limit,
+            "input.events.early_days": days(early_days),
+            "input.sequences.embed": embed,
+            "input.sequences.representation": representation,
+            "input.sequences.tokens": tokens,
+            "input.sequences.cache_dir": as_text(embed_cache),
+            "input.sequences.exact": exact_embeddings or None,
+            "segmentation.id_column": id_column,
+            "segmentation.features": parse_list(features),
+            "segmentation.categorical": parse_list(categorical),
+            "segmentation.k": parse_k(k),
+            "segmentation.k_range": parse_k_range(k_range),
+            "segmentation.random_state": seed,
+            "segmentation.impute": impute,
+            "segmentation.log_transform": False if no_log else None,
+            "segmentation.stability": False if no_stability else None,
+            "segmentation.scaler": scaler,
+            "segmentation.algorithm": algorithm,
+            "segmentation.persona_levels": persona_levels,
+            "report.semantics": as_text(semantics),
+            "report.map": report_map,
+            "engine.kind": engine,
+            "engine.master": spark_master,
+            "engine.conf": conf_pairs(spark_conf),
+            "engine.refine": spark_refine,
+            "engine.sample_users": spark_sample,
+        }, param)
         if settings.input.path is None:
             raise ConfigError("no INPUT: give a user table or event log, or input.path in "
                               "--config")
-        if _choice("--engine", engine, ("embedded", "spark")) == "spark":
-            spark = _spark_run(settings, out, spark_master, spark_conf,
-                               _choice("--spark-refine", spark_refine,
-                                       ("pyspark.ml", "lloyd", "none")), spark_sample)
+        if settings.engine.kind == "spark":
+            spark = _spark_run(settings, out)
         else:
             result = segment(config=settings)
             if settings.input.events is not None:
@@ -212,7 +199,7 @@ def run(
                 for line in profile_lines(result.extra["sequence_profiles"]):
                     out_console.print(line, highlight=False, soft_wrap=True)
         tracked = _track_run(out, store)
-    if engine == "spark":
+    if settings.engine.kind == "spark":
         _print_spark_run(spark, out)
     else:
         _print_summary(result, out)
@@ -236,29 +223,6 @@ def _track_run(out: Path, uri: str | None) -> str | None:
     except ConfigError as exc:
         raise ConfigError(f"{exc} (the run folder {out} is saved: log it later with "
                           f"'personae track {out}')") from None
-
-
-def _given(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The overrides without the options that were not given (None)."""
-    from personae.config import merged
-
-    return merged({}, {k: _given(v) if isinstance(v, dict) else v
-                       for k, v in overrides.items()})
-
-
-def _algorithm(name: str) -> str:
-    from personae.cluster import algorithm_names
-
-    if name not in algorithm_names():
-        raise ConfigError(f"--algorithm must be one of {', '.join(algorithm_names())}; "
-                          f"got {name!r}")
-    return name
-
-
-def _params(algorithm: str, pairs: list[str] | None) -> dict[str, Any]:
-    from personae.cluster import parse_params
-
-    return parse_params(_algorithm(algorithm), pairs)
 
 
 def _print_algorithm(result: Any) -> None:
@@ -422,22 +386,12 @@ def _print_summary(result: Any, out: Path) -> None:
                       "k_selection.csv, model/, run.json)")
 
 
-def _spark_run(settings: Any, out: Path, master: str | None, conf: list[str] | None,
-               refine: str, sample_users: int | None) -> Any:
+def _spark_run(settings: Any, out: Path) -> Any:
     """`personae run --engine spark`: the same run folder, the heavy passes in Spark."""
     from personae.report import write_report
-    from personae.spark.events import compute_options
     from personae.spark.run import run as spark_run
-    from personae.spark.session import parse_conf
 
-    segmentation = settings.segmentation.model_dump()
-    segmentation.pop("stability")
-    events = settings.input.events
-    given = None if events is None else compute_options(events)
-    sample = {} if sample_users is None else {"sample_users": sample_users}
-    result = spark_run(settings.input.path, out, master=master, spark_conf=parse_conf(conf),
-                       events=given, refine=refine,
-                       **sample, **segmentation)
+    result = spark_run(None, out, config=settings)
     if result.event_report is not None:
         for line in result.event_report.lines():
             console.print(f"events: {line}", highlight=False, soft_wrap=True)

@@ -28,7 +28,6 @@ from personae.errors import PersonaeError
 
 log = logging.getLogger(__name__)
 
-AUTO_ROWS = DEFAULT_AUTO_RULES.rows  # personae.model's sample until it reads settings.auto
 CANDIDATES = ("kmeans", "gmm", "hierarchical", "hdbscan", "dbscan", "meanshift")
 MIXED_CANDIDATES = ("kprototypes", "kmeans", "gmm")
 # Slowest first, as measured on the bundled demo's 2,000-user sample (gmm 3.4 s, meanshift

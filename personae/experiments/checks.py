@@ -25,7 +25,6 @@ from personae.errors import DataError
 from personae.experiments.io import ARM, NUMERIC, quote_ident
 from personae.experiments.stats import benjamini_hochberg
 
-SRM_ALPHA = 0.001
 BALANCE_LIMIT = 0.1
 TOP_VALUES = 20
 
@@ -57,9 +56,10 @@ def refuse_duplicates(con: duckdb.DuckDBPyConnection, relation: str, user: str, 
     return {"rows": int(rows), "users": int(users)}
 
 
-def sample_ratio(counts: Mapping[str, int], expected: Mapping[str, float] | None
-                 ) -> dict[str, Any]:
-    """Chi-square of the users per arm against the expected shares (equal when None)."""
+def sample_ratio(counts: Mapping[str, int], expected: Mapping[str, float] | None,
+                 alpha: float) -> dict[str, Any]:
+    """Chi-square of the users per arm against the expected shares (equal when None); a
+    mismatch below ``alpha``."""
     arms = sorted(counts)
     weights = np.array([1.0 if expected is None else float(expected[a]) for a in arms])
     observed = np.array([counts[a] for a in arms], dtype=float)
@@ -70,21 +70,23 @@ def sample_ratio(counts: Mapping[str, int], expected: Mapping[str, float] | None
     return {"arms": arms, "users": observed.astype(int).tolist(),
             "expected_share": shares.round(6).tolist(),
             "observed_share": (observed / observed.sum()).round(6).tolist(),
-            "chi2": chi2, "df": len(arms) - 1, "p_value": p, "mismatch": p < SRM_ALPHA}
+            "chi2": chi2, "df": len(arms) - 1, "p_value": p, "mismatch": p < alpha}
 
 
-def srm_checks(counts: Mapping[str, Mapping[str, int]], expected: Mapping[str, float] | None
-               ) -> dict[str, Any]:
-    """Overall SRM (key 'all') and within each segment, with BH q over the segments."""
-    overall = sample_ratio(counts["all"], expected)
-    per = {seg: sample_ratio({a: c.get(a, 0) for a in counts["all"]}, expected)
+def srm_checks(counts: Mapping[str, Mapping[str, int]], expected: Mapping[str, float] | None,
+               alpha: float) -> dict[str, Any]:
+    """Overall SRM (key 'all') and within each segment, with BH q over the segments;
+    ``alpha``: the significance level (UpliftSettings.srm_alpha)."""
+    overall = sample_ratio(counts["all"], expected, alpha)
+    per = {seg: sample_ratio({a: c.get(a, 0) for a in counts["all"]}, expected, alpha)
            for seg, c in counts.items() if seg != "all"}
     q = benjamini_hochberg(np.array([r["p_value"] for r in per.values()]))
     for row, qv in zip(per.values(), q, strict=True):
         row["q_value"] = float(qv)
-        row["mismatch"] = bool(qv < SRM_ALPHA)
+        row["mismatch"] = bool(qv < alpha)
     return {"method": "Pearson chi-square goodness of fit of users per arm against the "
-                      "expected split; mismatch when p < 0.001 (per segment: BH q < 0.001)",
+                      f"expected split; mismatch when p < {alpha:g} (per segment: BH q < "
+                      f"{alpha:g})",
             "expected": "equal split" if expected is None else dict(expected),
             "overall": overall, "per_segment": per,
             "mismatch": overall["mismatch"] or any(r["mismatch"] for r in per.values())}

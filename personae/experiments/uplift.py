@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from personae.config import UpliftSettings, build
 from personae.errors import ConfigError, DataError
 from personae.experiments import checks, heterogeneity, io
 from personae.experiments.io import (
@@ -40,6 +41,7 @@ from personae.experiments.stats import (
 )
 
 log = logging.getLogger(__name__)
+DEFAULTS = UpliftSettings()  # the tests' settings when a caller names none
 
 COLUMNS = ["level", "segment", "arm", "outcome", "n_treated", "n_control", "treated",
            "control", "effect", "relative_effect", "ci_low", "ci_high", "p_value", "q_value",
@@ -83,18 +85,18 @@ class UpliftResult:
 def uplift(run_dir: str | Path, experiment: Any, *, arm: str, control: str,
            outcomes: Sequence[str], user: str | None = None, assign: bool = False,
            expected_split: Mapping[str, float] | None = None, table: str | None = None,
-           alpha: float = 0.05, min_users: int = 30, bootstrap: int = 2000,
+           alpha: float = DEFAULTS.alpha, srm_alpha: float = DEFAULTS.srm_alpha,
+           min_users: int = DEFAULTS.min_users, bootstrap: int = DEFAULTS.bootstrap,
            random_state: int = 0, memory_limit: str | None = None) -> UpliftResult:
     """Measure the effect of each treatment arm against ``control`` in every segment.
 
     ``experiment``: CSV/Parquet path, DuckDB file (with ``table``) or DataFrame holding one
     row per user: the user id (``user``, default the run's id column), the ``arm`` and the
-    ``outcomes`` (0/1 outcomes are proportions, others means).
+    ``outcomes`` (0/1 outcomes are proportions, others means). ``alpha``, ``srm_alpha``,
+    ``min_users``, ``bootstrap``: the tests' settings (:class:`personae.config.UpliftSettings`).
     """
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be in (0, 1); got {alpha}")
-    if min_users < 2:
-        raise ConfigError(f"min_users must be at least 2; got {min_users}")
+    build(UpliftSettings, {"alpha": alpha, "srm_alpha": srm_alpha, "min_users": min_users,
+                           "bootstrap": bootstrap}, "uplift()")
     if not outcomes:
         raise ConfigError("name at least one outcome column")
     spill = tempfile.TemporaryDirectory(prefix="personae-uplift-")
@@ -110,7 +112,8 @@ def uplift(run_dir: str | Path, experiment: Any, *, arm: str, control: str,
         return _uplift(con, run_dir, experiment, arm=arm, control=str(control),
                        outcomes=list(dict.fromkeys(outcomes)), user=user, assign=assign,
                        expected_split=expected_split, table=table, alpha=alpha,
-                       min_users=min_users, bootstrap=bootstrap, random_state=random_state)
+                       srm_alpha=srm_alpha, min_users=min_users, bootstrap=bootstrap,
+                       random_state=random_state)
     finally:
         con.close()
         spill.cleanup()
@@ -119,7 +122,8 @@ def uplift(run_dir: str | Path, experiment: Any, *, arm: str, control: str,
 def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any, *,
             arm: str, control: str, outcomes: list[str], user: str | None, assign: bool,
             expected_split: Mapping[str, float] | None, table: str | None, alpha: float,
-            min_users: int, bootstrap: int, random_state: int) -> UpliftResult:
+            srm_alpha: float, min_users: int, bootstrap: int, random_state: int
+            ) -> UpliftResult:
     run = read_run(run_dir, con)
     src, columns = open_experiment(con, experiment, table)
     user = user or run.id_column
@@ -152,7 +156,7 @@ def _uplift(con: duckdb.DuckDBPyConnection, run_dir: str | Path, experiment: Any
                               f"{arms}; got {sorted(expected_split)}")
     treated_arms = [a for a in arms if a != control]
     cells = _cells(sums, kinds, outcomes, control, treated_arms, alpha, min_users)
-    srm = checks.srm_checks(_arm_counts(sums, outcomes[0]), expected_split)
+    srm = checks.srm_checks(_arm_counts(sums, outcomes[0]), expected_split, srm_alpha)
     bal = checks.balance(con, "joined", run.features,
                          {f: run.columns[f] for f in run.features}, control, treated_arms)
     het = heterogeneity.analyse(cells, sums, halves, kinds, levels, control, treated_arms, alpha,

@@ -44,17 +44,12 @@ def segment_matrix(model: Any, frame: pd.DataFrame, source: str) -> np.ndarray:
     return np.asarray(model.transform(frame, source))
 
 
-NOVELTY_ROWS = 1_000_000
-
-
 def assign(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
     """Segment of each row of the model-space matrix (``SegmentModel.assign_matrix``: the
     persona level where the model answers with one, edge users -1), and the share of novel
-    users (measured on at most ``NOVELTY_ROWS`` rows drawn with a fixed seed)."""
+    users."""
     columns = model.assign_matrix(X)
-    rows = np.random.default_rng(0).integers(0, len(X), NOVELTY_ROWS) \
-        if len(X) > NOVELTY_ROWS else slice(None)
-    novel = float(np.mean(columns["novel"][rows])) if len(X) else 0.0
+    novel = float(np.mean(columns["novel"])) if len(X) else 0.0
     return np.asarray(columns["segment"]), novel
 
 

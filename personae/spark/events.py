@@ -9,16 +9,16 @@ all mapped columns) and cuts sessions with a window per user in time order.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 import time as clock
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from personae.errors import DataError
+from personae.config import EVENT_ROLES, EventsConfig, build
+from personae.errors import ConfigError, DataError
 from personae.features import events_sql
 from personae.features.events import EventFeatures, EventReport
 from personae.features.events_io import map_columns
@@ -44,16 +44,20 @@ class SparkFeatures:
 
 
 def from_events(source: Any, *, spark: Any = None, master: str | None = None,
-                spark_conf: dict[str, str] | None = None, **options: Any) -> EventFeatures:
+                spark_conf: dict[str, str] | None = None, events: EventsConfig | None = None,
+                **options: Any) -> EventFeatures:
     """:func:`personae.features.events.from_events` computed by Spark; the frame comes back
     to the driver as pandas (use :func:`write_events_features` when it would not fit).
+    ``events``: how the log is read, an EventsConfig; or ``options``, those of the embedded
+    ``from_events`` (the roles, ``time_format``, ``reference_date``...) read into one.
 
     ``spark``: a SparkSession to use (left running); otherwise one is started on
     ``master`` (default ``local[*]``) with the settings ``spark_conf`` over personae's
     (:func:`personae.spark.session.session_conf`) and stopped before returning.
     """
+    events = events_config(events, options, "personae.spark.from_events()")
     with spark_session(spark, master, spark_conf) as session:
-        result = compute(session, source, **options)
+        result = compute(session, source, events)
         with spark_errors(result.report.source):
             frame = to_pandas(result.frame)
         result.frame.unpersist()
@@ -62,56 +66,56 @@ def from_events(source: Any, *, spark: Any = None, master: str | None = None,
 
 def write_events_features(source: Any, out: str | Path, *, spark: Any = None,
                           master: str | None = None, spark_conf: dict[str, str] | None = None,
-                          **options: Any) -> EventReport:
+                          events: EventsConfig | None = None, **options: Any) -> EventReport:
     """Compute the features in Spark and write them to ``out`` (.parquet or .csv, one file)
     without collecting them to the driver; returns the report. ``spark``, ``master``,
-    ``spark_conf``: as in :func:`from_events`."""
+    ``spark_conf``, ``events``, ``options``: as in :func:`from_events`."""
     from personae.spark.output import write_single_file
 
     target = Path(out)
+    events = events_config(events, options, "personae.spark.write_events_features()")
     with spark_session(spark, master, spark_conf) as session:
-        result = compute(session, source, **options)
+        result = compute(session, source, events)
         with spark_errors(result.report.source):
             write_single_file(result.frame, target)
         result.frame.unpersist()
     return result.report
 
 
-def compute_options(events: Any) -> dict[str, Any]:
-    """The keywords of :func:`compute` from an EventsConfig: the mapping's roles, time
-    format, reference date, session gap...; DuckDB's own (table, memory, threads) are not
-    Spark's."""
-    accepted = set(inspect.signature(compute).parameters) - {"spark", "source"}
-    return {k: v for k, v in events.from_events_kwargs().items() if k in accepted}
+def events_config(events: EventsConfig | None, options: dict[str, Any],
+                  where: str) -> EventsConfig:
+    """``events``, or the keywords of ``from_events`` (roles as keywords, a date or a string
+    for the reference date) as the EventsConfig that :func:`compute` takes."""
+    if events is not None:
+        if options:
+            raise ConfigError(f"{where}: give events (an EventsConfig) or keyword options, "
+                              f"not both; got {sorted(options)}")
+        return events
+    settings = {key: value for key, value in options.items() if key not in EVENT_ROLES}
+    if isinstance(settings.get("reference_date"), date):
+        settings["reference_date"] = settings["reference_date"].isoformat()
+    mapping = {role: column for role, column in options.items()
+               if role in EVENT_ROLES and column is not None}
+    return build(EventsConfig, {"mapping": mapping, **settings}, where)
 
 
-def compute(spark: Any, source: Any, *, user: str | None = None, time: str | None = None,
-            event: str | None = None, value: str | None = None,
-            quantity: str | None = None, price: str | None = None,
-            session: str | None = None, item: str | None = None,
-            category: str | None = None, order: str | None = None,
-            time_format: str | None = None,
-            reference_date: str | date | datetime | None = None,
-            session_gap_minutes: float = 30, top_event_types: int = 8,
-            keep_duplicates: bool = False,
-            on_bad_rows: Literal["error", "skip"] = "error") -> SparkFeatures:
-    """The features on ``spark`` (a running session), lazily but cached."""
+def compute(spark: Any, source: Any, events: EventsConfig) -> SparkFeatures:
+    """The features on ``spark`` (a running session), lazily but cached, read as ``events``
+    says (DuckDB's own settings, table, memory_limit and threads, are not Spark's)."""
     from personae.features.events import _check_params
 
     started = clock.perf_counter()
-    ref = _check_params(on_bad_rows, session_gap_minutes, top_event_types, None, None,
-                        reference_date)
+    ref = _check_params(events.on_bad_rows, events.session_gap_minutes,
+                        events.top_event_types, None, None, events.reference_date)
     raw, label = rd.read_source(spark, source)
     with spark_errors(label):
         kinds = rd.dtype_names(raw)
-        given = {"user": user, "time": time, "event": event, "value": value,
-                 "quantity": quantity, "price": price, "session": session, "item": item,
-                 "category": category, "order": order}
+        given = {role: events.mapping.get(role) for role in _ROLES}
         mapping = map_columns(kinds, given, label)
         logger.info("mapped columns: %s", ", ".join(f"{k}={v}" for k, v in mapping.items()))
-        return _run(spark, raw, label, kinds, mapping, time_format, ref,
-                    float(session_gap_minutes), top_event_types, on_bad_rows, started,
-                    not keep_duplicates)
+        return _run(spark, raw, label, kinds, mapping, events.time_format, ref,
+                    float(events.session_gap_minutes), events.top_event_types,
+                    events.on_bad_rows, started, not events.keep_duplicates)
 
 
 def _micros(stamp: datetime) -> int:

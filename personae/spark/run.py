@@ -3,9 +3,10 @@
 1. Read the user table (or compute event features) as a Spark DataFrame; count the users
    and check their ids.
 2. Collect a sample to the driver, chosen by a hash of the id (the whole table when it
-   fits ``sample_users``) and run the embedded engine on it: cleaning, algorithm, K and
-   (``persona_levels``) the persona levels by its own rules.
-3. The full fit over everyone (``refine``, default ``"pyspark.ml"``):
+   fits ``engine.sample_users``) and run the embedded engine on it with the run's
+   segmentation settings: cleaning, algorithm, K, stability and (``persona_levels``) the
+   persona levels by its own rules.
+3. The full fit over everyone (``engine.refine``, default ``"pyspark.ml"``):
 
    - kmeans / minibatch: pyspark.ml KMeans (k-means||) with the sample's K; or, with
      ``refine="lloyd"``, Lloyd passes as Spark aggregations from the sample's centroids;
@@ -33,18 +34,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
 import time as clock
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from personae.config import EventsConfig
+from personae.config import EngineConfig, EventsConfig, InputConfig, RunConfig, build, merged
 from personae.errors import ConfigError, DataError
 from personae.spark import adapter, cluster, refit
 from personae.spark.errors import spark_errors
@@ -54,9 +56,6 @@ from personae.spark.session import from_pandas, spark_session, to_pandas
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_USERS = 200_000
-REFINES = ("pyspark.ml", "lloyd", "none")
-Refine = Literal["pyspark.ml", "lloyd", "none"]
 
 
 @dataclass(frozen=True)
@@ -101,54 +100,53 @@ def _spark_type(values: np.ndarray) -> str:
     return {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double"}.get(kind, "string")
 
 
-def run(data: Any, out: str | Path, *, spark: Any = None, master: str | None = None,
-        spark_conf: dict[str, str] | None = None, events: dict[str, Any] | None = None,
-        sample_users: int = SAMPLE_USERS,
-        refine: Refine = "pyspark.ml", max_iter: int = 20, tol: float = 1e-4,
-        **options: Any) -> SparkRun:
-    """Segment ``data`` (a user table: path, pandas or Spark DataFrame) with Spark and write
-    the run folder ``out``. ``events``: treat ``data`` as an event log and compute the
-    features first (the options of :func:`personae.spark.events.compute`). ``options``:
-    those of :func:`personae.segment` (k, k_range, algorithm, features, random_state...).
-    ``refine``: the fit over everyone (``"pyspark.ml"``, ``"lloyd"`` or ``"none"``), see
-    the module docstring. ``spark``, ``master``, ``spark_conf``: the session, as in
-    :func:`personae.spark.from_events`.
+def run(data: Any, out: str | Path, *, config: RunConfig | None = None, spark: Any = None,
+        max_iter: int = 20, tol: float = 1e-4, **settings: Any) -> SparkRun:
+    """Segment ``data`` (a user table: path, pandas or Spark DataFrame; None: the config's
+    ``input.path``) with Spark and write the run folder ``out``.
+
+    ``config``: the RunConfig (``input.events``: ``data`` is an event log, its features
+    computed first; ``engine``: the session's master and conf, ``sample_users`` and
+    ``refine``, see the module docstring). ``settings``: fields of its ``segmentation``
+    (k, algorithm, random_state...) or ``engine`` (master, conf, refine, sample_users) laid
+    over it, as :func:`personae.segment` takes them. ``spark``: a session to use (left
+    running), as in :func:`personae.spark.from_events`. ``max_iter``, ``tol``: the Lloyd
+    passes of the full fit.
     """
-    if refine not in REFINES:
-        raise ConfigError(f"The 'refine' parameter must be one of {list(REFINES)}. Got "
-                          f"{refine!r} instead.")
-    if isinstance(sample_users, bool) or not isinstance(sample_users, int) or sample_users < 100:
-        raise ConfigError(f"The 'sample_users' parameter must be an int >= 100. Got "
-                          f"{sample_users!r} instead.")
-    with spark_session(spark, master, spark_conf) as session:
+    from personae.pipeline import run_config
+
+    engine = {key: settings.pop(key) for key in list(settings) if key in EngineConfig.model_fields}
+    run = run_config(data, config, **settings)
+    run = build(RunConfig, merged(run.document(), {"engine": {**engine, "kind": "spark"}}),
+                "personae.spark.run()")
+    with spark_session(spark, run.engine.master, run.engine.conf) as session:
         master_url = session.sparkContext.master
-        result = _run(session, data, Path(out), events, sample_users, refine, max_iter, tol,
-                      dict(options))
+        result = _run(session, run.input.path if data is None else data, Path(out), run,
+                      max_iter, tol)
     logger.info("Spark run on %s done", master_url)
     return result
 
 
-def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample_users: int,
-         refine: str, max_iter: int, tol: float, options: dict[str, Any]) -> SparkRun:
+def _run(spark: Any, data: Any, out: Path, run: RunConfig, max_iter: int,
+         tol: float) -> SparkRun:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     timings: dict[str, float] = {}
     started = clock.perf_counter()
-    report, meanings, event_log = None, None, None
+    meanings, event_log = None, None
+    events = run.input.events
     if events is not None:
         from personae.spark.events import compute
 
-        features = compute(spark, data, **events)
+        features = compute(spark, data, events)
         users, source, report = features.frame, features.report.source, features.report
         meanings = dict(features.meanings)
-        event_log = (report, EventsConfig(mapping=dict(report.mapping), **{
-            k: v for k, v in events.items() if k in EventsConfig.model_fields}))
+        event_log = (report, events.model_copy(update={"mapping": dict(report.mapping)}))
         id_column = "user_id"
     else:
         users, source = _read_users(spark, data)
-        id_column = options.pop("id_column", None) or adapter.detect_id_column(users.columns)
-    options.pop("id_column", None)
+        id_column = run.segmentation.id_column or adapter.detect_id_column(users.columns)
     if id_column is None or id_column not in users.columns:
         raise ConfigError(f"{source}: the Spark engine needs a user id column; name it with "
                           f"--id-column (columns are {users.columns})")
@@ -166,11 +164,12 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
         timings["read"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
+        sample_users = run.engine.sample_users
         if n_users <= sample_users:
             sample = to_pandas(users)
         else:
-            key = F.xxhash64(F.col(id_column).cast("string"), F.lit(int(options.get(
-                "random_state", 0))))
+            key = F.xxhash64(F.col(id_column).cast("string"),
+                             F.lit(run.segmentation.random_state))
             sample = to_pandas(users.withColumn("__h", key).orderBy("__h", id_column)
                                .limit(sample_users).drop("__h"))
         timings["collect_sample"] = clock.perf_counter() - started
@@ -178,21 +177,31 @@ def _run(spark: Any, data: Any, out: Path, events: dict[str, Any] | None, sample
                     f"{n_users:,}")
 
         started = clock.perf_counter()
-        fitted = adapter.fit_sample(sample, meanings, id_column=id_column, **options)
+        fitted = adapter.fit_sample(sample, meanings, config=_sample_config(run, id_column))
+        # run.json records the run as asked (input, engine), not the sample's own call
+        fitted = dataclasses.replace(fitted, info={**fitted.info, "config": run.document()})
         timings["fit_sample"] = clock.perf_counter() - started
 
         started = clock.perf_counter()
         work = Path(tempfile.mkdtemp(prefix="personae-spark-"))
         try:
             return _cluster(spark, users, sample, fitted, work, id_column, n_users, source,
-                            refine, max_iter, tol, options, out, timings, event_log)
+                            run, max_iter, tol, out, timings, event_log)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _sample_config(run: RunConfig, id_column: str) -> RunConfig:
+    """The embedded run on the driver sample: the run's settings, its input the sample (a
+    user table with ``id_column``, whatever the run read)."""
+    return run.model_copy(update={
+        "input": InputConfig(),
+        "segmentation": run.segmentation.model_copy(update={"id_column": id_column})})
+
+
 def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Path,
-             id_column: str, n_users: int, source: str, refine: str, max_iter: int,
-             tol: float, options: dict[str, Any], out: Path, timings: dict[str, float],
+             id_column: str, n_users: int, source: str, run: RunConfig, max_iter: int,
+             tol: float, out: Path, timings: dict[str, float],
              event_log: tuple[Any, EventsConfig] | None) -> SparkRun:
     from pyspark import StorageLevel
 
@@ -201,8 +210,8 @@ def _cluster(spark: Any, users: Any, sample: pd.DataFrame, fitted: Any, work: Pa
     with spark_errors(source):
         started = clock.perf_counter()
         model, info, levels_info = _full_fit(model, users, sample, work, id_column, n_users,
-                                             refine, max_iter, tol,
-                                             int(options.get("random_state", 0)))
+                                             run.engine.refine, max_iter, tol,
+                                             run.segmentation.random_state)
         renumbered = refit.renumbering(fitted.labels, model.labels_)
         levels = None
         if model.levels_ is not None:  # natural segment -> its persona

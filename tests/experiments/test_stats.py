@@ -98,3 +98,27 @@ def test_welch_coverage_near_nominal_on_skewed_spend() -> None:
         got = welch(a.mean(), a.var(ddof=1), 300, b.mean(), b.var(ddof=1), 250)
         hits += got.ci_low <= 4.0 <= got.ci_high
     assert 0.93 <= hits / 1000 <= 0.97
+
+
+def test_the_sample_ratio_check_uses_the_settings_significance_level() -> None:
+    """520 / 480 users against an equal split: chi2 = 1.6, p = 0.206; a mismatch only for a
+    level above that (UpliftSettings.srm_alpha, default 0.001)."""
+    from personae.config import UpliftSettings
+    from personae.experiments.checks import srm_checks
+
+    counts = {"all": {"control": 520, "treated": 480}}
+    default = srm_checks(counts, None, UpliftSettings().srm_alpha)
+    assert default["overall"]["chi2"] == pytest.approx(1.6)
+    assert default["overall"]["p_value"] == pytest.approx(0.2059, abs=1e-4)
+    assert not default["mismatch"] and "p < 0.001" in default["method"]
+    loose = srm_checks(counts, None, 0.25)
+    assert loose["mismatch"] and "p < 0.25" in loose["method"]
+
+
+def test_a_significance_level_outside_0_1_is_refused() -> None:
+    from personae.config import UpliftSettings, build
+    from personae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"uplift\(\): srm_alpha: srm_alpha must be in "
+                                          r"\(0, 1\); got 0.0"):
+        build(UpliftSettings, {"srm_alpha": 0.0}, "uplift()")

@@ -72,4 +72,4 @@ def test_run_events_bad_map_exit_2(tmp_path):
     result = runner.invoke(app, ["run", str(_log(tmp_path)), "--events", "--out",
                                  str(tmp_path / "run"), "--map", "person=customer_id"])
     assert result.exit_code == 2
-    assert "--map takes role=column pairs" in result.output
+    assert "--map has unknown roles ['person']; roles are user, time" in result.output

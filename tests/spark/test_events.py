@@ -152,3 +152,21 @@ def test_written_file_is_the_frame(spark, tmp_path: Path) -> None:
     assert spark.sparkContext._jsc is not None  # the caller's session is left running
     with pytest.raises(ConfigError, match=r"must end in \.parquet or \.csv"):
         write_events_features(shop_log(), tmp_path / "features.json", spark=spark)
+
+
+def test_cli_features_on_spark_reads_the_flags_settings(spark, tmp_path: Path) -> None:
+    """`personae features --engine spark` hands Spark the EventsConfig its flags made (the
+    reference date and session gap reach the features), on the active session."""
+    from typer.testing import CliRunner
+
+    from personae.cli import app
+
+    log = tmp_path / "shop.csv"
+    shop_log().to_csv(log, index=False)
+    out = tmp_path / "features.parquet"
+    result = CliRunner().invoke(app, ["features", str(log), "--out", str(out), "--engine",
+                                      "spark", "--reference-date", "2024-06-30",
+                                      "--session-gap", "240"])
+    assert result.exit_code == 0, result.output
+    want = embedded(log, reference_date="2024-06-30", session_gap_minutes=240).frame
+    pd.testing.assert_frame_equal(pd.read_parquet(out), want, check_exact=False, rtol=1e-9)

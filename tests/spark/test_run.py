@@ -159,6 +159,35 @@ def test_cli_engine_spark_runs_on_the_active_session(spark, blobs_path, tmp_path
                for name, digest in listed.items())
 
 
+def test_a_spark_run_is_reproduced_from_its_run_json(spark, blobs_path, tmp_path: Path
+                                                     ) -> None:
+    """run.json's config holds the engine section (kind, master, conf, refine, sample size)
+    and every segmentation setting, stability included: `--config RUN/run.json` runs the
+    same Spark run again."""
+    first = tmp_path / "first"
+    result = CliRunner().invoke(app, ["run", str(blobs_path[0]), "--out", str(first),
+                                      "--engine", "spark", "--spark-refine", "lloyd",
+                                      "--spark-sample", str(SAMPLE), "--algorithm", "kmeans",
+                                      "--k", "4", "--no-stability", "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    info = json.loads((first / "run.json").read_text())
+    assert info["config"]["engine"] == {"kind": "spark", "master": None, "conf": {},
+                                        "refine": "lloyd", "sample_users": SAMPLE}
+    assert info["config"]["input"]["path"] == str(blobs_path[0])
+    assert info["config"]["segmentation"]["stability"] is False
+    assert info["stability"] is None  # the sample fit honoured it (it used to be dropped)
+    assert info["engine"]["refine"]["method"] == "lloyd"
+    again = tmp_path / "again"
+    result = CliRunner().invoke(app, ["run", "--config", str(first / "run.json"), "--out",
+                                      str(again)])
+    assert result.exit_code == 0, result.output
+    repeated = json.loads((again / "run.json").read_text())
+    assert repeated["config"] == info["config"]
+    assert repeated["engine"]["name"] == "spark" and repeated["engine"]["sample_users"] == SAMPLE
+    pd.testing.assert_frame_equal(pd.read_parquet(again / "users_segmented.parquet"),
+                                  pd.read_parquet(first / "users_segmented.parquet"))
+
+
 def test_cli_engine_spark_reads_the_log_with_the_configs_event_settings(spark,
                                                                         tmp_path: Path
                                                                         ) -> None:
@@ -204,7 +233,8 @@ def test_bad_inputs(spark, tmp_path: Path) -> None:
         _spark_run(spark, str(tmp_path / "nope.parquet"), tmp_path / "missing")
     with pytest.raises(ConfigError, match="needs a user id column"):
         _spark_run(spark, pd.DataFrame({"x": [1.0, 2.0]}), tmp_path / "noid")
-    with pytest.raises(ConfigError, match="'refine' parameter"):
+    with pytest.raises(ConfigError, match=r"engine.refine: must be one of pyspark.ml, lloyd, "
+                                          r"none; got 'best'"):
         _spark_run(spark, frame, tmp_path / "r", refine="best")
     result = CliRunner().invoke(app, ["run", "users.csv", "--out", str(tmp_path / "x"),
                                       "--engine", "flink"])
@@ -261,6 +291,7 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
     """Online Retail II, everyone on the driver: the same personas worded from the event
     features' meanings, the same RFM map beside them (users_segmented, persona_rfm.csv)
     and a model that scores new users by the same RFM cuts."""
+    from personae.config import EventsConfig, InputConfig, RunConfig
     from personae.spark.run import run
 
     retail = (Path(__file__).resolve().parents[2].parent / "shared" / "data" /
@@ -272,7 +303,8 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
     embedded = CliRunner().invoke(app, ["run", str(path), "--events", "--out",
                                         str(tmp_path / "embedded")])
     assert embedded.exit_code == 0, embedded.output
-    run(str(path), tmp_path / "spark", spark=spark, events={})
+    run(str(path), tmp_path / "spark", spark=spark,
+        config=RunConfig(input=InputConfig(events=EventsConfig())))
     want, got = tmp_path / "embedded", tmp_path / "spark"
     want_users = pd.read_parquet(want / "users_segmented.parquet")
     got_users = pd.read_parquet(got / "users_segmented.parquet")
