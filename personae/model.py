@@ -400,12 +400,13 @@ class SegmentModel:
             (staging / "model.json").write_text(document_text(document, FORMAT, FORMAT_VERSION),
                                                 encoding="utf-8")
             np.savez(staging / "arrays.npz", **arrays)
-            if getattr(self, "levels_", None) is not None:
-                (staging / "levels.json").write_text(
-                    document_text(self.levels_, LEVELS_FORMAT, 1), encoding="utf-8")
-            if getattr(self, "rfm_", None) is not None:  # new users scored by the same cuts
-                (staging / "rfm.json").write_text(
-                    document_text(self.rfm_, RFM_FORMAT, 1), encoding="utf-8")
+            levels, rfm = getattr(self, "levels_", None), getattr(self, "rfm_", None)
+            if levels is not None:
+                (staging / "levels.json").write_text(document_text(levels, LEVELS_FORMAT, 1),
+                                                     encoding="utf-8")
+            if rfm is not None:  # new users scored by the same cuts
+                (staging / "rfm.json").write_text(document_text(rfm, RFM_FORMAT, 1),
+                                                  encoding="utf-8")
             if segments is not None:
                 (staging / "segments.json").write_text(document_text(
                     {"segments": segments, "feature_meanings": meanings or {}},
@@ -419,7 +420,7 @@ class SegmentModel:
         arrays = read_arrays(folder / "arrays.npz", "model arrays")
         try:
             # format 1 called the settings "params"; the names are the same
-            settings = document.get("settings", document.get("params"))
+            settings: Any = document.get("settings", document.get("params"))
             model = cls(build(SegmentSettings, settings, str(folder / "model.json")))
             model.settings_ = model.settings
             model.id_column_ = document["id_column"]

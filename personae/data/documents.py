@@ -94,7 +94,7 @@ def read_document(path: str | Path, format: str, readable_versions: Iterable[int
     if found is None and legacy:
         return document
     noun = name or format.removeprefix("personae.").replace("-", " ")
-    if aliases and found in aliases:
+    if aliases and isinstance(found, str) and found in aliases:
         return {**document, "format": format, "format_version": aliases[found]}
     if found != format:
         raise ModelFileError(f"{path}: not a personae {noun} file (format {found!r})")

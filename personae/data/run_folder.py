@@ -171,6 +171,8 @@ def read_segments(model_dir: str | Path, n_segments: int | None = None
     by_segment = {int(p["segment"]): p for p in _personas_of(personas)}
     if document is not None:
         rows = document.get("segments", document.get(ITEMS))
+        if not isinstance(rows, list):
+            raise ModelFileError(f"{model_dir / 'segments.json'}: no list of segments")
         try:
             return tuple(Segment(
                 int(r["segment"]), str(r["persona"]), _int_or_none(r.get("size")),
