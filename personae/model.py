@@ -9,7 +9,6 @@ from someone else cannot run code.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 from pathlib import Path
@@ -25,8 +24,9 @@ from personae.cluster.levels import LevelCentres, assign_detailed, assign_levels
 from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
+from personae.data.documents import document_text, read_document
 from personae.data.readers import read_arrays
-from personae.data.writers import staged_folder, to_json
+from personae.data.writers import staged_folder
 from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
 
@@ -36,6 +36,8 @@ FORMAT = "personae.segment-model"
 FORMAT_VERSION = 2  # 2: settings (was params), segments.json with persona names
 READABLE_VERSIONS = (1, 2)
 SEGMENTS_FORMAT = "personae.segments"
+LEVELS_FORMAT = "personae.levels"
+RFM_FORMAT = "personae.rfm"
 __all__ = ["SegmentModel", "sample_rows"]
 # Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
 NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
@@ -384,8 +386,6 @@ class SegmentModel:
         pre_params, pre_arrays = self.preprocessor_.to_state()
         seg_params, seg_arrays = self.segmenter_.to_state()
         document = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
             "personae_version": __version__,
             "settings": self.settings_.model_dump(mode="json"),
             "id_column": self.id_column_,
@@ -397,17 +397,20 @@ class SegmentModel:
         arrays = {f"preprocessor.{k}": v for k, v in pre_arrays.items()}
         arrays.update({f"segmenter.{k}": v for k, v in seg_arrays.items()})
         with staged_folder(folder, marker="model.json") as staging:
-            (staging / "model.json").write_text(to_json(document), encoding="utf-8")
+            (staging / "model.json").write_text(document_text(document, FORMAT, FORMAT_VERSION),
+                                                encoding="utf-8")
             np.savez(staging / "arrays.npz", **arrays)
-            if getattr(self, "levels_", None) is not None:
-                (staging / "levels.json").write_text(to_json(self.levels_), encoding="utf-8")
-            if getattr(self, "rfm_", None) is not None:  # new users scored by the same cuts
-                (staging / "rfm.json").write_text(to_json(self.rfm_), encoding="utf-8")
+            levels, rfm = getattr(self, "levels_", None), getattr(self, "rfm_", None)
+            if levels is not None:
+                (staging / "levels.json").write_text(document_text(levels, LEVELS_FORMAT, 1),
+                                                     encoding="utf-8")
+            if rfm is not None:  # new users scored by the same cuts
+                (staging / "rfm.json").write_text(document_text(rfm, RFM_FORMAT, 1),
+                                                  encoding="utf-8")
             if segments is not None:
-                (staging / "segments.json").write_text(to_json(
-                    {"format": SEGMENTS_FORMAT, "format_version": 1, "segments": segments,
-                     "feature_meanings": meanings or {}}),
-                    encoding="utf-8")
+                (staging / "segments.json").write_text(document_text(
+                    {"segments": segments, "feature_meanings": meanings or {}},
+                    SEGMENTS_FORMAT, 1), encoding="utf-8")
         return Path(folder)
 
     @classmethod
@@ -417,7 +420,7 @@ class SegmentModel:
         arrays = read_arrays(folder / "arrays.npz", "model arrays")
         try:
             # format 1 called the settings "params"; the names are the same
-            settings = document.get("settings", document.get("params"))
+            settings: Any = document.get("settings", document.get("params"))
             model = cls(build(SegmentSettings, settings, str(folder / "model.json")))
             model.settings_ = model.settings
             model.id_column_ = document["id_column"]
@@ -433,25 +436,32 @@ class SegmentModel:
             raise ModelFileError(f"{folder / 'model.json'}: incomplete or inconsistent model "
                                  f"({exc.__class__.__name__}: {exc})") from None
         model.segments_ = _read_segments(folder)
-        levels = folder / "levels.json"
-        model.levels_ = json.loads(levels.read_text(encoding="utf-8")) if levels.is_file() \
-            else None
+        # levels.json and rfm.json had no format before version 2 of the model folder
+        levels = read_document(folder / "levels.json", LEVELS_FORMAT, (1,), required=False,
+                               legacy=True)
+        model.levels_ = None if levels is None else \
+            {k: v for k, v in levels.items() if k not in ("format", "format_version")}
         if model.levels_ is not None:
-            model.n_clusters_ = int(model.levels_["n_personas"])
-        rfm = folder / "rfm.json"
-        model.rfm_ = json.loads(rfm.read_text(encoding="utf-8")) if rfm.is_file() else None
+            try:
+                model.n_clusters_ = int(model.levels_["n_personas"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelFileError(f"{folder / 'levels.json'}: no persona count "
+                                     f"({exc.__class__.__name__}: {exc})") from None
+        rfm = read_document(folder / "rfm.json", RFM_FORMAT, (1,), required=False,
+                            legacy=True)
+        model.rfm_ = None if rfm is None else \
+            {k: v for k, v in rfm.items() if k not in ("format", "format_version")}
         return model
 
 
 def _read_segments(folder: Path) -> list[dict[str, Any]] | None:
-    path = folder / "segments.json"
-    if not path.is_file():
+    """segments.json's rows (segment, persona, size, share, facts), through the run
+    folder's one reader of persona names; None when the model folder has none."""
+    from personae.data.run_folder import read_segments
+
+    if not (folder / "segments.json").is_file():
         return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        return list(document["segments"] if isinstance(document, dict) else document)
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path}: not a personae segments file ({exc})") from None
+    return [s.as_dict() for s in read_segments(folder)]
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -459,22 +469,10 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
 
 
 def _read_document(folder: Path) -> dict[str, Any]:
-    path = folder / "model.json"
     if not folder.is_dir():
         raise ModelFileError(f"{folder}: not a model folder (expected a folder with "
                              "model.json and arrays.npz)")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: missing; is {folder} a personae model folder?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a personae segment model (format "
-                             f"{document.get('format') if isinstance(document, dict) else None!r})")
-    version = document.get("format_version")
-    if version not in READABLE_VERSIONS:
-        raise ModelFileError(f"{path}: model format version {version!r} is not supported by "
-                             f"personae {__version__} (reads versions "
-                             f"{', '.join(map(str, READABLE_VERSIONS))})")
+    document = read_document(folder / "model.json", FORMAT, READABLE_VERSIONS,
+                             what=f"is {folder} a personae model folder?")
+    assert document is not None  # required: read_document raised otherwise
     return document

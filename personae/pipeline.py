@@ -28,7 +28,7 @@ from personae.cluster.levels import assign_levels, persona_levels
 from personae.cluster.validate import bootstrap_stability, consistency, segmenter_stability
 from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
 from personae.data.readers import read_table
-from personae.data.writers import file_listing, staged_folder, to_json, write_frame
+from personae.data.run_folder import RUN_FORMAT, RUN_FORMAT_VERSION, save_run
 from personae.features.semantics import Semantics
 from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
 from personae.model import SegmentModel, sample_rows
@@ -41,8 +41,6 @@ from personae.profile.segments import feature_frame, segment_profiles, top_featu
 
 log = logging.getLogger(__name__)
 
-RUN_FORMAT = "personae.run"
-RUN_FORMAT_VERSION = 2  # 2: config verbatim, provenance, personas, journeys, map, files
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "duckdb")
 
 
@@ -123,57 +121,9 @@ class SegmentationResult:
         return segments_summary(self.personas, self.sizes)
 
     def save(self, folder: str | Path) -> Path:
-        """Write the run folder (users, profiles, tables, personas, journeys, map, model/,
-        run.json); it appears only once all are written."""
-        started = time.perf_counter()
-        folder = Path(folder)
-        with staged_folder(folder) as staging:
-            users = self.users
-            write_frame(users, staging / "users_segmented.csv")
-            write_frame(users, staging / "users_segmented.parquet")
-            self.profiles.to_csv(staging / "segment_profiles.csv", index=False)
-            if self.k_table is not None:
-                self.k_table.to_csv(staging / "k_selection.csv", index=False)
-            if self.memberships is not None:
-                write_frame(self.memberships, staging / "memberships.parquet")
-            if self.algorithm_table is not None:
-                self.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
-            if self.hierarchy is not None:
-                (staging / "hierarchy.json").write_text(to_json(self.hierarchy),
-                                                        encoding="utf-8")
-            if "levels_table" in self.extra:
-                self.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
-            if "rfm_crosstab" in self.extra:
-                self.extra["rfm_crosstab"].to_csv(staging / "persona_rfm.csv")
-            (staging / "personas.json").write_text(to_json(self.personas), encoding="utf-8")
-            if self.journeys is not None:
-                (staging / "journeys.json").write_text(to_json(self.journeys),
-                                                       encoding="utf-8")
-            if self.user_map is not None:
-                write_frame(self.user_map, staging / "user_map.parquet")
-            self.model.save(staging / "model", segments=self.segments_summary(),
-                            meanings=self.info.get("feature_meanings"))
-            if self.info["input"].get("kind") == "events":  # assign --events reads a log
-                from personae.serve.batch import save_event_options  # the same way
-
-                save_event_options(staging / "model", self.info["input"]["mapping"],
-                                   self.config.input.events)
-            if "early" in self.extra:  # the k-NN of users' first days (--early-days)
-                self.extra["early"].save(staging / "model")
-            if self.reference is not None:  # what monitoring compares new users with
-                self.reference.save(staging / "model")
-            if "sequences" in self.extra:  # vocabulary and vectors, to embed new users
-                from personae.features.sequence_pipeline import save_sequence_model
-
-                save_sequence_model(self.extra["sequences"], staging / "model")
-                (staging / "sequence_profiles.json").write_text(
-                    to_json(self.extra["sequence_profiles"]), encoding="utf-8")
-            info = dict(self.info)
-            info["timings_seconds"] = {**info["timings_seconds"],
-                                       "write": round(time.perf_counter() - started, 3)}
-            info["files"] = file_listing(staging)
-            (staging / "run.json").write_text(to_json(info), encoding="utf-8")
-        return folder
+        """Write the run folder (``personae.data.run_folder.save_run``); read it back with
+        ``personae.load_run``."""
+        return save_run(self, folder)
 
 
 def segments_summary(personas: dict[str, Any], sizes: pd.Series) -> list[dict[str, Any]]:

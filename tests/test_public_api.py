@@ -5,9 +5,9 @@ import personae
 
 def test_public_api_is_exactly_all() -> None:
     public = {name for name in dir(personae) if not name.startswith("_")}
-    modules = {"cli", "cluster", "data", "errors", "features", "model", "pipeline", "profile",
-               "report", "config", "serve", "monitor", "experiments", "spark", "datasets",
-               "choose"}
+    modules = {"choose", "cli", "cluster", "data", "errors", "features", "model", "pipeline",
+               "profile", "report", "config", "serve", "monitor", "experiments", "spark",
+               "datasets"}
     assert public - modules == set(personae.__all__) - {"__version__"}
     assert personae.__all__ == sorted(personae.__all__)
 

@@ -131,6 +131,9 @@ def test_the_python_api_block_runs(workdir: Path) -> None:
     assert namespace["from_log"].n_segments == 3
     personas = namespace["result"].personas["personas"]
     assert sum(p["segment"] >= 0 for p in personas) == namespace["result"].n_segments
+    run = namespace["run"]
+    assert run.config == namespace["result"].config
+    assert [s.persona for s in run.segments] == [p["name"] for p in personas]
 
 
 @pytest.mark.slow

@@ -132,14 +132,22 @@ def to_json(document: Any, indent: int = 2, *, nan_as_null: bool = False) -> str
     return json.dumps(document, indent=indent, ensure_ascii=False, default=jsonable)
 
 
-def file_listing(folder: Path) -> list[dict[str, Any]]:
-    """Every file under ``folder`` (relative path, bytes, sha256), in path order."""
+def file_listing(folder: Path, known: dict[str, dict[str, Any]] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Every file under ``folder`` (relative path, bytes, sha256), in path order. ``known``:
+    entries of an earlier listing by path, reused for files whose size has not changed (so
+    re-listing after a report is written does not hash the users tables again)."""
     listing = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        earlier = (known or {}).get(name)
+        if earlier is not None and earlier.get("bytes") == path.stat().st_size:
+            listing.append(earlier)
+            continue
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-        listing.append({"path": path.relative_to(folder).as_posix(),
+        listing.append({"path": name,
                         "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
     return listing

@@ -7,7 +7,6 @@ the event features), so it can be re-pointed in one place.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from personae.data.run_folder import load_run
 from personae.errors import ConfigError, DataError, ModelFileError
 from personae.features.events_io import Source, describe, quote_ident, quote_literal
 from personae.features.events_io import resolve_source as _resolve_source
@@ -48,14 +48,11 @@ class RunFolder:
 
 
 def read_run(run_dir: str | Path, con: duckdb.DuckDBPyConnection) -> RunFolder:
-    """Read run.json and the users table's schema (not its rows) of a run folder."""
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise DataError("run folder not found", source=str(path))
-    info = _json(path / "run.json")
-    users_file = path / "users_segmented.parquet"
-    if not users_file.is_file():
-        users_file = path / "users_segmented.csv"
+    """Read run.json and the users table's schema (not its rows) of a run folder, through
+    ``personae.data.run_folder``."""
+    saved = load_run(run_dir)
+    info, path = saved.info, saved.path
+    users_file = saved.users_file
     if not users_file.is_file():
         raise DataError("run folder has no users_segmented.parquet or .csv", source=str(path))
     relation = _table_relation(users_file)
@@ -71,7 +68,7 @@ def read_run(run_dir: str | Path, con: duckdb.DuckDBPyConnection) -> RunFolder:
             levels[level] = found
     used = [str(f).split("=", 1)[0] for f in info.get("features_used") or []]
     features = [name for name in dict.fromkeys(used) if name in columns and name != id_column]
-    names = _persona_names(path)
+    names = saved.names
     if "persona" not in levels and len(set(names.values())) < len(names):
         levels["persona"] = "persona names of model/segments.json (several segments share one)"
     return RunFolder(path, users_file, id_column, levels, features, names, columns)
@@ -85,36 +82,6 @@ def level_expr(run: RunFolder, level: str) -> str:
     cases = " ".join(f"WHEN {seg} THEN {quote_literal(name)}" for seg, name in
                      sorted(run.names.items()))
     return f"CASE CAST(segment AS BIGINT) {cases} END"
-
-
-def _json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise DataError("not found: is this a folder written by 'personae run'?",
-                        source=str(path))
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"not readable JSON ({exc})", source=str(path)) from None
-    if not isinstance(value, dict):
-        raise DataError("expected a JSON object", source=str(path))
-    return value
-
-
-def _persona_names(path: Path) -> dict[int, str]:
-    """segment -> persona name from model/segments.json, else personas.json, else none."""
-    for candidate, key in ((path / "model" / "segments.json", None),
-                           (path / "personas.json", "personas")):
-        if not candidate.is_file():
-            continue
-        try:
-            value = json.loads(candidate.read_text(encoding="utf-8"))
-            rows = value[key or "segments"] if isinstance(value, dict) else value
-            return {int(r["segment"]): str(r.get("persona") or r.get("name")) for r in rows
-                    if r.get("persona") or r.get("name")}
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("%s: could not read persona names; segments are named by number",
-                        candidate)
-    return {}
 
 
 def segment_name(names: dict[int, str], segment: Any) -> str:

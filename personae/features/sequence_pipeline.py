@@ -29,7 +29,6 @@ The fitted state (embedder, block rotation, UMAP anchors) saves under ``model/se
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -41,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from personae.data.documents import read_document, write_document
 from personae.errors import ConfigError, ModelFileError
 from personae.features.embeddings import (
     BIGRAM,
@@ -54,6 +54,7 @@ from personae.features.sequences import Sequences, sequences_from_events
 logger = logging.getLogger(__name__)
 
 FOLDER = "sequences"
+STATE_FORMAT = "personae.sequence-model"
 _NEIGHBOURS = 10
 
 
@@ -212,7 +213,7 @@ def save_sequence_model(table: SequenceTable, model_dir: str | Path) -> Path:
         if table.embedder is not None:
             table.embedder.save(staging / "embedder")
         np.savez(staging / "block.npz", **table.arrays)  # type: ignore[arg-type]
-        (staging / "sequences.json").write_text(json.dumps(table.state, indent=1))
+        write_document(staging / "sequences.json", table.state, STATE_FORMAT, 1)
         target = model_dir / FOLDER
         if target.exists():
             shutil.rmtree(target)
@@ -228,10 +229,20 @@ def representation_of(model_dir: str | Path) -> str | None:
     path = Path(model_dir) / FOLDER / "sequences.json"
     if not path.exists():
         return None
+    state = _state(path.parent)
     try:
-        return str(json.loads(path.read_text())["options"]["representation"])
-    except (ValueError, KeyError) as exc:
+        return str(state["options"]["representation"])
+    except (TypeError, KeyError) as exc:
         raise ModelFileError(f"{path}: unreadable ({exc})") from None
+
+
+def _state(folder: Path) -> dict[str, Any]:
+    """sequences.json (it had no format before version 1)."""
+    state = read_document(folder / "sequences.json", STATE_FORMAT, (1,), legacy=True,
+                          what="not a sequence model: was it fitted with --embed?",
+                          name="sequence model")
+    assert state is not None  # required: read_document raised otherwise
+    return state
 
 
 def embed_new(model_dir: str | Path, source: Any, mapping: dict[str, str] | None = None,
@@ -240,8 +251,8 @@ def embed_new(model_dir: str | Path, source: Any, mapping: dict[str, str] | None
 
     The table then goes to ``SegmentModel.predict`` (``personae assign``)."""
     folder = Path(model_dir) / FOLDER
+    state = _state(folder)
     try:
-        state = json.loads((folder / "sequences.json").read_text())
         with np.load(folder / "block.npz", allow_pickle=False) as loaded:
             arrays = {k: loaded[k] for k in loaded.files}
     except (OSError, ValueError) as exc:

@@ -3,7 +3,6 @@ their layout changes)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personae.data.run_folder import load_run as read_run
+from personae.data.run_folder import persona_names
 from personae.errors import DataError, ModelFileError
 from personae.features.table import category_text, coerce_numeric, text_columns
 
@@ -71,6 +72,7 @@ class RunFolder:
     users: pd.DataFrame  # id column, segment, input columns (renamed back)
     id_column: str
     names: dict[int, str]
+    personas: dict[str, Any] | None = None
 
     @property
     def labels(self) -> np.ndarray:
@@ -86,12 +88,8 @@ class RunFolder:
         events_config = (self.info.get("config", {}).get("input") or {}).get("events")
         places = [recorded if recorded.get("kind") == "events" else None, events_config,
                   self.info.get("events"), recorded.get("events")]
-        try:
-            personas = json.loads((self.path / "personas.json").read_text(encoding="utf-8"))
-            places.append(personas["run"].get("events"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
-                AttributeError):
-            pass
+        personas = self.personas.get("run") if isinstance(self.personas, dict) else None
+        places.append(personas.get("events") if isinstance(personas, dict) else None)
         for where in places:
             if isinstance(where, dict) and isinstance(where.get("mapping"), dict):
                 return {str(k): str(v) for k, v in where["mapping"].items() if v}
@@ -99,64 +97,38 @@ class RunFolder:
 
 
 def load_run(run_dir: str | Path) -> RunFolder:
-    from personae.model import SegmentModel
-
-    path = Path(run_dir)
-    if not (path / "run.json").is_file():
-        raise ModelFileError(f"{path}: not a personae run folder (no run.json); run "
-                             "'personae run INPUT --out FOLDER' first")
-    try:
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path / 'run.json'}: not valid JSON ({exc})") from None
-    model = SegmentModel.load(path / "model")
-    users_path = path / "users_segmented.parquet"
+    """The monitor's view of a run folder, read through ``personae.data.run_folder``."""
+    saved = read_run(run_dir)
+    model = saved.model
+    users_path = saved.path / "users_segmented.parquet"
     if not users_path.is_file():
         raise ModelFileError(f"{users_path}: missing; the run folder is incomplete")
-    users = text_columns(pd.read_parquet(users_path), str(users_path))
-    id_column = str(info.get("id_column") or users.columns[0])
+    users = text_columns(saved.users, str(users_path))
     if "segment" not in users.columns:
         raise DataError("no 'segment' column", source=str(users_path))
     # users_table renamed input columns that clashed with its own (input_segment ...)
-    training = set(info.get("input", {}).get("columns", []))
+    training = set(saved.info.get("input", {}).get("columns", []))
     back = {c: c[len("input_"):] for c in users.columns
             if c.startswith("input_") and c[len("input_"):] in training}
     users = users.rename(columns=back) if back else users
-    return RunFolder(path=path, model=model, info=info, users=users, id_column=id_column,
-                     names=segment_names(path, model.n_clusters_))
+    return RunFolder(path=saved.path, model=model, info=saved.info, users=users,
+                     id_column=saved.id_column,
+                     names=_named(saved.names, model.n_clusters_),
+                     personas=saved.personas)
 
 
 def run_from_result(result: Any, path: str | Path) -> RunFolder:
     """A ``SegmentationResult`` in memory as the run folder it saves to ``path`` (a refit
     is compared without reading back what was just written)."""
-    names = {s: f"segment {s}" for s in range(result.n_segments)}
-    names.update(_names(result.personas, "name"))
     return RunFolder(path=Path(path), model=result.model, info=result.info,
-                     users=result.users, id_column=str(result.ids.name), names=names)
+                     users=result.users, id_column=str(result.ids.name),
+                     names=_named(persona_names(result.personas), result.n_segments),
+                     personas=result.personas)
 
 
-def segment_names(run_dir: Path, n_segments: int) -> dict[int, str]:
-    """Persona names from model/segments.json (or personas.json), else 'segment N'."""
-    names = {s: f"segment {s}" for s in range(n_segments)}
-    for file, key in ((run_dir / "model" / "segments.json", "persona"),
-                      (run_dir / "personas.json", "name")):
-        try:
-            document = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        found = _names(document, key)
-        if found:
-            names.update(found)
-            return names
-    return names
-
-
-def _names(document: Any, key: str) -> dict[int, str]:
-    """segment -> name from a list of segments, or a document with a ``personas`` list."""
-    items = document if isinstance(document, list) else document.get("personas", []) \
-        if isinstance(document, dict) else []
-    return {int(i["segment"]): str(i[key]) for i in items
-            if isinstance(i, dict) and "segment" in i and i.get(key)}
+def _named(found: dict[int, str], n_segments: int) -> dict[int, str]:
+    """Every segment 0..n-1 named: its persona, else 'segment N'."""
+    return {**{s: f"segment {s}" for s in range(n_segments)}, **found}
 
 
 def run_ids(run: RunFolder) -> pd.Series:

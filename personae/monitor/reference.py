@@ -13,7 +13,6 @@ Saved beside the model as ``reference.json`` (everything readable) and ``referen
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from personae._version import __version__
+from personae.data.documents import read_document, write_document
 from personae.data.readers import read_arrays
-from personae.data.writers import to_json
 from personae.errors import ModelFileError
 from personae.monitor._adapter import (
     category_values,
@@ -117,28 +116,16 @@ class Reference:
         partial = folder / ".reference.npz.partial.npz"
         np.savez(partial, **arrays)  # type: ignore[arg-type]
         partial.replace(folder / "reference.npz")
-        text = to_json(document)
-        (folder / ".reference.json.partial").write_text(text, encoding="utf-8")
-        (folder / ".reference.json.partial").replace(folder / "reference.json")
+        write_document(folder / "reference.json", document, FORMAT, FORMAT_VERSION)
         return folder / "reference.json"
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Reference:
         folder = Path(model_dir)
-        path = folder / "reference.json"
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: missing (this model keeps no monitoring "
-                                 "reference)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ModelFileError(f"{path}: not a personae monitoring reference")
-        if document.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(f"{path}: reference format version "
-                                 f"{document.get('format_version')!r} is not supported "
-                                 f"(reads version {FORMAT_VERSION})")
+        document = read_document(folder / "reference.json", FORMAT, (FORMAT_VERSION,),
+                                 what="this model keeps no monitoring reference",
+                                 name="monitoring reference")
+        assert document is not None  # required: read_document raised otherwise
         arrays = read_arrays(folder / "reference.npz", "reference arrays")
         try:
             numeric = tuple(NumericReference(
@@ -161,8 +148,8 @@ class Reference:
                 bimodality=tuple(float(s["bimodality"]) for s in segments),
                 source=str(document.get("source", "training")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{path}: incomplete reference ({exc.__class__.__name__}: "
-                                 f"{exc})") from None
+            raise ModelFileError(f"{folder / 'reference.json'}: incomplete reference "
+                                 f"({exc.__class__.__name__}: {exc})") from None
 
 
 def numeric_reference(name: str, values: np.ndarray) -> NumericReference:

@@ -187,8 +187,10 @@ def _log_batches(uri: str, run_name: str, params: dict[str, Any],
 def track_run(run_dir: str | Path, where: str | Path) -> str:
     """Log a finished run folder to ``where`` (a local folder or a ``check_store`` URI);
     returns the MLflow run id."""
+    from personae.data.run_folder import load_run
+
     folder = Path(run_dir)
-    info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    info = load_run(folder).info
     segments = info.get("segments", {})
     metrics = _numbers("", {"users": info.get("input", {}).get("users"),
                             "segments": segments.get("k"),

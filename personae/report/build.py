@@ -15,18 +15,20 @@ import pandas as pd
 from markupsafe import Markup
 
 from personae.cluster._base import NOISE
-from personae.data.writers import to_json, write_text_atomic
+from personae.data.documents import read_document, write_document
+from personae.data.run_folder import record_files
+from personae.data.writers import write_text_atomic
 from personae.errors import PersonaeError
 from personae.features.semantics import Semantics
 from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
-from personae.profile.personas import fmt, personas_document
+from personae.profile.personas import PERSONAS_FORMAT, fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, column_summaries
 from personae.profile.sequence_words import token_words
 from personae.report import figures
 from personae.report.render import render_page
-from personae.report.run_folder import RunFolder, load_run, optional_json
+from personae.report.run_folder import RunFolder, folder_view
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     """
     started = time.perf_counter()
     run = run if isinstance(run, RunFolder) else (
-        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else load_run(run))
+        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else folder_view(run))
     if semantics is not None:
         semantics = Semantics(user={**run.semantics.user, **semantics.user})
     else:
@@ -144,12 +146,14 @@ def write_report(run: SegmentationResult | str | Path, folder: str | Path | None
             raise PersonaeError("write_report(result) needs the folder the result was saved to")
         view = RunFolder.from_result(run, Path(folder))
     else:
-        view = load_run(run)
+        view = folder_view(run)
     html, document = build_report(view, semantics=semantics, map_method=map_method,
                                   events=events, uplift=uplift)
     if document is not view.personas:
-        write_text_atomic(view.path / "personas.json", to_json(document))
+        write_document(view.path / "personas.json", document, PERSONAS_FORMAT, 1)
     path = write_text_atomic(view.path / "report.html", html)
+    # the report comes after run.json: list it (and re-worded personas) there too
+    record_files(view.path, changed=("report.html", "personas.json"))
     log.info("report: wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
@@ -158,7 +162,8 @@ def _uplift(folder: str | Path | None, names: dict[int, str]) -> dict[str, Any] 
     """The segment-level cells of a ``personae uplift`` folder, for the report's section."""
     if folder is None:
         return None
-    info = optional_json(Path(folder) / "uplift.json")
+    info = read_document(Path(folder) / "uplift.json", "personae.uplift", (1,),
+                         required=False, legacy=True)
     if info is None:
         raise PersonaeError(f"{folder}: no uplift.json (write it with personae uplift)")
     cells = [c for c in info.get("cells", []) if c.get("level") == "segment"]

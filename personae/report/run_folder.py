@@ -1,8 +1,8 @@
-"""Read a saved run folder: everything the report and the personas need, nothing more."""
+"""The report's view of a run: a result in memory, or a saved run folder read through
+``personae.data.run_folder`` (plus the notes and semantics the report adds)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from personae.errors import DataError
+from personae.data.run_folder import Run, load_run
 from personae.features.semantics import FeatureMeaning, Semantics
 
 log = logging.getLogger(__name__)
@@ -53,54 +53,19 @@ class RunFolder:
         return (self.path / "model" / "model.json").is_file()
 
 
-def load_run(path: str | Path) -> RunFolder:
-    """Load ``path`` (a folder written by ``SegmentationResult.save``)."""
-    folder = Path(path)
-    run_json = folder / "run.json"
-    if not run_json.is_file():
-        raise DataError("not a personae run folder (no run.json)", source=str(folder))
-    try:
-        info = json.loads(run_json.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"run.json is not valid JSON ({exc})", source=str(run_json)) from None
-    users = _read_users(folder)
-    profiles_path = folder / "segment_profiles.csv"
-    if not profiles_path.is_file():
-        raise DataError("missing segment_profiles.csv", source=str(folder))
-    profiles = pd.read_csv(profiles_path, keep_default_na=False,
-                           na_values=[""], dtype={"feature": "string"})
-    profiles["feature"] = profiles["feature"].astype(object)
-    run = RunFolder(folder, info, users, profiles,
-                    k_table=_optional_csv(folder / "k_selection.csv"),
-                    algorithm_table=_optional_csv(folder / "algorithm_selection.csv"))
-    run.hierarchy = optional_json(folder / "hierarchy.json")
-    run.personas = optional_json(folder / "personas.json")
-    run.journeys = optional_json(folder / "journeys.json")
-    run.sequence_profiles = optional_json(folder / "sequence_profiles.json")
-    if (folder / "user_map.parquet").is_file():
-        run.user_map = pd.read_parquet(folder / "user_map.parquet")
-    run.semantics = _saved_semantics(info.get("feature_meanings") or {})
-    if "distinguishing" not in profiles.columns:
-        _recompute_profiles(run)
+def folder_view(path: str | Path) -> RunFolder:
+    """The report's view of ``path`` (a folder written by ``SegmentationResult.save``),
+    read through ``personae.data.run_folder``."""
+    saved = load_run(path)
+    run = RunFolder(saved.path, saved.info, saved.users, saved.profiles,
+                    k_table=saved.k_table, algorithm_table=saved.algorithm_table,
+                    hierarchy=saved.hierarchy, personas=saved.personas or None,
+                    journeys=saved.journeys, user_map=saved.user_map,
+                    sequence_profiles=saved.sequence_profiles)
+    run.semantics = _saved_semantics(saved.info.get("feature_meanings") or {})
+    if "distinguishing" not in run.profiles.columns:
+        _recompute_profiles(run, saved)
     return run
-
-
-def _read_users(folder: Path) -> pd.DataFrame:
-    parquet, csv = folder / "users_segmented.parquet", folder / "users_segmented.csv"
-    if parquet.is_file():
-        return pd.read_parquet(parquet)
-    if csv.is_file():
-        return pd.read_csv(csv)
-    raise DataError("missing users_segmented.parquet / .csv", source=str(folder))
-
-
-def optional_json(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"not valid JSON ({exc})", source=str(path)) from None
 
 
 def _saved_semantics(meanings: dict[str, Any]) -> Semantics:
@@ -115,20 +80,15 @@ def _saved_semantics(meanings: dict[str, Any]) -> Semantics:
     return Semantics(user=user)
 
 
-def _optional_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.is_file() else None
-
-
-def _recompute_profiles(run: RunFolder) -> None:
+def _recompute_profiles(run: RunFolder, saved: Run) -> None:
     """Older run folders have no significance columns: recompute them from the users."""
     if not run.has_model:
         run.notes.append("segment_profiles.csv has no significance tests and there is no "
                          "model to recompute them; z-scores are used instead.")
         return
-    from personae.model import SegmentModel
     from personae.profile.segments import feature_frame, segment_profiles
 
-    model = SegmentModel.load(run.path / "model")
+    model = saved.model
     features = feature_frame(run.users, model.preprocessor_, str(run.path))
     run.profiles = segment_profiles(features, run.users["segment"].to_numpy(),
                                     model.preprocessor_)

@@ -16,13 +16,12 @@ events lie in the future.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from personae.data.writers import to_json
+from personae.data.documents import read_document, write_document
 from personae.errors import ConfigError, DataError, ModelFileError
 
 FILE = "events.json"
@@ -36,30 +35,28 @@ FEATURE_OPTIONS = ("table", "time_format", "session_gap_minutes", "top_event_typ
 def save_event_options(model_dir: Path, mapping: dict[str, str], events: Any) -> Path:
     """Write ``events.json`` into a model folder being staged; ``events``: EventsConfig."""
     options = {k: v for k, v in events.model_dump().items() if k in FEATURE_OPTIONS}
-    path = Path(model_dir) / FILE
-    path.write_text(to_json({"format": FORMAT, "format_version": FORMAT_VERSION,
-                             "mapping": dict(mapping), "options": options}), encoding="utf-8")
-    return path
+    return write_document(Path(model_dir) / FILE, {"mapping": dict(mapping),
+                                                   "options": options},
+                          FORMAT, FORMAT_VERSION)
 
 
 def read_event_options(model_dir: str | Path) -> tuple[dict[str, str], dict[str, Any]]:
     """The mapping and feature options a model's training log was read with."""
+    from personae.data.run_folder import load_run
+
     folder = Path(model_dir)
     path = folder / FILE
+    document = read_document(path, FORMAT, (FORMAT_VERSION,), required=False)
     try:
-        if path.is_file():
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT:
-                raise ValueError(f"not a {FORMAT} file")
+        if document is not None:
             return dict(document["mapping"]), dict(document["options"])
-        run_json = folder.parent / "run.json"
-        if run_json.is_file():
-            info = json.loads(run_json.read_text(encoding="utf-8"))
+        if (folder.parent / "run.json").is_file():
+            info = load_run(folder.parent).info
             if info.get("input", {}).get("kind") == "events":
                 given = (info.get("config", {}).get("input", {}).get("events") or {})
                 options = {k: v for k, v in given.items() if k in FEATURE_OPTIONS}
                 return dict(info["input"]["mapping"]), options
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: cannot read how the training log was read "
                              f"({exc.__class__.__name__}: {exc})") from None
     raise ConfigError(f"{folder} was not made from an event log (no {FILE}, no run.json of "

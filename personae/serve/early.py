@@ -22,7 +22,6 @@ Saved into the model folder as ``early/early.json`` + ``early/early.npz`` (no pi
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from personae.data.documents import read_document, write_document
 from personae.errors import ConfigError, DataError, ModelFileError
 
 log = logging.getLogger(__name__)
@@ -234,12 +234,10 @@ class EarlyModel:
                                 "log_columns": list(w.log_columns)})
                 arrays.update({f"{w.days}.center": w.center, f"{w.days}.scale": w.scale,
                                f"{w.days}.X": w.X, f"{w.days}.y": w.y})
-            document = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                        "mapping": self.mapping, "options": self.options, "windows": windows,
+            document = {"mapping": self.mapping, "options": self.options, "windows": windows,
                         "validation": [v.as_dict() for v in self.validation],
                         "how": _how()}
-            (staging / "early.json").write_text(json.dumps(document, indent=2),
-                                                encoding="utf-8")
+            write_document(staging / "early.json", document, FORMAT, FORMAT_VERSION)
             np.savez(staging / "early.npz", **arrays)
             shutil.rmtree(folder, ignore_errors=True)
             staging.rename(folder)
@@ -250,11 +248,10 @@ class EarlyModel:
     @classmethod
     def load(cls, model_dir: str | Path) -> EarlyModel:
         folder = Path(model_dir) / FOLDER
+        document = read_document(folder / "early.json", FORMAT, (FORMAT_VERSION,),
+                                 what="this model has no early model", name="early model")
+        assert document is not None  # required: read_document raised otherwise
         try:
-            document = json.loads((folder / "early.json").read_text(encoding="utf-8"))
-            if not isinstance(document, dict) or document.get("format") != FORMAT or \
-                    document.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"not a {FORMAT} file of version {FORMAT_VERSION}")
             with np.load(folder / "early.npz", allow_pickle=False) as loaded:
                 arrays = {name: loaded[name] for name in loaded.files}
             windows = tuple(Window(

@@ -14,7 +14,6 @@ shares.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -25,8 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from personae.data.documents import read_document
+from personae.data.run_folder import Segment
+from personae.data.run_folder import read_segments as run_segments
 from personae.errors import PersonaeError
-from personae.model import SegmentModel
+from personae.model import FORMAT, READABLE_VERSIONS, SegmentModel
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +60,6 @@ class ModelInfo:
         return {"folder": self.folder, "version": self.version,
                 "format_version": self.format_version, "created": self.created,
                 "hash": self.hash, "algorithm": self.algorithm, "n_segments": self.n_segments}
-
-
-@dataclass(frozen=True)
-class Segment:
-    segment: int
-    persona: str
-    size: int | None
-    share: float | None
-    facts: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"segment": self.segment, "persona": self.persona, "size": self.size,
-                "share": self.share, "facts": list(self.facts)}
 
 
 @dataclass
@@ -279,7 +268,7 @@ def model_info(folder: Path, model: SegmentModel) -> ModelInfo:
     digest = hashlib.sha256()
     for name in ("model.json", "arrays.npz"):
         digest.update((folder / name).read_bytes())
-    document = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    document = read_document(folder / "model.json", FORMAT, READABLE_VERSIONS) or {}
     created = document.get("created")
     if not isinstance(created, str):
         stamp = (folder / "model.json").stat().st_mtime
@@ -291,58 +280,6 @@ def model_info(folder: Path, model: SegmentModel) -> ModelInfo:
 
 
 def read_segments(folder: Path, model: SegmentModel) -> list[Segment]:
-    """Names and sizes: ``model/segments.json``; else the run folder's ``personas.json``
-    and ``run.json``; else ``segment N``."""
-    path = folder / "segments.json"
-    if path.is_file():
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            rows = document["segments"] if isinstance(document, dict) else document
-            return [Segment(int(r["segment"]), str(r["persona"]),
-                            None if r.get("size") is None else int(r["size"]),
-                            None if r.get("share") is None else float(r["share"]),
-                            tuple(str(f) for f in r.get("facts", ())))
-                    for r in rows]
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("%s: unreadable (%s); segments are named by number", path, exc)
-    sizes = _run_sizes(folder.parent / "run.json")
-    names, facts = _persona_names(folder.parent / "personas.json")
-    total = sum(sizes.values()) or None
-    out = []
-    for seg in range(model.n_clusters_):
-        size = sizes.get(seg)
-        out.append(Segment(seg, names.get(seg, f"segment {seg}"), size,
-                           None if size is None or total is None else round(size / total, 6),
-                           facts.get(seg, ())))
-    return out
-
-
-def _run_sizes(path: Path) -> dict[int, int]:
-    if not path.is_file():
-        return {}
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        sizes = info.get("segments", {}).get("sizes", {})
-        pairs = sizes.items() if isinstance(sizes, dict) else enumerate(sizes)
-        return {int(k): int(v) for k, v in pairs if int(k) >= 0}
-    except (ValueError, AttributeError, TypeError) as exc:
-        log.warning("%s: segment sizes unreadable (%s)", path, exc)
-        return {}
-
-
-def _persona_names(path: Path) -> tuple[dict[int, str], dict[int, tuple[str, ...]]]:
-    if not path.is_file():
-        return {}, {}
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        personas = document["personas"] if isinstance(document, dict) else document
-        names, facts = {}, {}
-        for p in personas:
-            seg = int(p["segment"])
-            names[seg] = str(p.get("name") or p.get("persona") or f"segment {seg}")
-            facts[seg] = tuple(str(f.get("text", f)) if isinstance(f, dict) else str(f)
-                               for f in (p.get("data_says") or p.get("facts") or ())[:5])
-        return names, facts
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("%s: persona names unreadable (%s)", path, exc)
-        return {}, {}
+    """Names, sizes and key facts: ``model/segments.json``; else the run folder's
+    ``personas.json`` and ``run.json``; else ``segment N`` (``personae.data.run_folder``)."""
+    return list(run_segments(folder, model.n_clusters_))

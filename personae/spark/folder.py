@@ -14,14 +14,21 @@ replaced by everyone's.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from personae.data.documents import write_document
+from personae.data.run_folder import (
+    HIERARCHY_FORMAT,
+    PERSONAS_FORMAT,
+    segment_rows,
+    write_run_json,
+)
 from personae.serve.batch import save_event_options
 from personae.spark import adapter, cluster
 from personae.spark.output import write_single_file
@@ -61,7 +68,7 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     k = int(model.n_clusters_)
     sample_users = len(sample)
     sizes = np.array([counts.get(s, 0) for s in range(k)])
-    info = json.loads(json.dumps(fitted.info, default=_jsonable))
+    info = copy.deepcopy(fitted.info)  # the sample run's record, as its save writes it
     info["input"] = {**info["input"], "source": source, "users": n_users}
     if event_log is not None:  # as the embedded event run says it
         report, _ = event_log
@@ -90,7 +97,7 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     info["timings_seconds"] = {**info.get("timings_seconds", {}),
                                **{f"spark_{k_}": round(v, 3) for k_, v in timings.items()}}
     document = personas(profiles, fitted, source, n_users)
-    segments = adapter.segments_summary(document, pd.Series(counts, dtype=np.int64))
+    segments = segment_rows(document, pd.Series(counts, dtype=np.int64))
     reference = sample_reference(sample, model, counts, n_users, source)
     with adapter.staged_folder(out) as staging:
         ordered = labelled.orderBy(labelled.columns[0])
@@ -106,20 +113,19 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
         if fitted.algorithm_table is not None:
             fitted.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
         if fitted.hierarchy is not None:
-            (staging / "hierarchy.json").write_text(json.dumps(
-                _hierarchy(fitted.hierarchy, labelled), default=_jsonable), encoding="utf-8")
+            write_document(staging / "hierarchy.json", _hierarchy(fitted.hierarchy, labelled),
+                           HIERARCHY_FORMAT, 1)
         if "rfm_segment" in labelled.columns:
             _rfm_crosstab(labelled).to_csv(staging / "persona_rfm.csv")
         if "levels_table" in fitted.extra:
             fitted.extra["levels_table"].to_csv(staging / "persona_levels.csv", index=False)
-        (staging / "personas.json").write_text(adapter.to_json(document), encoding="utf-8")
+        write_document(staging / "personas.json", document, PERSONAS_FORMAT, 1)
         model.save(staging / "model", segments=segments,
                    meanings=fitted.info.get("feature_meanings"))
         reference.save(staging / "model")
         if event_log is not None:  # assign --events reads a new log the training log's way
             save_event_options(staging / "model", event_log[0].mapping, event_log[1])
-        (staging / "run.json").write_text(json.dumps(info, indent=2, default=_jsonable),
-                                          encoding="utf-8")
+        write_run_json(staging, info)  # last: it lists every file with its sha256
 
 
 def _hierarchy(sample_hierarchy: dict[str, Any], labelled: Any) -> dict[str, Any]:
@@ -141,10 +147,3 @@ def _rfm_crosstab(labelled: Any) -> pd.DataFrame:
                                 np.array([r["rfm_segment"] for r in rows]),
                                 users=np.array([r["count"] for r in rows]))
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from personae.errors import ConfigError, DataError
+from personae.errors import ConfigError, DataError, ModelFileError
 from personae.experiments import uplift
 
 
@@ -86,7 +86,8 @@ def test_expected_split_must_cover_the_arms(run_and_experiment) -> None:
 def test_not_a_run_folder(tmp_path, run_and_experiment) -> None:
     _, experiment = run_and_experiment
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"run\.json: not found: is this a folder written by"):
+    with pytest.raises(ModelFileError, match=r"empty: not a personae run folder \(no run\.json\); "
+                                             r"is this a folder written by 'personae run'"):
         _uplift(tmp_path / "empty", experiment)
 
 

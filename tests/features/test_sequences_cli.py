@@ -50,7 +50,7 @@ def test_run_embed_then_embed_and_assign_new_users(log_path, tmp_path):
     # 40 users a group is small for the hybrid (its behaviour half is noise here); the
     # library test and the benchmark measure it at 60+ a group
     assert adjusted_rand_score(truth.loc[users["user_id"]].to_numpy(), users["segment"]) >= 0.5
-    profiles = json.loads((run_dir / "sequence_profiles.json").read_text())
+    profiles = json.loads((run_dir / "sequence_profiles.json").read_text())["profiles"]
     assert len(profiles) == 4 and profiles[0]["ngrams"] and profiles[0]["medoids"]
     table = tmp_path / "new.parquet"
     embedded = runner.invoke(app, ["embed", str(run_dir / "model"), str(path), "--out",

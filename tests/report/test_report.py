@@ -96,9 +96,9 @@ def test_old_profiles_are_recomputed(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:
-    from personae.errors import DataError
+    from personae.errors import ModelFileError
 
-    with pytest.raises(DataError, match=r"not a personae run folder \(no run.json\)"):
+    with pytest.raises(ModelFileError, match=r"not a personae run folder \(no run.json\)"):
         build_report(tmp_path)
 
 

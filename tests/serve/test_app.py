@@ -74,6 +74,16 @@ def test_routes_say_which_model_answered(serve_model, users_model, tmp_path):
         assert row["probability"] is None and row["novel"] is False
 
 
+def test_personas_answer_the_key_facts_of_personas_json(serve_model, events_run):
+    run_dir, _ = events_run
+    saved = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))["personas"]
+    with serve_model(run_dir / "model").client() as client:
+        answered = client.get("/personas").json()["personas"]
+    assert {p["segment"]: p["key_facts"] for p in answered} == {
+        p["segment"]: [f["text"] for f in p["data_says"][:5]] for p in saved}
+    assert all(p["key_facts"] for p in answered if p["segment"] >= 0)
+
+
 def test_names_fall_back_to_segment_numbers(serve_model, users_model):
     folder, _ = users_model
     running = serve_model(folder)

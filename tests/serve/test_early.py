@@ -61,7 +61,7 @@ def test_saved_without_pickle_and_read_back(early_run):
     assert again.days == [7, 14] and again.validation == model.validation
     np.testing.assert_array_equal(again.windows[0].X, model.windows[0].X)
     (folder / "early" / "early.json").write_text("[]")
-    with pytest.raises(ModelFileError, match="cannot read the early model"):
+    with pytest.raises(ModelFileError, match=r"early/early\.json: not a JSON object"):
         EarlyModel.load(folder)
     model.save(folder)
 

@@ -3,6 +3,7 @@ gives the labels Spark assigned, and it agrees with the embedded run on planted 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -149,6 +150,13 @@ def test_cli_engine_spark_runs_on_the_active_session(spark, blobs_path, tmp_path
     assert "4 segments of 3,000 users" in result.stdout
     assert (out / "report.html").is_file() and (out / "personas.json").is_file()
     assert spark.sparkContext._jsc is not None
+    info = json.loads((out / "run.json").read_text())
+    assert (info["format"], info["format_version"]) == ("personae.run", 2)
+    listed = {f["path"]: f["sha256"] for f in info["files"]}
+    assert set(listed) == {p.relative_to(out).as_posix() for p in out.rglob("*")
+                           if p.is_file()} - {"run.json"}
+    assert all(hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+               for name, digest in listed.items())
 
 
 def test_a_spark_run_is_reproduced_from_its_run_json(spark, blobs_path, tmp_path: Path
