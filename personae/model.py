@@ -25,6 +25,7 @@ from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.documents import document_text, read_document
+from personae.data.formats import SEGMENTS_FORMAT
 from personae.data.readers import read_arrays
 from personae.data.writers import staged_folder
 from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 FORMAT = "personae.segment-model"
 FORMAT_VERSION = 2  # 2: settings (was params), segments.json with persona names
 READABLE_VERSIONS = (1, 2)
-SEGMENTS_FORMAT = "personae.segments"
 LEVELS_FORMAT = "personae.levels"
 RFM_FORMAT = "personae.rfm"
 __all__ = ["SegmentModel", "sample_rows"]
@@ -457,7 +457,7 @@ class SegmentModel:
 def _read_segments(folder: Path) -> list[dict[str, Any]] | None:
     """segments.json's rows (segment, persona, size, share, facts), through the run
     folder's one reader of persona names; None when the model folder has none."""
-    from personae.data.run_folder import read_segments
+    from personae.data.segments import read_segments
 
     if not (folder / "segments.json").is_file():
         return None

@@ -27,8 +27,9 @@ from personae.cluster.hierarchy import taxonomy
 from personae.cluster.levels import assign_levels, persona_levels
 from personae.cluster.validate import bootstrap_stability, consistency, segmenter_stability
 from personae.config import InputConfig, RunConfig, SegmentSettings, build, merged
+from personae.data.formats import RUN_FORMAT, RUN_FORMAT_VERSION
 from personae.data.readers import read_table
-from personae.data.run_folder import RUN_FORMAT, RUN_FORMAT_VERSION, save_run
+from personae.data.run_folder import save_run
 from personae.features.semantics import Semantics
 from personae.features.table import ROW_ID, detect_id_column, text_columns, user_ids
 from personae.model import SegmentModel, sample_rows

@@ -1,7 +1,7 @@
 """The run folder: ``save_run`` writes a run result, ``load_run`` gives it back as a
 :class:`Run`. Every reader of a run folder (report, monitor, uplift, the service) and every
 writer (the embedded run, Spark) goes through here; the one reader of persona names and
-facts is :func:`read_segments`.
+facts is :func:`personae.data.segments.read_segments`.
 
     run.json                     the run's record, last, listing every file with its sha256
     users_segmented.csv/.parquet one row a user: id, segment, labels, the input columns
@@ -26,37 +26,23 @@ import pandas as pd
 
 from personae.config import RunConfig, build
 from personae.data.documents import ITEMS, document_text, read_document, write_document
+from personae.data.formats import (
+    PERSONAS_FORMAT,
+    RUN_FILE,
+    RUN_FORMAT,
+    RUN_FORMAT_VERSION,
+    RUN_VERSIONS,
+)
+from personae.data.segments import Segment, read_segments, segment_rows
 from personae.data.writers import file_listing, staged_folder, write_frame
 from personae.errors import ConfigError, ModelFileError
-from personae.model import SEGMENTS_FORMAT, SegmentModel
-from personae.profile.personas import PERSONAS_FORMAT
+from personae.model import SegmentModel
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
-RUN_FORMAT = "personae.run"
-RUN_FORMAT_VERSION = 2  # 2: config verbatim, provenance, personas, journeys, map, files
-RUN_VERSIONS = (1, 2)
 HIERARCHY_FORMAT = "personae.hierarchy"
 JOURNEYS_FORMAT = "personae.journeys"
 SEQUENCE_PROFILES_FORMAT = "personae.sequence-profiles"
-KEY_FACTS = 5  # what a service and the segments table say of each persona
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One segment as a service and a reader name it: its persona, size, share and up to
-    five key facts (the persona's ``data_says``)."""
-
-    segment: int
-    persona: str
-    size: int | None
-    share: float | None
-    facts: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"segment": self.segment, "persona": self.persona, "size": self.size,
-                "share": self.share, "facts": list(self.facts)}
 
 
 # ---------------------------------------------------------------------- writing
@@ -91,7 +77,7 @@ def save_run(result: Any, folder: str | Path) -> Path:
                                                                    result.sizes),
                           meanings=result.info.get("feature_meanings"))
         if result.info["input"].get("kind") == "events":  # assign --events reads a log
-            from personae.serve.batch import save_event_options  # the same way
+            from personae.data.event_options import save_event_options  # the same way
 
             save_event_options(staging / "model", result.info["input"]["mapping"],
                                result.config.input.events)
@@ -142,90 +128,6 @@ def run_json_text(info: dict[str, Any]) -> str:
     """run.json's text for a writer that stages the folder itself (Spark): the listing is
     ``info['files']`` as given."""
     return document_text(info, RUN_FORMAT, RUN_FORMAT_VERSION)
-
-
-# --------------------------------------------------------------- persona names
-def segment_rows(personas: dict[str, Any], sizes: pd.Series) -> list[dict[str, Any]]:
-    """segments.json's rows: per persona of ``personas`` (personas.json), its segment,
-    name, size (``sizes``: users per segment), share of all users and key facts."""
-    total = int(sizes.sum()) or 1
-    rows = []
-    for p in _personas_of(personas):
-        size = int(sizes.get(p["segment"], 0))
-        rows.append({"segment": int(p["segment"]), "persona": p["name"], "size": size,
-                     "share": round(size / total, 6), "facts": list(_facts(p))})
-    return rows
-
-
-def read_segments(model_dir: str | Path, n_segments: int | None = None
-                  ) -> tuple[Segment, ...]:
-    """The segments of a model folder: ``segments.json`` (facts from the run's
-    personas.json when it predates them); else the run folder's personas.json with
-    run.json's sizes; else ``segment N`` for each of ``n_segments``."""
-    model_dir = Path(model_dir)
-    run_dir = model_dir.parent
-    document = read_document(model_dir / "segments.json", SEGMENTS_FORMAT, (1,),
-                             required=False, legacy=True)
-    personas = read_document(run_dir / "personas.json", PERSONAS_FORMAT, (1,),
-                             required=False, legacy=True)
-    by_segment = {int(p["segment"]): p for p in _personas_of(personas)}
-    if document is not None:
-        rows = document.get("segments", document.get(ITEMS))
-        if not isinstance(rows, list):
-            raise ModelFileError(f"{model_dir / 'segments.json'}: no list of segments")
-        try:
-            return tuple(Segment(
-                int(r["segment"]), str(r["persona"]), _int_or_none(r.get("size")),
-                None if r.get("share") is None else float(r["share"]),
-                tuple(str(f) for f in r["facts"]) if "facts" in r
-                else _facts(by_segment.get(int(r["segment"]), {})))
-                for r in rows)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{model_dir / 'segments.json'}: a segment row lacks "
-                                 f"segment or persona ({exc.__class__.__name__}: {exc})"
-                                 ) from None
-    sizes = _run_sizes(run_dir)
-    total = sum(sizes.values()) or None
-    segments = sorted(set(by_segment) | set(range(n_segments or 0)))
-    return tuple(Segment(s, str(by_segment.get(s, {}).get("name") or f"segment {s}"),
-                         sizes.get(s), None if s not in sizes or total is None
-                         else round(sizes[s] / total, 6), _facts(by_segment.get(s, {})))
-                 for s in segments)
-
-
-def persona_names(personas: dict[str, Any] | None) -> dict[int, str]:
-    """segment -> persona name of a personas.json document (a run result's ``personas``)."""
-    return {int(p["segment"]): str(p["name"]) for p in _personas_of(personas)
-            if p.get("name")}
-
-
-def _personas_of(document: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not document:
-        return []
-    items = document.get("personas", document.get(ITEMS, []))
-    return [p for p in items if isinstance(p, dict) and "segment" in p]
-
-
-def _facts(persona: dict[str, Any]) -> tuple[str, ...]:
-    said = persona.get("data_says") or persona.get("facts") or ()
-    return tuple(str(f.get("text", "")) if isinstance(f, dict) else str(f)
-                 for f in said[:KEY_FACTS])
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _run_sizes(run_dir: Path) -> dict[int, int]:
-    info = read_document(run_dir / RUN_FILE, RUN_FORMAT, RUN_VERSIONS, required=False,
-                         legacy=True) or {}
-    sizes = (info.get("segments") or {}).get("sizes") or {}
-    pairs = sizes.items() if isinstance(sizes, dict) else enumerate(sizes)
-    try:
-        return {int(k): int(v) for k, v in pairs if int(k) >= 0}
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{run_dir / RUN_FILE}: segments.sizes is not a list of counts "
-                             f"({exc})") from None
 
 
 # ---------------------------------------------------------------------- reading

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from personae.data.run_folder import load_run as read_run
-from personae.data.run_folder import persona_names
+from personae.data.segments import persona_names
 from personae.errors import DataError, ModelFileError
 from personae.features.table import category_text, coerce_numeric, text_columns
 

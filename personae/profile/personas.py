@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from personae.cluster._base import NOISE
+from personae.data.formats import PERSONAS_FORMAT
 from personae.features.semantics import Direction, FeatureMeaning, Semantics
 from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
@@ -367,7 +368,6 @@ def _add_mixing(personas: dict[int, dict[str, Any]], users: pd.DataFrame) -> Non
         personas[seg]["also_like"].sort(key=lambda a: (-a["share"], a["segment"]))
 
 
-PERSONAS_FORMAT = "personae.personas"
 
 
 def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None,

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from personae.cluster._base import NOISE
 from personae.data.documents import read_document, write_document
+from personae.data.formats import PERSONAS_FORMAT
 from personae.data.run_folder import record_files
 from personae.data.writers import write_text_atomic
 from personae.errors import PersonaeError
@@ -23,7 +24,7 @@ from personae.features.semantics import Semantics
 from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
-from personae.profile.personas import PERSONAS_FORMAT, fmt, personas_document
+from personae.profile.personas import fmt, personas_document
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, column_summaries
 from personae.profile.sequence_words import token_words
 from personae.report import figures

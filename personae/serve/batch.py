@@ -21,47 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from personae.data.documents import read_document, write_document
-from personae.errors import ConfigError, DataError, ModelFileError
-
-FILE = "events.json"
-FORMAT = "personae.event-options"
-FORMAT_VERSION = 1
-#: EventsConfig fields that change the features of a log (the rest: resources, run-only).
-FEATURE_OPTIONS = ("table", "time_format", "session_gap_minutes", "top_event_types",
-                   "keep_duplicates", "on_bad_rows")
-
-
-def save_event_options(model_dir: Path, mapping: dict[str, str], events: Any) -> Path:
-    """Write ``events.json`` into a model folder being staged; ``events``: EventsConfig."""
-    options = {k: v for k, v in events.model_dump().items() if k in FEATURE_OPTIONS}
-    return write_document(Path(model_dir) / FILE, {"mapping": dict(mapping),
-                                                   "options": options},
-                          FORMAT, FORMAT_VERSION)
-
-
-def read_event_options(model_dir: str | Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """The mapping and feature options a model's training log was read with."""
-    from personae.data.run_folder import load_run
-
-    folder = Path(model_dir)
-    path = folder / FILE
-    document = read_document(path, FORMAT, (FORMAT_VERSION,), required=False)
-    try:
-        if document is not None:
-            return dict(document["mapping"]), dict(document["options"])
-        if (folder.parent / "run.json").is_file():
-            info = load_run(folder.parent).info
-            if info.get("input", {}).get("kind") == "events":
-                given = (info.get("config", {}).get("input", {}).get("events") or {})
-                options = {k: v for k, v in given.items() if k in FEATURE_OPTIONS}
-                return dict(info["input"]["mapping"]), options
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelFileError(f"{path}: cannot read how the training log was read "
-                             f"({exc.__class__.__name__}: {exc})") from None
-    raise ConfigError(f"{folder} was not made from an event log (no {FILE}, no run.json of "
-                      "an --events run beside it); assign a user table instead, or compute "
-                      "features with 'personae features' first")
+from personae.data.event_options import read_event_options
+from personae.errors import ConfigError, DataError
 
 
 def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str] | None = None,

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from personae.data.documents import read_document
-from personae.data.run_folder import Segment
-from personae.data.run_folder import read_segments as run_segments
+from personae.data.segments import Segment
+from personae.data.segments import read_segments as run_segments
 from personae.errors import PersonaeError
 from personae.model import FORMAT, READABLE_VERSIONS, SegmentModel
 

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from personae.data.documents import write_document
+from personae.data.event_options import save_event_options
 from personae.data.run_folder import (
     HIERARCHY_FORMAT,
     PERSONAS_FORMAT,
     segment_rows,
     write_run_json,
 )
-from personae.serve.batch import save_event_options
 from personae.spark import adapter, cluster
 from personae.spark.output import write_single_file
 from personae.spark.profiles import median_rule
