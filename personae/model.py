@@ -17,27 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personae._version import __version__
 from personae.choose import choose, k_candidates, sample_rows
-from personae.cluster.algorithms import algorithm_class, make_segmenter
+from personae.cluster.algorithms import make_segmenter
 from personae.cluster.levels import LevelCentres, assign_detailed, assign_levels, persona_levels
 from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
-from personae.data.documents import document_text, read_document
-from personae.data.formats import SEGMENTS_FORMAT
-from personae.data.readers import read_arrays
-from personae.data.writers import staged_folder
-from personae.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from personae.data.model_folder import read_model_folder, write_model_folder
+from personae.errors import ConfigError, DataError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
 
 log = logging.getLogger(__name__)
 
-FORMAT = "personae.segment-model"
-FORMAT_VERSION = 2  # 2: settings (was params), segments.json with persona names
-READABLE_VERSIONS = (1, 2)
-LEVELS_FORMAT = "personae.levels"
-RFM_FORMAT = "personae.rfm"
 __all__ = ["SegmentModel", "sample_rows"]
 # Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
 NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
@@ -380,99 +371,26 @@ class SegmentModel:
     def save(self, folder: str | Path, segments: list[dict[str, Any]] | None = None,
              meanings: dict[str, Any] | None = None) -> Path:
         """Write the model folder; it appears complete or not at all. ``segments`` (id,
-        persona name, size, share per segment) and the feature ``meanings`` the names were
-        worded from go to segments.json, what a service answers with."""
+        persona name, size, share and key facts per segment) and the feature ``meanings``
+        the names were worded from go to segments.json, what a service answers with."""
         self._check_fitted()
-        pre_params, pre_arrays = self.preprocessor_.to_state()
-        seg_params, seg_arrays = self.segmenter_.to_state()
-        document = {
-            "personae_version": __version__,
-            "settings": self.settings_.model_dump(mode="json"),
-            "id_column": self.id_column_,
-            "n_users": self.n_users_,
-            "preprocessor": pre_params,
-            "segmenter": {"algorithm": self.segmenter_.name, **seg_params},
-            "novelty_threshold": self.novelty_threshold_,
-        }
-        arrays = {f"preprocessor.{k}": v for k, v in pre_arrays.items()}
-        arrays.update({f"segmenter.{k}": v for k, v in seg_arrays.items()})
-        with staged_folder(folder, marker="model.json") as staging:
-            (staging / "model.json").write_text(document_text(document, FORMAT, FORMAT_VERSION),
-                                                encoding="utf-8")
-            np.savez(staging / "arrays.npz", **arrays)
-            levels, rfm = getattr(self, "levels_", None), getattr(self, "rfm_", None)
-            if levels is not None:
-                (staging / "levels.json").write_text(document_text(levels, LEVELS_FORMAT, 1),
-                                                     encoding="utf-8")
-            if rfm is not None:  # new users scored by the same cuts
-                (staging / "rfm.json").write_text(document_text(rfm, RFM_FORMAT, 1),
-                                                  encoding="utf-8")
-            if segments is not None:
-                (staging / "segments.json").write_text(document_text(
-                    {"segments": segments, "feature_meanings": meanings or {}},
-                    SEGMENTS_FORMAT, 1), encoding="utf-8")
-        return Path(folder)
+        return write_model_folder(self, Path(folder), segments, meanings)
 
     @classmethod
     def load(cls, folder: str | Path) -> SegmentModel:
-        folder = Path(folder)
-        document = _read_document(folder)
-        arrays = read_arrays(folder / "arrays.npz", "model arrays")
-        try:
-            # format 1 called the settings "params"; the names are the same
-            settings: Any = document.get("settings", document.get("params"))
-            model = cls(build(SegmentSettings, settings, str(folder / "model.json")))
-            model.settings_ = model.settings
-            model.id_column_ = document["id_column"]
-            model.n_users_ = int(document["n_users"])
-            model.preprocessor_ = TablePreprocessor.from_state(
-                document["preprocessor"], _prefixed(arrays, "preprocessor."))
-            seg = dict(document["segmenter"])
-            segmenter_class = algorithm_class(seg.pop("algorithm"))
-            model.segmenter_ = segmenter_class.from_state(seg, _prefixed(arrays, "segmenter."))
-            model.n_clusters_ = int(model.segmenter_.n_segments_)
-            model.novelty_threshold_ = float(document["novelty_threshold"])
-        except (KeyError, TypeError, ValueError, ConfigError) as exc:
-            raise ModelFileError(f"{folder / 'model.json'}: incomplete or inconsistent model "
-                                 f"({exc.__class__.__name__}: {exc})") from None
-        model.segments_ = _read_segments(folder)
-        # levels.json and rfm.json had no format before version 2 of the model folder
-        levels = read_document(folder / "levels.json", LEVELS_FORMAT, (1,), required=False,
-                               legacy=True)
-        model.levels_ = None if levels is None else \
-            {k: v for k, v in levels.items() if k not in ("format", "format_version")}
-        if model.levels_ is not None:
-            try:
-                model.n_clusters_ = int(model.levels_["n_personas"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ModelFileError(f"{folder / 'levels.json'}: no persona count "
-                                     f"({exc.__class__.__name__}: {exc})") from None
-        rfm = read_document(folder / "rfm.json", RFM_FORMAT, (1,), required=False,
-                            legacy=True)
-        model.rfm_ = None if rfm is None else \
-            {k: v for k, v in rfm.items() if k not in ("format", "format_version")}
+        """A model folder written by ``save`` (``ModelFileError`` naming the file when it
+        cannot be read)."""
+        state = read_model_folder(Path(folder))
+        model = cls(state.settings)
+        model.settings_ = state.settings
+        model.id_column_ = state.id_column
+        model.n_users_ = state.n_users
+        model.preprocessor_ = state.preprocessor
+        model.segmenter_ = state.segmenter
+        model.novelty_threshold_ = state.novelty_threshold
+        model.segments_ = state.segments
+        model.levels_ = state.levels
+        model.rfm_ = state.rfm
+        model.n_clusters_ = int(state.levels["n_personas"]) if state.levels is not None \
+            else int(state.segmenter.n_segments_)
         return model
-
-
-def _read_segments(folder: Path) -> list[dict[str, Any]] | None:
-    """segments.json's rows (segment, persona, size, share, facts), through the run
-    folder's one reader of persona names; None when the model folder has none."""
-    from personae.data.segments import read_segments
-
-    if not (folder / "segments.json").is_file():
-        return None
-    return [s.as_dict() for s in read_segments(folder)]
-
-
-def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-
-def _read_document(folder: Path) -> dict[str, Any]:
-    if not folder.is_dir():
-        raise ModelFileError(f"{folder}: not a model folder (expected a folder with "
-                             "model.json and arrays.npz)")
-    document = read_document(folder / "model.json", FORMAT, READABLE_VERSIONS,
-                             what=f"is {folder} a personae model folder?")
-    assert document is not None  # required: read_document raised otherwise
-    return document

@@ -5,7 +5,8 @@ import personae
 
 def test_public_api_is_exactly_all() -> None:
     public = {name for name in dir(personae) if not name.startswith("_")}
-    modules = {"choose", "cli", "cluster", "data", "errors", "features", "model", "pipeline",
+    modules = {"choose", "cli", "cluster", "data", "describe", "errors", "features", "inputs",
+               "model", "pipeline", "result",
                "profile", "report", "config", "serve", "monitor", "experiments", "spark",
                "datasets"}
     assert public - modules == set(personae.__all__) - {"__version__"}

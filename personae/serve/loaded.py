@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from personae.data.documents import read_document
+from personae.data.model_folder import FORMAT, READABLE_VERSIONS
 from personae.data.segments import Segment
 from personae.data.segments import read_segments as run_segments
 from personae.errors import PersonaeError
-from personae.model import FORMAT, READABLE_VERSIONS, SegmentModel
+from personae.model import SegmentModel
 
 log = logging.getLogger(__name__)
 

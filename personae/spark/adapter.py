@@ -23,7 +23,7 @@ from personae.features.semantics import Semantics
 from personae.features.table import detect_id_column
 from personae.model import SegmentModel
 from personae.monitor.reference import build_reference
-from personae.pipeline import SegmentationResult, segment, segments_summary
+from personae.pipeline import SegmentationResult, segment
 from personae.profile.personas import personas_document
 from personae.profile.rfm import rfm_crosstab
 from personae.profile.segments import (
@@ -39,7 +39,6 @@ __all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentM
            "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
            "build_reference", "detect_id_column", "feature_frame", "fit_sample",
            "model_space", "personas_document", "profiles_from_stats", "rfm_crosstab",
-           "segments_summary",
            "staged_folder", "taxonomy", "to_json", "user_columns", "with_centers",
            "with_levels", "with_mixture", "with_tree", "write_frame"]
 
