@@ -83,7 +83,7 @@ def read_source(spark: Any, source: Any) -> tuple[Any, str]:
     empty = [p for p in files if p.stat().st_size == 0]
     if empty:
         raise DataError("file is empty: no events", source=str(empty[0]))
-    names = [str(p) for p in files]
+    names = [str(p.absolute()) for p in files]  # the JVM's working directory is its own
     if kinds == {"parquet"}:
         return spark.read.option("mergeSchema", "true").parquet(*names), text
     first = files[0]

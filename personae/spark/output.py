@@ -15,6 +15,9 @@ def write_single_file(frame: Any, target: Path) -> Path:
     """Write ``frame`` as the single file ``target`` (.parquet or .csv) through a temporary
     folder beside it: the rows stream from the executors, nothing is collected, and
     ``target`` appears only once complete. The rows keep the frame's order."""
+    # the JVM resolves relative paths against its own working directory, fixed when it
+    # started, not the Python process's (a notebook or test that changed directory since)
+    target = Path(target).absolute()
     suffix = target.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise ConfigError(f"The output path must end in .parquet or .csv. Got {str(target)!r}.")

@@ -87,11 +87,12 @@ def _read_users(spark: Any, data: Any) -> tuple[Any, str]:
     if path.is_file() and path.stat().st_size == 0:
         raise DataError("file is empty", source=str(path))
     suffix = path.suffix.lower()
+    where = str(path.absolute())  # the JVM resolves a relative path against its own cwd
     if suffix in (".parquet", ".pq") or path.is_dir():
-        return spark.read.parquet(str(path)), str(path)
+        return spark.read.parquet(where), str(path)
     if suffix in (".csv", ".tsv", ".txt"):
         return spark.read.option("header", "true").option("inferSchema", "true") \
-            .option("sep", "\t" if suffix == ".tsv" else ",").csv(str(path)), str(path)
+            .option("sep", "\t" if suffix == ".tsv" else ",").csv(where), str(path)
     raise DataError(f"unknown file type {suffix!r}; expected .csv or .parquet", source=str(path))
 
 

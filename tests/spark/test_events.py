@@ -170,3 +170,15 @@ def test_cli_features_on_spark_reads_the_flags_settings(spark, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     want = embedded(log, reference_date="2024-06-30", session_gap_minutes=240).frame
     pd.testing.assert_frame_equal(pd.read_parquet(out), want, check_exact=False, rtol=1e-9)
+
+
+def test_relative_paths_are_the_callers_after_a_change_of_directory(
+        spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JVM's working directory is fixed when it starts: a log and an output named
+    relative to the directory the caller moved to since are still the caller's."""
+    from personae.spark import write_events_features
+
+    monkeypatch.chdir(tmp_path)
+    shop_log().to_csv("shop.csv", index=False)
+    report = write_events_features("shop.csv", "features.parquet", spark=spark)
+    assert report.users == len(pd.read_parquet(tmp_path / "features.parquet"))
