@@ -132,8 +132,8 @@ def test_a_dozen_users_get_segments_of_several_users(algorithm: str) -> None:
        seed=st.integers(0, 50))
 def test_column_order_does_not_change_labels(order: list[str], seed: int) -> None:
     frame, _ = blob_users(n=400, k=3, n_features=4, seed=seed, spread=2.0)
-    base = SegmentModel(k_range=(2, 5), random_state=seed).fit(frame)
-    shuffled = SegmentModel(k_range=(2, 5), random_state=seed).fit(frame[order])
+    base = SegmentModel(algorithm="kmeans", k_range=(2, 5), random_state=seed).fit(frame)
+    shuffled = SegmentModel(algorithm="kmeans", k_range=(2, 5), random_state=seed).fit(frame[order])
     assert shuffled.n_clusters_ == base.n_clusters_
     assert np.array_equal(shuffled.labels_, base.labels_)
 

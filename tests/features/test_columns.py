@@ -52,7 +52,8 @@ def test_the_report_lists_every_column_and_describes_the_describing_ones(telco_r
 
 def test_columns_outside_the_asked_features_are_left_out_with_the_reason():
     frame, _ = telco_users(n=120)
-    model = SegmentModel(k=3, features=["tenure", "MonthlyCharges"], stability=False)
+    model = SegmentModel(algorithm="kmeans", k=3, features=["tenure", "MonthlyCharges"],
+                         stability=False)
     model.fit(frame)
     roles = column_roles(model.preprocessor_, asked=["tenure", "MonthlyCharges"],
                          by_role=True)
@@ -65,7 +66,8 @@ def test_columns_outside_the_asked_features_are_left_out_with_the_reason():
 
 def test_a_model_file_from_before_input_columns_still_loads(tmp_path: Path):
     frame, _ = telco_users(n=120)
-    SegmentModel(k=3, features=["tenure", "Contract"], stability=False).fit(frame).save(
+    SegmentModel(algorithm="kmeans", k=3, features=["tenure", "Contract"],
+                 stability=False).fit(frame).save(
         tmp_path / "model")
     document = json.loads((tmp_path / "model" / "model.json").read_text(encoding="utf-8"))
     assert document["preprocessor"].pop("input_columns") == list(frame.columns)

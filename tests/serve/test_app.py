@@ -135,7 +135,7 @@ def test_a_row_copied_from_the_training_file_is_accepted(serve_model, tmp_path):
     from generated import telco_users
 
     frame, _ = telco_users(n=150)
-    model = SegmentModel(k=3, features=["tenure", "TotalCharges", "Contract"],
+    model = SegmentModel(algorithm="kmeans", k=3, features=["tenure", "TotalCharges", "Contract"],
                          stability=False).fit(frame)
     model.save(tmp_path / "model")
     csv = tmp_path / "telco.csv"
