@@ -107,9 +107,10 @@ def run_quality(suites: list[str], algorithms: list[str], seed: int = 0) -> pd.D
         frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
         for algorithm in algorithms:
             started = time.perf_counter()
+            # the algorithm's own partition: what the table measures, not the persona level
             model = SegmentModel(algorithm=algorithm, stability=False, log_transform=False,
-                                 random_state=seed).fit(frame)
-            ari, found, k = score(truth, model.labels_)
+                                 persona_levels=False, random_state=seed).fit(frame)
+            ari, found, k = score(truth, model.natural_labels_)
             chosen = model.algorithm_choice_.name if model.algorithm_choice_ else algorithm
             rows.append({"suite": suite, "algorithm": algorithm, "ari": round(ari, 3),
                          "k_found": found, "k": k, "chosen": chosen,
