@@ -15,8 +15,7 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.cluster.hierarchy import taxonomy
-from personae.cluster.levels import FAR_IQR, assign_levels, broad_groups
-from personae.cluster.levels import SAMPLE as LEVELS_SAMPLE
+from personae.cluster.levels import assign_levels, broad_groups
 from personae.config import SegmentSettings, build
 from personae.data.writers import staged_folder, to_json, write_frame
 from personae.features.semantics import Semantics
@@ -35,7 +34,7 @@ from personae.profile.segments import (
 
 CENTROID_ALGORITHMS = ("kmeans", "minibatch")
 
-__all__ = ["CENTROID_ALGORITHMS", "FAR_IQR", "LEVELS_SAMPLE", "NOISE", "SegmentModel",
+__all__ = ["CENTROID_ALGORITHMS", "NOISE", "SegmentModel",
            "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
            "build_reference", "detect_id_column", "feature_frame", "fit_sample",
            "model_space", "personas_document", "profiles_from_stats", "rfm_crosstab",

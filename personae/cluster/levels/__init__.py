@@ -20,8 +20,9 @@ scikit-learn.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from personae._lazy import lazy_names
 
 if TYPE_CHECKING:
     from personae.cluster._base import NOISE
@@ -54,9 +55,6 @@ _HOMES = {
     "nearest": "personae.cluster.levels.placing",
     "LevelRules": "personae.cluster.levels.rules",
 }
-# today's defaults under the names personae.spark.adapter imports; new code reads the
-# run's LevelRules (SegmentSettings.levels) instead
-_DEFAULTS = {"FAR_IQR": "far_iqr", "SAMPLE": "sample"}
 
 __all__ = [
     "NOISE",
@@ -77,16 +75,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _DEFAULTS:
-        from personae.cluster.levels.rules import LevelRules as Rules
-        return getattr(Rules(), _DEFAULTS[name])
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES, *_DEFAULTS])
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
