@@ -170,6 +170,6 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         source=source, data=frame, ids=ids, labels=labels, profiles=profiles,
         k_table=decision_table(model), model=model, info=info,
         extra=extra, config=run, personas=personas, journeys=journeys, user_map=user_map,
-        semantics=semantics, reference=reference)
+        semantics=semantics, reference=reference, built_users=users)
 
 

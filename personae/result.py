@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class SegmentationResult:
     user_map: pd.DataFrame | None = field(default=None, repr=False)
     semantics: Semantics = field(default_factory=Semantics, repr=False)
     reference: Reference | None = field(default=None, repr=False)
+    # the users table the run already built (for its personas): built once per run
+    built_users: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def algorithm(self) -> dict[str, Any]:
@@ -83,9 +86,11 @@ class SegmentationResult:
     def sizes(self) -> pd.Series:
         return pd.Series(self.labels).value_counts().sort_index().rename("size")
 
-    @property
+    @cached_property
     def users(self) -> pd.DataFrame:
-        """One row per user: id, segment, then the input columns."""
+        """One row per user: id, segment, then the input columns (built once)."""
+        if self.built_users is not None:
+            return self.built_users
         return users_table(self.data, self.ids, self.labels, self.extra.get("user_columns"))
 
     def top_features(self, n: int = 3) -> dict[int, pd.DataFrame]:
