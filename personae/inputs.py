@@ -39,17 +39,17 @@ def read_input(data: Any, spec: InputConfig, random_state: int = 0) -> RunInput:
     if spec.events is not None:
         from personae.features.events import event_rows, from_events
 
-        # the features are aggregated out of core; the rows the other stages need are read
-        # once, here, and shared (journeys, sequences, early windows)
-        result = from_events(source_data, **spec.events.from_events_kwargs())
+        # the features are aggregated out of core; the events the other stages need
+        # (journeys, sequences, early windows) come back from the same read, once
+        result = from_events(source_data, **spec.events.from_events_kwargs(), keep_rows=True)
         label = result.report.source
         mapping = dict(result.report.mapping)
         provenance = {"kind": "events", "source": label, "mapping": mapping,
                       "report": result.report.lines()}
-        rows = None
-        if spec.sequences is not None or spec.events.early_days or \
-                {"user", "time", "event"} <= set(mapping):
-            rows = event_rows(source_data, {**mapping, **spec.events.mapping},
+        rows = result.rows
+        position = spec.events.mapping.get("position")
+        if position is not None:  # the features do not keep it: read the rows with it
+            rows = event_rows(source_data, {**mapping, "position": position},
                               table=spec.events.table, time_format=spec.events.time_format)
         if spec.sequences is None:
             return RunInput(result.frame, label, provenance, dict(result.meanings), rows=rows)

@@ -83,6 +83,12 @@ class SegmentModel:
                       ids: pd.Series | None = None) -> np.ndarray:
         """Fit, and return the cleaned and scaled matrix of the training users (so the
         pipeline does not transform them twice). ``ids`` skips a second id check."""
+        return self.fit_cleaned(df, source, ids)[1]
+
+    def fit_cleaned(self, df: pd.DataFrame, source: str = "input",
+                    ids: pd.Series | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Fit, and return the training users cleaned once: in their own units (what the
+        profiles describe, ``TablePreprocessor.clean``) and in the model's space."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         given = self.settings.model_dump() if self.settings is not None else {}
@@ -100,7 +106,8 @@ class SegmentModel:
             features=cfg.features, categorical=cfg.categorical, id_column=id_column,
             impute=cfg.impute, log_transform=cfg.log_transform, scaler=cfg.scaler,
         ).fit(df, source)
-        X = self.preprocessor_.transform(df, source)
+        features = self.preprocessor_.clean(df, source)
+        X = self.preprocessor_.scale(features)
         timings["preprocess"] = time.perf_counter() - started
 
         n_users = len(X)
@@ -139,7 +146,7 @@ class SegmentModel:
         self.n_users_ = n_users
         self.assignments_ = self._assign(X, df, source)
         self.labels_ = self.assignments_["segment"].to_numpy()
-        return X
+        return features, X
 
     def fit_predict(self, df: pd.DataFrame, y: Any = None) -> np.ndarray:
         """``fit``, then the segment of every training user (what ``predict`` gives them)."""

@@ -35,7 +35,7 @@ from personae.model import SegmentModel, sample_rows
 from personae.monitor.reference import build_reference
 from personae.profile.journeys import with_sequences
 from personae.profile.personas import personas_document
-from personae.profile.segments import feature_frame, segment_profiles
+from personae.profile.segments import segment_profiles
 from personae.result import SegmentationResult, users_table
 
 __all__ = ["SegmentationResult", "run_config", "segment", "users_table"]
@@ -87,7 +87,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     if cfg.rfm is None:  # the RFM map speaks of transactions: an event log's
         cfg = cfg.model_copy(update={"rfm": levels_on and provenance.get("kind") == "events"})
     model = SegmentModel(cfg)
-    X = model.fit_transform(frame, source, ids)
+    features, X = model.fit_cleaned(frame, source, ids)
     timings.update(model.timings_)
     natural = model.natural_labels_
     labels = model.labels_
@@ -110,8 +110,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
 
     started = time.perf_counter()
     log.info("profiling %d segments", model.n_clusters_)
-    profiles = segment_profiles(feature_frame(frame, model.preprocessor_, source), labels,
-                                model.preprocessor_)
+    profiles = segment_profiles(features, labels, model.preprocessor_)
     unstable = set(stability.unstable_segments) if stability else set()
     profiles["unstable"] = profiles["segment"].isin(unstable)
     extra = algorithm_outputs(model, X, ids)

@@ -131,6 +131,7 @@ class EventFeatures:
     frame: pd.DataFrame
     report: EventReport
     meanings: dict[str, FeatureMeaning] = field(default_factory=dict)
+    rows: pd.DataFrame | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -161,6 +162,7 @@ def from_events(
     top_event_types: int = 8,
     keep_duplicates: bool = False,
     on_bad_rows: Literal["error", "skip"] = "error",
+    keep_rows: bool = False,
     memory_limit: str | None = None,
     threads: int | None = None,
     progress: Progress | None = None,
@@ -173,6 +175,10 @@ def from_events(
     ``table``) or a pandas DataFrame. Column roles not given are detected by name.
     Exact duplicate rows (identical in every mapped column) are counted and dropped; pass
     ``keep_duplicates=True`` where identical rows are real repeats (a log without order ids).
+    ``keep_rows``: also return the events the features were computed from (``rows``: the
+    mapped columns under their own names, typed, in the file's order, without the rows
+    left out), so the stages that need events (journeys, sequences, early windows) do not
+    read the log again.
     ``connection``: a DuckDB database to work in, for callers computing features of many
     small logs (the service): each call takes a cursor of it (its own temporary views)
     instead of starting a database (25 ms); its threads and spill folder are the caller's
@@ -210,7 +216,7 @@ def from_events(
         work = _Work(folder=spill, memory_bytes=_size_bytes(limit))
         return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,
                     top_event_types, on_bad_rows, progress, started, work,
-                    dedupe=not keep_duplicates)
+                    dedupe=not keep_duplicates, keep_rows=keep_rows)
     except duckdb.OutOfMemoryException as exc:
         raise DataError(f"DuckDB ran out of memory under memory_limit "
                         f"{limit} ({exc}); raise --memory-limit",
@@ -298,7 +304,7 @@ def _step(progress: Progress | None, message: str) -> None:
 def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str],
          time_format: str | None, ref: datetime | None, gap: float, top: int,
          on_bad_rows: str, progress: Progress | None, started: float, work: _Work,
-         dedupe: bool = True) -> EventFeatures:
+         dedupe: bool = True, keep_rows: bool = False) -> EventFeatures:
     typed = _typed_sql(src, columns, mapping, time_format)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
     numbers: list[str] = [r for r in ("value", "quantity", "price") if r in mapping]
@@ -327,11 +333,14 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
                            date_only=bool(stats["date_only"]), dedupe=dedupe)
     _choose_store(con, work, stats["good"], len(events_sql.event_columns(plan)))
+    if keep_rows:  # the rows come back in the file's order: ties in time keep it
+        con.execute("SET preserve_insertion_order = true")
     con.execute(events_sql.events_table_sql(plan))
     con.execute(events_sql.sequence_sql(plan))
     if dedupe:
-        _drop_duplicates(con, plan)
+        _drop_duplicates(con, plan, in_place=keep_rows)
     kept = con.execute("SELECT count(*) FROM ev").fetchone()[0]
+    rows = _kept_rows(con, mapping) if keep_rows else None
     counts = events_sql.event_counts(con) if "event" in mapping else []
     types = events_sql.top_event_types(counts, top)
     plan = events_sql.with_purchase_types(con, plan, [name for name, _ in counts])
@@ -355,7 +364,15 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
         seconds=round(clock.perf_counter() - started, 3), notes=notes,
     )
     _step(progress, f"done: {len(frame):,} users, {len(frame.columns) - 1} features")
-    return EventFeatures(frame=frame, report=report, meanings=meanings)
+    return EventFeatures(frame=frame, report=report, meanings=meanings, rows=rows)
+
+
+def _kept_rows(con: Any, mapping: dict[str, str]) -> pd.DataFrame:
+    """``ev``'s mapped columns under the log's own names, in insertion order."""
+    named = {"user": "user_id", "time": "ts", "order": "ord"}
+    parts = [f"{named.get(role, role)} AS {quote_ident(column)}"
+             for role, column in mapping.items()]
+    return con.execute(f"SELECT {', '.join(parts)} FROM ev").df()
 
 
 def _choose_store(con: Any, work: _Work, rows: int, columns: int) -> None:
@@ -379,12 +396,14 @@ def _work_name(folder: str) -> str:
     return quote_ident(f"work_{os.path.basename(folder)}")
 
 
-def _drop_duplicates(con: Any, plan: events_sql.Plan) -> None:
+def _drop_duplicates(con: Any, plan: events_sql.Plan, in_place: bool = False) -> None:
+    """``in_place``: delete the copies (the rest keep their order) even where a DISTINCT
+    over the table would be cheaper."""
     tied, rows = con.execute("SELECT sum(len(tied)), (SELECT count(*) FROM ev) "
                              "FROM seq").fetchone()
     if not tied:
         return  # no two events of a user at the same time: nothing can be a duplicate
-    if tied > _DISTINCT_SHARE * rows:
+    if tied > _DISTINCT_SHARE * rows and not in_place:
         con.execute(events_sql.distinct_table_sql())
     else:
         con.execute(events_sql.duplicates_sql(plan))

@@ -356,28 +356,43 @@ class TablePreprocessor:
         return median, use_log, center, scale
 
     # ------------------------------------------------------------ transform
-    def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
-        """A float32 matrix with one row per user and ``feature_names_`` as columns."""
+    def clean(self, df: pd.DataFrame, source: str = "input") -> pd.DataFrame:
+        """The model's features in the users' own units: numbers as given (float64),
+        categories as 0/1 columns, named as ``feature_names_``. The profiles describe this
+        frame and ``scale`` turns it into the model's matrix, so a run cleans its input once."""
         self._check_fitted()
         df = text_columns(df, source)
         missing = [c for c in [*self.numeric_, *self.categorical_] if c not in df.columns]
         if missing:
             raise DataError(f"columns {missing} used by the model are missing; columns are "
                             f"{[str(c) for c in df.columns]}", source=source)
-        out = np.empty((len(df), len(self.feature_names_)), dtype=np.float32)
-        for j, name in enumerate(self.numeric_):
-            out[:, j] = self._transform_numeric(j, coerce_numeric(df[name], source, name))
-        self._impute_knn(out[:, : len(self.numeric_)])
-        position = len(self.numeric_)
+        columns: dict[str, np.ndarray] = {
+            name: coerce_numeric(df[name], source, name) for name in self.numeric_}
         for name in sorted(self.categorical_):
             levels = self.categorical_[name]
             text = category_text(df[name]).fillna(self.modes_[name])
             codes = pd.Index(levels).get_indexer(text)  # -1 = not a kept level
-            block = np.zeros((len(df), len(levels) + 1), dtype=np.float32)
-            block[np.arange(len(df)), np.where(codes < 0, len(levels), codes)] = 1.0
-            out[:, position: position + len(levels) + 1] = block
-            position += len(levels) + 1
+            for position, level in enumerate(levels):
+                columns[f"{name}={level}"] = (codes == position).astype(np.float64)
+            columns[f"{name}={OTHER}"] = (codes < 0).astype(np.float64)
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(df)), copy=False)
+
+    def scale(self, features: pd.DataFrame) -> np.ndarray:
+        """``clean``'s frame -> a float32 matrix in the model's space (imputed,
+        log-transformed, scaled numbers; the 0/1 columns as they are)."""
+        out = np.empty((len(features), len(self.feature_names_)), dtype=np.float32)
+        n_numeric = len(self.numeric_)
+        out[:, :n_numeric] = self.numeric_matrix(
+            {name: features[name].to_numpy(dtype=np.float64) for name in self.numeric_},
+            len(features))
+        if len(self.feature_names_) > n_numeric:
+            out[:, n_numeric:] = features[self.feature_names_[n_numeric:]].to_numpy(
+                dtype=np.float32)
         return out
+
+    def transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
+        """A float32 matrix with one row per user and ``feature_names_`` as columns."""
+        return self.scale(self.clean(df, source))
 
     def fit_transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         return self.fit(df, source).transform(df, source)

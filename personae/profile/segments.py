@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from personae.features.table import OTHER, TablePreprocessor, category_text, coerce_numeric
+from personae.features.table import TablePreprocessor
 
 PROFILE_COLUMNS = ["segment", "size", "share", "feature", "kind", "mean", "median", "std",
                    "overall_mean", "overall_std", "z_score", "rest_mean", "effect_size",
@@ -17,22 +17,6 @@ PROFILE_COLUMNS = ["segment", "size", "share", "feature", "kind", "mean", "media
 ALPHA = 0.05
 MIN_EFFECT = 0.2  # Cohen's d, numbers
 MIN_CATEGORY_DIFF = 0.05  # difference in share, categories
-
-
-def feature_frame(df: pd.DataFrame, preprocessor: TablePreprocessor,
-                  source: str = "input") -> pd.DataFrame:
-    """The model's features in original units: numbers as given, categories as 0/1 columns."""
-    columns: dict[str, np.ndarray] = {
-        name: coerce_numeric(df[name], source, name) for name in preprocessor.numeric_
-    }
-    for name in sorted(preprocessor.categorical_):
-        levels = preprocessor.categorical_[name]
-        text = category_text(df[name]).fillna(preprocessor.modes_[name])
-        kept = text.isin(levels).to_numpy()
-        for level in levels:
-            columns[f"{name}={level}"] = (text == level).to_numpy(dtype=float)
-        columns[f"{name}={OTHER}"] = (~kept).astype(float)
-    return pd.DataFrame(columns)
 
 
 def model_space(features: pd.DataFrame, preprocessor: TablePreprocessor) -> pd.DataFrame:

@@ -86,10 +86,10 @@ def _recompute_profiles(run: RunFolder, saved: Run) -> None:
         run.notes.append("segment_profiles.csv has no significance tests and there is no "
                          "model to recompute them; z-scores are used instead.")
         return
-    from personae.profile.segments import feature_frame, segment_profiles
+    from personae.profile.segments import segment_profiles
 
     model = saved.model
-    features = feature_frame(run.users, model.preprocessor_, str(run.path))
+    features = model.preprocessor_.clean(run.users, str(run.path))
     run.profiles = segment_profiles(features, run.users["segment"].to_numpy(),
                                     model.preprocessor_)
     run.notes.append("segment_profiles.csv predates the significance tests; they were "

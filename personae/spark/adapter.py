@@ -27,7 +27,6 @@ from personae.profile.personas import personas_document
 from personae.profile.rfm import rfm_crosstab
 from personae.profile.segments import (
     SegmentStats,
-    feature_frame,
     model_space,
     profiles_from_stats,
 )
@@ -36,7 +35,7 @@ CENTROID_ALGORITHMS = ("kmeans", "minibatch")
 
 __all__ = ["CENTROID_ALGORITHMS", "NOISE", "SegmentModel",
            "SegmentStats", "SegmentationResult", "assign_levels", "broad_groups",
-           "build_reference", "detect_id_column", "feature_frame", "fit_sample",
+           "build_reference", "detect_id_column", "fit_sample",
            "model_space", "personas_document", "profiles_from_stats", "rfm_crosstab",
            "staged_folder", "taxonomy", "to_json", "user_columns", "with_centers",
            "with_levels", "with_mixture", "with_tree", "write_frame"]

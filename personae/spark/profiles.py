@@ -1,7 +1,7 @@
 """segment_profiles.csv from every user: Spark aggregations of the embedded statistics.
 
 Each executor turns its users into the embedded engine's two views of the features (the
-users' own units, ``feature_frame``; where the model measures distance, ``model_space``)
+users' own units, ``TablePreprocessor.clean``; where the model measures distance, ``model_space``)
 and their label (the saved model's ``predict``); one ``groupBy(segment)`` then gives, per
 segment and feature, the counts, means, population standard deviations, medians, sums,
 sums of squares and whether any value is other than 0 and 1 (a yes/no column, worded as
@@ -44,7 +44,7 @@ def profile_stats(users: Any, files: dict[str, bytes], model: Any, probe: pd.Dat
     users, to name the feature frame's columns."""
     from pyspark.sql import functions as F
 
-    columns = [str(c) for c in adapter.feature_frame(probe, model.preprocessor_).columns]
+    columns = [str(c) for c in model.preprocessor_.clean(probe).columns]
     width = len(columns)
     schema = "segment int, " + ", ".join(
         [f"r{j} double" for j in range(width)] + [f"s{j} double" for j in range(width)])
@@ -53,7 +53,7 @@ def profile_stats(users: Any, files: dict[str, bytes], model: Any, probe: pd.Dat
         model = model_on_worker(files)
         pre = model.preprocessor_
         for pdf in batches:
-            raw = adapter.feature_frame(pdf, pre, "input")
+            raw = pre.clean(pdf, "input")
             scaled = adapter.model_space(raw, pre)
             out = {"segment": np.asarray(model.predict(pdf), dtype=np.int32)}
             for j, name in enumerate(columns):

@@ -367,10 +367,10 @@ def test_a_log_too_big_for_memory_goes_to_a_compressed_file(retail_log, monkeypa
     where = []
     drop = event_features._drop_duplicates
 
-    def spy(con, plan):
+    def spy(con, plan, **options):
         where.append(con.execute("SELECT database_name FROM duckdb_tables() "
                                  "WHERE table_name = 'ev'").fetchone()[0])
-        drop(con, plan)
+        drop(con, plan, **options)
 
     monkeypatch.setattr(event_features, "_drop_duplicates", spy)
     monkeypatch.setattr(event_features, "_size_bytes", lambda size: 0)  # nothing fits
@@ -396,3 +396,52 @@ def test_calls_sharing_one_database_answer_as_alone_and_leave_it_clean(retail_lo
         "SELECT database_name FROM duckdb_databases()").fetchall()}
     assert databases == {"memory", "system", "temp"}
     assert shared.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 0
+
+
+# --- the rows the features were computed from ------------------------------------------------
+
+def test_keep_rows_returns_the_kept_events_in_file_order(tmp_path):
+    """What journeys, sequences and early windows read instead of the log a second time:
+    the mapped columns under the log's names, ids and times typed, ties in time in the
+    file's order, and without the rows the features left out."""
+    log = _log([
+        ("b", "2024-01-02 09:00:00", "view", 1.0),
+        ("a", "2024-01-01 10:00:00", "cart", 2.0),
+        ("a", "2024-01-01 10:00:00", "view", 3.0),    # tied in time: file order kept
+        (None, "2024-01-01 11:00:00", "view", 4.0),   # no user id: left out
+        ("a", "2024-01-01 10:00:00", "cart", 2.0),    # exact duplicate: left out
+        ("b", "2024-02-01 09:00:00", "view", 5.0),    # after the reference date
+        ("a", "2024-01-03 08:00:00", "purchase", 6.0),
+    ], ("visitor", "at", "what", "amount"))
+    log.to_csv(tmp_path / "log.csv", index=False)
+    kept = from_events(tmp_path / "log.csv", user="visitor", time="at", event="what",
+                       value="amount", reference_date="2024-01-10", keep_rows=True)
+    rows = kept.rows
+    assert set(rows.columns) == {"visitor", "at", "what", "amount"}
+    assert rows[["visitor", "what", "amount"]].values.tolist() == [
+        ["b", "view", 1.0], ["a", "cart", 2.0], ["a", "view", 3.0], ["a", "purchase", 6.0]]
+    assert pd.api.types.is_datetime64_any_dtype(rows["at"])
+    assert kept.report.rows_used == len(rows)
+    assert from_events(tmp_path / "log.csv", user="visitor", time="at").rows is None
+
+
+def test_a_run_reads_its_event_log_once(tmp_path, monkeypatch):
+    """Features, journeys and early windows of one run come from one read of the log."""
+    import personae.features.events_io as events_io
+    from personae import segment
+    from personae.config import RunConfig, build
+    from personae.features.planted import planted_order_log
+
+    events, _ = planted_order_log(users_per_group=30)
+    events.to_parquet(tmp_path / "log.parquet")
+    reads = []
+    resolve = events_io.resolve_source
+    monkeypatch.setattr(events_io, "resolve_source",
+                        lambda con, source, table=None: reads.append(source) or
+                        resolve(con, source, table))
+    monkeypatch.setattr(event_features, "resolve_source", events_io.resolve_source)
+    config = build(RunConfig, {"input": {"events": {"early_days": [7]}}}, "test")
+    result = segment(tmp_path / "log.parquet", config=config, algorithm="kmeans", k=2)
+    files = [str(source) for source in reads if not isinstance(source, pd.DataFrame)]
+    assert files == [str(tmp_path / "log.parquet")]  # the early windows are cut in memory
+    assert result.journeys is not None and "early" in result.extra

@@ -97,7 +97,7 @@ def test_other_columns_speak_from_their_own_label():
 def test_a_yes_no_column_written_as_0_1_reads_as_yes_no():
     """Hillstrom's mens/womens flags: "High-Womens" claimed a level; a flag is had or not."""
     from personae.features.table import TablePreprocessor
-    from personae.profile.segments import feature_frame, segment_profiles
+    from personae.profile.segments import segment_profiles
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], [300, 300, 200])
@@ -106,7 +106,7 @@ def test_a_yes_no_column_written_as_0_1_reads_as_yes_no():
                           "visits": rng.normal(np.array([5.0, 5.0, 9.0])[labels], 1.0)})
     frame.loc[7, "womens"] = np.nan  # a missing value keeps it a flag
     pre = TablePreprocessor(id_column="user_id", log_transform=False).fit(frame)
-    profiles = segment_profiles(feature_frame(frame, pre), labels, pre)
+    profiles = segment_profiles(pre.clean(frame), labels, pre)
     kinds = profiles.groupby("feature")["kind"].first()
     assert kinds["womens"] == "flag" and kinds["visits"] == "number"
     personas = build_personas(profiles)

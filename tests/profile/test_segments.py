@@ -12,7 +12,6 @@ from personae.profile.segments import (
     PROFILE_COLUMNS,
     benjamini_hochberg,
     distinguishing,
-    feature_frame,
     model_space,
     segment_profiles,
 )
@@ -34,9 +33,9 @@ def table() -> tuple[pd.DataFrame, np.ndarray, TablePreprocessor]:
 
 def test_welch_and_cohens_d_match_scipy(table) -> None:
     frame, labels, pre = table
-    profiles = segment_profiles(feature_frame(frame, pre), labels, pre)
+    profiles = segment_profiles(pre.clean(frame), labels, pre)
     assert list(profiles.columns) == PROFILE_COLUMNS
-    scaled = model_space(feature_frame(frame, pre), pre)["a"].to_numpy()
+    scaled = model_space(pre.clean(frame), pre)["a"].to_numpy()
     inside, rest = scaled[labels == 1], scaled[labels != 1]
     row = profiles[(profiles["segment"] == 1) & (profiles["feature"] == "a")].iloc[0]
     expected_p = stats.ttest_ind(inside, rest, equal_var=False).pvalue
@@ -50,7 +49,7 @@ def test_welch_and_cohens_d_match_scipy(table) -> None:
 
 def test_categories_get_share_difference_lift_and_a_proportion_test(table) -> None:
     frame, labels, pre = table
-    profiles = segment_profiles(feature_frame(frame, pre), labels, pre)
+    profiles = segment_profiles(pre.clean(frame), labels, pre)
     row = profiles[(profiles["segment"] == 2) & (profiles["feature"] == "plan=pro")].iloc[0]
     rest_share = (frame["plan"][labels != 2] == "pro").mean()
     assert row["effect_size"] == pytest.approx(1.0 - rest_share)
@@ -61,7 +60,7 @@ def test_categories_get_share_difference_lift_and_a_proportion_test(table) -> No
 
 def test_corrected_for_the_number_of_comparisons(table) -> None:
     frame, labels, pre = table
-    profiles = segment_profiles(feature_frame(frame, pre), labels, pre)
+    profiles = segment_profiles(pre.clean(frame), labels, pre)
     np.testing.assert_allclose(profiles["p_adjusted"],
                                stats.false_discovery_control(profiles["p_value"]), rtol=1e-9)
     assert (profiles["p_adjusted"] >= profiles["p_value"]).all()
@@ -76,7 +75,7 @@ def test_benjamini_hochberg_by_hand() -> None:
 
 def test_distinguishing_strongest_first(table) -> None:
     frame, labels, pre = table
-    profiles = segment_profiles(feature_frame(frame, pre), labels, pre)
+    profiles = segment_profiles(pre.clean(frame), labels, pre)
     top = distinguishing(profiles, 1)
     assert top["feature"].iloc[0] == "a"
     assert top["distinguishing"].all()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from generated import blob_users
 from personae import SegmentModel, segment
 from personae.cli import app
-from personae.profile.segments import feature_frame, segment_profiles
+from personae.profile.segments import segment_profiles
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:PySpark does not yet fully support pandas:FutureWarning")
@@ -65,7 +65,7 @@ def test_profiles_are_the_embedded_profiles_of_every_user(spark, users, tmp_path
     written = _labels_served_by_the_embedded_model(out, users)
     model = SegmentModel.load(out / "model")
     inputs = users.set_index("user_id").loc[written["user_id"]].reset_index()
-    expected = segment_profiles(feature_frame(inputs, model.preprocessor_),
+    expected = segment_profiles(model.preprocessor_.clean(inputs),
                                 written["segment"].to_numpy(), model.preprocessor_)
     got = pd.read_csv(out / "segment_profiles.csv")
     assert got["size"].groupby(got["segment"]).first().sum() == N_USERS  # everyone, not the sample
