@@ -107,6 +107,9 @@ class EventReport:
     event_types: tuple[str, ...]
     seconds: float
     notes: tuple[str, ...] = ()
+    # what says the log holds purchases ("" when nothing does): the words of the personas
+    # speak of orders and buying only when it is set
+    purchases: str = ""
 
     def lines(self) -> list[str]:
         """The report as short human-readable lines (the CLI prints these)."""
@@ -120,6 +123,9 @@ class EventReport:
             f"{self.after_reference:,} after the reference date",
             f"events from {self.first_event} to {self.last_event} (UTC); "
             f"reference date {self.reference_date}",
+            f"purchases: {self.purchases}" if self.purchases else
+            "purchases: none (no purchase-like event type, no value, price, quantity or "
+            "order column): the personas speak of activity, not buying",
         ]
         return out + list(self.notes)
 
@@ -362,9 +368,21 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
                                                      else "gap"),
         session_gap_minutes=float(gap), event_types=tuple(t for t in types if t is not None),
         seconds=round(clock.perf_counter() - started, 3), notes=notes,
+        purchases=purchase_evidence(plan),
     )
     _step(progress, f"done: {len(frame):,} users, {len(frame.columns) - 1} features")
     return EventFeatures(frame=frame, report=report, meanings=meanings, rows=rows)
+
+
+def purchase_evidence(plan: events_sql.Plan) -> str:
+    """Why the log counts as holding purchases, or "" when it does not: purchase-like event
+    types, else a money or order column (value, price, quantity, order)."""
+    if plan.purchase_types:
+        return "event types " + ", ".join(repr(t) for t in plan.purchase_types)
+    columns = [plan.mapping[role] for role in ("value", "price", "quantity", "order")
+               if role in plan.mapping]
+    return ("columns " if len(columns) > 1 else "column ") + ", ".join(
+        repr(c) for c in columns) if columns else ""
 
 
 def _kept_rows(con: Any, mapping: dict[str, str]) -> pd.DataFrame:

@@ -445,3 +445,14 @@ def test_a_run_reads_its_event_log_once(tmp_path, monkeypatch):
     files = [str(source) for source in reads if not isinstance(source, pd.DataFrame)]
     assert files == [str(tmp_path / "log.parquet")]  # the early windows are cut in memory
     assert result.journeys is not None and "early" in result.extra
+
+
+def test_the_report_says_what_makes_a_log_a_purchase_log():
+    visits = _log([("a", "2024-01-01 10:00:00", "view"), ("a", "2024-01-02 10:00:00", "like")],
+                  ("user_id", "timestamp", "event"))
+    assert from_events(visits).report.purchases == ""
+    assert "purchases: none" in "\n".join(from_events(visits).report.lines())
+    bought = visits.assign(event=["view", "purchase"])
+    assert from_events(bought).report.purchases == "event types 'purchase'"
+    priced = visits.assign(amount=[1.0, 2.0])
+    assert from_events(priced, value="amount").report.purchases == "column 'amount'"
