@@ -52,11 +52,17 @@ class EventDays:
 
 
 def event_days(rows: pd.DataFrame, mapping: dict[str, str], keys: pd.Series, *,
-               purchases: bool, source: str = "events") -> EventDays:
+               purchases: bool, drop_duplicates: bool = False, source: str = "events"
+               ) -> EventDays:
     """The counted days of ``rows`` (a log's mapped columns under their own names;
-    ``keys``: each row's user as the text the caller matches users by)."""
+    ``keys``: each row's user as the text the caller matches users by).
+    ``drop_duplicates``: identical rows count once, as a run reads a raw log by default
+    (a run's kept rows are already read that way)."""
     if "time" not in mapping:
         raise DataError("forecasts need a time column (mapping role 'time')", source=source)
+    if drop_duplicates:
+        unique = ~rows.duplicated().to_numpy()
+        rows, keys = rows[unique], pd.Series(np.asarray(keys, dtype=object)[unique])
     times = pd.to_datetime(rows[mapping["time"]], errors="coerce", utc=True)
     frame = pd.DataFrame({"user": np.asarray(keys, dtype=object),
                           "day": times.dt.tz_localize(None).dt.floor("D").to_numpy()})
@@ -129,6 +135,6 @@ def counted_between(days: EventDays, after: pd.Timestamp, until: pd.Timestamp,
 def user_summaries(rows: pd.DataFrame, mapping: dict[str, str], keys: pd.Series,
                    users: pd.Index, *, purchases: bool, end: pd.Timestamp,
                    source: str = "events") -> pd.DataFrame:
-    """``summarise`` of ``users`` straight from their rows (new users to forecast)."""
-    return summarise(event_days(rows, mapping, keys, purchases=purchases, source=source),
-                     end, users)
+    """``summarise`` of ``users`` straight from their raw rows (new users to forecast)."""
+    return summarise(event_days(rows, mapping, keys, purchases=purchases,
+                                drop_duplicates=True, source=source), end, users)
