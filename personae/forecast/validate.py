@@ -55,9 +55,9 @@ def holdout_cutoff(days: EventDays) -> tuple[pd.Timestamp | None, str]:
 
 
 def run_rule() -> str:
-    return (f"fit on the log up to the last {HOLDOUT_SHARE:.0%} of its span (at least "
-            f"{MIN_HOLDOUT_DAYS} days held out), forecast each user known by then over the "
-            "held-out days, compare with their counted days there")
+    return ("the last third of the log's span held out (at least "
+            f"{MIN_HOLDOUT_DAYS} days): fitted on the rest, each user known by then forecast "
+            "over the held-out days and compared with their counted days there")
 
 
 def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,

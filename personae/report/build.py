@@ -95,6 +95,11 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         document = personas_document(run.profiles, semantics, run.users,
                                      source=run.info.get("input", {}).get("source"),
                                      sequences=run.sequence_profiles)
+        forecasts = {p["segment"]: p["forecast"] for p in (run.personas or {}).get(
+            "personas", []) if "forecast" in p}  # measured, not worded: kept as the run had
+        document = {**document, "personas": [{**p, "forecast": forecasts[p["segment"]]}
+                                             if p["segment"] in forecasts else p
+                                             for p in document["personas"]]}
     personas = document["personas"]
     names = {p["segment"]: p["name"] for p in personas}
     opp = opportunity_matrix(run.profiles, semantics)
