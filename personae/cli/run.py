@@ -195,6 +195,11 @@ def run(
             if settings.input.events is not None:
                 for line in result.info["input"].get("report", []):
                     console.print(f"events: {line}", highlight=False, soft_wrap=True)
+            if "forecast" in result.info:
+                from personae.forecast.stage import summary_line
+
+                console.print(f"forecast: {summary_line(result.info['forecast'])}",
+                              highlight=False, soft_wrap=True)
             result.save(out)
             report_path = write_report(result, out, map_method=settings.report.map)
             if "sequence_profiles" in result.extra:

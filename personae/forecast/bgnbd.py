@@ -62,7 +62,8 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, unit_days: float
     total = w.sum()
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = _loss_and_gradient(np.exp(theta), x, t_x, T, w)
+        with np.errstate(all="ignore"):  # a step too far is a non-finite loss, refused
+            value, gradient = _loss_and_gradient(np.exp(theta), x, t_x, T, w)
         if not np.isfinite(value) or not np.isfinite(gradient).all():
             return 1e10, np.zeros(4)
         return value / total, gradient / total
@@ -146,16 +147,35 @@ def _odds_left(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarra
 def conditional_expected(params: BGNBDParams, t: float, x: np.ndarray, t_x: np.ndarray,
                          T: np.ndarray) -> np.ndarray:
     """Expected repeat events in (T, T + t] given the user's history (the paper's
-    equation 10); ``t`` in the parameters' unit."""
+    equation 10); ``t`` in the parameters' unit. Its ``((alpha+T)/(alpha+T+t))^(r+x)
+    2F1(r+x, b+x; a+b+x-1; z)`` is computed in Pfaff's form, ``2F1(r+x, a-1; a+b+x-1;
+    -t/(alpha+T))``: the same number without the power that overflows for large r."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
     if t <= 0:
         return np.zeros(len(x))
-    z = t / (alpha + T + t)
-    ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-    hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
-    expected = (a + b + x - 1) / (a - 1) * (1 - ratio * hyp)
+    hyp = _hyp2f1(r + x, np.full(len(x), a - 1), a + b + x - 1, -t / (alpha + T))
+    expected = (a + b + x - 1) / (a - 1) * (1 - hyp)
     return expected / (1.0 + _odds_left(params, x, t_x, T))
+
+
+def _hyp2f1(A: np.ndarray, B: np.ndarray, C: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """scipy's 2F1; where it gives no finite value (parameters in the thousands, as a
+    fit drifting towards no heterogeneity reaches) and |w| < 1, the series summed."""
+    with np.errstate(all="ignore"):
+        out = np.asarray(hyp2f1(A, B, C, w), dtype=np.float64)
+    redo = ~np.isfinite(out) & (np.abs(w) < 1)
+    if redo.any():
+        A, B, C, w = (np.broadcast_to(v, out.shape)[redo] for v in (A, B, C, w))
+        term = np.ones(len(A))
+        total = np.ones(len(A))
+        for k in range(10_000):
+            term = term * (A + k) * (B + k) / ((C + k) * (k + 1)) * w
+            total += term
+            if np.all(np.abs(term) <= 1e-15 * np.abs(total)):
+                break
+        out[redo] = total
+    return out
 
 
 def unconditional_expected(params: BGNBDParams, t: float) -> float:

@@ -131,7 +131,8 @@ def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
             except DataError as exc:
                 why = str(exc).removeprefix(f"{source}: ")
         else:
-            why = "the log has no money column (value, or quantity and price)"
+            why = ("no repeat purchase has a positive amount of money (a value, or quantity "
+                   "x price)")
         if why:
             log.info("no spend model: %s", why)
     return Forecaster(events, spend, int(days), float(at_risk_below), purchases, why)

@@ -55,13 +55,14 @@ def fit_gamma_gamma(x: np.ndarray, mean_spend: np.ndarray, *, source: str = "eve
     # a mean of zero or less is no spend to model (the summaries never give one)
     used = (x > 0) & np.isfinite(mean_spend) & (mean_spend > 0)
     if used.sum() < MIN_REPEAT_BUYERS:
-        raise DataError(f"fewer than {MIN_REPEAT_BUYERS} users made a repeat purchase: too "
-                        "few to learn spend per purchase", source=source)
+        raise DataError(f"fewer than {MIN_REPEAT_BUYERS} users made a repeat purchase with "
+                        "positive spend: too few to learn spend per purchase", source=source)
     x, m = x[used], mean_spend[used]
     scale = float(np.mean(m))  # fitted in units of the mean spend, so gamma starts near 1
 
     def loss(theta: np.ndarray) -> float:
-        value = -np.mean(log_likelihood(np.exp(theta), x, m / scale))
+        with np.errstate(all="ignore"):  # a step too far is a non-finite loss, refused
+            value = -np.mean(log_likelihood(np.exp(theta), x, m / scale))
         return float(value) if np.isfinite(value) else 1e10
 
     found = minimize(loss, np.zeros(3), method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 3)

@@ -26,7 +26,7 @@ from personae.forecast.summaries import event_days, summarise
 from personae.forecast.validate import Holdout, run_rule, validate
 
 __all__ = ["ForecastStage", "forecast_stage", "observed_until", "persona_forecasts",
-           "with_persona_forecasts"]
+           "summary_line", "with_persona_forecasts"]
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +136,19 @@ def with_persona_forecasts(personas: dict[str, Any], stage: ForecastStage,
     return {**personas, "personas": [
         {**p, "forecast": blocks[int(p["segment"])]} if int(p["segment"]) in blocks else p
         for p in personas.get("personas", [])]}
+
+
+def summary_line(block: dict[str, Any]) -> str:
+    """run.json's ``forecast`` block in one line (what the CLI prints)."""
+    if not block.get("fitted"):
+        return f"none: {block.get('why')}"
+    unit = "purchase days" if block["purchases"] else "active days"
+    value = f" worth {block['expected_value']:,.0f}" if "expected_value" in block else ""
+    check = block["holdout"]
+    checked = (f"checked on the last {check['holdout_days']} days: per-user correlation "
+               f"{check['correlation']}, total {check['aggregate_error']:+.1%}"
+               if check.get("validated") and check.get("aggregate_error") is not None
+               else f"not checked: {check.get('why')}")
+    return (f"{block['users_at_risk']:,} of {block['users']:,} users at risk (P(still active) "
+            f"below {block['at_risk_below']:g}); next {block['days']} days: "
+            f"{block['expected_events']:,.0f} {unit}{value} expected; {checked}")

@@ -91,3 +91,12 @@ def test_logs_it_cannot_learn_from_are_one_line(x, t_x, T, words):
         fit_bgnbd(np.array(x, float), np.array(t_x, float), np.array(T, float),
                   source="log.csv")
     assert "\n" not in str(caught.value) and str(caught.value).startswith("log.csv: ")
+
+
+def test_a_fit_drifting_to_no_heterogeneity_still_forecasts_the_poisson_rate():
+    # r and alpha in the tens of thousands (users alike, a Poisson rate of r / alpha a week),
+    # almost nobody leaving: what a fit of a homogeneous log reaches
+    drifted = BGNBDParams(r=25_687.8, alpha=162_754.8, a=0.0013, b=2135.8)
+    expected = conditional_expected(drifted, 90 / 7, np.array([0.0, 3.0, 10.0]),
+                                    np.array([0.0, 10.0, 15.0]), np.full(3, 17.0))
+    np.testing.assert_allclose(expected, drifted.r / drifted.alpha * 90 / 7, rtol=1e-3)

@@ -39,5 +39,6 @@ def test_expected_spend_shrinks_towards_the_population_the_fewer_purchases():
 
 
 def test_too_few_repeat_buyers_are_one_line():
-    with pytest.raises(DataError, match="fewer than 10 users made a repeat purchase"):
+    with pytest.raises(DataError, match="fewer than 10 users made a repeat purchase with "
+                                        "positive spend"):
         fit_gamma_gamma(np.array([1, 2, 0, 0]), np.array([5.0, 7.0, np.nan, np.nan]))

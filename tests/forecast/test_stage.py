@@ -110,3 +110,32 @@ def test_an_activity_log_forecasts_active_days_and_no_value(tmp_path):
     assert block["fitted"] and not block["purchases"] and block["spend_model"] is None
     assert "active days" in block["rule"] and "purchase" not in block["rule"]
     assert "expected_value" not in result.users.columns and block["days"] == 30
+
+
+@pytest.mark.parametrize("days", [0, -5, 1.5])
+def test_a_horizon_of_no_days_is_refused_naming_the_flag(days):
+    from personae.cli._settings import run_settings
+    from personae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^--forecast-days must be a whole number of days "
+                                          rf">= 1 \(the forecast horizon\); got {days}$"):
+        run_settings(None, {"input.path": "log.csv", "forecast.days": days})
+
+
+def test_the_cli_says_the_forecast_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.helpers import planted_log
+    from personae.cli import app
+
+    log, _ = planted_log(60)
+    log.to_csv(tmp_path / "log.csv", index=False)
+    done = CliRunner().invoke(app, ["run", str(tmp_path / "log.csv"), "--events", "--out",
+                                    str(tmp_path / "run"), "--k", "2", "--algorithm",
+                                    "kmeans", "--no-stability", "--forecast-days", "30"])
+    assert done.exit_code == 0, done.output
+    line = next(x for x in done.output.splitlines() if x.startswith("forecast: "))
+    block = json.loads((tmp_path / "run" / "run.json").read_text())["forecast"]
+    assert block["days"] == 30
+    assert line.startswith(f"forecast: {block['users_at_risk']:,} of 60 users at risk "
+                           "(P(still active) below 0.5); next 30 days: ")
