@@ -59,11 +59,11 @@ def cdnow_row(name: str, path: Path) -> dict[str, object]:
 
     calibration = summarise(days.until(CALIBRATION_END), CALIBRATION_END)
     params = fit_forecaster(calibration, days=1, at_risk_below=0.5, purchases=True).events
-    first = days.frame.groupby("user")["day"].min()
-    weeks_left = (days.last_day - first).dt.days.to_numpy() / 7.0
+    _, start = np.unique(days.user, return_index=True)  # sorted: each user's first day
+    weeks_left = (days.day.max() - days.day[start]) / 7.0
     expected = sum(unconditional_expected(params, t) * n for t, n in
                    zip(*np.unique(weeks_left, return_counts=True), strict=True))
-    actual = len(days.frame) - days.frame["user"].nunique()
+    actual = len(days.day) - len(start)
     return {"data": name, "users": figures["users"], "fit_s": round(seconds, 2),
             "params": f"r {params.r:.3f} alpha {params.alpha:.3f} a {params.a:.3f} "
                       f"b {params.b:.3f}",

@@ -23,6 +23,12 @@ __all__ = ["BGNBDParams", "conditional_expected", "fit_bgnbd", "log_likelihood",
            "unconditional_expected"]
 
 
+#: Bounds of the log-parameters r, alpha, a, b. A log of users alike (no heterogeneity)
+#: drives r and alpha up together without end; past r = e^8 (~3,000) the rate's gamma is a
+#: point already, and scipy's 2F1 stops giving finite values further out.
+LOG_BOUNDS = [(-10.0, 8.0), (-10.0, 16.0), (-10.0, 8.0), (-10.0, 8.0)]
+
+
 @dataclass(frozen=True)
 class BGNBDParams:
     """Fitted BG/NBD parameters and the time unit alpha is in (days per unit)."""
@@ -74,7 +80,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, unit_days: float
     for start in ([0.0, np.log(mean_T), 0.0, 0.0],
                   [np.log(0.5), np.log(mean_T / 4), np.log(0.5), np.log(2.0)]):
         found = minimize(loss, np.asarray(start), jac=True, method="L-BFGS-B",
-                         bounds=[(-12.0, 12.0)] * 4)
+                         bounds=LOG_BOUNDS)
         if best is None or found.fun < best.fun:
             best = found
         if best.success and best.fun < 1e10:
@@ -154,7 +160,11 @@ def conditional_expected(params: BGNBDParams, t: float, x: np.ndarray, t_x: np.n
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
     if t <= 0:
         return np.zeros(len(x))
-    hyp = _hyp2f1(r + x, np.full(len(x), a - 1), a + b + x - 1, -t / (alpha + T))
+    # 2F1 depends on x and T only, which users share far more often than t_x: once each
+    pairs, inverse = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+    px, pT = pairs[:, 0], pairs[:, 1]
+    hyp = _hyp2f1(r + px, np.full(len(px), a - 1), a + b + px - 1,
+                  -t / (alpha + pT))[inverse.ravel()]
     expected = (a + b + x - 1) / (a - 1) * (1 - hyp)
     return expected / (1.0 + _odds_left(params, x, t_x, T))
 
@@ -169,7 +179,7 @@ def _hyp2f1(A: np.ndarray, B: np.ndarray, C: np.ndarray, w: np.ndarray) -> np.nd
         A, B, C, w = (np.broadcast_to(v, out.shape)[redo] for v in (A, B, C, w))
         term = np.ones(len(A))
         total = np.ones(len(A))
-        for k in range(10_000):
+        for k in range(1_000):
             term = term * (A + k) * (B + k) / ((C + k) * (k + 1)) * w
             total += term
             if np.all(np.abs(term) <= 1e-15 * np.abs(total)):

@@ -40,10 +40,6 @@ class Forecaster:
     #: why there is no spend model ("" when there is one, or the log has no purchases)
     no_spend: str = ""
 
-    @property
-    def columns(self) -> list[str]:
-        return [c for c in FORECAST_COLUMNS if c != "expected_value" or self.spend is not None]
-
     def predict(self, summaries: pd.DataFrame, days: int | None = None) -> pd.DataFrame:
         """``columns`` per row of ``summaries`` (``SUMMARY_COLUMNS``, in days); rows without a
         summary (no counted event) get empty values."""
@@ -108,10 +104,12 @@ class Forecaster:
 
 
 def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
-                   purchases: bool, source: str = "events") -> Forecaster:
+                   purchases: bool, spend: bool = True, source: str = "events"
+                   ) -> Forecaster:
     """Fit BG/NBD on the summaries (``DataError`` with one line when they cannot teach it)
     and, for a purchase log with money, Gamma-Gamma (left out, with the reason, when it
-    cannot be fitted: a forecast of events stays useful without one of value)."""
+    cannot be fitted: a forecast of events stays useful without one of value; ``spend``
+    False: not asked for)."""
     known = summaries.dropna(subset=list(SUMMARY_COLUMNS[:3]))
     x = known["repeat_events"].to_numpy(float)
     t_x = known["first_to_last_days"].to_numpy(float) / UNIT_DAYS
@@ -122,12 +120,12 @@ def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
         (table, np.zeros(0))
     events = fit_bgnbd(distinct[:, 0], distinct[:, 1], distinct[:, 2], unit_days=UNIT_DAYS,
                        weights=weights, source=source)
-    spend, why = None, ""
-    if purchases:
+    spend_model, why = None, ""
+    if purchases and spend:
         mean = known["mean_repeat_spend"].to_numpy(float)
         if np.isfinite(mean).any():
             try:
-                spend = fit_gamma_gamma(x, mean, source=source)
+                spend_model = fit_gamma_gamma(x, mean, source=source)
             except DataError as exc:
                 why = str(exc).removeprefix(f"{source}: ")
         else:
@@ -135,4 +133,4 @@ def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
                    "x price)")
         if why:
             log.info("no spend model: %s", why)
-    return Forecaster(events, spend, int(days), float(at_risk_below), purchases, why)
+    return Forecaster(events, spend_model, int(days), float(at_risk_below), purchases, why)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
 from personae.errors import DataError
 
@@ -60,17 +60,36 @@ def fit_gamma_gamma(x: np.ndarray, mean_spend: np.ndarray, *, source: str = "eve
     x, m = x[used], mean_spend[used]
     scale = float(np.mean(m))  # fitted in units of the mean spend, so gamma starts near 1
 
-    def loss(theta: np.ndarray) -> float:
-        with np.errstate(all="ignore"):  # a step too far is a non-finite loss, refused
-            value = -np.mean(log_likelihood(np.exp(theta), x, m / scale))
-        return float(value) if np.isfinite(value) else 1e10
+    m = m / scale
 
-    found = minimize(loss, np.zeros(3), method="L-BFGS-B", bounds=[(-12.0, 12.0)] * 3)
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):  # a step too far is a non-finite loss, refused
+            params = np.exp(theta)
+            value = -np.mean(log_likelihood(params, x, m))
+            gradient = -_gradient(params, x, m)
+        if not np.isfinite(value) or not np.isfinite(gradient).all():
+            return 1e10, np.zeros(3)
+        return float(value), gradient
+
+    found = minimize(loss, np.zeros(3), jac=True, method="L-BFGS-B",
+                     bounds=[(-12.0, 12.0)] * 3)
     p, q, gamma = np.exp(found.x)
     if q <= 1:
         raise DataError("spend per purchase varies too much across users for a finite mean "
                         f"(Gamma-Gamma q = {q:.3g} <= 1)", source=source)
     return GammaGammaParams(float(p), float(q), float(gamma * scale))
+
+
+def _gradient(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The mean log-likelihood's gradient in the log-parameters."""
+    p, q, gamma = params
+    px = p * x
+    shared = digamma(px + q)
+    total = np.log(x * m + gamma)
+    d_p = np.mean(x * (shared - digamma(px) + np.log(m) + np.log(x) - total))
+    d_q = np.mean(shared - digamma(q) + np.log(gamma) - total)
+    d_gamma = np.mean(q / gamma - (px + q) / (x * m + gamma))
+    return np.array([d_p, d_q, d_gamma]) * params
 
 
 def expected_spend(params: GammaGammaParams, x: np.ndarray, mean_spend: np.ndarray

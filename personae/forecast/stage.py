@@ -81,13 +81,14 @@ def forecast_stage(rows: pd.DataFrame, provenance: dict[str, Any], ids: pd.Serie
     source = str(provenance.get("source", "events"))
     purchases = bool(provenance.get("purchases"))
     end = observed_until(rows, mapping, reference_date)
-    days = event_days(rows, mapping, rows[mapping["user"]].astype(str), purchases=purchases,
+    # the rows' user column is typed as the run's ids are (the same read): no text keys
+    days = event_days(rows, mapping, rows[mapping["user"]].to_numpy(), purchases=purchases,
                       source=source)
-    if days.frame.empty:
+    if days.empty:
         return ForecastStage(None, None, Holdout(run_rule(), False, "no counted events"),
                              str(end.date()), "no purchase days to forecast from" if purchases
                              else "no events to forecast from")
-    summaries = summarise(days, end, pd.Index(ids.astype(str).to_numpy()))
+    summaries = summarise(days, end, pd.Index(ids.to_numpy()))
     holdout = validate(days, at_risk_below=config.at_risk_below, source=source)
     try:
         forecaster = fit_forecaster(summaries, days=config.days,

@@ -32,51 +32,82 @@ SUMMARY_COLUMNS = ("repeat_events", "first_to_last_days", "observed_days", "mean
 
 @dataclass(frozen=True)
 class EventDays:
-    """One row per user and day with a counted event: ``user`` (text key), ``day``
-    (midnight, tz-naive UTC) and ``spend`` (the day's money; NaN without money)."""
+    """One entry per user and day with a counted event, sorted by user then day: ``user``
+    (codes into ``users``, the keys as the caller gave them), ``day`` (days since
+    1970-01-01, UTC) and ``spend`` (the day's money; NaN without money)."""
 
-    frame: pd.DataFrame
+    user: np.ndarray
+    day: np.ndarray
+    spend: np.ndarray
+    users: pd.Index
     purchases: bool
 
     @property
     def first_day(self) -> pd.Timestamp:
-        return self.frame["day"].min()
+        return _timestamp(int(self.day.min()))
 
     @property
     def last_day(self) -> pd.Timestamp:
-        return self.frame["day"].max()
+        return _timestamp(int(self.day.max()))
+
+    @property
+    def empty(self) -> bool:
+        return len(self.day) == 0
 
     def until(self, day: pd.Timestamp) -> EventDays:
         """The days up to and including ``day`` (a calibration period)."""
-        return EventDays(self.frame[self.frame["day"] <= day], self.purchases)
+        kept = self.day <= _day_number(day)
+        return EventDays(self.user[kept], self.day[kept], self.spend[kept], self.users,
+                         self.purchases)
 
 
-def event_days(rows: pd.DataFrame, mapping: dict[str, str], keys: pd.Series, *,
+def _day_number(day: pd.Timestamp) -> int:
+    return int(np.datetime64(pd.Timestamp(day).floor("D").to_datetime64(), "D")
+               .astype(np.int64))
+
+
+def _timestamp(day: int) -> pd.Timestamp:
+    return pd.Timestamp(np.datetime64(day, "D"))
+
+
+def event_days(rows: pd.DataFrame, mapping: dict[str, str], keys: pd.Series | np.ndarray, *,
                purchases: bool, drop_duplicates: bool = False, source: str = "events"
                ) -> EventDays:
     """The counted days of ``rows`` (a log's mapped columns under their own names;
-    ``keys``: each row's user as the text the caller matches users by).
+    ``keys``: each row's user as the caller matches users by).
     ``drop_duplicates``: identical rows count once, as a run reads a raw log by default
     (a run's kept rows are already read that way)."""
     if "time" not in mapping:
         raise DataError("forecasts need a time column (mapping role 'time')", source=source)
+    keys = np.asarray(keys)
     if drop_duplicates:
         unique = ~rows.duplicated().to_numpy()
-        rows, keys = rows[unique], pd.Series(np.asarray(keys, dtype=object)[unique])
+        rows, keys = rows[unique], keys[unique]
     times = pd.to_datetime(rows[mapping["time"]], errors="coerce", utc=True)
-    frame = pd.DataFrame({"user": np.asarray(keys, dtype=object),
-                          "day": times.dt.tz_localize(None).dt.floor("D").to_numpy()})
+    counted = times.notna().to_numpy().copy()
+    day = times.dt.tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
     money = _money(rows, mapping)
-    frame["spend"] = money if money is not None else np.nan
-    counted = frame["day"].notna().to_numpy().copy()
     if purchases:
         counted &= _purchase_rows(rows, mapping)
         if money is not None:
             counted &= ~(money < 0)
-    frame = frame[counted]
-    by_day = frame.groupby(["user", "day"], sort=True, observed=True)["spend"].sum(
-        min_count=1).reset_index()
-    return EventDays(by_day, purchases)
+    codes, users = pd.factorize(keys[counted])
+    day = day[counted]
+    if not len(day):
+        return EventDays(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                         pd.Index(users), purchases)
+    # one entry per (user, day): a single sortable number each
+    low, width = int(day.min()), int(day.max() - day.min()) + 1
+    pairs, inverse = np.unique(codes.astype(np.int64) * width + (day - low),
+                               return_inverse=True)
+    if money is None:
+        spend = np.full(len(pairs), np.nan)
+    else:
+        paid = money[counted]
+        known = np.isfinite(paid)
+        spend = np.bincount(inverse, weights=np.where(known, paid, 0.0), minlength=len(pairs))
+        spend[np.bincount(inverse, weights=known, minlength=len(pairs)) == 0] = np.nan
+    return EventDays(pairs // width, pairs % width + low, spend, pd.Index(users), purchases)
 
 
 def _money(rows: pd.DataFrame, mapping: dict[str, str]) -> np.ndarray | None:
@@ -91,16 +122,16 @@ def _money(rows: pd.DataFrame, mapping: dict[str, str]) -> np.ndarray | None:
 
 def _purchase_rows(rows: pd.DataFrame, mapping: dict[str, str]) -> np.ndarray:
     """Rows of a purchase-like event type (the feature SQL's patterns) when the log has
-    any, else every row; never a return-like type."""
+    any, else every row; never a return-like type. Each distinct type is matched once."""
     if "event" not in mapping:
         return np.ones(len(rows), dtype=bool)
-    names = rows[mapping["event"]].astype("string").str.lower()
-    kinds = pd.Series(names.dropna().unique())
-    buys = {k for k in kinds if re.search(PURCHASE_RE, k) and not re.search(RETURN_RE, k)}
-    if not buys:
-        returns = {k for k in kinds if re.search(RETURN_RE, k)}
-        return ~names.isin(returns).fillna(False).to_numpy(bool)
-    return names.isin(buys).fillna(False).to_numpy(bool)
+    codes, kinds = pd.factorize(rows[mapping["event"]])
+    names = [str(k).lower() for k in kinds]
+    returns = np.array([bool(re.search(RETURN_RE, k)) for k in names] + [False])
+    buys = np.array([bool(re.search(PURCHASE_RE, k)) for k in names] + [False]) & ~returns
+    chosen = buys if buys.any() else ~returns
+    chosen[-1] = not buys.any()  # a row without a type: a purchase only in a log of none
+    return chosen[codes]  # code -1 (no type) reads the last entry
 
 
 def summarise(days: EventDays, end: pd.Timestamp, users: pd.Index | None = None
@@ -108,28 +139,36 @@ def summarise(days: EventDays, end: pd.Timestamp, users: pd.Index | None = None
     """``SUMMARY_COLUMNS`` per user (index: the user key), counted to ``end`` (the last day
     observed, included). ``users``: the rows wanted, in this order (users without a
     counted day get NaN: no forecast)."""
-    frame = days.frame[days.frame["day"] <= end]
-    grouped = frame.groupby("user", sort=False)["day"]
-    first, last, count = grouped.min(), grouped.max(), grouped.size()
+    last_day = _day_number(end)
+    kept = days.day <= last_day
+    user, day, spend = days.user[kept], days.day[kept], days.spend[kept]
+    present, start, count = np.unique(user, return_index=True, return_counts=True)
+    first = day[start]
     out = pd.DataFrame({
         "repeat_events": (count - 1).astype(float),
-        "first_to_last_days": (last - first).dt.days.astype(float),
-        "observed_days": (end - first).dt.days.astype(float)})
-    if days.purchases and frame["spend"].notna().any():
-        later = frame[(frame["day"] > frame["user"].map(first).to_numpy())
-                      & (frame["spend"] > 0)]
-        out["mean_repeat_spend"] = later.groupby("user")["spend"].mean().reindex(out.index)
-    else:
-        out["mean_repeat_spend"] = np.nan
+        "first_to_last_days": (day[start + count - 1] - first).astype(float),
+        "observed_days": (last_day - first).astype(float)},
+        index=days.users.take(present) if len(present) else pd.Index([]))
+    out["mean_repeat_spend"] = np.nan
+    if days.purchases and np.isfinite(spend).any():
+        later = np.ones(len(user), dtype=bool)
+        later[start] = False  # the first purchase day of each user is not a repeat
+        later &= spend > 0
+        where = np.searchsorted(present, user[later])
+        total = np.bincount(where, weights=spend[later], minlength=len(present))
+        n = np.bincount(where, minlength=len(present))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["mean_repeat_spend"] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
     return out if users is None else out.reindex(users)
 
 
 def counted_between(days: EventDays, after: pd.Timestamp, until: pd.Timestamp,
                     users: pd.Index) -> np.ndarray:
     """Each user's counted days in (after, until]: the holdout's actual repeat events."""
-    frame = days.frame
-    inside = frame[(frame["day"] > after) & (frame["day"] <= until)]
-    return inside.groupby("user").size().reindex(users, fill_value=0).to_numpy(float)
+    inside = (days.day > _day_number(after)) & (days.day <= _day_number(until))
+    counts = np.bincount(days.user[inside], minlength=len(days.users)).astype(float)
+    where = days.users.get_indexer(users)
+    return np.where(where >= 0, counts[where], 0.0)
 
 
 def user_summaries(rows: pd.DataFrame, mapping: dict[str, str], keys: pd.Series,

@@ -74,7 +74,7 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
     calibration = summarise(days.until(cutoff), cutoff)
     try:
         fitted = fit_forecaster(calibration, days=held, at_risk_below=at_risk_below,
-                                purchases=days.purchases, source=source)
+                                purchases=days.purchases, spend=False, source=source)
     except DataError as exc:
         return Holdout(rule, False, "the calibration part cannot be fitted: "
                        + str(exc).removeprefix(f"{source}: "))

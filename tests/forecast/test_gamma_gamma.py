@@ -42,3 +42,17 @@ def test_too_few_repeat_buyers_are_one_line():
     with pytest.raises(DataError, match="fewer than 10 users made a repeat purchase with "
                                         "positive spend"):
         fit_gamma_gamma(np.array([1, 2, 0, 0]), np.array([5.0, 7.0, np.nan, np.nan]))
+
+
+def test_gradient_is_the_likelihoods():
+    from scipy.optimize import check_grad
+
+    from personae.forecast.gamma_gamma import _gradient, log_likelihood
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 9, 2000).astype(float)
+    m = rng.gamma(3.0, 10.0, 2000)
+    theta = np.log([4.0, 3.0, 2.0])
+    error = check_grad(lambda th: np.mean(log_likelihood(np.exp(th), x, m)),
+                       lambda th: _gradient(np.exp(th), x, m), theta)
+    assert error < 1e-5
