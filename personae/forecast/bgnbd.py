@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from personae.errors import DataError
 
-__all__ = ["BGNBDParams", "conditional_expected", "fit_bgnbd", "log_likelihood", "p_alive",
-           "unconditional_expected"]
+__all__ = ["BGNBDParams", "conditional_expected", "distinct", "fit_bgnbd", "log_likelihood",
+           "p_alive", "unconditional_expected"]
 
 
 #: Bounds of the log-parameters r, alpha, a, b. A log of users alike (no heterogeneity)
@@ -161,12 +162,21 @@ def conditional_expected(params: BGNBDParams, t: float, x: np.ndarray, t_x: np.n
     if t <= 0:
         return np.zeros(len(x))
     # 2F1 depends on x and T only, which users share far more often than t_x: once each
-    pairs, inverse = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
-    px, pT = pairs[:, 0], pairs[:, 1]
-    hyp = _hyp2f1(r + px, np.full(len(px), a - 1), a + b + px - 1,
-                  -t / (alpha + pT))[inverse.ravel()]
+    codes, first = distinct(x, T)
+    px, pT = x[first], T[first]
+    hyp = _hyp2f1(r + px, np.full(len(px), a - 1), a + b + px - 1, -t / (alpha + pT))[codes]
     expected = (a + b + x - 1) / (a - 1) * (1 - hyp)
     return expected / (1.0 + _odds_left(params, x, t_x, T))
+
+
+def distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct rows of ``columns``, and each code's first row
+    (a hash grouping: numpy's unique over rows sorts, ten times slower at 1M)."""
+    frame = pd.DataFrame({str(i): c for i, c in enumerate(columns)})
+    codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the earliest row writes last
+    return codes, first
 
 
 def _hyp2f1(A: np.ndarray, B: np.ndarray, C: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import DataError, ModelFileError
-from personae.forecast.bgnbd import BGNBDParams, conditional_expected, fit_bgnbd, p_alive
+from personae.forecast.bgnbd import (
+    BGNBDParams,
+    conditional_expected,
+    distinct,
+    fit_bgnbd,
+    p_alive,
+)
 from personae.forecast.gamma_gamma import GammaGammaParams, expected_spend, fit_gamma_gamma
 from personae.forecast.summaries import SUMMARY_COLUMNS
 
@@ -115,11 +121,9 @@ def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
     t_x = known["first_to_last_days"].to_numpy(float) / UNIT_DAYS
     T = known["observed_days"].to_numpy(float) / UNIT_DAYS
     # users with the same summary share one likelihood term: a weight each
-    table = np.column_stack([x, t_x, T])
-    distinct, weights = np.unique(table, axis=0, return_counts=True) if len(table) else \
-        (table, np.zeros(0))
-    events = fit_bgnbd(distinct[:, 0], distinct[:, 1], distinct[:, 2], unit_days=UNIT_DAYS,
-                       weights=weights, source=source)
+    codes, first = distinct(x, t_x, T)
+    events = fit_bgnbd(x[first], t_x[first], T[first], unit_days=UNIT_DAYS,
+                       weights=np.bincount(codes, minlength=len(first)), source=source)
     spend_model, why = None, ""
     if purchases and spend:
         mean = known["mean_repeat_spend"].to_numpy(float)
