@@ -258,8 +258,8 @@ class SegmentModel:
             scores = score_rfm(df, RFMCuts.from_dict(self.rfm_), source)
             out["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
             out["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
-        if getattr(self, "forecaster_", None) is not None and \
-                {"repeat_events", "first_to_last_days", "observed_days"} <= set(df.columns):
+        forecaster = getattr(self, "forecaster_", None)
+        if forecaster is not None and forecaster.reads(df.columns):
             forecasts = self.forecast(df.reset_index(drop=True))
             for column in forecasts.columns:
                 out[column] = forecasts[column].to_numpy()

@@ -46,6 +46,10 @@ class Forecaster:
     #: why there is no spend model ("" when there is one, or the log has no purchases)
     no_spend: str = ""
 
+    def reads(self, columns: Any) -> bool:
+        """Whether a table with ``columns`` holds the summaries ``predict`` needs."""
+        return set(SUMMARY_COLUMNS[:3]) <= {str(c) for c in columns}
+
     def predict(self, summaries: pd.DataFrame, days: int | None = None) -> pd.DataFrame:
         """``columns`` per row of ``summaries`` (``SUMMARY_COLUMNS``, in days); rows without a
         summary (no counted event) get empty values."""
