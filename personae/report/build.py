@@ -119,6 +119,8 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "stability": figures.stability(run.k_table) if run.k_table is not None else None,
         "segment_stability": figures.segment_stability(run.info["stability"], names)
         if isinstance(run.info.get("stability"), dict) else None,
+        "forecast_holdout": figures.forecast_holdout(run.info["forecast"]["holdout"])
+        if "forecast" in run.info else None,
     }
     figure_json = {key: Markup(_script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}

@@ -21,4 +21,4 @@ def test_cards_and_the_forecast_section_quote_the_run(forecast_run):
     check = json.loads((run_dir / "run.json").read_text())["forecast"]["holdout"]
     assert f"per-user correlation with what they did {check['correlation']:.2f}" in text
     assert "the last third of the log's span held out" in text
-    assert 'href="#forecast"' in html
+    assert 'href="#forecast"' in html and 'id="plot-forecast_holdout"' in html
