@@ -5,6 +5,7 @@
                    sizes of its checks and the novelty rule included
     report:        how the run is described (semantics file, map of users)
     engine:        where the heavy passes run (embedded, or Spark with its master and conf)
+    forecast:      an event log's per-user forecasts (horizon, the at-risk rule)
 
 ``personae run --config run.yaml`` reads the same document that run.json's ``config`` block
 holds, so a run can be reproduced from its own record, on the engine it ran on.
@@ -320,6 +321,30 @@ class EngineConfig(_Frozen):
         return conf
 
 
+class ForecastConfig(_Frozen):
+    """Per-user forecasts of an event log (``personae.forecast``: BG/NBD, Gamma-Gamma)."""
+
+    days: int = Field(default=90, description=(
+        "horizon of expected_events and expected_value, in days from the log's end"))
+    at_risk_below: float = Field(default=0.5, description=(
+        "a user is at risk when their P(still active) is below this"))
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"days must be a whole number of days >= 1 (the forecast "
+                             f"horizon); got {value!r}")
+        return value
+
+    @field_validator("at_risk_below")
+    @classmethod
+    def _threshold(cls, value: float) -> float:
+        if not 0 < value < 1:
+            raise ValueError(f"at_risk_below must be a probability in (0, 1); got {value}")
+        return value
+
+
 class RunConfig(_Frozen):
     """Every setting of one run."""
 
@@ -328,6 +353,8 @@ class RunConfig(_Frozen):
         "how users are cleaned and segmented"))
     report: ReportConfig = Field(default=ReportConfig(), description="how the run is described")
     engine: EngineConfig = Field(default=EngineConfig(), description="where the heavy passes run")
+    forecast: ForecastConfig = Field(default=ForecastConfig(), description=(
+        "an event log's forecasts per user and persona"))
 
     @model_validator(mode="after")
     def _engine_can_run_it(self) -> RunConfig:

@@ -258,7 +258,29 @@ class SegmentModel:
             scores = score_rfm(df, RFMCuts.from_dict(self.rfm_), source)
             out["rfm_score"] = scores["rfm_score"].to_numpy(dtype=object)
             out["rfm_segment"] = scores["rfm_segment"].to_numpy(dtype=object)
+        forecaster = getattr(self, "forecaster_", None)
+        if forecaster is not None and forecaster.reads(df.columns):
+            forecasts = self.forecast(df.reset_index(drop=True))
+            for column in forecasts.columns:
+                out[column] = forecasts[column].to_numpy()
         return out
+
+    def with_forecaster(self, forecaster: Any) -> SegmentModel:
+        """This fitted model, owning ``forecaster`` (a fitted ``personae.forecast.Forecaster``
+        of the same users): ``forecast`` and ``assign`` answer with it, ``save`` keeps it."""
+        self._check_fitted()
+        self.forecaster_ = forecaster
+        return self
+
+    def forecast(self, summaries: pd.DataFrame) -> pd.DataFrame:
+        """Each row's ``p_alive``, ``expected_events``, ``expected_value`` (purchase logs)
+        and ``at_risk`` from its repeat-event summaries (``personae.forecast.SUMMARY_COLUMNS``,
+        one row per user, in days)."""
+        forecaster = getattr(self, "forecaster_", None)
+        if forecaster is None:
+            raise NotFittedError("this model has no forecaster: forecasts are fitted by a run "
+                                 "on an event log in which users come back")
+        return forecaster.predict(summaries)
 
     @property
     def rfm_columns(self) -> list[str]:
@@ -398,6 +420,11 @@ class SegmentModel:
         model.segments_ = state.segments
         model.levels_ = state.levels
         model.rfm_ = state.rfm
+        if state.forecast is not None:
+            from personae.forecast import Forecaster
+
+            model.forecaster_ = Forecaster.from_document(state.forecast,
+                                                         str(Path(folder) / "forecast.json"))
         model.n_clusters_ = int(state.levels["n_personas"]) if state.levels is not None \
             else int(state.segmenter.n_segments_)
         return model

@@ -128,10 +128,27 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         extra["sequences"] = sequences
         extra["sequence_profiles"] = sequence_profiles_of(sequences, ids, labels)
         timings["sequence_profiles"] = time.perf_counter() - started
+    forecast = None
+    if read.rows is not None and provenance.get("kind") == "events":
+        from personae.forecast.stage import forecast_stage
+
+        started = time.perf_counter()
+        forecast = forecast_stage(read.rows, provenance, ids, run.forecast,
+                                  run.input.events.reference_date if run.input.events else None)
+        if forecast.forecaster is not None:
+            model.with_forecaster(forecast.forecaster)
+            assert forecast.users is not None
+            extra["user_columns"].update({c: forecast.users[c].to_numpy()
+                                          for c in forecast.users.columns})
+        timings["forecast"] = time.perf_counter() - started
     started = time.perf_counter()
     users = users_table(frame, ids, labels, extra["user_columns"])
     personas = personas_document(profiles, semantics, users, source=source,
                                  sequences=extra.get("sequence_profiles"))
+    if forecast is not None:
+        from personae.forecast.stage import with_persona_forecasts
+
+        personas = with_persona_forecasts(personas, forecast, labels)
     timings["personas"] = time.perf_counter() - started
     started = time.perf_counter()
     journeys = with_sequences(run_journeys(read, ids, labels),
@@ -156,6 +173,8 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
                      semantics, timings, extra)
     if "early" in extra:
         info["early"] = extra["early"].summary()
+    if forecast is not None:
+        info["forecast"] = forecast.summary()
     if "levels" in extra:
         levels = extra["levels"]
         info["levels"] = {"personas": levels.n_personas, "actionable": levels.actionable,

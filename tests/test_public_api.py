@@ -8,6 +8,7 @@ def test_public_api_is_exactly_all() -> None:
     modules = {"choose", "cli", "cluster", "data", "describe", "errors", "features", "inputs",
                "model", "pipeline", "result",
                "profile", "report", "config", "serve", "monitor", "experiments", "spark",
+               "forecast",
                "datasets"}
     assert public - modules == set(personae.__all__) - {"__version__"}
     assert personae.__all__ == sorted(personae.__all__)

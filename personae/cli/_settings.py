@@ -22,7 +22,7 @@ FLAGS = {
     "segmentation.persona_levels": "--persona-levels", "report.semantics": "--semantics",
     "report.map": "--report-map", "engine.kind": "--engine", "engine.master": "--spark-master",
     "engine.conf": "--spark-conf", "engine.refine": "--spark-refine",
-    "engine.sample_users": "--spark-sample",
+    "engine.sample_users": "--spark-sample", "forecast.days": "--forecast-days",
 }
 
 

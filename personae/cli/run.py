@@ -131,6 +131,9 @@ def run(
              "(k-NN, e.g. 7,14,30), validated on held-out users against two baselines "
              "(run.json 'early', the report); saved in model/early for 'assign --early'.")]
     = None,
+    forecast_days: Annotated[int | None, typer.Option(
+        help="With --events: horizon of each user's expected events and value, in days "
+             "(default 90).")] = None,
     exact_embeddings: Annotated[bool, typer.Option(help="With --embed: train Word2Vec on one "
                                                         "thread so the seed reproduces the "
                                                         "vectors exactly (default: 2 threads "
@@ -180,6 +183,7 @@ def run(
             "engine.conf": conf_pairs(spark_conf),
             "engine.refine": spark_refine,
             "engine.sample_users": spark_sample,
+            "forecast.days": forecast_days,
         }, param)
         if settings.input.path is None:
             raise ConfigError("no INPUT: give a user table or event log, or input.path in "
@@ -191,6 +195,11 @@ def run(
             if settings.input.events is not None:
                 for line in result.info["input"].get("report", []):
                     console.print(f"events: {line}", highlight=False, soft_wrap=True)
+            if "forecast" in result.info:
+                from personae.forecast.stage import summary_line
+
+                console.print(f"forecast: {summary_line(result.info['forecast'])}",
+                              highlight=False, soft_wrap=True)
             result.save(out)
             report_path = write_report(result, out, map_method=settings.report.map)
             if "sequence_profiles" in result.extra:
@@ -322,7 +331,7 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
     from personae.data.writers import write_frame_atomic
     from personae.features.events_io import ROLES
     from personae.serve.batch import assign_log
-    from personae.serve.early_path import LABELS
+    from personae.serve.early_path import FORECASTS, LABELS
 
     table, report = assign_log(model_dir, log, mapping=_mapping(event_map, ROLES),
                                reference_date=reference_date, early=early)
@@ -330,7 +339,7 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
         console.print(f"events: {line}", highlight=False, soft_wrap=True)
     columns = ["user_id", "segment", "persona", "novel"]
     columns += [c for c in ("probability", "broad_segment") if table[c].notna().any()]
-    columns += [c for c in LABELS if c in table.columns]
+    columns += [c for c in (*LABELS, *FORECASTS) if c in table.columns]
     where = ""
     if early:
         columns += ["source", "early_days", "age_days"]

@@ -7,6 +7,7 @@ so opening a model folder from someone else cannot run code.
     levels.json     the persona levels (centres, far limits, broad and detailed maps)
     rfm.json        the RFM cut points
     segments.json   persona names, sizes, shares, key facts (what a service answers with)
+    forecast.json   the fitted forecast parameters, horizon and at-risk rule (event logs)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FORMAT_VERSION = 2  # 2: settings (was params), segments.json with persona names
 READABLE_VERSIONS = (1, 2)
 LEVELS_FORMAT = "personae.levels"
 RFM_FORMAT = "personae.rfm"
+FORECAST_FORMAT = "personae.forecast"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class ModelState:
     segments: list[dict[str, Any]] | None
     levels: dict[str, Any] | None
     rfm: dict[str, Any] | None
+    forecast: dict[str, Any] | None = None
 
 
 def write_model_folder(model: Any, folder: Path, segments: list[dict[str, Any]] | None,
@@ -76,6 +79,10 @@ def write_model_folder(model: Any, folder: Path, segments: list[dict[str, Any]] 
         if rfm is not None:  # new users scored by the same cuts
             (staging / "rfm.json").write_text(document_text(rfm, RFM_FORMAT, 1),
                                               encoding="utf-8")
+        forecaster = getattr(model, "forecaster_", None)
+        if forecaster is not None:  # new users' forecasts from the same parameters
+            (staging / "forecast.json").write_text(document_text(
+                forecaster.document(), FORECAST_FORMAT, 1), encoding="utf-8")
         if segments is not None:
             (staging / "segments.json").write_text(document_text(
                 {"segments": segments, "feature_meanings": meanings or {}},
@@ -118,8 +125,9 @@ def read_model_folder(folder: Path) -> ModelState:
                         legacy=True)
     rfm = None if rfm is None else \
         {k: v for k, v in rfm.items() if k not in ("format", "format_version")}
+    forecast = read_document(folder / "forecast.json", FORECAST_FORMAT, (1,), required=False)
     return ModelState(settings, id_column, n_users, preprocessor, segmenter,
-                      novelty_threshold, segments, levels, rfm)
+                      novelty_threshold, segments, levels, rfm, forecast)
 
 
 def _read_segments(folder: Path) -> list[dict[str, Any]] | None:

@@ -47,7 +47,8 @@ def segment_rows(personas: dict[str, Any], sizes: pd.Series) -> list[dict[str, A
     for p in _personas_of(personas):
         size = int(sizes.get(p["segment"], 0))
         rows.append({"segment": int(p["segment"]), "persona": p["name"], "size": size,
-                     "share": round(size / total, 6), "facts": list(_facts(p))})
+                     "share": round(size / total, 6), "facts": list(_facts(p)),
+                     **({"forecast": p["forecast"]} if "forecast" in p else {})})
     return rows
 
 

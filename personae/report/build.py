@@ -95,6 +95,11 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         document = personas_document(run.profiles, semantics, run.users,
                                      source=run.info.get("input", {}).get("source"),
                                      sequences=run.sequence_profiles)
+        forecasts = {p["segment"]: p["forecast"] for p in (run.personas or {}).get(
+            "personas", []) if "forecast" in p}  # measured, not worded: kept as the run had
+        document = {**document, "personas": [{**p, "forecast": forecasts[p["segment"]]}
+                                             if p["segment"] in forecasts else p
+                                             for p in document["personas"]]}
     personas = document["personas"]
     names = {p["segment"]: p["name"] for p in personas}
     opp = opportunity_matrix(run.profiles, semantics)
@@ -114,6 +119,8 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "stability": figures.stability(run.k_table) if run.k_table is not None else None,
         "segment_stability": figures.segment_stability(run.info["stability"], names)
         if isinstance(run.info.get("stability"), dict) else None,
+        "forecast_holdout": figures.forecast_holdout(run.info["forecast"]["holdout"])
+        if "forecast" in run.info else None,
     }
     figure_json = {key: Markup(_script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}

@@ -226,3 +226,25 @@ def segment_stability(stability: dict[str, Any], names: dict[int, str]) -> Figur
     how = str(stability.get("how", "Refits on subsamples; Jaccard of best-matching segments."))
     return Figure("segment-stability", "Stability of each segment", fig,
                   f"{how}. Dashed line: the threshold ({threshold:g}); red bars are unstable.")
+
+
+def forecast_holdout(holdout: dict[str, Any]) -> Figure | None:
+    """The calibration/holdout plot of the forecast's held-out check (lifetimes' plot)."""
+    rows = holdout.get("by_frequency") if holdout.get("validated") else None
+    if not rows:
+        return None
+    groups = [r["repeat_events"] for r in rows]
+    fig = go.Figure([
+        go.Scatter(x=groups, y=[r["actual"] for r in rows], name="actual", mode="lines+markers",
+                   text=[f"{r['users']:,} users" for r in rows]),
+        go.Scatter(x=groups, y=[r["predicted"] for r in rows], name="forecast",
+                   mode="lines+markers", line={"dash": "dash"})])
+    _layout(fig, 320)
+    fig.update_xaxes(title_text=f"repeat events up to {holdout['calibration_end']}",
+                     type="category")
+    fig.update_yaxes(title_text=f"mean events in the next {holdout['holdout_days']} days")
+    return Figure("forecast_holdout", "Forecast against the held-out days", fig,
+                  "Users grouped by their repeat events before the held-out period (7 and "
+                  "more pooled): the mean of what they did in it, and of what the model "
+                  "fitted without it forecast.")
+

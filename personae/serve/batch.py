@@ -58,7 +58,7 @@ def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str
 
     try:
         table = assign_features(loaded, result.frame, dict(result.report.mapping),
-                                None if early else False, rows_of)
+                                None if early else False, rows_of, reference_date)
     except RequestError as exc:
         raise DataError(str(exc).removeprefix("events: ").removeprefix("early: "),
                         source=str(log)) from None

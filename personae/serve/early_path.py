@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import DataError
+from personae.forecast.forecaster import FORECAST_COLUMNS
 from personae.serve.early import align_features, window_features
 from personae.serve.events import MAX_TYPES, events_frame
 from personae.serve.loaded import LoadedModel, RequestError
@@ -43,6 +44,8 @@ COLUMNS = ("user_id", "segment", "persona", "probability", "novel", "broad_segme
 #: Labels of the core model that follow where the model has them (the early model gives
 #: none: its users' rows are empty there).
 LABELS = ("natural_segment", "detailed_segment", "rfm_score", "rfm_segment")
+#: Forecasts of the model's forecaster (personae.forecast), where the model has one.
+FORECASTS = FORECAST_COLUMNS
 
 
 def event_features(events: list[dict[str, Any]], reference_date: str | None
@@ -73,14 +76,17 @@ def assign_events(loaded: LoadedModel, events: list[dict[str, Any]],
     def rows_of(keys: set[str]) -> pd.DataFrame:
         return frame[id_text(frame[user]).isin(keys).to_numpy()]
 
-    table = assign_features(loaded, features, mapping, early, rows_of)
+    table = assign_features(loaded, features, mapping, early, rows_of, reference_date)
     return records(table)
 
 
 def assign_features(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str, str],
-                    early: bool | None, rows_of: Callable[[set[str]], pd.DataFrame]
-                    ) -> pd.DataFrame:
-    """One row per user of ``features`` (a ``from_events`` frame), ``COLUMNS``.
+                    early: bool | None, rows_of: Callable[[set[str]], pd.DataFrame],
+                    reference_date: str | None = None) -> pd.DataFrame:
+    """One row per user of ``features`` (a ``from_events`` frame), ``COLUMNS``; then
+    ``LABELS`` the core model gave, and ``FORECASTS`` when the model has a forecaster
+    (from everyone's rows, observed until the day before ``reference_date``, else the day
+    of the rows' last event).
 
     ``early``: None = the early model for users younger than its longest window (when the
     model folder has one), True = the early model for everyone (the longest window for
@@ -140,7 +146,28 @@ def assign_features(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[s
         _assign_early(loaded, features, mapping, window_days, rows_of, out)
     names = {int(s): loaded.persona(int(s)) for s in np.unique(out["segment"].to_numpy())}
     out.insert(2, "persona", out["segment"].map(names))
-    return out[[*COLUMNS, *(c for c in LABELS if c in out.columns)]]
+    if getattr(loaded.model, "forecaster_", None) is not None:
+        _add_forecasts(loaded.model, features, mapping, rows_of, reference_date, out)
+    return out[[*COLUMNS, *(c for c in (*LABELS, *FORECASTS) if c in out.columns)]]
+
+
+def _add_forecasts(model: Any, features: pd.DataFrame, mapping: dict[str, str],
+                   rows_of: Callable[[set[str]], pd.DataFrame], reference_date: str | None,
+                   out: pd.DataFrame) -> None:
+    from personae.forecast.stage import observed_until
+    from personae.forecast.summaries import user_summaries
+
+    key = features["user_id"].astype(str)
+    rows = rows_of(set(key))
+    try:
+        summaries = user_summaries(rows, mapping, id_text(rows[mapping["user"]]),
+                                   pd.Index(key), purchases=model.forecaster_.purchases,
+                                   end=observed_until(rows, mapping, reference_date))
+    except DataError as exc:
+        raise RequestError(str(exc), field="events") from None
+    forecasts = model.forecast(summaries)
+    for column in forecasts.columns:
+        out[column] = forecasts[column].to_numpy()
 
 
 def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str, str],
@@ -180,8 +207,10 @@ def id_text(values: pd.Series) -> pd.Series:
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """``assign_features`` rows as JSON-ready dicts (plain Python values, null for none)."""
     labels = [c for c in LABELS if c in table.columns]
+    forecasts = [c for c in FORECASTS if c in table.columns]
     rows = []
-    for values in zip(*(table[c].tolist() for c in (*COLUMNS, *labels)), strict=True):
+    for values in zip(*(table[c].tolist() for c in (*COLUMNS, *labels, *forecasts)),
+                      strict=True):
         user_id, segment, persona, probability, novel, broad, source, days, age = values[:9]
         row = {"user_id": user_id, "segment": int(segment), "persona": persona,
                "probability": None if probability != probability
@@ -189,8 +218,11 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
                "novel": bool(novel), "broad_segment": None if broad is pd.NA else int(broad),
                "source": source, "early_days": None if days is pd.NA else int(days),
                "age_days": float(age)}
-        for name, value in zip(labels, values[9:], strict=True):
+        for name, value in zip(labels, values[9:9 + len(labels)], strict=True):
             row[name] = None if value is None or value is pd.NA else \
                 (value if name.startswith("rfm") else int(value))
+        for name, value in zip(forecasts, values[9 + len(labels):], strict=True):
+            row[name] = None if value is None or value is pd.NA or value != value else \
+                (bool(value) if name == "at_risk" else round(float(value), 6))
         rows.append(row)
     return rows

@@ -71,7 +71,9 @@ def test_assign_events_equals_features_then_assign(early_cli_run, tmp_path):
     assert one_step.exit_code == 0, one_step.output
     a = pd.read_parquet(tmp_path / "a.parquet").set_index("user_id")
     b = pd.read_parquet(tmp_path / "b.parquet").set_index("user_id")
-    assert list(b.columns) == ["segment", "persona", "novel"]
+    # and the forecasts of the model's forecaster (the run's log has repeat purchases)
+    assert list(b.columns) == ["segment", "persona", "novel", "p_alive", "expected_events",
+                               "expected_value", "at_risk"]
     assert b["segment"].to_dict() == a["segment"].to_dict()
     personas = json.loads((run_dir / "personas.json").read_text())["personas"]
     names = {p["segment"]: p["name"] for p in personas}
