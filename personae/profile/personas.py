@@ -35,7 +35,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("engagement", "up"): "depth: shortcuts, advanced features, more to do",
     ("engagement", "down"): "a reason to come back and a quick path to value",
     ("value", "up"): "recognition and a premium, friction-free service",
-    ("value", "down"): "confidence that spending more is worth it",
+    ("value", "down"): "confidence that going further is worth it",
     ("loyalty", "up"): "to feel that their loyalty is noticed and rewarded",
     ("loyalty", "down"): "a reminder of what they liked and a reason to return",
     ("exploration", "up"): "discovery: breadth, recommendations, new things",
@@ -46,7 +46,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("creation", "down"): "good content made by others",
     ("price sensitivity", "up"): "clear prices, deals and value for money",
     ("price sensitivity", "down"): "quality and convenience over price",
-    ("risk", "up"): "reassurance: fewer failed orders, easier returns, help at the right time",
+    ("risk", "up"): "reassurance: fewer things going wrong, help at the right time",
     ("risk", "down"): "reliability: nothing should break what works",
     ("timing", "up"): "service at the hours they are active",
     ("timing", "down"): "service at the hours they are active",
@@ -54,33 +54,33 @@ NEEDS: dict[tuple[str, str], str] = {
 OPPORTUNITIES: dict[tuple[str, str], str] = {
     ("engagement", "up"): "power features and early access",
     ("engagement", "down"): "onboarding, reminders and a simpler first step",
-    ("value", "up"): "premium tier, VIP service, bundles",
+    ("value", "up"): "a premium tier and recognition",
     ("value", "down"): "entry offers and showing value before asking for more",
     ("loyalty", "up"): "loyalty programme and referral rewards",
     ("loyalty", "down"): "win-back campaign timed before they lapse",
     ("exploration", "up"): "personalised discovery and new-arrival alerts",
-    ("exploration", "down"): "one-click reorder and favourites",
+    ("exploration", "down"): "shortcuts to their usual things and favourites",
     ("social", "up"): "sharing, communities and referrals",
     ("social", "down"): "private, personal recommendations",
     ("creation", "up"): "creator tools and showcases",
     ("creation", "down"): "curated collections",
     ("price sensitivity", "up"): "price alerts, deals and transparent pricing",
     ("price sensitivity", "down"): "premium ranges and speed of service",
-    ("risk", "up"): "fix the cause of returns and cancellations; proactive support",
+    ("risk", "up"): "find and fix what goes wrong for them; proactive support",
     ("risk", "down"): "keep the experience stable; ask them for feedback",
     ("timing", "up"): "schedule messages and support for their hours",
     ("timing", "down"): "schedule messages and support for their hours",
 }
 HYPOTHESES: dict[tuple[str, str], tuple[str, str, str]] = {
     # (says, thinks, feels)
-    ("engagement", "up"): ("\"I use this all the time.\"", "Is there more I could do here?",
+    ("engagement", "up"): ("\"I come back to this a lot.\"", "Is there more I could do here?",
                            "at home, invested"),
     ("engagement", "down"): ("\"I only come when I need something.\"",
                              "Is this worth my time?", "indifferent or unsure"),
-    ("value", "up"): ("\"I don't mind paying for what works.\"",
-                      "Am I treated like the good customer I am?", "confident, demanding"),
-    ("value", "down"): ("\"I'll buy when I really need to.\"",
-                        "Is this worth the money?", "cautious"),
+    ("value", "up"): ("\"I don't mind investing in what works.\"",
+                      "Am I treated as someone who counts?", "confident, demanding"),
+    ("value", "down"): ("\"I only go further when I really need to.\"",
+                        "Is this worth it?", "cautious"),
     ("loyalty", "up"): ("\"This is my usual place.\"", "I know what I get here.",
                         "trusting, attached"),
     ("loyalty", "down"): ("\"I haven't thought about it in a while.\"",
@@ -202,10 +202,34 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}") if np.isfinite(value) else float("nan")
 
 
+def agrees(row: pd.Series) -> bool:
+    """Whether a fact's direction (its effect, on the model's scale) agrees with the figures
+    it prints (the persona's mean against everyone else's): a log-scale effect can point the
+    other way than the means ("1,116 items vs 215 items, d -1.09"), and then nothing is said."""
+    if row["kind"] == "category":
+        return True
+    effect = float(row.get("effect_size", row["z_score"]))
+    gap = float(row["mean"]) - _rest(row)
+    return not np.isfinite(gap) or gap == 0 or (gap > 0) == (effect > 0)
+
+
 def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_Fact]:
-    rows = distinguishing(profiles, segment, MAX_FACTS)
-    facts = []
+    """The strongest distinguishing facts whose figures agree with their direction, each
+    said once (equal category values of several columns, "No internet service" in six
+    telco columns, are one fact)."""
+    rows = distinguishing(profiles, segment)
+    facts: list[_Fact] = []
+    seen: set[tuple[str, float]] = set()
     for _, row in rows.iterrows():
+        if len(facts) == MAX_FACTS:
+            break
+        if not agrees(row):
+            continue
+        if row["kind"] == "category":
+            said = (str(row["feature"]).split("=", 1)[1].lower(), round(float(row["mean"]), 3))
+            if said in seen:
+                continue
+            seen.add(said)
         effect = float(row.get("effect_size", row["z_score"]))
         direction: Direction = "high" if effect > 0 else "low"
         meaning = semantics.describe(str(row["feature"]))
@@ -239,7 +263,7 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     segments = sorted(int(s) for s in profiles["segment"].unique())
     # real segments first, so the edge users never take a name a segment would want
     order = [s for s in segments if s != NOISE] + [s for s in segments if s == NOISE]
-    taken: list[tuple[str, str]] = []
+    taken: list[str] = []
     personas: dict[int, dict[str, Any]] = {}
     told = stories(sequences)
     # with sequences, embedding coordinates are not facts: the order of events speaks
@@ -248,11 +272,14 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     for seg in order:
         facts = _facts(readable, seg, semantics) if len(readable) else []
         if not facts and seg in told and seg != NOISE:
-            name, head = sequence_name(told[seg], taken)
+            name, why = sequence_name(told[seg], taken, naming.title_noun(semantics.noun)), []
         else:
-            name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
-        taken.append((name, head))
-        personas[seg] = _persona(seg, name, facts, profiles, ordered=seg in told)
+            name, why = naming.name(facts, profiles, seg, taken,  # type: ignore[arg-type]
+                                    semantics)
+        taken.append(name)
+        personas[seg] = _persona(seg, name, facts, profiles, semantics.noun,
+                                 _coverage(users, seg, facts), ordered=seg in told)
+        personas[seg]["why_name"] = why
     if users is not None:
         _add_mixing(personas, users)
     for seg, story in told.items():
@@ -262,18 +289,55 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     return [personas[s] for s in segments]
 
 
-def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
-             ordered: bool = False) -> dict[str, Any]:
+def _coverage(users: pd.DataFrame | None, seg: int, facts: list[_Fact]) -> dict[str, int]:
+    """feature -> how many of the persona's users have a value, for features some lack
+    (the gap between visits of a one-visit user is missing, not a number)."""
+    if users is None or "segment" not in users.columns:
+        return {}
+    group = users[users["segment"] == seg]
+    out = {}
+    for fact in facts:
+        feature = str(fact.row["feature"])
+        if feature in group.columns and group[feature].isna().any():
+            out[feature] = int(group[feature].notna().sum())
+    return out
+
+
+def _license(fact: _Fact) -> str:
+    """The fact an idea comes from, as a reader names it."""
+    more = "higher" if fact.direction == "high" else "lower"
+    if fact.row["kind"] == "category":
+        more = "more common" if fact.direction == "high" else "less common"
+    return f"{fact.meaning.label} {more} than everyone else's"
+
+
+def _licensed(table: dict[tuple[str, str], Any], facts: list[_Fact]) -> list[tuple[Any, str]]:
+    """(idea, the fact that licenses it) for each theme side the facts point to, once."""
+    out: dict[Any, str] = {}
+    for fact in facts:
+        for theme in fact.themes:
+            item = table.get((theme, fact.side(theme)))
+            if item is not None and item not in out:
+                out[item] = _license(fact)
+    return list(out.items())
+
+
+def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame, noun: str,
+             coverage: dict[str, int], ordered: bool = False) -> dict[str, Any]:
     first = profiles[profiles["segment"] == seg].iloc[0]
     size, share = int(first["size"]), float(first["share"])
     data_says = []
     for fact in facts:
         text, source = _statement(fact)
+        known = coverage.get(str(fact.row["feature"]))
+        if known is not None:
+            text += f"; known for {known:,} of the {size:,} (the others have no value)"
+            source["known_for"] = known
         data_says.append({"text": text, "source": source})
     phrases = [f.meaning.phrase(f.direction) for f in facts if f.meaning.phrase(f.direction)]
     sides = _unique([f"{theme}|{f.side(theme)}" for f in facts for theme in f.themes])
     keys = [tuple(s.split("|")) for s in sides]
-    who = "users on the edge of every segment" if seg == NOISE else "users"
+    who = f"{noun} on the edge of every segment" if seg == NOISE else noun
     if phrases:
         narrative = (f"{size:,} {who} ({_pct(share)} of all). Compared with everyone else they "
                      f"{_join(phrases[:3])}.")
@@ -292,13 +356,14 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
                         "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
                        if f.meaning.phrase(f.direction)]
     pains = [{"text": f"They {f.meaning.phrase(f.direction)} "
-                      f"({', '.join(f.meaning.themes) or 'unmet need'}).",
+                      f"({', '.join(f.meaning.themes) or 'unmet need'}; from: "
+                      f"{_license(f)}).",
               "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
              if f.is_pain]
-    needs = _unique([NEEDS[k] for k in keys if k in NEEDS])[:MAX_IDEAS]  # type: ignore[index]
-    opportunities = _unique([OPPORTUNITIES[k] for k in keys  # type: ignore[index]
-                             if k in OPPORTUNITIES])[:MAX_IDEAS]
-    hypotheses = [HYPOTHESES[k] for k in keys if k in HYPOTHESES]  # type: ignore[index]
+    needs = [f"{n} (from: {why})" for n, why in _licensed(NEEDS, facts)][:MAX_IDEAS]
+    opportunities = [f"{o} (from: {why})"
+                     for o, why in _licensed(OPPORTUNITIES, facts)][:MAX_IDEAS]
+    hypotheses = _licensed(HYPOTHESES, facts)
     return {
         "segment": seg,
         "name": name,
@@ -317,9 +382,9 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
         "themes": _unique([k[0] for k in keys]),
         "empathy_map": {
             "does": [{"text": d["text"], "source": d["source"]} for d in data_says],
-            "says": {"hypothesis": True, "items": _unique([h[0] for h in hypotheses])},
-            "thinks": {"hypothesis": True, "items": _unique([h[1] for h in hypotheses])},
-            "feels": {"hypothesis": True, "items": _unique([h[2] for h in hypotheses])},
+            **{part: {"hypothesis": True,
+                      "items": _unique([f"{h[i]} (from: {why})" for h, why in hypotheses])}
+               for i, part in enumerate(("says", "thinks", "feels"))},
         },
         "also_like": [],
     }
@@ -374,13 +439,15 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                       users: pd.DataFrame | None = None, *, source: str | None = None,
                       sequences: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """personas.json: the personas of a run and how their facts were decided."""
+    semantics = semantics or Semantics()
     personas = build_personas(profiles, semantics, users, sequences)
     return {
         "format": PERSONAS_FORMAT,
         "format_version": 1,
         "run": {"source": source,
                 "users": int(len(users)) if users is not None else None,
-                "segments": int(len(personas))},
+                "segments": int(len(personas)), "noun": semantics.noun,
+                "purchase_words": semantics.purchases},
         "method": {
             "facts": "segment vs everyone else: Welch t-test and Cohen's d (numbers, on the "
                      "model's scale), two-proportion z-test and share difference "
@@ -390,7 +457,10 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
             "sources": "each fact's 'source' names the row of segment_profiles.csv "
                        "(segment, feature) and the numbers it quotes",
             "hypotheses": "empathy map says/thinks/feels are hypotheses from the feature "
-                          "themes, to be checked with real users",
+                          "themes, to be checked with real users; each names the fact it "
+                          "comes from, as do needs, pain points and opportunities",
+            "names": "why_name: each idea of a name with the distinguishing fact (or the "
+                     "archetype rule) that licenses it; at most two ideas and the noun",
             **({"sequences": "typical sequence = the segment's medoid user; starts/ends = "
                              "shares of the segment; an n-gram is said when its lift (share "
                              "of the segment's users who have it / share of the others) is "
