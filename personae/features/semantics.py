@@ -178,6 +178,12 @@ ACTIVITY: dict[str, FeatureMeaning] = {
            "have been around for a long time", "are new", ("loyalty",)),
         _m("distinct_items", "Distinct items", "items",
            "range over many items", "stick to a few items", ("exploration",)),
+        _m("monetary_total", "Total value", "currency",
+           "have more value in total", "have less value in total", ("value",), "low"),
+        _m("monetary_mean", "Average value", "currency",
+           "have a higher average value", "have a lower average value", ("value",)),
+        _m("items_per_order", "Items each time", "items",
+           "take more items each time", "take fewer items each time", ("value", "engagement")),
         _m("return_share", "Share of returned or cancelled events", "share",
            "often return or cancel", "rarely return or cancel", ("risk",), "high"),
     )
@@ -209,6 +215,15 @@ def fallback_meaning(name: str) -> FeatureMeaning:
         pain_when=pain,  # type: ignore[arg-type]
         source="fallback",
     )
+
+
+EVENT_SHARE_LABEL = re.compile(r"Share of '(.+)' events")
+
+
+def event_type_of(meaning: FeatureMeaning) -> str | None:
+    """The event type a share-of-events meaning (:func:`event_type_meaning`) is about."""
+    found = EVENT_SHARE_LABEL.fullmatch(meaning.label)
+    return found.group(1) if found else None
 
 
 def event_type_meaning(name: str, event_type: str) -> FeatureMeaning:

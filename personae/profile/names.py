@@ -38,7 +38,7 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.features.lexicon import column_words
-from personae.features.semantics import Direction, FeatureMeaning, Semantics
+from personae.features.semantics import Direction, FeatureMeaning, Semantics, event_type_of
 
 MAX_HEAD_SHARE = 2
 MAX_IDEAS = 2
@@ -49,7 +49,7 @@ NO = frozenset({"no", "n", "false", "0", "0.0"})
 STOPWORDS = frozenset({"of", "in", "the", "a", "an", "per", "by", "for", "to", "and", "on",
                        "number", "share", "total", "at", "with"})
 QUALIFIERS = frozenset({"high", "low", "more", "fewer", "less", "mostly", "no", "higher",
-                        "lower"})
+                        "lower", "heavy", "light"})
 SMALL_WORDS = frozenset({"to", "of", "and", "in", "on", "at", "per", "a", "the", "or"})
 
 # (adjective, head) for high and low values of the built-in features; {noun} is the run's
@@ -72,13 +72,13 @@ FEATURE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "event_count": {"high": ("More-Active", "Active {noun}"),
                     "low": ("Less-Active", "Quiet {noun}")},
     "active_days": {"high": ("Frequent-Visit", "Regulars"),
-                    "low": ("Occasional", "Occasional Visitors")},
-    "days_between_visits": {"high": ("Infrequent-Visit", "Occasional Visitors"),
+                    "low": ("Occasional", "Occasional {noun}")},
+    "days_between_visits": {"high": ("Infrequent-Visit", "Occasional {noun}"),
                             "low": ("Frequent-Return", "Regulars")},
     "events_per_active_day": {"high": ("Intensive", "Intensive {noun}"),
                               "low": ("Light-Touch", "Light {noun}")},
-    "session_count": {"high": ("Many-Session", "Regular Visitors"),
-                      "low": ("Few-Session", "Rare Visitors")},
+    "session_count": {"high": ("Many-Session", "Regular {noun}"),
+                      "low": ("Few-Session", "Rare {noun}")},
     "session_minutes_median": {"high": ("Longer-Session", "Longer-Session {noun}"),
                                "low": ("Shorter-Session", "Shorter-Session {noun}")},
     "events_per_session": {"high": ("Busier-Session", "Busier-Session {noun}"),
@@ -110,6 +110,12 @@ PURCHASE_HEADS: dict[str, dict[str, str]] = {
     "distinct_categories": {"high": "Wide-Range Buyers", "low": "Focused Buyers"},
     "category_entropy": {"high": "Wide-Range Buyers", "low": "Focused Buyers"},
 }
+# adjectives that say someone buys, and what a run without purchases says instead
+PLAIN_ADJECTIVES: dict[str, str] = {"Higher-Spending": "Higher-Value",
+                                    "Lower-Spending": "Lower-Value",
+                                    "Larger-Order": "Higher-Average-Value",
+                                    "Smaller-Order": "Lower-Average-Value",
+                                    "Fuller-Basket": "More-Items", "Few-Item": "Fewer-Items"}
 # Words that say the same thing: two of a family are one concept ("Occasional Rare Visitors").
 FAMILIES: tuple[frozenset[str], ...] = (
     frozenset({"occasional", "rare", "infrequent", "few-session", "infrequent-visit",
@@ -177,7 +183,7 @@ def title_noun(noun: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in noun.split())
 
 
-def _median(profiles: pd.DataFrame, segment: int, feature: str) -> float | None:
+def median_of(profiles: pd.DataFrame, segment: int, feature: str) -> float | None:
     rows = profiles[(profiles["segment"] == segment) & (profiles["feature"] == feature)]
     if rows.empty or "median" not in rows.columns or pd.isna(rows.iloc[0]["median"]):
         return None
@@ -186,7 +192,7 @@ def _median(profiles: pd.DataFrame, segment: int, feature: str) -> float | None:
 
 def cadence(profiles: pd.DataFrame, segment: int) -> str | None:
     """Daily / Weekly / Monthly when the persona's median gap between active days backs it."""
-    gap = _median(profiles, segment, "days_between_visits")
+    gap = median_of(profiles, segment, "days_between_visits")
     if gap is None:
         return None
     for word, limit in CADENCE:
@@ -232,15 +238,19 @@ def idea(fact: Fact, profiles: pd.DataFrame, semantics: Semantics) -> Idea | Non
         if semantics.purchases:
             head = PURCHASE_HEADS.get(name, {}).get(direction, head)
         elif "Buyers" in head or "Spenders" in head:
-            head = ""
+            adjective, head = PLAIN_ADJECTIVES.get(adjective, adjective), ""
         said_cadence = cadence(profiles, segment) if name in CADENCE_FEATURES else None
         if said_cadence and head == "Regulars":  # the cadence is the news: it heads the name
             adjective, head = said_cadence, f"{said_cadence} Regulars"
         if name == "frequency" and direction == "low" and \
-                _median(profiles, segment, "frequency") == 1.0:
+                median_of(profiles, segment, "frequency") == 1.0:
             adjective = "One-Time"
             head = "One-Time Buyers" if semantics.purchases else ""
         return Idea(adjective, head.replace("{noun}", noun), feature, direction)
+    event_type = event_type_of(meaning)
+    if event_type is not None:  # the type is a noun: "Aulaweb-Heavy", never "High-'Aulaweb'"
+        light = "Heavy" if direction == "high" else "Light"
+        return Idea(f"{value_words(event_type[:24])}-{light}", "", feature, direction)
     kept = [w for w in meaning.label.split() if w.lower() not in STOPWORDS] or \
         meaning.label.split()
     short = value_words(" ".join(kept[:2]).title())
@@ -348,7 +358,7 @@ def _rule(words: str, profiles: pd.DataFrame, segment: int) -> str:
     """The absolute rule behind an absolute word (a cadence, one-time), else "" (relative)."""
     first = words.split()[0]
     if first in dict(CADENCE):
-        gap = _median(profiles, segment, "days_between_visits")
+        gap = median_of(profiles, segment, "days_between_visits")
         return (f"{first}: median days between active days {gap:g} <= "
                 f"{dict(CADENCE)[first]:g}")
     if first == "One-Time":

@@ -18,7 +18,7 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.data.formats import PERSONAS_FORMAT
-from personae.features.semantics import Direction, FeatureMeaning, Semantics
+from personae.features.semantics import Direction, FeatureMeaning, Semantics, event_type_of
 from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
 from personae.profile.sequence_words import MIN_LIFT, sequence_name, stories
@@ -182,6 +182,10 @@ def _statement(fact: _Fact) -> tuple[str, dict[str, Any]]:
         if lift is not None and np.isfinite(lift) and lift > 0:
             quoted["lift"] = float(lift)
             text += f" ({float(lift):.1f}x)"
+    elif (event_type := event_type_of(meaning)) is not None:  # the type stays a noun
+        text = (f"{_pct(row['mean'])} of their events are '{event_type}' against "
+                f"{_pct(quoted['rest_mean'])} for everyone else (Cohen's d {effect:+.2f}")
+        text += f", {_p_text(p_adj)})" if np.isfinite(p_adj) else ")"
     else:
         text = (f"{meaning.label}: average {fmt(row['mean'])}{unit} vs "
                 f"{fmt(quoted['rest_mean'])}{unit} for everyone else "
