@@ -86,13 +86,18 @@ def _holds(arch: Archetype, said: dict[str, str], profiles: pd.DataFrame, segmen
 
 
 def _supported(profiles: pd.DataFrame, segment: int, semantics: Semantics,
-               said: dict[str, str], words: tuple[str, ...]) -> tuple[str, float] | None:
-    """The first column about ``words`` that is high for the persona, with its support."""
+               said: dict[str, str], words: tuple[str, ...], theme: str | None
+               ) -> tuple[str, float] | None:
+    """The first column about ``words`` (and of ``theme``, when given: "share" in
+    ``share_weekend`` is a proportion, not sharing) that is high for the persona, with its
+    support."""
     rows = profiles[profiles["segment"] == segment].set_index("feature")
     for feature, direction in said.items():
         if direction != "high" or rows.loc[feature, "kind"] == "category":
             continue
         meaning = semantics.describe(feature)
+        if theme is not None and theme not in meaning.themes:
+            continue
         if not any(w in subject(feature, meaning.label) for w in words):
             continue
         mean = float(rows.loc[feature, "mean"])
@@ -115,8 +120,9 @@ def archetype(facts: Any, profiles: pd.DataFrame, segment: int, semantics: Seman
             words = arch.words.replace("{noun}", noun)
             return words, [{"words": words, "features": used,
                             "rule": f"archetype: {arch.rule}"}]
-    for words, kind in ((SOCIAL_WORDS, "Social"), (CURATOR_WORDS, "Curator")):
-        found = _supported(profiles, segment, semantics, said, words)
+    for words, kind, theme in ((SOCIAL_WORDS, "Social", "social"),
+                               (CURATOR_WORDS, "Curator", None)):
+        found = _supported(profiles, segment, semantics, said, words, theme)
         if found is not None:
             feature, mean = found
             return f"{kind} {noun}", [{

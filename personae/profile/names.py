@@ -204,7 +204,7 @@ def cadence(profiles: pd.DataFrame, segment: int) -> str | None:
 def value_words(value: str) -> str:
     """A category value as a word of a name: "Month-to-month" -> "Month-to-Month",
     "No internet service" -> "No-Internet-Service"."""
-    parts = [p for p in re.split(r"[\s_\-]+", value.strip()) if p]
+    parts = [p for p in re.split(r"[\s_\-,;/|]+", value.strip()) if p]
     return "-".join(p if p.lower() in SMALL_WORDS and i else p[:1].upper() + p[1:]
                     for i, p in enumerate(parts))
 
@@ -249,8 +249,9 @@ def idea(fact: Fact, profiles: pd.DataFrame, semantics: Semantics) -> Idea | Non
         return Idea(adjective, head.replace("{noun}", noun), feature, direction)
     event_type = event_type_of(meaning)
     if event_type is not None:  # the type is a noun: "Aulaweb-Heavy", never "High-'Aulaweb'"
-        light = "Heavy" if direction == "high" else "Light"
-        return Idea(f"{value_words(event_type[:24])}-{light}", "", feature, direction)
+        if direction != "high":
+            return None  # like a category: "rarely X" is no name
+        return Idea(f"{value_words(event_type[:24])}-Heavy", "", feature, direction)
     kept = [w for w in meaning.label.split() if w.lower() not in STOPWORDS] or \
         meaning.label.split()
     short = value_words(" ".join(kept[:2]).title())

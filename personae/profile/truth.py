@@ -119,8 +119,8 @@ def _name_findings(persona: dict[str, Any], profiles: pd.DataFrame,
                 out.append(("concept twice", f"'{a['words']}' and '{b['words']}'"))
     levels = {str(f).split("=", 1)[1] for f in profiles.loc[profiles["kind"] == "category",
                                                           "feature"]}
-    if re.search(r"['\"_=]", name):
-        out.append(("raw value", "quotes, underscores or '=' in the name"))
+    if re.search(r"['\"_=,;]", name):
+        out.append(("raw value", "quotes, underscores, commas or '=' in the name"))
     for level in levels:
         if re.search(r"[\s_]", level.strip()) and level.strip() in name:
             out.append(("raw value", f"'{level.strip()}'"))

@@ -144,6 +144,9 @@ def test_social_only_when_the_sharing_share_supports_it():
     assert persona["why_name"][0]["rule"].startswith("archetype: share_event_share")
     profiles, semantics = _share_profiles(0.04)  # 4% of their events: more, not social
     assert build_personas(profiles, semantics)[0]["name"] != "Social Users"
+    weekend = profile_rows({0: {"share_weekend": 1.0}, 1: {"share_weekend": -1.0}})
+    weekend["mean"] = 0.5  # "share" as a proportion is not sharing
+    assert build_personas(weekend)[0]["name"] != "Social Users"
 
 
 def test_archetypes_need_their_whole_rule():
