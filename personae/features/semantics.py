@@ -108,13 +108,13 @@ BUILTIN: dict[str, FeatureMeaning] = {
            "often return or cancel", "rarely return", ("risk",), "high"),
         # derived from event logs by personae.features.events
         _m("event_count", "Number of events", "events",
-           "do a lot", "do little", ("engagement",), "low"),
+           "do more", "do less", ("engagement",), "low"),
         _m("active_days", "Active days", "days",
            "come back on many days", "come on few days", ("engagement", "loyalty"), "low"),
         _m("events_per_active_day", "Events per active day", "events/day",
-           "do a lot on each visit day", "do little on each visit day", ("engagement",)),
+           "do more on each active day", "do less on each active day", ("engagement",)),
         _m("days_between_visits", "Days between active days", "days",
-           "come back rarely", "come back often", ("loyalty", "timing"), "high"),
+           "come back less often", "come back more often", ("loyalty",), "high"),
         _m("session_count", "Number of sessions", "sessions",
            "have many sessions", "have few sessions", ("engagement",), "low"),
         _m("session_minutes_median", "Median session length", "minutes",
@@ -234,7 +234,7 @@ def event_type_meaning(name: str, event_type: str) -> FeatureMeaning:
         name=name, label=f"Share of '{event_type}' events", unit="share",
         high=f"have more '{event_type}' among their events",
         low=f"have fewer '{event_type}' among their events",
-        themes=base.themes or ("engagement",),
+        themes=base.themes,  # the mix of event types is no more or less engagement
         pain_when="high" if "risk" in base.themes else None, source="user",
     )
 

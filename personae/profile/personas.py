@@ -217,23 +217,33 @@ def agrees(row: pd.Series) -> bool:
     return not np.isfinite(gap) or gap == 0 or (gap > 0) == (effect > 0)
 
 
+def same_fact(row: pd.Series) -> tuple[Any, ...]:
+    """What makes two rows one fact: a category value with its share (six telco columns'
+    "No internet service"), or the same figures (a log without orders counts its frequency
+    in active days: the two columns hold one number)."""
+    if row["kind"] == "category":
+        return ("category", str(row["feature"]).split("=", 1)[1].lower(),
+                round(float(row["mean"]), 3))
+    return ("number", round(float(row["mean"]), 6), round(_rest(row), 6),
+            round(float(row.get("effect_size", row["z_score"])), 6))
+
+
 def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_Fact]:
     """The strongest distinguishing facts whose figures agree with their direction, each
     said once (equal category values of several columns, "No internet service" in six
     telco columns, are one fact)."""
     rows = distinguishing(profiles, segment)
     facts: list[_Fact] = []
-    seen: set[tuple[str, float]] = set()
+    seen: set[tuple[Any, ...]] = set()
     for _, row in rows.iterrows():
         if len(facts) == MAX_FACTS:
             break
         if not agrees(row):
             continue
-        if row["kind"] == "category":
-            said = (str(row["feature"]).split("=", 1)[1].lower(), round(float(row["mean"]), 3))
-            if said in seen:
-                continue
-            seen.add(said)
+        said = same_fact(row)
+        if said in seen:
+            continue
+        seen.add(said)
         effect = float(row.get("effect_size", row["z_score"]))
         direction: Direction = "high" if effect > 0 else "low"
         meaning = semantics.describe(str(row["feature"]))
@@ -338,7 +348,8 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame, no
             text += f"; known for {known:,} of the {size:,} (the others have no value)"
             source["known_for"] = known
         data_says.append({"text": text, "source": source})
-    phrases = [f.meaning.phrase(f.direction) for f in facts if f.meaning.phrase(f.direction)]
+    phrases = _unique([f.meaning.phrase(f.direction) for f in facts
+                       if f.meaning.phrase(f.direction)])
     sides = _unique([f"{theme}|{f.side(theme)}" for f in facts for theme in f.themes])
     keys = [tuple(s.split("|")) for s in sides]
     who = f"{noun} on the edge of every segment" if seg == NOISE else noun
@@ -354,8 +365,8 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame, no
                      "no feature differs from the rest by a significant, meaningful amount.")
     if seg == NOISE:
         narrative += (" They belong to no persona (far from every group, or in a group too "
-                      "small to be one): they may be your most unusual (or most valuable) "
-                      "users; look at them one by one.")
+                      f"small to be one): they may be your most unusual (or most valuable) "
+                      f"{noun}; look at them one by one.")
     characteristics = [{"text": f"They {f.meaning.phrase(f.direction)}.",
                         "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
                        if f.meaning.phrase(f.direction)]

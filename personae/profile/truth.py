@@ -130,13 +130,15 @@ def _name_findings(persona: dict[str, Any], profiles: pd.DataFrame,
 def _card_findings(persona: dict[str, Any], users: pd.DataFrame | None
                    ) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    seen: set[Any] = set()
     for fact in persona.get("data_says", []):
         source, values = fact["source"], fact["source"].get("values", {})
         feature = source["feature"]
-        if feature in seen:
+        figures = (feature,) if "lift" in values else tuple(
+            values.get(k) for k in ("mean", "rest_mean", "effect_size"))
+        if feature in seen or figures in seen:
             out.append(("said twice", feature))
-        seen.add(feature)
+        seen.update({feature, figures})
         gap = values.get("mean", np.nan) - values.get("rest_mean", np.nan)
         effect = values.get("effect_size", np.nan)
         if "lift" not in values and np.isfinite(gap) and gap != 0 and np.isfinite(effect) \

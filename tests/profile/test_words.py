@@ -154,7 +154,7 @@ def test_archetypes_need_their_whole_rule():
     assert build_personas(profile_rows(lapsed))[0]["name"] == "Lapsed Regulars"
     only_gone = {0: {"recency_days": 1.2}, 1: {"frequency": -1.0}}
     assert "Regulars" not in build_personas(profile_rows(only_gone))[0]["name"]
-    loyal = {0: {"frequency": 1.0, "recency_days": -1.0, "monetary_total": 1.0},
+    loyal = {0: {"frequency": 1.0, "recency_days": -1.0, "monetary_total": 1.1},
              1: {"frequency": -1.0}}
     assert build_personas(profile_rows(loyal))[0]["name"] == "Loyal High-Value Users"
     # no purchases: not the loyal high-value archetype, and no purchase word
@@ -228,3 +228,13 @@ def test_the_check_finds_each_broken_rule():
     rules = {f.rule for f in check_personas(document, profiles, Semantics(purchases=False))}
     assert {"purchase words", "cadence", "more than two ideas", "no license",
             "unlicensed idea"} <= rules
+
+
+def test_two_columns_holding_one_number_are_one_fact():
+    """A log without orders counts frequency in active days: one fact, said once."""
+    profiles = profile_rows({0: {"active_days": 1.0, "frequency": 1.0, "tenure_days": 0.5},
+                             1: {"active_days": -1.0}})
+    persona = build_personas(profiles, Semantics(purchases=False))[0]
+    said = [f["source"]["feature"] for f in persona["data_says"]]
+    assert said == ["active_days", "tenure_days"], said
+    assert persona["narrative"].count("come back on many days") == 1
