@@ -112,6 +112,10 @@ def archetype(facts: Any, profiles: pd.DataFrame, segment: int, semantics: Seman
     """(name, why) of the first archetype whose rule holds for ``segment``, else None."""
     said = _directions(profiles, segment)
     noun = " ".join(w[:1].upper() + w[1:] for w in semantics.noun.split())
+    from personae.profile.names import SESSION_FEATURES, sessions_last
+
+    if not sessions_last(profiles):
+        said = {f: d for f, d in said.items() if f not in SESSION_FEATURES}
     for arch in ARCHETYPES:
         if arch.purchases and not semantics.purchases:
             continue

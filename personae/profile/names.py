@@ -127,6 +127,8 @@ FAMILIES: tuple[frozenset[str], ...] = (
                "single-category", "focused"}),
 )
 CADENCE_FEATURES = frozenset({"active_days", "days_between_visits"})
+SESSION_FEATURES = frozenset({"session_minutes_median", "events_per_session", "session_count"})
+MIN_SESSION_MINUTES = 1.0  # sessions shorter on average are a transaction log's baskets
 # the id column's last word -> the people's noun
 PEOPLE: dict[str, str] = {
     **{w: w + "s" for w in ("student", "player", "customer", "member", "subscriber", "visitor",
@@ -190,6 +192,14 @@ def median_of(profiles: pd.DataFrame, segment: int, feature: str) -> float | Non
     return float(rows.iloc[0]["median"])
 
 
+def sessions_last(profiles: pd.DataFrame) -> bool:
+    """Whether the log's sessions last long enough to be spoken of as visits: their median
+    length averages at least ``MIN_SESSION_MINUTES`` over everyone (a transaction log's
+    "sessions" are baskets rung up in the same second)."""
+    rows = profiles[profiles["feature"] == "session_minutes_median"]
+    return rows.empty or float(rows["overall_mean"].iloc[0]) >= MIN_SESSION_MINUTES
+
+
 def cadence(profiles: pd.DataFrame, segment: int) -> str | None:
     """Daily / Weekly / Monthly when the persona's median gap between active days backs it."""
     gap = median_of(profiles, segment, "days_between_visits")
@@ -233,6 +243,8 @@ def idea(fact: Fact, profiles: pd.DataFrame, semantics: Semantics) -> Idea | Non
         parent = meaning.label.split(":", 1)[0]
         return Idea(_level_words(parent, feature.split("=", 1)[1]), "", feature, direction)
     name = meaning.name
+    if name in SESSION_FEATURES and not sessions_last(profiles):
+        return None
     if name in FEATURE_WORDS and meaning.source == "builtin":
         adjective, head = FEATURE_WORDS[name][direction]
         if semantics.purchases:

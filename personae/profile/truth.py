@@ -8,6 +8,7 @@ broken rule, each naming the persona and what is wrong. The rules:
   customer or purchase (the run's own noun and quoted event types, the data's words, aside);
 - ``cadence``: Daily / Weekly / Monthly need the median gap between active days (1.5, 10,
   45 days), One-Time a median frequency of 1;
+- ``session words``: a name speaks of sessions only when they last (names.sessions_last);
 - ``archetype``: an archetype name needs its rule to hold;
 - ``unlicensed idea``: each idea of a name needs a distinguishing fact in its direction, and
   a name (not Typical, Edge) needs ideas; ``more than two ideas``;
@@ -94,6 +95,9 @@ def _name_findings(persona: dict[str, Any], profiles: pd.DataFrame,
             gap = naming.median_of(profiles, segment, "days_between_visits")
             if gap is None or gap > limit:
                 out.append(("cadence", f"'{word}' with a median gap of {gap} days"))
+    if "session" in name.lower() and not naming.sessions_last(profiles):
+        out.append(("session words", "sessions that last under "
+                                     f"{naming.MIN_SESSION_MINUTES:g} minute on average"))
     if "One-Time" in words and naming.median_of(profiles, segment, "frequency") != 1.0:
         out.append(("cadence", "'One-Time' without a median frequency of 1"))
     if not why and not persona.get("edge_users") and \

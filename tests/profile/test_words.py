@@ -238,3 +238,16 @@ def test_two_columns_holding_one_number_are_one_fact():
     said = [f["source"]["feature"] for f in persona["data_says"]]
     assert said == ["active_days", "tenure_days"], said
     assert persona["narrative"].count("come back on many days") == 1
+
+
+def test_baskets_rung_up_in_a_second_are_not_sessions():
+    """A transaction log's "sessions" last 0.03 minutes: no Longer-Session, no explorers."""
+    effects = {0: {"session_minutes_median": 1.5, "distinct_items": 1.0,
+                   "events_per_session": -0.8},
+               1: {"session_minutes_median": -1.5}}
+    profiles = profile_rows(effects)
+    assert build_personas(profiles)[0]["name"] == "Explorer Users"  # sessions of 10 minutes
+    profiles["overall_mean"] = np.where(profiles["feature"] == "session_minutes_median", 0.03,
+                                        profiles["overall_mean"])
+    names = [p["name"] for p in build_personas(profiles)]
+    assert not any("Session" in n or "Explorer" in n for n in names), names
