@@ -73,9 +73,9 @@ OPPORTUNITIES: dict[tuple[str, str], str] = {
 }
 HYPOTHESES: dict[tuple[str, str], tuple[str, str, str]] = {
     # (says, thinks, feels)
-    ("engagement", "up"): ("\"I come back to this a lot.\"", "Is there more I could do here?",
+    ("engagement", "up"): ("\"I get a lot out of this.\"", "Is there more I could do here?",
                            "at home, invested"),
-    ("engagement", "down"): ("\"I only come when I need something.\"",
+    ("engagement", "down"): ("\"I do what I came for and leave.\"",
                              "Is this worth my time?", "indifferent or unsure"),
     ("value", "up"): ("\"I don't mind investing in what works.\"",
                       "Am I treated as someone who counts?", "confident, demanding"),
