@@ -251,3 +251,14 @@ def test_baskets_rung_up_in_a_second_are_not_sessions():
                                         profiles["overall_mean"])
     names = [p["name"] for p in build_personas(profiles)]
     assert not any("Session" in n or "Explorer" in n for n in names), names
+
+
+def test_report_noun_is_a_checked_setting():
+    from personae.config import build
+    from personae.errors import ConfigError
+
+    assert RunConfig.model_validate({"report": {"noun": " listeners "}}).report.noun == \
+        "listeners"
+    with pytest.raises(ConfigError, match=r"--noun must be a word or two"):
+        build(RunConfig, {"report": {"noun": "<b>x</b>"}}, "command line",
+              {"report.noun": "--noun"})
