@@ -454,8 +454,14 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                       users: pd.DataFrame | None = None, *, source: str | None = None,
                       sequences: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """personas.json: the personas of a run and how their facts were decided."""
+    from personae.profile.truth import check_personas
+
     semantics = semantics or Semantics()
     personas = build_personas(profiles, semantics, users, sequences)
+    findings = [f.as_dict() for f in check_personas({"personas": personas}, profiles,
+                                                    semantics, users)]
+    for finding in findings:
+        log.warning("persona words: %(persona)s: %(rule)s: %(text)s", finding)
     return {
         "format": PERSONAS_FORMAT,
         "format_version": 1,
@@ -483,4 +489,6 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                              "(sequence_profiles.json)"} if sequences else {}),
         },
         "personas": personas,
+        # the truthfulness check of personae/profile/truth.py on these personas: none expected
+        "word_check": findings,
     }
