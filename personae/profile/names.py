@@ -228,7 +228,8 @@ def _level_words(label: str, level: str) -> str:
     if lowered in NO:
         return f"No-{short}"
     if not text[:1].isalpha():  # a number or an amount says nothing without its column
-        return f"{label.split(':')[0].strip().capitalize()} {text}"
+        amount = re.sub(r"\s*-\s*", "-", text)  # "$0 - $100" -> "$0-$100"
+        return f"{label.split()[0].capitalize()} {amount}"
     return value_words(text)
 
 

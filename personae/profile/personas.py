@@ -224,8 +224,8 @@ def same_fact(row: pd.Series) -> tuple[Any, ...]:
     if row["kind"] == "category":
         return ("category", str(row["feature"]).split("=", 1)[1].lower(),
                 round(float(row["mean"]), 3))
-    return ("number", round(float(row["mean"]), 6), round(_rest(row), 6),
-            round(float(row.get("effect_size", row["z_score"])), 6))
+    return ("number", _round(float(row["mean"])), _round(_rest(row)),
+            _round(float(row.get("effect_size", row["z_score"]))))
 
 
 def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_Fact]:

@@ -78,7 +78,7 @@ def test_category_values_become_words():
     assert not any("Leaning" in n for n in names)
     amounts = profile_rows({0: {"history_segment=1) $0 - $100": 0.3}, 1: {"x=a": 0.3}},
                            kind="category").assign(mean=0.6, rest_mean=0.2, lift=3.0)
-    assert _names(amounts)[0] == "History segment $0 - $100 Users"
+    assert _names(amounts)[0] == "History $0-$100 Users"  # the column's first word (#25)
 
 
 def test_other_columns_speak_from_their_own_label():
