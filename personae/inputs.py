@@ -97,5 +97,6 @@ def run_semantics(run: RunConfig, given: Semantics | None, read: RunInput,
         id_column = read.provenance.get("mapping", {}).get("user", id_column)
     else:
         purchases = any(names_purchases(str(c)) for c in read.frame.columns)
-    return Semantics(user=user, noun=people_noun(id_column, run.report.noun),
-                     purchases=purchases)
+    named = run.report.noun or (given.noun if given is not None and given.noun != "users"
+                                else None)  # a caller's Semantics(noun=...) counts too
+    return Semantics(user=user, noun=people_noun(id_column, named), purchases=purchases)
