@@ -16,7 +16,8 @@ The rules (each has a test in ``tests/profile/test_names.py``):
   ``MAX_HEAD_SHARE`` personas: a third persona takes its words from another fact.
 - Words are relative ("Higher-Spending", "More-Active") unless the absolute numbers back an
   absolute word: "Daily" needs the persona's median gap between active days <= 1.5 days,
-  "Weekly" <= 10, "Monthly" <= 45; "One-Time" needs a median of one order. Never "big",
+  "Weekly" <= 10, "Monthly" <= 45, and a median of at least two active days (a one-visit
+  user has no gap); "One-Time" needs a median of one order. Never "big",
   "premium", "VIP" or "power": nothing in a profile measures them.
 - A category value becomes words, title case joined by hyphens (``contract=Month-to-month``
   gives "Month-to-Month"); yes/no values read from the column ("Partner: No" gives
@@ -203,8 +204,9 @@ def sessions_last(profiles: pd.DataFrame) -> bool:
 def cadence(profiles: pd.DataFrame, segment: int) -> str | None:
     """Daily / Weekly / Monthly when the persona's median gap between active days backs it."""
     gap = median_of(profiles, segment, "days_between_visits")
-    if gap is None:
-        return None
+    visits = median_of(profiles, segment, "active_days")
+    if gap is None or (visits is not None and visits < 2):
+        return None  # most of them came once: their gap is undefined, no cadence to name
     for word, limit in CADENCE:
         if gap <= limit:
             return word

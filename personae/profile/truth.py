@@ -93,8 +93,10 @@ def _name_findings(persona: dict[str, Any], profiles: pd.DataFrame,
     for word, limit in naming.CADENCE:
         if word in words:
             gap = naming.median_of(profiles, segment, "days_between_visits")
-            if gap is None or gap > limit:
-                out.append(("cadence", f"'{word}' with a median gap of {gap} days"))
+            visits = naming.median_of(profiles, segment, "active_days")
+            if gap is None or gap > limit or (visits is not None and visits < 2):
+                out.append(("cadence", f"'{word}' with a median gap of {gap} days over a "
+                                       f"median of {visits} active days"))
     if "session" in name.lower() and not naming.sessions_last(profiles):
         out.append(("session words", "sessions that last under "
                                      f"{naming.MIN_SESSION_MINUTES:g} minute on average"))

@@ -262,3 +262,16 @@ def test_report_noun_is_a_checked_setting():
     with pytest.raises(ConfigError, match=r"--noun must be a word or two"):
         build(RunConfig, {"report": {"noun": "<b>x</b>"}}, "command line",
               {"report.noun": "--noun"})
+
+
+def test_no_cadence_for_people_who_mostly_came_once():
+    """The gap between visits is missing for one-visit users: a median gap of the few who
+    came back is no cadence of the persona."""
+    profiles = profile_rows({0: {"active_days": 1.0, "days_between_visits": -1.0},
+                             1: {"active_days": -1.0}})
+    profiles.loc[(profiles["segment"] == 0) & (profiles["feature"] == "days_between_visits"),
+                 "median"] = 5.0
+    assert build_personas(profiles)[0]["name"] == "Weekly Regulars"
+    profiles.loc[(profiles["segment"] == 0) & (profiles["feature"] == "active_days"),
+                 "median"] = 1.0
+    assert "Weekly" not in build_personas(profiles)[0]["name"]
