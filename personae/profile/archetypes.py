@@ -8,6 +8,8 @@ also needs support: the column's subject names sharing (share, like, comment, fr
 follow, invite) or collecting (playlist, collection, favourite, wishlist, bookmark, save),
 and when it is a share of events, at least ``MIN_SUPPORT`` of the persona's events are of
 that kind. The subject of a share-of-events column is the event type in its label's quotes.
+Session clauses (and session words in names) need sessions that last
+(:func:`sessions_last`): a transaction log's "sessions" are baskets rung up in one second.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from personae.features.lexicon import column_words
 from personae.features.semantics import Semantics
 from personae.profile.segments import distinguishing
 
+SESSION_FEATURES = frozenset({"session_minutes_median", "events_per_session", "session_count"})
+MIN_SESSION_MINUTES = 1.0  # sessions shorter on average are a transaction log's baskets
 MIN_SUPPORT = 0.10  # a social/curator event share must reach this share of their events
 ACTIVITY = ("frequency", "active_days")
 BREADTH = ("distinct_items", "distinct_categories", "category_entropy")
@@ -51,6 +55,14 @@ ARCHETYPES: tuple[Archetype, ...] = (
                                   (("session_minutes_median", "events_per_session"), "low"))),
     Archetype("Loyalist {noun}", ((BREADTH, "low"), (ACTIVITY, "high"))),
 )
+
+
+def sessions_last(profiles: pd.DataFrame) -> bool:
+    """Whether the log's sessions last long enough to be spoken of as visits: their median
+    length averages at least ``MIN_SESSION_MINUTES`` over everyone (a transaction log's
+    "sessions" are baskets rung up in the same second)."""
+    rows = profiles[profiles["feature"] == "session_minutes_median"]
+    return rows.empty or float(rows["overall_mean"].iloc[0]) >= MIN_SESSION_MINUTES
 
 
 def subject(feature: str, label: str) -> str:
@@ -112,8 +124,6 @@ def archetype(facts: Any, profiles: pd.DataFrame, segment: int, semantics: Seman
     """(name, why) of the first archetype whose rule holds for ``segment``, else None."""
     said = _directions(profiles, segment)
     noun = " ".join(w[:1].upper() + w[1:] for w in semantics.noun.split())
-    from personae.profile.names import SESSION_FEATURES, sessions_last
-
     if not sessions_last(profiles):
         said = {f: d for f, d in said.items() if f not in SESSION_FEATURES}
     for arch in ARCHETYPES:

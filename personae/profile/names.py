@@ -40,6 +40,7 @@ import pandas as pd
 from personae.cluster._base import NOISE
 from personae.features.lexicon import column_words
 from personae.features.semantics import Direction, FeatureMeaning, Semantics, event_type_of
+from personae.profile.archetypes import SESSION_FEATURES, archetype, sessions_last
 
 MAX_HEAD_SHARE = 2
 MAX_IDEAS = 2
@@ -128,8 +129,6 @@ FAMILIES: tuple[frozenset[str], ...] = (
                "single-category", "focused"}),
 )
 CADENCE_FEATURES = frozenset({"active_days", "days_between_visits"})
-SESSION_FEATURES = frozenset({"session_minutes_median", "events_per_session", "session_count"})
-MIN_SESSION_MINUTES = 1.0  # sessions shorter on average are a transaction log's baskets
 # the id column's last word -> the people's noun
 PEOPLE: dict[str, str] = {
     **{w: w + "s" for w in ("student", "player", "customer", "member", "subscriber", "visitor",
@@ -191,14 +190,6 @@ def median_of(profiles: pd.DataFrame, segment: int, feature: str) -> float | Non
     if rows.empty or "median" not in rows.columns or pd.isna(rows.iloc[0]["median"]):
         return None
     return float(rows.iloc[0]["median"])
-
-
-def sessions_last(profiles: pd.DataFrame) -> bool:
-    """Whether the log's sessions last long enough to be spoken of as visits: their median
-    length averages at least ``MIN_SESSION_MINUTES`` over everyone (a transaction log's
-    "sessions" are baskets rung up in the same second)."""
-    rows = profiles[profiles["feature"] == "session_minutes_median"]
-    return rows.empty or float(rows["overall_mean"].iloc[0]) >= MIN_SESSION_MINUTES
 
 
 def cadence(profiles: pd.DataFrame, segment: int) -> str | None:
@@ -341,8 +332,6 @@ def name(facts: list[Fact], profiles: pd.DataFrame, segment: int,
     """(name, why) for ``segment``: a name no persona in ``taken`` has, whose head phrase
     at most ``MAX_HEAD_SHARE`` of them share (when the facts allow it); ``why`` lists each
     idea of the name with the fact (and rule) that licenses it."""
-    from personae.profile.archetypes import archetype
-
     semantics = semantics or Semantics()
     noun = title_noun(semantics.noun)
     if segment == NOISE:

@@ -8,7 +8,7 @@ broken rule, each naming the persona and what is wrong. The rules:
   customer or purchase (the run's own noun and quoted event types, the data's words, aside);
 - ``cadence``: Daily / Weekly / Monthly need the median gap between active days (1.5, 10,
   45 days), One-Time a median frequency of 1;
-- ``session words``: a name speaks of sessions only when they last (names.sessions_last);
+- ``session words``: a name speaks of sessions only when they last (archetypes.sessions_last);
 - ``archetype``: an archetype name needs its rule to hold;
 - ``unlicensed idea``: each idea of a name needs a distinguishing fact in its direction, and
   a name (not Typical, Edge) needs ideas; ``more than two ideas``;
@@ -33,7 +33,7 @@ import pandas as pd
 
 from personae.features.semantics import Semantics
 from personae.profile import names as naming
-from personae.profile.archetypes import licensed
+from personae.profile.archetypes import MIN_SESSION_MINUTES, licensed, sessions_last
 
 PURCHASE_WORDS = re.compile(r"\b(orders?|ordered|ordering|bought|buy(s|ing|ers?)?|"
                             r"spend(s|ing|ers?)?|spent|baskets?|customers?|purchas\w*)\b",
@@ -97,9 +97,9 @@ def _name_findings(persona: dict[str, Any], profiles: pd.DataFrame,
             if gap is None or gap > limit or (visits is not None and visits < 2):
                 out.append(("cadence", f"'{word}' with a median gap of {gap} days over a "
                                        f"median of {visits} active days"))
-    if "session" in name.lower() and not naming.sessions_last(profiles):
+    if "session" in name.lower() and not sessions_last(profiles):
         out.append(("session words", "sessions that last under "
-                                     f"{naming.MIN_SESSION_MINUTES:g} minute on average"))
+                                     f"{MIN_SESSION_MINUTES:g} minute on average"))
     if "One-Time" in words and naming.median_of(profiles, segment, "frequency") != 1.0:
         out.append(("cadence", "'One-Time' without a median frequency of 1"))
     if not why and not persona.get("edge_users") and \
