@@ -282,6 +282,17 @@ class ReportConfig(_Frozen):
         "YAML file saying what the columns mean (label, unit, high, low, themes, pain_when)"))
     map: MapMethod = Field(default="pca", description=(
         "map of users in the report (umap adds 1-2 min: numba compiles on first use)"))
+    noun: str | None = Field(default=None, description=(
+        "what to call the people in persona names and sentences (plural, e.g. players); "
+        "default: from the id column (student_id gives students), else users"))
+
+    @field_validator("noun")
+    @classmethod
+    def _noun(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z][A-Za-z -]{0,39}", value.strip()):
+            raise ValueError(f"noun must be a word or two of letters (e.g. players); "
+                             f"got {value!r}")
+        return None if value is None else value.strip()
 
 
 class EngineConfig(_Frozen):

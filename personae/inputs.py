@@ -80,11 +80,23 @@ def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state:
     return sequence_table(source, options, features=features.frame, random_state=random_state)
 
 
-def run_semantics(run: RunConfig, given: Semantics | None,
-               event_meanings: dict[str, Any]) -> Semantics:
+def run_semantics(run: RunConfig, given: Semantics | None, read: RunInput,
+                  id_column: str | None) -> Semantics:
     """Meanings of the columns: the caller's, else the config's YAML; an event log's own
-    feature meanings under them."""
+    feature meanings under them. With them, what the people are called (report.noun, else
+    the id column: an event log's mapped user column) and whether purchase words are
+    licensed (an event log's provenance says it has purchases; a table's column names do)."""
+    from personae.features.lexicon import names_purchases
+    from personae.profile.names import people_noun
+
     if given is None and run.report.semantics is not None:
         given = Semantics.from_yaml(run.report.semantics)
-    user = {**event_meanings, **(dict(given.user) if given is not None else {})}
-    return Semantics(user=user)
+    user = {**read.meanings, **(dict(given.user) if given is not None else {})}
+    if read.provenance.get("kind") == "events":
+        purchases = bool(read.provenance.get("purchases"))
+        id_column = read.provenance.get("mapping", {}).get("user", id_column)
+    else:
+        purchases = any(names_purchases(str(c)) for c in read.frame.columns)
+    named = run.report.noun or (given.noun if given is not None and given.noun != "users"
+                                else None)  # a caller's Semantics(noun=...) counts too
+    return Semantics(user=user, noun=people_noun(id_column, named), purchases=purchases)

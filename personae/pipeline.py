@@ -72,10 +72,9 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         read.sequences
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
-    semantics = run_semantics(run, semantics, read.meanings)
-
     id_column = cfg.id_column if cfg.id_column is not None else \
         detect_id_column([str(c) for c in frame.columns])
+    semantics = run_semantics(run, semantics, read, id_column)
     ids = user_ids(frame, id_column, source)
     levels_on = cfg.levels_on
     if levels_on and cfg.features is None:

@@ -20,7 +20,8 @@ FLAGS = {
     "segmentation.stability": "--no-stability", "segmentation.scaler": "--scaler",
     "segmentation.algorithm": "--algorithm", "segmentation.params": "--param",
     "segmentation.persona_levels": "--persona-levels", "report.semantics": "--semantics",
-    "report.map": "--report-map", "engine.kind": "--engine", "engine.master": "--spark-master",
+    "report.map": "--report-map", "report.noun": "--noun", "engine.kind": "--engine",
+    "engine.master": "--spark-master",
     "engine.conf": "--spark-conf", "engine.refine": "--spark-refine",
     "engine.sample_users": "--spark-sample", "forecast.days": "--forecast-days",
 }

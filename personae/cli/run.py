@@ -77,6 +77,9 @@ def run(
                                                         "(default), umap (adds 1-2 min: numba "
                                                         "compiles on first use) or none.")]
     = None,
+    noun: Annotated[str | None, typer.Option(help="What to call the people in the personas "
+                                                  "(plural, e.g. players); default: from the "
+                                                  "id column, else users.")] = None,
     algorithm: Annotated[str | None, typer.Option(help="kmeans, minibatch, gmm, dbscan, "
                                                        "hdbscan, hierarchical, meanshift, "
                                                        "kprototypes, bisecting or auto "
@@ -178,6 +181,7 @@ def run(
             "segmentation.persona_levels": persona_levels,
             "report.semantics": as_text(semantics),
             "report.map": report_map,
+            "report.noun": noun,
             "engine.kind": engine,
             "engine.master": spark_master,
             "engine.conf": conf_pairs(spark_conf),

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from personae.features.events_io import quote_literal, sanitise
-from personae.features.semantics import FeatureMeaning, fallback_meaning
+from personae.features.semantics import FeatureMeaning, event_type_meaning
 
 PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
 RETURN_RE = r"return|cancel|refund"
@@ -345,10 +345,4 @@ def _unique(name: str, used: set[str]) -> str:
 
 
 def _type_meaning(name: str, event_type: str) -> FeatureMeaning:
-    base = fallback_meaning(event_type)
-    return FeatureMeaning(
-        name=name, label=f"Share of '{event_type}' events", unit="share",
-        high=f"often {event_type}", low=f"rarely {event_type}",
-        themes=base.themes or ("engagement",),
-        pain_when="high" if "risk" in base.themes else None, source="user",
-    )
+    return event_type_meaning(name, event_type)

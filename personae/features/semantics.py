@@ -23,6 +23,18 @@ user's context rather than behaviour (browser, operating system, region, zip cod
 source), or when it repeats core columns that are there (``ECHOES``: the event count is
 active days x events per active day; the 30-day windows repeat recency and activity);
 everything else drives. A YAML entry can say ``role: describe`` or ``role: drive``.
+
+**Purchase words follow the data.** The built-in features of an event log keep their
+column names (``recency_days``, ``frequency``, ``tenure_days``, ...) whatever the log holds,
+so a saved model, a Spark run and a notebook read the same columns; only their *meanings*
+change. When the log has no purchases (its provenance's ``purchases`` is empty: no
+purchase-like event type, no value, price, quantity or order column), they read as
+activity (:data:`ACTIVITY`: "Days since last activity", "Days with activity", ...) and no
+purchase word (order, bought, spend, basket, buyer, customer) is said. A user table has no
+such signal: its columns speak from their own names (:mod:`personae.features.lexicon`), so
+a purchase word appears only when a column's name says so (purchases, orders, items_bought,
+spend). :attr:`Semantics.purchases` carries the decision, :attr:`Semantics.noun` what the
+people are called.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from pathlib import Path
 from typing import Literal
 
 from personae.errors import DataError
+from personae.features.lexicon import column_words, lexicon_entry, unit_of
 
 THEMES: tuple[str, ...] = (
     "engagement",
@@ -95,21 +108,22 @@ BUILTIN: dict[str, FeatureMeaning] = {
            "often return or cancel", "rarely return", ("risk",), "high"),
         # derived from event logs by personae.features.events
         _m("event_count", "Number of events", "events",
-           "do a lot", "do little", ("engagement",), "low"),
+           "do more", "do less", ("engagement",), "low"),
         _m("active_days", "Active days", "days",
            "come back on many days", "come on few days", ("engagement", "loyalty"), "low"),
         _m("events_per_active_day", "Events per active day", "events/day",
-           "do a lot on each visit day", "do little on each visit day", ("engagement",)),
+           "do more on each active day", "do less on each active day", ("engagement",)),
         _m("days_between_visits", "Days between active days", "days",
-           "come back rarely", "come back often", ("loyalty", "timing"), "high"),
+           "come back less often", "come back more often", ("loyalty",), "high"),
         _m("session_count", "Number of sessions", "sessions",
            "have many sessions", "have few sessions", ("engagement",), "low"),
         _m("session_minutes_median", "Median session length", "minutes",
-           "stay long in a session", "keep sessions short", ("engagement",)),
+           "have longer sessions", "have shorter sessions", ("engagement",)),
         _m("events_per_session", "Events per session", "events",
-           "do many things per session", "do few things per session", ("engagement",)),
+           "do more per session", "do less per session", ("engagement",)),
         _m("share_event_other", "Share of less common event types", "share",
-           "often do less common things", "stick to the common actions", ("exploration",)),
+           "have more less common event types among their events",
+           "stick to the common event types", ("exploration",)),
         _m("share_night", "Share of activity at night (0-6h UTC)", "share",
            "are active at night", "are rarely active at night", ("timing",)),
         _m("share_morning", "Share of activity in the morning (6-12h UTC)", "share",
@@ -151,25 +165,77 @@ _THEME_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _words(name: str) -> str:
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
-    return re.sub(r"[_\-.]+", " ", spaced).strip()
+# The built-in features of a log without purchases: the same columns, activity words.
+ACTIVITY: dict[str, FeatureMeaning] = {
+    m.name: m
+    for m in (
+        _m("recency_days", "Days since last activity", "days",
+           "have not been active for a long time", "were active recently", ("loyalty", "risk"),
+           "high"),
+        _m("frequency", "Days with activity", "days",
+           "come back on many days", "come on few days", ("loyalty", "engagement"), "low"),
+        _m("tenure_days", "Days since first activity", "days",
+           "have been around for a long time", "are new", ("loyalty",)),
+        _m("distinct_items", "Distinct items", "items",
+           "range over many items", "stick to a few items", ("exploration",)),
+        _m("monetary_total", "Total value", "currency",
+           "have more value in total", "have less value in total", ("value",), "low"),
+        _m("monetary_mean", "Average value", "currency",
+           "have a higher average value", "have a lower average value", ("value",)),
+        _m("items_per_order", "Items each time", "items",
+           "take more items each time", "take fewer items each time", ("value", "engagement")),
+        _m("return_share", "Share of returned or cancelled events", "share",
+           "often return or cancel", "rarely return or cancel", ("risk",), "high"),
+    )
+}
 
 
 def fallback_meaning(name: str) -> FeatureMeaning:
-    """A plain description made from the column name alone."""
-    words = _words(name)
+    """A plain description made from the column name alone: its readable words, and a verb
+    when the lexicon knows its head word ("visits": "visit often")."""
+    words = column_words(name)
     lowered = name.lower()
     themes = tuple(theme for theme, keys in _THEME_KEYWORDS if any(k in lowered for k in keys))
-    pain: Direction | None = "high" if "risk" in themes else None
+    entry = lexicon_entry(words)
+    if entry is not None:
+        themes = tuple(dict.fromkeys(entry.themes + themes))
+        said = "" if words in entry.high or len(words.split()) == 1 else f" ({words})"
+        high, low = entry.high + said, entry.low + said
+        pain = entry.pain_when
+    else:
+        high, low = f"have high {words}", f"have low {words}"
+        pain = "high" if "risk" in themes else None
     return FeatureMeaning(
         name=name,
         label=words[:1].upper() + words[1:],
-        high=f"have high {words.lower()}",
-        low=f"have low {words.lower()}",
+        unit=unit_of(words),
+        high=high,
+        low=low,
         themes=themes,
-        pain_when=pain,
+        pain_when=pain,  # type: ignore[arg-type]
         source="fallback",
+    )
+
+
+EVENT_SHARE_LABEL = re.compile(r"Share of '(.+)' events")
+
+
+def event_type_of(meaning: FeatureMeaning) -> str | None:
+    """The event type a share-of-events meaning (:func:`event_type_meaning`) is about."""
+    found = EVENT_SHARE_LABEL.fullmatch(meaning.label)
+    return found.group(1) if found else None
+
+
+def event_type_meaning(name: str, event_type: str) -> FeatureMeaning:
+    """A share-of-events column in words that keep the event type a noun ("more of their
+    events are 'Aulaweb'"), never a verb ("they often Aulaweb")."""
+    base = fallback_meaning(event_type)
+    return FeatureMeaning(
+        name=name, label=f"Share of '{event_type}' events", unit="share",
+        high=f"have more '{event_type}' among their events",
+        low=f"have fewer '{event_type}' among their events",
+        themes=base.themes,  # the mix of event types is no more or less engagement
+        pain_when="high" if "risk" in base.themes else None, source="user",
     )
 
 
@@ -178,10 +244,14 @@ class Semantics:
     """Looks up the meaning of any feature; the user's meanings win over built-in ones."""
 
     user: Mapping[str, FeatureMeaning] = field(default_factory=dict)
+    noun: str = "users"  # what the people are called, plural, lower case
+    purchases: bool = True  # False: the built-in features read as activity (ACTIVITY)
 
     def describe(self, name: str) -> FeatureMeaning:
         if name in self.user:
             return self.user[name]
+        if not self.purchases and name in ACTIVITY:
+            return ACTIVITY[name]
         if name in BUILTIN:
             return BUILTIN[name]
         if "=" in name:

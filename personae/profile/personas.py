@@ -18,10 +18,11 @@ import pandas as pd
 
 from personae.cluster._base import NOISE
 from personae.data.formats import PERSONAS_FORMAT
-from personae.features.semantics import Direction, FeatureMeaning, Semantics
+from personae.features.semantics import Direction, FeatureMeaning, Semantics, event_type_of
 from personae.profile import names as naming
 from personae.profile.segments import ALPHA, MIN_CATEGORY_DIFF, MIN_EFFECT, distinguishing
 from personae.profile.sequence_words import MIN_LIFT, sequence_name, stories
+from personae.profile.themes import HYPOTHESES, NEEDS, OPPORTUNITIES
 
 log = logging.getLogger(__name__)
 
@@ -29,84 +30,6 @@ MAX_FACTS = 5
 MAX_IDEAS = 4
 BAD_THEMES = frozenset({"risk", "price sensitivity"})  # more of these is the pain
 EMBEDDING_COLUMN = r"(emb|umap)_\d+"  # coordinates of a sequence embedding, not behaviour
-
-# What a theme tells us about needs, opportunities and hypotheses, by side.
-NEEDS: dict[tuple[str, str], str] = {
-    ("engagement", "up"): "depth: shortcuts, advanced features, more to do",
-    ("engagement", "down"): "a reason to come back and a quick path to value",
-    ("value", "up"): "recognition and a premium, friction-free service",
-    ("value", "down"): "confidence that spending more is worth it",
-    ("loyalty", "up"): "to feel that their loyalty is noticed and rewarded",
-    ("loyalty", "down"): "a reminder of what they liked and a reason to return",
-    ("exploration", "up"): "discovery: breadth, recommendations, new things",
-    ("exploration", "down"): "to find their usual things fast",
-    ("social", "up"): "ways to share and connect",
-    ("social", "down"): "value without having to be social",
-    ("creation", "up"): "tools to create and an audience",
-    ("creation", "down"): "good content made by others",
-    ("price sensitivity", "up"): "clear prices, deals and value for money",
-    ("price sensitivity", "down"): "quality and convenience over price",
-    ("risk", "up"): "reassurance: fewer failed orders, easier returns, help at the right time",
-    ("risk", "down"): "reliability: nothing should break what works",
-    ("timing", "up"): "service at the hours they are active",
-    ("timing", "down"): "service at the hours they are active",
-}
-OPPORTUNITIES: dict[tuple[str, str], str] = {
-    ("engagement", "up"): "power features and early access",
-    ("engagement", "down"): "onboarding, reminders and a simpler first step",
-    ("value", "up"): "premium tier, VIP service, bundles",
-    ("value", "down"): "entry offers and showing value before asking for more",
-    ("loyalty", "up"): "loyalty programme and referral rewards",
-    ("loyalty", "down"): "win-back campaign timed before they lapse",
-    ("exploration", "up"): "personalised discovery and new-arrival alerts",
-    ("exploration", "down"): "one-click reorder and favourites",
-    ("social", "up"): "sharing, communities and referrals",
-    ("social", "down"): "private, personal recommendations",
-    ("creation", "up"): "creator tools and showcases",
-    ("creation", "down"): "curated collections",
-    ("price sensitivity", "up"): "price alerts, deals and transparent pricing",
-    ("price sensitivity", "down"): "premium ranges and speed of service",
-    ("risk", "up"): "fix the cause of returns and cancellations; proactive support",
-    ("risk", "down"): "keep the experience stable; ask them for feedback",
-    ("timing", "up"): "schedule messages and support for their hours",
-    ("timing", "down"): "schedule messages and support for their hours",
-}
-HYPOTHESES: dict[tuple[str, str], tuple[str, str, str]] = {
-    # (says, thinks, feels)
-    ("engagement", "up"): ("\"I use this all the time.\"", "Is there more I could do here?",
-                           "at home, invested"),
-    ("engagement", "down"): ("\"I only come when I need something.\"",
-                             "Is this worth my time?", "indifferent or unsure"),
-    ("value", "up"): ("\"I don't mind paying for what works.\"",
-                      "Am I treated like the good customer I am?", "confident, demanding"),
-    ("value", "down"): ("\"I'll buy when I really need to.\"",
-                        "Is this worth the money?", "cautious"),
-    ("loyalty", "up"): ("\"This is my usual place.\"", "I know what I get here.",
-                        "trusting, attached"),
-    ("loyalty", "down"): ("\"I haven't thought about it in a while.\"",
-                          "There are other options.", "detached"),
-    ("exploration", "up"): ("\"Show me something new.\"", "What else is there?",
-                            "curious"),
-    ("exploration", "down"): ("\"I know what I want.\"", "Don't make me search.",
-                              "impatient with detours"),
-    ("social", "up"): ("\"Look what I found.\"", "My friends would like this.",
-                       "connected"),
-    ("social", "down"): ("\"I just want to get it done.\"", "This is personal.",
-                         "private"),
-    ("creation", "up"): ("\"I made this.\"", "Who will see my work?", "proud"),
-    ("creation", "down"): ("\"I'm just looking.\"", "Others know better.", "comfortable"),
-    ("price sensitivity", "up"): ("\"Is there a discount?\"", "I could get it cheaper.",
-                                  "wary of overpaying"),
-    ("price sensitivity", "down"): ("\"I want the good one.\"", "Time matters more than price.",
-                                    "relaxed about price"),
-    ("risk", "up"): ("\"This didn't work out for me.\"", "Maybe I'll try elsewhere.",
-                     "frustrated or let down"),
-    ("risk", "down"): ("\"It just works.\"", "No reason to change.", "settled"),
-    ("timing", "up"): ("\"I get to it when the day is done.\"", "This fits my routine.",
-                       "at ease"),
-    ("timing", "down"): ("\"I do this first thing.\"", "This fits my routine.", "at ease"),
-}
-
 
 @dataclass(frozen=True)
 class _Fact:
@@ -182,6 +105,10 @@ def _statement(fact: _Fact) -> tuple[str, dict[str, Any]]:
         if lift is not None and np.isfinite(lift) and lift > 0:
             quoted["lift"] = float(lift)
             text += f" ({float(lift):.1f}x)"
+    elif (event_type := event_type_of(meaning)) is not None:  # the type stays a noun
+        text = (f"{_pct(row['mean'])} of their events are '{event_type}' against "
+                f"{_pct(quoted['rest_mean'])} for everyone else (Cohen's d {effect:+.2f}")
+        text += f", {_p_text(p_adj)})" if np.isfinite(p_adj) else ")"
     else:
         text = (f"{meaning.label}: average {fmt(row['mean'])}{unit} vs "
                 f"{fmt(quoted['rest_mean'])}{unit} for everyone else "
@@ -202,10 +129,44 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}") if np.isfinite(value) else float("nan")
 
 
+def agrees(row: pd.Series) -> bool:
+    """Whether a fact's direction (its effect, on the model's scale) agrees with the figures
+    it prints (the persona's mean against everyone else's): a log-scale effect can point the
+    other way than the means ("1,116 items vs 215 items, d -1.09"), and then nothing is said."""
+    if row["kind"] == "category":
+        return True
+    effect = float(row.get("effect_size", row["z_score"]))
+    gap = float(row["mean"]) - _rest(row)
+    return not np.isfinite(gap) or gap == 0 or (gap > 0) == (effect > 0)
+
+
+def same_fact(row: pd.Series) -> tuple[Any, ...]:
+    """What makes two rows one fact: a category value with its share (six telco columns'
+    "No internet service"), or the same figures (a log without orders counts its frequency
+    in active days: the two columns hold one number)."""
+    if row["kind"] == "category":
+        return ("category", str(row["feature"]).split("=", 1)[1].lower(),
+                round(float(row["mean"]), 3))
+    return ("number", _round(float(row["mean"])), _round(_rest(row)),
+            _round(float(row.get("effect_size", row["z_score"]))))
+
+
 def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_Fact]:
-    rows = distinguishing(profiles, segment, MAX_FACTS)
-    facts = []
+    """The strongest distinguishing facts whose figures agree with their direction, each
+    said once (equal category values of several columns, "No internet service" in six
+    telco columns, are one fact)."""
+    rows = distinguishing(profiles, segment)
+    facts: list[_Fact] = []
+    seen: set[tuple[Any, ...]] = set()
     for _, row in rows.iterrows():
+        if len(facts) == MAX_FACTS:
+            break
+        if not agrees(row):
+            continue
+        said = same_fact(row)
+        if said in seen:
+            continue
+        seen.add(said)
         effect = float(row.get("effect_size", row["z_score"]))
         direction: Direction = "high" if effect > 0 else "low"
         meaning = semantics.describe(str(row["feature"]))
@@ -239,7 +200,7 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     segments = sorted(int(s) for s in profiles["segment"].unique())
     # real segments first, so the edge users never take a name a segment would want
     order = [s for s in segments if s != NOISE] + [s for s in segments if s == NOISE]
-    taken: list[tuple[str, str]] = []
+    taken: list[str] = []
     personas: dict[int, dict[str, Any]] = {}
     told = stories(sequences)
     # with sequences, embedding coordinates are not facts: the order of events speaks
@@ -248,11 +209,14 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     for seg in order:
         facts = _facts(readable, seg, semantics) if len(readable) else []
         if not facts and seg in told and seg != NOISE:
-            name, head = sequence_name(told[seg], taken)
+            name, why = sequence_name(told[seg], taken, naming.title_noun(semantics.noun)), []
         else:
-            name, head = naming.name(facts, profiles, seg, taken)  # type: ignore[arg-type]
-        taken.append((name, head))
-        personas[seg] = _persona(seg, name, facts, profiles, ordered=seg in told)
+            name, why = naming.name(facts, profiles, seg, taken,  # type: ignore[arg-type]
+                                    semantics)
+        taken.append(name)
+        personas[seg] = _persona(seg, name, facts, profiles, semantics.noun,
+                                 _coverage(users, seg, facts), ordered=seg in told)
+        personas[seg]["why_name"] = why
     if users is not None:
         _add_mixing(personas, users)
     for seg, story in told.items():
@@ -262,18 +226,56 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     return [personas[s] for s in segments]
 
 
-def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
-             ordered: bool = False) -> dict[str, Any]:
+def _coverage(users: pd.DataFrame | None, seg: int, facts: list[_Fact]) -> dict[str, int]:
+    """feature -> how many of the persona's users have a value, for features some lack
+    (the gap between visits of a one-visit user is missing, not a number)."""
+    if users is None or "segment" not in users.columns:
+        return {}
+    group = users[users["segment"] == seg]
+    out = {}
+    for fact in facts:
+        feature = str(fact.row["feature"])
+        if feature in group.columns and group[feature].isna().any():
+            out[feature] = int(group[feature].notna().sum())
+    return out
+
+
+def _license(fact: _Fact) -> str:
+    """The fact an idea comes from, as a reader names it."""
+    more = "higher" if fact.direction == "high" else "lower"
+    if fact.row["kind"] == "category":
+        more = "more common" if fact.direction == "high" else "less common"
+    return f"{fact.meaning.label} {more} than everyone else's"
+
+
+def _licensed(table: dict[tuple[str, str], Any], facts: list[_Fact]) -> list[tuple[Any, str]]:
+    """(idea, the fact that licenses it) for each theme side the facts point to, once."""
+    out: dict[Any, str] = {}
+    for fact in facts:
+        for theme in fact.themes:
+            item = table.get((theme, fact.side(theme)))
+            if item is not None and item not in out:
+                out[item] = _license(fact)
+    return list(out.items())
+
+
+def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame, noun: str,
+             coverage: dict[str, int], ordered: bool = False) -> dict[str, Any]:
     first = profiles[profiles["segment"] == seg].iloc[0]
     size, share = int(first["size"]), float(first["share"])
     data_says = []
     for fact in facts:
         text, source = _statement(fact)
+        known = coverage.get(str(fact.row["feature"]))
+        if known is not None:
+            text += f"; known for {known:,} of the {size:,} (the others have no value)"
+            source["known_for"] = known
         data_says.append({"text": text, "source": source})
-    phrases = [f.meaning.phrase(f.direction) for f in facts if f.meaning.phrase(f.direction)]
+    phrases = _unique([f.meaning.phrase(f.direction) for f in facts
+                       if f.meaning.phrase(f.direction)])
     sides = _unique([f"{theme}|{f.side(theme)}" for f in facts for theme in f.themes])
     keys = [tuple(s.split("|")) for s in sides]
-    who = "users on the edge of every segment" if seg == NOISE else "users"
+    who = f"{noun} on the edge of every segment" if seg == NOISE else noun
     if phrases:
         narrative = (f"{size:,} {who} ({_pct(share)} of all). Compared with everyone else they "
                      f"{_join(phrases[:3])}.")
@@ -286,19 +288,20 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
                      "no feature differs from the rest by a significant, meaningful amount.")
     if seg == NOISE:
         narrative += (" They belong to no persona (far from every group, or in a group too "
-                      "small to be one): they may be your most unusual (or most valuable) "
-                      "users; look at them one by one.")
+                      f"small to be one): they may be your most unusual (or most valuable) "
+                      f"{noun}; look at them one by one.")
     characteristics = [{"text": f"They {f.meaning.phrase(f.direction)}.",
                         "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
                        if f.meaning.phrase(f.direction)]
     pains = [{"text": f"They {f.meaning.phrase(f.direction)} "
-                      f"({', '.join(f.meaning.themes) or 'unmet need'}).",
+                      f"({', '.join(f.meaning.themes) or 'unmet need'}; from: "
+                      f"{_license(f)}).",
               "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
              if f.is_pain]
-    needs = _unique([NEEDS[k] for k in keys if k in NEEDS])[:MAX_IDEAS]  # type: ignore[index]
-    opportunities = _unique([OPPORTUNITIES[k] for k in keys  # type: ignore[index]
-                             if k in OPPORTUNITIES])[:MAX_IDEAS]
-    hypotheses = [HYPOTHESES[k] for k in keys if k in HYPOTHESES]  # type: ignore[index]
+    needs = [f"{n} (from: {why})" for n, why in _licensed(NEEDS, facts)][:MAX_IDEAS]
+    opportunities = [f"{o} (from: {why})"
+                     for o, why in _licensed(OPPORTUNITIES, facts)][:MAX_IDEAS]
+    hypotheses = _licensed(HYPOTHESES, facts)
     return {
         "segment": seg,
         "name": name,
@@ -317,9 +320,9 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame,
         "themes": _unique([k[0] for k in keys]),
         "empathy_map": {
             "does": [{"text": d["text"], "source": d["source"]} for d in data_says],
-            "says": {"hypothesis": True, "items": _unique([h[0] for h in hypotheses])},
-            "thinks": {"hypothesis": True, "items": _unique([h[1] for h in hypotheses])},
-            "feels": {"hypothesis": True, "items": _unique([h[2] for h in hypotheses])},
+            **{part: {"hypothesis": True,
+                      "items": _unique([f"{h[i]} (from: {why})" for h, why in hypotheses])}
+               for i, part in enumerate(("says", "thinks", "feels"))},
         },
         "also_like": [],
     }
@@ -374,13 +377,21 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                       users: pd.DataFrame | None = None, *, source: str | None = None,
                       sequences: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """personas.json: the personas of a run and how their facts were decided."""
+    from personae.profile.truth import check_personas
+
+    semantics = semantics or Semantics()
     personas = build_personas(profiles, semantics, users, sequences)
+    findings = [f.as_dict() for f in check_personas({"personas": personas}, profiles,
+                                                    semantics, users)]
+    for finding in findings:
+        log.warning("persona words: %(persona)s: %(rule)s: %(text)s", finding)
     return {
         "format": PERSONAS_FORMAT,
         "format_version": 1,
         "run": {"source": source,
                 "users": int(len(users)) if users is not None else None,
-                "segments": int(len(personas))},
+                "segments": int(len(personas)), "noun": semantics.noun,
+                "purchase_words": semantics.purchases},
         "method": {
             "facts": "segment vs everyone else: Welch t-test and Cohen's d (numbers, on the "
                      "model's scale), two-proportion z-test and share difference "
@@ -390,7 +401,10 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
             "sources": "each fact's 'source' names the row of segment_profiles.csv "
                        "(segment, feature) and the numbers it quotes",
             "hypotheses": "empathy map says/thinks/feels are hypotheses from the feature "
-                          "themes, to be checked with real users",
+                          "themes, to be checked with real users; each names the fact it "
+                          "comes from, as do needs, pain points and opportunities",
+            "names": "why_name: each idea of a name with the distinguishing fact (or the "
+                     "archetype rule) that licenses it; at most two ideas and the noun",
             **({"sequences": "typical sequence = the segment's medoid user; starts/ends = "
                              "shares of the segment; an n-gram is said when its lift (share "
                              "of the segment's users who have it / share of the others) is "
@@ -398,4 +412,6 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
                              "(sequence_profiles.json)"} if sequences else {}),
         },
         "personas": personas,
+        # the truthfulness check of personae/profile/truth.py on these personas: none expected
+        "word_check": findings,
     }

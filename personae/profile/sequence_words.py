@@ -108,7 +108,7 @@ def _narrative(segment: int, ends: list[str], grams: list[dict[str, Any]]) -> st
         parts.append(ngram_sentence(grams[0]))
     if not parts:
         return ""
-    who = "These edge users" if segment == NOISE else "In order of events"
+    who = "These edge users" if segment == NOISE else "In the sequence of their events"
     return f"{who}: {'; '.join(parts)}."
 
 
@@ -121,12 +121,11 @@ def _title(token: str) -> str:
     return token_words(token).replace("|", " ").title()
 
 
-def sequence_name(story: dict[str, Any], taken: list[tuple[str, str]]) -> tuple[str, str]:
+def sequence_name(story: dict[str, Any], taken: list[str], head: str = "Users") -> str:
     """(name, head) from the order of events, for a persona no feature describes (a run on
     embeddings alone, whose columns are coordinates): "Cart-First Users" when most of the
     segment starts with cart, then the top over-represented step ("Cart-Purchase Users"),
-    unique among ``taken``."""
-    head = "Users"
+    unique among ``taken``; ``head`` is the run's noun."""
     candidates = []
     if story["start"] and float(story["start"][0]["share"]) > 0.5:
         candidates.append(f"{_title(story['start'][0]['token'])}-First {head}")
@@ -138,8 +137,8 @@ def sequence_name(story: dict[str, Any], taken: list[tuple[str, str]]) -> tuple[
         candidates.append(f"{candidates[0].removesuffix(' ' + head)}, "
                           f"{candidates[-1]}")
     candidates.append(f"Segment {story['segment']} {head}")
-    names = {t.lower() for t, _ in taken}
+    names = {t.lower() for t in taken}
     for candidate in candidates:
         if candidate.lower() not in names:
-            return candidate, head
-    return f"Segment {story['segment']} {head} (sequence)", head
+            return candidate
+    return f"Segment {story['segment']} {head} (sequence)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +87,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     run = run if isinstance(run, RunFolder) else (
         RunFolder.from_result(run) if isinstance(run, SegmentationResult) else folder_view(run))
     if semantics is not None:
-        semantics = Semantics(user={**run.semantics.user, **semantics.user})
+        semantics = replace(run.semantics, user={**run.semantics.user, **semantics.user})
     else:
         semantics = run.semantics
     document = run.personas
@@ -126,7 +127,8 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
                    for key, fig in charts.items() if fig is not None}
     html = render_page(
         "report.html.j2", filters={"fmt": fmt, "pct": lambda v: f"{float(v):.0%}"},
-        info=run.info, run=run, personas=personas, names=names, charts=charts,
+        info=run.info, run=run, personas=personas, names=names,
+        noun=(document.get("run") or {}).get("noun") or "users", charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
         plotly_js=Markup(_plotly_js()), meanings=_meanings(run, semantics),

@@ -62,14 +62,16 @@ def folder_view(path: str | Path) -> RunFolder:
                     hierarchy=saved.hierarchy, personas=saved.personas or None,
                     journeys=saved.journeys, user_map=saved.user_map,
                     sequence_profiles=saved.sequence_profiles)
-    run.semantics = _saved_semantics(saved.info.get("feature_meanings") or {})
+    run.semantics = _saved_semantics(saved.info.get("feature_meanings") or {},
+                                     (saved.personas or {}).get("run") or {})
     if "distinguishing" not in run.profiles.columns:
         _recompute_profiles(run, saved)
     return run
 
 
-def _saved_semantics(meanings: dict[str, Any]) -> Semantics:
-    """The feature meanings run.json recorded (an event log's own, the user's YAML)."""
+def _saved_semantics(meanings: dict[str, Any], words: dict[str, Any]) -> Semantics:
+    """The feature meanings run.json recorded (an event log's own, the user's YAML), and the
+    noun and purchase words personas.json was worded with."""
     user = {}
     for name, m in meanings.items():
         if isinstance(m, dict) and m.get("source") in ("user", "builtin") and m.get("label"):
@@ -77,7 +79,8 @@ def _saved_semantics(meanings: dict[str, Any]) -> Semantics:
                                         high=m.get("high", ""), low=m.get("low", ""),
                                         themes=tuple(m.get("themes") or ()),
                                         pain_when=m.get("pain_when"), source=m["source"])
-    return Semantics(user=user)
+    return Semantics(user=user, noun=str(words.get("noun") or "users"),
+                     purchases=bool(words.get("purchase_words", True)))
 
 
 def _recompute_profiles(run: RunFolder, saved: Run) -> None:

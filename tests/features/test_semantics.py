@@ -39,7 +39,7 @@ monthly_spend:
 
 def test_fallback_from_the_column_name() -> None:
     meaning = fallback_meaning("cartAbandonCount")
-    assert meaning.label == "Cart Abandon Count"
+    assert meaning.label == "Cart abandon count"
     assert "risk" in meaning.themes and meaning.pain_when == "high"
     assert meaning.low == "have low cart abandon count"
 

@@ -72,12 +72,13 @@ def _telco() -> pd.DataFrame:
 
 def test_category_values_become_words():
     names = _names(_telco())
-    assert names[0] == "Month-to-month Fiber optic Users"
-    assert names[1] == "No internet service No-Churn Users"
+    # title case joined by hyphens (#25); the stronger value next to the noun; two ideas
+    assert names[0] == "Fiber-Optic Month-to-Month Users"
+    assert names[1] == "No-Churn No-Internet-Service Users"
     assert not any("Leaning" in n for n in names)
     amounts = profile_rows({0: {"history_segment=1) $0 - $100": 0.3}, 1: {"x=a": 0.3}},
                            kind="category").assign(mean=0.6, rest_mean=0.2, lift=3.0)
-    assert _names(amounts)[0] == "History segment $0 - $100 Users"
+    assert _names(amounts)[0] == "History $0-$100 Users"  # the column's first word (#25)
 
 
 def test_other_columns_speak_from_their_own_label():
@@ -119,9 +120,12 @@ def test_a_yes_no_column_written_as_0_1_reads_as_yes_no():
     assert "They are less often womens." in phrases, phrases
 
 
-def test_a_run_of_customers_calls_them_customers():
+def test_the_noun_is_the_runs_not_the_features():
+    """#25: a frequency column no longer makes everyone "Customers"; the run's noun does."""
     effects = {0: {"frequency": 1.0, "events_per_session": -1.2},
                1: {"frequency": -1.0, "events_per_session": 1.2}}
-    names = _names(profile_rows(effects))
+    names = _names(profile_rows(effects), Semantics(noun="customers"))
     assert all("Users" not in n.split() for n in names), names
     assert any(n.endswith("Customers") for n in names), names
+    plain = _names(profile_rows(effects), Semantics(purchases=False))
+    assert all("Customers" not in n and "Buyers" not in n for n in plain), plain

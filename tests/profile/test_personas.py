@@ -21,7 +21,9 @@ def retail(make_profiles) -> pd.DataFrame:
 
 def test_names_come_from_what_the_data_says(retail) -> None:
     names = [p["name"] for p in build_personas(retail)]
-    assert names == ["Frequent Higher Spenders", "Infrequent Lapsed Customers",
+    # frequent + recent + higher spending is the loyal high-value archetype (#25); the
+    # noun is the run's ("users" unless the id column or report.noun says otherwise)
+    assert names == ["Loyal High-Value Users", "Infrequent Lapsed Users",
                      "Few-Item Smaller-Order Buyers"]
 
 
@@ -98,5 +100,5 @@ def test_gmm_runs_say_how_mixed_each_group_is(retail) -> None:
                           "mixed": [True] * 3 + [False] * 7 + [False] * 10})
     personas = build_personas(retail[retail["segment"] < 2], users=users)
     assert personas[0]["also_like"][0]["text"] == \
-        "30% of this group also behaves like Infrequent Lapsed Customers."
+        "30% of this group also behaves like Infrequent Lapsed Users."
     assert personas[1]["also_like"] == []

@@ -41,7 +41,8 @@ def test_the_story_quotes_lift_counts_and_shares():
     assert len(texts) == 4  # lift 1.1 < MIN_LIFT is not said
     assert MIN_LIFT > 1.1 and all(s["source"]["file"] == "sequence_profiles.json"
                                   for s in story["sentences"])
-    assert story["narrative"] == ("In order of events: most start with view (62% of them); "
+    assert story["narrative"] == ("In the sequence of their events: most start with view "
+                                  "(62% of them); "
                                   "3.2x more likely than everyone else to go cart \u2192 "
                                   "purchase (410 of them: 68% vs 21% of the others).")
 

@@ -26,7 +26,9 @@ def test_one_persona_card_per_segment(run_dir: Path) -> None:
     assert html.count('class="card persona-card"') == len(segments)
     names = [p["name"] for p in document["personas"]]
     assert len(set(names)) == len(names)
-    assert "Frequent Higher Spenders" in names
+    # the big spenders: frequent, recent and higher spending, the archetype's rule (#25)
+    assert "Loyal High-Value Users" in names
+    assert "archetype: frequency or active_days high and recency_days low" in html
 
 
 def test_self_contained_and_small(run_dir: Path) -> None:
