@@ -6,13 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
-from threadpoolctl import threadpool_limits
 
-from personae.cluster._base import NOISE
-
-# users (the fit_rows sample fits included): OpenMP's threads cost more than they give
-# there (spin-waits); on a busy machine they made a 1,500-user fit 20x slower
-ONE_THREAD_BELOW = 20_000
+from personae.cluster._base import NOISE, threads_for
 
 
 def kmeans(X: np.ndarray, k: int, seed: int, n_init: int,
@@ -21,8 +16,7 @@ def kmeans(X: np.ndarray, k: int, seed: int, n_init: int,
     # would be 600 MB more at the run's peak
     model = KMeans(n_clusters=k, n_init=n_init, random_state=seed) if init is None else \
         KMeans(n_clusters=k, init=init, n_init=1, random_state=seed, copy_x=False)
-    with threadpool_limits(limits=1 if len(X) <= ONE_THREAD_BELOW else None,
-                           user_api="openmp"):
+    with threads_for(len(X), user_api="openmp"):
         return model.fit(X)
 
 
