@@ -12,6 +12,10 @@ Each run goes through ``SegmentModel`` (the same cleaning and scaling users get)
 (truth 0, or predicted -1) is a group of its own in the ARI; "K found" compares segments
 (edge users excluded) with the true number of groups (noise excluded).
 
+Small: ``--speed --n 10000 --features 20 --whole-run`` is issue 26's "every named algorithm
+with its automatic parameters on 10k users x 20 features" (``segment()`` per algorithm,
+bisecting included: ``--algorithms kmeans,...,bisecting``).
+
 Speed: 1,000,000 users x 15 features (8 Gaussian groups), ``SegmentModel.fit`` per
 algorithm in its own process; wall time, the process's own peak resident memory
 (``peak_gib``) and the peak summed over it and its worker processes (``peak_tree_gib``,
@@ -137,14 +141,17 @@ def summary(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def speed_one(algorithm: str, n: int) -> None:
-    from personae import SegmentModel
+def speed_one(algorithm: str, n: int, features: int, whole_run: bool) -> None:
+    from personae import SegmentModel, segment
 
-    X, _ = _blobs(n, 8, 15, 7, std=1.5, box=(-8, 8))
-    frame = pd.DataFrame(X.astype(np.float32), columns=[f"f{i}" for i in range(15)])
+    X, _ = _blobs(n, 8, features, 7, std=1.5, box=(-8, 8))
+    frame = pd.DataFrame(X.astype(np.float32), columns=[f"f{i}" for i in range(features)])
     frame.insert(0, "user_id", np.arange(n))
     started = time.perf_counter()
-    model = SegmentModel(algorithm=algorithm, random_state=0).fit(frame)
+    if whole_run:  # what `segment(table, algorithm=...)` costs a user: checks, profiles...
+        model = segment(frame, algorithm=algorithm, random_state=0).model
+    else:
+        model = SegmentModel(algorithm=algorithm, random_state=0).fit(frame)
     print(json.dumps({"algorithm": algorithm, "fit_seconds": round(time.perf_counter() - started,
                                                                     1),
                       "segments": model.n_clusters_, "timings": {k: round(v, 1) for k, v in
@@ -174,13 +181,14 @@ def _tree_rss(root: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-def run_speed(algorithms: list[str], n: int) -> pd.DataFrame:
+def run_speed(algorithms: list[str], n: int, features: int, whole_run: bool) -> pd.DataFrame:
     rows = []
     for algorithm in algorithms:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, __file__, "--speed-one", algorithm, "--n",
-                                  str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+                                  str(n), "--features", str(features)]
+                                 + (["--whole-run"] if whole_run else []),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         peak = 0
         while child.poll() is None:
             peak = max(peak, _tree_rss(child.pid))
@@ -202,14 +210,18 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--speed-one", default=None)
     parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--features", type=int, default=15)
+    parser.add_argument("--whole-run", action="store_true",
+                        help="time segment() (the checks, profiles and personas too), not "
+                             "SegmentModel.fit alone")
     parser.add_argument("--seed", type=int, default=0,
                         help="random_state of every fit (the suites' data stay the same)")
     args = parser.parse_args()
     algorithms = [a for a in args.algorithms.split(",") if a]
     if args.speed_one:
-        speed_one(args.speed_one, args.n)
+        speed_one(args.speed_one, args.n, args.features, args.whole_run)
     elif args.speed:
-        print(run_speed(algorithms, args.n).to_string())
+        print(run_speed(algorithms, args.n, args.features, args.whole_run).to_string())
     else:
         table = run_quality([s for s in args.suites.split(",") if s], algorithms,
                             args.seed)

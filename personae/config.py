@@ -246,6 +246,8 @@ class SegmentSettings(_Frozen):
     @field_validator("algorithm")
     @classmethod
     def _known_algorithm(cls, name: str) -> str:
+        if name == "auto":  # the default, known without loading the registry (scikit-learn)
+            return name
         from personae.cluster.algorithms import algorithm_names
 
         if name not in algorithm_names():
@@ -255,14 +257,14 @@ class SegmentSettings(_Frozen):
 
     @model_validator(mode="after")
     def _algorithm(self) -> SegmentSettings:
+        if self.algorithm == "auto" and not self.params:
+            return self
         from personae.cluster.algorithms import algorithm_class, algorithm_names
 
         names = algorithm_names()
         if self.algorithm == "auto":
-            if self.params:
-                raise ValueError("params need a named algorithm (auto chooses its own "
-                                 f"parameters); choose one of {', '.join(names)}")
-            return self
+            raise ValueError("params need a named algorithm (auto chooses its own "
+                             f"parameters); choose one of {', '.join(names)}")
         cls = algorithm_class(self.algorithm)
         if isinstance(self.k, int) and not cls.uses_k:
             with_k = [n for n in names if n != "auto" and algorithm_class(n).uses_k]

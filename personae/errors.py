@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 
 class PersonaeError(Exception):
     """Root of every error personae raises on purpose."""
@@ -60,4 +58,6 @@ class NotFittedError(PersonaeError):
 def shown(value: Any) -> str:
     """A value from the data as a message quotes it: numpy scalars as the Python value they
     hold (``17850``, ``'a'``), never their repr (``np.int64(17850)``)."""
+    import numpy as np  # here, not at the top: the command line's --help needs no numpy
+
     return repr(value.item() if isinstance(value, np.generic) else value)

@@ -18,7 +18,11 @@ renaming imports.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "personae"
 
@@ -137,3 +141,24 @@ def test_heavy_libraries_are_imported_only_in_their_package() -> None:
                        f"{HOMES[root]}" for root in roots if root in HOMES
                        and not (name + ".").startswith(HOMES[root] + ".")]
     assert not strays, "; ".join(strays)
+
+
+@pytest.mark.parametrize("module", ["personae", "personae.cli", "personae.config"])
+def test_importing_the_package_or_the_command_line_leaves_heavy_libraries_unloaded(
+        module: str) -> None:
+    # `personae --help` and `import personae` answer at once: scikit-learn, scipy and pandas
+    # load where a run uses them (issue 26).
+    code = (f"import sys, {module}; print(','.join(sorted(m for m in "
+            "('sklearn', 'scipy', 'pandas', 'duckdb') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT.parent)
+    assert done.stdout.strip() == ""
+
+
+def test_the_public_api_still_loads_by_name() -> None:
+    code = ("from personae import segment, SegmentModel, load_run, RunConfig, PersonaeError; "
+            "import personae; print(personae.ConfigError.__mro__[1].__name__, "
+            "callable(segment), SegmentModel.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT.parent)
+    assert done.stdout.split() == ["PersonaeError", "True", "SegmentModel"]

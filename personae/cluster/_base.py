@@ -22,10 +22,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.metrics import pairwise_distances_argmin_min
+from threadpoolctl import threadpool_limits
 
 from personae.errors import ConfigError, NotFittedError
 
 NOISE = -1
+# Users (a search's or a level's sample): OpenMP's and BLAS's threads cost more than they give
+# there (spin-waits); on a busy machine they made a 1,500-user fit 20x slower and gmm's BIC
+# search on 5,000 users 20x slower.
+ONE_THREAD_BELOW = 20_000
 # Fewer users than this are no segment to build a persona on (and half of them is what a
 # stability refit sees).
 MIN_SEGMENT_USERS = 5
@@ -121,6 +126,14 @@ COMMON: dict[str, Param] = {
 
 
 K_SEARCH_ROWS = 20_000
+
+
+def threads_for(n_rows: int, user_api: str | None = None) -> threadpool_limits:
+    """``with threads_for(len(X)):`` one thread for a fit on a sample of users
+    (``ONE_THREAD_BELOW``), the libraries' own thread count above it."""
+    return threadpool_limits(limits=1 if n_rows <= ONE_THREAD_BELOW else None,
+                             user_api=user_api)
+
 
 K_PARAMS: dict[str, Param] = {
     "n_clusters": Param(int, None, low=2, auto=True, help="number of segments"),

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from personae.cluster._base import K_PARAMS, Param, Segmenter
+from personae.cluster._base import K_PARAMS, Param, Segmenter, threads_for
 from personae.errors import ConfigError, NotFittedError
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
@@ -50,16 +50,7 @@ class GaussianMixtureSegmenter(Segmenter):
             ks = list(range(low, min(high, len(search) - 1) + 1))
         table = []
         if len(ks) * len(types) > 1:
-            for cov in types:
-                for k in ks:
-                    # One EM start often ends in a poor optimum (two components in one
-                    # big segment), which makes the true K look worse than K + 1.
-                    try:
-                        gm = self._mixture(k, cov, n_init=self.n_init).fit(search)
-                    except ValueError:  # a collapsed component: this mixture cannot be fitted
-                        table.append({"k": k, "covariance_type": cov, "bic": np.inf})
-                        continue
-                    table.append({"k": k, "covariance_type": cov, "bic": float(gm.bic(search))})
+            table = self._bic_table(search, types, ks)
             failed = sum(not np.isfinite(row["bic"]) for row in table)
             if failed == len(table):
                 raise ConfigError("gmm: no mixture could be fitted (every one had a segment "
@@ -70,7 +61,8 @@ class GaussianMixtureSegmenter(Segmenter):
             best = min(table, key=lambda row: (row["bic"], row["k"]))
             k, cov = int(best["k"]), str(best["covariance_type"])
             self.why_.append(f"K={k} and covariance '{cov}' have the lowest BIC of "
-                             f"{len(table)} mixtures on {len(search):,} users")
+                             f"{len(table)} mixtures on {len(search):,} users (one EM start "
+                             f"each; the lowest and its neighbouring K with {self.n_init})")
             if k == max(ks) and len(ks) > 1:
                 self.why_.append(f"K={k} is the largest K tried: the BIC may still fall beyond "
                                  "it (widen k_range), or columns with a few distinct values let "
@@ -99,6 +91,37 @@ class GaussianMixtureSegmenter(Segmenter):
         mapping = np.empty(k, dtype=np.int32)
         mapping[order] = np.arange(k)
         return mapping[raw]
+
+    def _bic_table(self, search: np.ndarray, types: tuple[str, ...], ks: list[int]
+                   ) -> list[dict[str, Any]]:
+        """The BIC of every (covariance type, K) from one EM start, then of the lowest and
+        its neighbouring K from ``n_init`` starts. One start often ends in a poor optimum
+        (two components in one big segment), which makes the true K look worse than K + 1:
+        the neighbours get the starts that correct that, without paying them for every
+        mixture (the search's cost is its number of EM runs)."""
+        with threads_for(len(search)):
+            return self._searched(search, types, ks)
+
+    def _searched(self, search: np.ndarray, types: tuple[str, ...], ks: list[int]
+                  ) -> list[dict[str, Any]]:
+        table = {(cov, k): self._bic(search, k, cov, n_init=1) for cov in types for k in ks}
+        refitted: set[tuple[str, int]] = set()
+        while self.n_init > 1:  # until the lowest and its neighbours all had their starts
+            cov, k = min(table, key=lambda key: (table[key], key[1]))
+            near = [(cov, j) for j in (k - 1, k, k + 1) if (cov, j) in table]
+            todo = [key for key in near if key not in refitted]
+            if not todo:
+                break
+            for key in todo:
+                table[key] = self._bic(search, key[1], key[0], n_init=self.n_init)
+                refitted.add(key)
+        return [{"k": k, "covariance_type": cov, "bic": bic} for (cov, k), bic in table.items()]
+
+    def _bic(self, search: np.ndarray, k: int, cov: str, n_init: int) -> float:
+        try:
+            return float(self._mixture(k, cov, n_init=n_init).fit(search).bic(search))
+        except ValueError:  # a collapsed component: this mixture cannot be fitted
+            return float(np.inf)
 
     def _mixture(self, k: int, cov: str, n_init: int) -> GaussianMixture:
         return _Quiet(n_components=k, covariance_type=cov, n_init=n_init, reg_covar=1e-5,

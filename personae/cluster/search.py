@@ -17,10 +17,11 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
+    pairwise_distances,
     silhouette_score,
 )
 
-from personae.cluster._base import chord_gaps
+from personae.cluster._base import chord_gaps, threads_for
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,25 @@ def _kmeans(X: np.ndarray, k: int, n_init: int, random_state: int) -> KMeans:
 def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KSelection:
     """Fit K-means for every K in ``k_values`` on ``X`` (already a sample) and pick one."""
     started = time.perf_counter()
+    with threads_for(len(X)):
+        table, centers, silhouette_rows = _k_table(X, k_values, random_state)
+    knee_k = knee(table["k"].to_numpy(dtype=float), table["inertia"].to_numpy())
+    chosen = _vote(table, knee_k)
+    table["chosen"] = table["k"] == chosen
+    return KSelection(table=table, chosen_k=chosen, knee_k=knee_k, rule=RULE,
+                      search_rows=len(X), silhouette_rows=silhouette_rows, centers=centers,
+                      seconds=time.perf_counter() - started)
+
+
+def _k_table(X: np.ndarray, k_values: list[int], random_state: int
+             ) -> tuple[pd.DataFrame, dict[int, np.ndarray], int]:
     rng = np.random.default_rng(random_state)
     n = len(X)
     silhouette_rows = min(n, SILHOUETTE_ROWS)
+    # The silhouette sample is the same users for every K (silhouette_score's own draw
+    # for this random_state): their distances are computed once, not once per K.
+    silhouette_sample = np.random.RandomState(random_state).permutation(n)[:silhouette_rows]
+    distances = pairwise_distances(X[silhouette_sample])
     rows = []
     centers: dict[int, np.ndarray] = {}
     for k in k_values:
@@ -91,8 +108,8 @@ def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KS
         if fitted_k < 2:
             silhouette, db, ch = np.nan, np.nan, np.nan
         else:
-            silhouette = float(silhouette_score(X, labels, sample_size=silhouette_rows,
-                                                random_state=random_state))
+            silhouette = float(silhouette_score(distances, labels[silhouette_sample],
+                                                metric="precomputed"))
             db = float(davies_bouldin_score(X, labels))
             ch = float(calinski_harabasz_score(X, labels))
         rows.append({
@@ -103,13 +120,7 @@ def choose_k(X: np.ndarray, k_values: list[int], *, random_state: int = 0) -> KS
             "smallest_segment_users": int(np.bincount(labels).min()),
         })
         log.info("K=%d: silhouette %.3f, stability %.3f", k, silhouette, rows[-1]["stability_ari"])
-    table = pd.DataFrame(rows)
-    knee_k = knee(table["k"].to_numpy(dtype=float), table["inertia"].to_numpy())
-    chosen = _vote(table, knee_k)
-    table["chosen"] = table["k"] == chosen
-    return KSelection(table=table, chosen_k=chosen, knee_k=knee_k, rule=RULE,
-                      search_rows=n, silhouette_rows=silhouette_rows, centers=centers,
-                      seconds=time.perf_counter() - started)
+    return pd.DataFrame(rows), centers, silhouette_rows
 
 
 def _vote(table: pd.DataFrame, knee_k: int | None) -> int:

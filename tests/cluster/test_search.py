@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
+from sklearn.metrics import silhouette_score
 
-from personae.cluster.search import choose_k, knee
+from personae.cluster.search import SEARCH_N_INIT, SILHOUETTE_ROWS, choose_k, knee
 
 
 def test_knee_of_a_clear_elbow() -> None:
@@ -40,3 +42,16 @@ def test_table_and_rule_are_complete() -> None:
     assert selection.silhouette_rows == 800 and "Kneedle" in selection.rule
     assert set(selection.centers) == {2, 3, 4, 5, 6}
 
+
+
+def test_the_k_tables_silhouette_is_scikit_learns_sampled_silhouette() -> None:
+    # The silhouette sample's distances are computed once for every K: each K's value is
+    # still silhouette_score on SILHOUETTE_ROWS users drawn with the search's random_state.
+    X, _ = make_blobs(n_samples=6000, centers=4, n_features=5, cluster_std=2.5,
+                      random_state=3)
+    X = X.astype(np.float32)
+    table = choose_k(X, [3, 4, 5], random_state=2).table.set_index("k")
+    for k in (3, 4, 5):
+        labels = KMeans(n_clusters=k, n_init=SEARCH_N_INIT, random_state=2).fit(X).labels_
+        expected = silhouette_score(X, labels, sample_size=SILHOUETTE_ROWS, random_state=2)
+        assert table.loc[k, "silhouette"] == pytest.approx(expected, abs=1e-6)

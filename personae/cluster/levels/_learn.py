@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
-from threadpoolctl import threadpool_limits
+from sklearn.metrics import pairwise_distances, silhouette_score
 
-from personae.cluster._base import NOISE
-
-# users (the fit_rows sample fits included): OpenMP's threads cost more than they give
-# there (spin-waits); on a busy machine they made a 1,500-user fit 20x slower
-ONE_THREAD_BELOW = 20_000
+from personae.cluster._base import NOISE, threads_for
 
 
 def kmeans(X: np.ndarray, k: int, seed: int, n_init: int,
@@ -21,8 +16,7 @@ def kmeans(X: np.ndarray, k: int, seed: int, n_init: int,
     # would be 600 MB more at the run's peak
     model = KMeans(n_clusters=k, n_init=n_init, random_state=seed) if init is None else \
         KMeans(n_clusters=k, init=init, n_init=1, random_state=seed, copy_x=False)
-    with threadpool_limits(limits=1 if len(X) <= ONE_THREAD_BELOW else None,
-                           user_api="openmp"):
+    with threads_for(len(X), user_api="openmp"):
         return model.fit(X)
 
 
@@ -34,10 +28,24 @@ def sample(n: int, size: int, seed: int, mask: np.ndarray | None = None) -> np.n
     return np.sort(np.random.default_rng(seed).choice(idx, size, replace=False))
 
 
-def silhouette(X: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> float:
-    """Silhouette of ``labels`` on the rows ``idx``, edge users (``-1``) left out; NaN when
-    fewer than 2 groups or 3 users remain."""
-    keep = idx[labels[idx] != NOISE]
-    if len(keep) < 3 or len(np.unique(labels[keep])) < 2:
-        return float("nan")
-    return float(silhouette_score(X[keep], labels[keep]))
+class SilhouetteSample:
+    """The rows ``idx`` of ``X`` a silhouette is measured on. The distances between them are
+    computed once, at the first score (after any K-means that centres ``X`` in place), for
+    every labelling scored there: each K tried, each broad cut."""
+
+    def __init__(self, X: np.ndarray, idx: np.ndarray) -> None:
+        self.X = X
+        self.idx = idx
+        self._distances: np.ndarray | None = None
+
+    def score(self, labels: np.ndarray) -> float:
+        """Silhouette of ``labels`` (one per row of ``X``) on the rows ``idx``, edge users
+        (``-1``) left out; NaN when fewer than 2 groups or 3 users remain."""
+        own = labels[self.idx]
+        keep = own != NOISE
+        if keep.sum() < 3 or len(np.unique(own[keep])) < 2:
+            return float("nan")
+        if self._distances is None:
+            self._distances = pairwise_distances(self.X[self.idx])
+        distances = self._distances if keep.all() else self._distances[np.ix_(keep, keep)]
+        return float(silhouette_score(distances, own[keep], metric="precomputed"))

@@ -5,14 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from personae.cluster._base import NOISE
-from personae.cluster.levels._learn import silhouette
+from personae.cluster.levels._learn import SilhouetteSample
 
 
 def broad_groups(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, sizes: np.ndarray,
-                 idx: np.ndarray) -> dict[int, int]:
+                 idx: np.ndarray, *, scored: SilhouetteSample | None = None
+                 ) -> dict[int, int]:
     """persona -> broad group: Ward's merge of the persona ``centers`` weighted by ``sizes``,
     cut at 2 groups, or 3 (with 4+ personas) when the silhouette of ``labels`` (persona per
-    row of ``X``, ``-1`` = edge) on the rows ``idx`` is at least that of 2."""
+    row of ``X``, ``-1`` = edge) on the rows ``idx`` is at least that of 2. ``scored``: those
+    rows of ``X`` with their distances already computed, when the caller has them."""
+    scored = scored if scored is not None else SilhouetteSample(X, idx)
     k = len(centers)
     if k <= 2:
         return {p: p for p in range(k)}
@@ -20,7 +23,7 @@ def broad_groups(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, sizes: 
     for groups in (2, 3) if k >= 4 else (2,):
         cut = _ward_cut(centers, sizes, groups)
         grouped = np.where(labels == NOISE, NOISE, cut[np.maximum(labels, 0)])
-        score = silhouette(X, grouped, idx)
+        score = scored.score(grouped)
         score = -1.0 if not np.isfinite(score) else score
         if best is None or score >= best[0] + (0.0 if groups == 2 else 1e-12):
             best = (score, {p: int(cut[p]) for p in range(k)})

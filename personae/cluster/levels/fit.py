@@ -42,7 +42,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from personae.cluster._base import NOISE, order_by_size
-from personae.cluster.levels._learn import kmeans, sample, silhouette
+from personae.cluster.levels._learn import SilhouetteSample, kmeans, sample
 from personae.cluster.levels.broad import broad_groups
 from personae.cluster.levels.detailed import detailed_level
 from personae.cluster.levels.edge import distances, far_users
@@ -162,7 +162,7 @@ class _Fit:
     model: KMeans
 
 
-def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray, rules: LevelRules,
+def _fit_k(X: np.ndarray, k: int, seed: int, scored: SilhouetteSample, rules: LevelRules,
            init: np.ndarray | None = None) -> _Fit:
     model = kmeans(X, k, seed, rules.n_init, init=init)
     raw = model.labels_
@@ -183,7 +183,7 @@ def _fit_k(X: np.ndarray, k: int, seed: int, idx: np.ndarray, rules: LevelRules,
     shares = np.bincount(labels[labels != NOISE], minlength=len(keep_groups)) / len(X)
     max_share = float(shares.max()) if len(shares) else 1.0
     n_big = int((shares >= rules.big_share).sum())
-    score = silhouette(X, labels, idx)
+    score = scored.score(labels)
     sized = n_big >= rules.min_big and k >= rules.k_range[0]
     distinct = bool(score >= rules.distinct_silhouette) and \
         len(keep_groups) >= rules.distinct_k_min
@@ -263,8 +263,10 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
     # chosen K's centres then start one K-means run on everyone
     rows = sample(n, rules.fit_rows, random_state)
     Xs = X[rows] if len(rows) < n else X
-    idx_s = sample(len(Xs), rules.sample, random_state)
-    fits = [_fit_k(Xs, kk, random_state, idx_s, rules) for kk in candidates]
+    scored = SilhouetteSample(X, idx)
+    scored_s = scored if Xs is X else \
+        SilhouetteSample(Xs, sample(len(Xs), rules.sample, random_state))
+    fits = [_fit_k(Xs, kk, random_state, scored_s, rules) for kk in candidates]
     table = [{"k": f.k, "personas": len(f.centers), "silhouette": _num(f.silhouette),
               "max_share": round(f.max_share, 4), "personas_over_5pct": f.n_big,
               "edge_users": int(f.edge.sum()), "actionable": f.actionable,
@@ -290,7 +292,7 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
             break
     ari = aris.get(chosen, float("nan"))
     fit = fits[chosen] if Xs is X else \
-        _fit_k(X, fits[chosen].k, random_state, idx, rules,
+        _fit_k(X, fits[chosen].k, random_state, scored, rules,
                init=fits[chosen].model.cluster_centers_)
     fit = _order_by_size(fit)
     if k is None:
@@ -327,7 +329,8 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
         why.append(f"the base density fit scores DBCV {base_dbcv:.2f} on "
                    f"{len(idx[:rules.dbcv_sample]):,} sampled users")
     to_broad = broad_groups(X, fit.labels, fit.centers,
-                            np.bincount(fit.nearest, minlength=len(fit.centers)), idx)
+                            np.bincount(fit.nearest, minlength=len(fit.centers)), idx,
+                            scored=scored)
     broad = np.where(fit.labels == NOISE, NOISE,
                      np.array([to_broad[p] for p in range(len(fit.centers))])[
                          np.maximum(fit.labels, 0)])
