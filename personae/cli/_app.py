@@ -11,13 +11,29 @@ from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from personae.errors import ConfigError, PersonaeError
 
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+
+
+class _GlobalFlagsAnywhere(TyperGroup):
+    """``personae run users.csv --quiet`` as well as ``personae --quiet run users.csv``: the
+    global flags are moved before the command wherever they are typed (up to ``--``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        flags = [arg for arg in args[:end] if arg in GLOBAL_FLAGS]
+        rest = [arg for arg in args[:end] if arg not in GLOBAL_FLAGS]
+        return super().parse_args(ctx, flags + rest + args[end:])
+
+
 app = typer.Typer(
     name="personae",
+    cls=_GlobalFlagsAnywhere,
     help="Turn user behaviour data into validated segments and data-driven personas.",
     no_args_is_help=True,
     add_completion=False,
@@ -29,7 +45,19 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-out_console = Console(soft_wrap=True)  # paths must stay whole to be copied
+class _OutputConsole(Console):
+    """Standard output. To a pipe or a file it is as wide as the widest table, so a log or
+    ``| cat`` never sees a number or name cut to "+0.005…" (rich fits tables to 80 columns
+    when it finds no terminal); in a terminal, the terminal's width."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, size.height)
+
+
+PIPE_WIDTH = 10_000
+out_console = _OutputConsole(soft_wrap=True)  # paths must stay whole to be copied
 
 
 T = TypeVar("T")
