@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -59,3 +61,43 @@ def test_piped_tables_keep_every_name_whole(tmp_path: Path) -> None:
     assert len(rows) == 3 and "…" not in done.stdout
     for row in rows:  # each segment on one line, its three traits whole
         assert row.count(LONG) == 3, row
+
+
+def _log(path: Path, users: int = 60, missing_every: int = 0) -> Path:
+    """Heavy and light buyers; every ``missing_every``-th row without its customer."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for u in range(users):
+        for _ in range(int(rng.integers(8, 12)) if u % 2 else int(rng.integers(1, 3))):
+            rows.append((float(17000 + u), pd.Timestamp("2010-01-04")
+                         + pd.Timedelta(hours=int(rng.integers(0, 2000))),
+                         float(rng.gamma(2.0, 30.0 if u % 2 else 5.0))))
+    log = pd.DataFrame(rows, columns=["CustomerID", "InvoiceDate", "Amount"])
+    if missing_every:
+        log.loc[::missing_every, "CustomerID"] = None
+    log.to_parquet(path)
+    return path
+
+
+def test_an_event_log_without_events_is_pointed_to_events(tmp_path: Path) -> None:
+    log = _log(tmp_path / "log.parquet")
+    result = runner.invoke(app, ["run", str(log), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "looks like an event log" in result.stderr and "--events" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_assign_events_says_the_rows_without_an_id_once(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(_log(tmp_path / "log.parquet")), "--events",
+                                 "--out", str(run), "--k", "2", "--algorithm", "kmeans",
+                                 "--no-stability", "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    gaps = _log(tmp_path / "gaps.parquet", missing_every=10)
+    result = runner.invoke(app, ["assign", str(run / "model"), "--events", str(gaps), "--out",
+                                 str(tmp_path / "labels.csv")])
+    assert result.exit_code == 0, result.output
+    missing = int(pd.read_parquet(gaps)["CustomerID"].isna().sum())
+    assert f"dropped: {missing:,} without user id" in result.output
+    assert result.output.count("without a user id") + \
+        result.output.count("without user id") == 1, result.output

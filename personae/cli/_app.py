@@ -71,16 +71,22 @@ class _StageHandler(logging.Handler):
     current one on a live status line); nothing but warnings when stderr is a file or pipe,
     so logs and scripts see only what matters."""
 
-    def __init__(self, title: str, status: Any | None) -> None:
+    def __init__(self, title: str, status: Any | None, restated: re.Pattern[str] | None
+                 ) -> None:
         super().__init__(logging.INFO)
         self.title = title
         self.status = status
+        self.restated = restated
+        self.warned: set[str] = set()
         self.started = self.stage_started = time.perf_counter()
         self.stage: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
+            if message in self.warned or (self.restated and self.restated.search(message)):
+                return  # said already, or said by the lines the command prints after
+            self.warned.add(message)
             console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
         elif self.status is not None:  # a terminal: done stages stay, the current one spins
             now = time.perf_counter()
@@ -92,14 +98,20 @@ class _StageHandler(logging.Handler):
                                "in all)[/]")
 
 
+# What an event log's report (``EventReport.lines``, "dropped: N without user id") says
+# again: a command that prints the report leaves these warnings to it.
+EVENT_REPORT_SAYS = re.compile(r"rows without a user id dropped$")
+
+
 @contextmanager
-def _reporting(title: str) -> Iterator[None]:
-    """Progress on stderr while the library works; PersonaeError -> one line, exit 2."""
+def _reporting(title: str, restated: re.Pattern[str] | None = None) -> Iterator[None]:
+    """Progress on stderr while the library works, each warning once (``restated``: those
+    the command prints itself afterwards); PersonaeError -> one line, exit 2."""
     logger = logging.getLogger("personae")
     live = console.is_terminal and not SETTINGS["quiet"]
     try:
         with console.status(title) if live else nullcontext() as status:
-            handler = _StageHandler(title, status)
+            handler = _StageHandler(title, status, restated)
             logger.addHandler(handler)
             previous = logger.level
             logger.setLevel(logging.INFO)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 from markupsafe import Markup
 
+from personae._share import share_text
 from personae.cluster._base import NOISE
 from personae.data.documents import read_document, write_document
 from personae.data.formats import PERSONAS_FORMAT
@@ -118,7 +119,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     figure_json = {key: Markup(_script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
     html = render_page(
-        "report.html.j2", filters={"fmt": fmt, "pct": lambda v: f"{float(v):.0%}"},
+        "report.html.j2", filters={"fmt": fmt, "pct": lambda v: share_text(float(v), 0)},
         info=run.info, run=run, personas=personas, names=names, charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,

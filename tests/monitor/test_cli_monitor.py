@@ -105,6 +105,9 @@ def test_monitor_an_event_log_with_the_runs_mapping(tmp_path: Path):
     assert result.exit_code == 0, result.output
     drift = pd.read_csv(tmp_path / "mon" / "drift.csv").set_index("feature")
     assert drift.loc["monetary_total", "verdict"] == "significant"
+    assert len(drift) > 10  # the terminal shows 10 and says where the rest are
+    assert f"drift of {len(drift)} features" in result.stdout
+    assert "the 10 largest here, all in drift.csv" in " ".join(result.stdout.split())
     summary = json.loads((tmp_path / "mon" / "monitor.json").read_text())
     assert summary["users_in_both"] == 300
     assert any("mapping" in n and "customer" in n for n in summary["notes"]), summary["notes"]
