@@ -3,6 +3,7 @@ that never cuts a number or a name."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,12 +88,20 @@ def test_an_event_log_without_events_is_pointed_to_events(tmp_path: Path) -> Non
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_assign_events_says_the_rows_without_an_id_once(tmp_path: Path) -> None:
+def test_an_event_run_is_ready_for_a_crm_and_assign_says_missing_ids_once(tmp_path: Path
+                                                                          ) -> None:
     run = tmp_path / "run"
     result = runner.invoke(app, ["run", str(_log(tmp_path / "log.parquet")), "--events",
                                  "--out", str(run), "--k", "2", "--algorithm", "kmeans",
                                  "--no-stability", "--report-map", "none"])
     assert result.exit_code == 0, result.output
+    # the persona beside the segment; the users keyed user_id, and the run says why
+    users = pd.read_csv(run / "users_segmented.csv")
+    assert list(users.columns[:3]) == ["user_id", "segment", "persona"]
+    names = {p["segment"]: p["name"] for p in
+             json.loads((run / "personas.json").read_text())["personas"]}
+    assert (users["persona"] == users["segment"].map(names)).all()
+    assert "ids: the log's 'CustomerID' is user_id" in " ".join(result.output.split())
     gaps = _log(tmp_path / "gaps.parquet", missing_every=10)
     result = runner.invoke(app, ["assign", str(run / "model"), "--events", str(gaps), "--out",
                                  str(tmp_path / "labels.csv")])
@@ -101,3 +110,14 @@ def test_assign_events_says_the_rows_without_an_id_once(tmp_path: Path) -> None:
     assert f"dropped: {missing:,} without user id" in result.output
     assert result.output.count("without a user id") + \
         result.output.count("without user id") == 1, result.output
+
+    export = pd.read_parquet(gaps).rename(columns={"CustomerID": "Customer ID"})
+    export.to_parquet(tmp_path / "export.parquet")  # a new export names the id otherwise
+    result = runner.invoke(app, ["assign", str(run / "model"), "--events",
+                                 str(tmp_path / "export.parquet"), "--out",
+                                 str(tmp_path / "export_labels.csv")])
+    assert result.exit_code == 0, result.output
+    assert "the run's columns 'CustomerID' are not in" in result.output
+    assert "detected by name instead: user='Customer ID'" in " ".join(result.output.split())
+    assert pd.read_csv(tmp_path / "export_labels.csv")["segment"].tolist() == \
+        pd.read_csv(tmp_path / "labels.csv")["segment"].tolist()
