@@ -20,7 +20,7 @@ from personae.monitor.reference import Reference
 from personae.profile.segments import top_features
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SegmentationResult:
     """Everything one run produced, in memory; ``save(folder)`` writes it all and the report
     renders it (``personae.report.write_report(result, folder)``) without reading the input.
@@ -100,6 +100,21 @@ class SegmentationResult:
     def segments_summary(self) -> list[dict[str, Any]]:
         """Per segment: id, persona name, size (users), share (what a service answers with)."""
         return segment_rows(self.personas, self.sizes)
+
+    def __repr__(self) -> str:
+        names = [p["name"] for p in self.personas.get("personas", [])]
+        return (f"SegmentationResult(source={self.source!r}, users={len(self.labels):,}, "
+                f"segments={self.n_segments}, algorithm={self.algorithm['name']!r}, "
+                f"personas={names!r})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the personas with sizes and facts, and the map when made."""
+        from personae.report.notebook import notebook_html
+
+        noun = "persona" if self.n_segments == 1 else "personas"
+        return notebook_html(self.personas, self.user_map,
+                             f"{self.n_segments} {noun} of {len(self.labels):,} users from "
+                             f"{self.source} ({self.algorithm['name']})")
 
     def save(self, folder: str | Path) -> Path:
         """Write the run folder (``personae.data.run_folder.save_run``); read it back with
