@@ -121,3 +121,18 @@ def test_an_event_run_is_ready_for_a_crm_and_assign_says_missing_ids_once(tmp_pa
     assert "detected by name instead: user='Customer ID'" in " ".join(result.output.split())
     assert pd.read_csv(tmp_path / "export_labels.csv")["segment"].tolist() == \
         pd.read_csv(tmp_path / "labels.csv")["segment"].tolist()
+
+
+def test_report_map_tsne_draws_the_map_with_t_sne(tmp_path: Path) -> None:
+    frame, _ = blob_users(n=150, k=3, n_features=3, seed=6)
+    frame.to_csv(tmp_path / "users.csv", index=False)
+    result = runner.invoke(app, ["run", str(tmp_path / "users.csv"), "--out",
+                                 str(tmp_path / "run"), "--k", "3", "--algorithm", "kmeans",
+                                 "--no-stability", "--report-map", "tsne"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "run" / "user_map.parquet")["method"].iloc[0] == "t-SNE"
+    assert "t-SNE (scikit-learn, perplexity up to 30, PCA start, seed 0)" in \
+        (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["run", str(tmp_path / "users.csv"), "--out",
+                                 str(tmp_path / "run2"), "--report-map", "tsn"])
+    assert result.exit_code == 2 and "tsne" in result.stderr

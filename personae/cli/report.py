@@ -4,7 +4,7 @@ actions."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.table import Table
@@ -17,6 +17,7 @@ from personae.cli._app import (
     out_console,
     parse_list,
 )
+from personae.config import MapMethod
 from personae.errors import ConfigError
 
 
@@ -27,8 +28,8 @@ def report(
     semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
                                                         "mean.")] = None,
     map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (adds 1-2 "
-                                                          "min: numba compiles on first use) "
-                                                          "or none.")] = "pca",
+                                                          "min: numba compiles on first use), "
+                                                          "tsne or none.")] = "pca",
     uplift: Annotated[Path | None, typer.Option(help="A folder written by 'personae uplift' "
                                                      "for this run: adds its section.")] = None,
 ) -> None:
@@ -40,7 +41,7 @@ def report(
     with _reporting("writing the report"):
         meanings = Semantics.from_yaml(semantics) if semantics is not None else None
         path = write_report(run_dir, semantics=meanings,
-                            map_method=_choice("--map", map_method, ("pca", "umap", "none")),
+                            map_method=_choice("--map", map_method, get_args(MapMethod)),
                             uplift=uplift)
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")

@@ -77,7 +77,8 @@ def run(
                                                         "themes, pain_when).")] = None,
     report_map: Annotated[str | None, typer.Option(help="Map of users in the report: pca "
                                                         "(default), umap (adds 1-2 min: numba "
-                                                        "compiles on first use) or none.")]
+                                                        "compiles on first use), tsne or "
+                                                        "none.")]
     = None,
     algorithm: Annotated[str | None, typer.Option(help="kmeans, minibatch, gmm, dbscan, "
                                                        "hdbscan, hierarchical, meanshift, "

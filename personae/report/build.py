@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
 
 from personae._share import share_text
 from personae.cluster._base import NOISE
+from personae.config import MapMethod
 from personae.data.documents import read_document, write_document
 from personae.data.formats import PERSONAS_FORMAT
 from personae.data.run_folder import record_files
@@ -34,7 +35,6 @@ from personae.report.run_folder import RunFolder, folder_view
 
 log = logging.getLogger(__name__)
 
-MapMethod = Literal["pca", "umap", "none"]
 
 
 def _journeys(run: RunFolder, events: pd.DataFrame | None
