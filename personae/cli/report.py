@@ -151,3 +151,26 @@ def _print_uplift(result: Any, out: Path) -> None:
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     out_console.print(f"outputs: {out}/ (uplift.csv, uplift.json, uplift.html)")
 
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
+                                                                  "by 'personae run'.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder for the audiences: an id file per "
+                                                  "persona and RFM cell, identify.jsonl, "
+                                                  "audiences.parquet.")],
+) -> None:
+    """Audiences for other tools: one id file per persona (and per RFM cell), the traits as
+    Segment/RudderStack identify calls (JSON lines), a Parquet table for a warehouse."""
+    from personae.data.audiences import export_audiences
+
+    with _reporting("exporting audiences"):
+        done = export_audiences(run_dir, to)
+    for path, users in done.personas.items():
+        out_console.print(f"  {path}: {users:,} users", highlight=False)
+    if done.rfm_cells:
+        out_console.print(f"  rfm/: {len(done.rfm_cells)} cells", highlight=False)
+    out_console.print(f"exported {done.users:,} users -> {done.folder}/ (personas/, "
+                      f"{'rfm/, ' if done.rfm_cells else ''}identify.jsonl, "
+                      "audiences.parquet, audiences.json)", highlight=False)

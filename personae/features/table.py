@@ -98,6 +98,16 @@ def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
     return ids.rename(id_column)
 
 
+def id_text(values: pd.Series) -> pd.Series:
+    """Raw user ids as the text of the ids ``from_events`` gives (``user_expr``): float ids
+    as whole numbers (12346.0 -> "12346"), text trimmed."""
+    if pd.api.types.is_float_dtype(values):
+        return values.astype("Int64").astype(str)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(str)
+    return values.astype(str).str.strip()
+
+
 def _event_log_hint(df: pd.DataFrame, ids: pd.Series) -> str:
     """What to do when the table is an event log read as a user table: ids that repeat beside
     a time column (a datetime, or a column named as a log's time is)."""

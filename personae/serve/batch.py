@@ -35,8 +35,9 @@ def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str
     ``early``: users younger than the early model's longest window get the early model."""
     from personae.features.event_remap import remap
     from personae.features.events import event_rows, from_events
+    from personae.features.table import id_text
     from personae.serve.early import has_early_model
-    from personae.serve.early_path import assign_features, id_text
+    from personae.serve.early_path import assign_features
     from personae.serve.loaded import RequestError, load_model
 
     if early and not has_early_model(model_dir):
