@@ -97,18 +97,22 @@ def test_a_monitor_refit_logs_what_a_retrain_would_change(run_a: Path, planted,
     assert {"segment_matching.csv", "refit"} <= artifacts
 
 
-def test_mlflows_default_sqlite_store_takes_a_run(run_a: Path, tmp_path: Path):
-    """sqlite:///mlflow.db is MLflow's default store since 3.7; read back with its client."""
+def test_mlflows_default_sqlite_store_takes_a_run(run_a: Path, tmp_path: Path, monkeypatch):
+    """sqlite:///mlflow.db is MLflow's default store since 3.7; read back with its client.
+    Its artifacts go where MLflow puts them by default, ./mlruns: here, the test's folder."""
     pytest.importorskip("sqlalchemy", reason="the [mlflow] extra's SQL store is not installed")
     pytest.importorskip("alembic", reason="the [mlflow] extra's SQL store is not installed")
     from personae.monitor.tracking import check_store
+
+    monkeypatch.chdir(tmp_path)
 
     uri = check_store(server=f"sqlite:///{tmp_path / 'mlflow.db'}")
     run_id = track_run(run_a, uri)
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     run = client.get_run(run_id)
     assert run.data.params["algorithm"] == "kmeans" and run.data.metrics["segments"] == 3
-    assert (tmp_path / "mlflow.db").is_file() and not (tmp_path / "mlruns").exists()
+    assert (tmp_path / "mlflow.db").is_file()
+    assert {a.path for a in client.list_artifacts(run_id)} >= {"run.json", "model"}
     assert [r.info.run_id for r in client.search_runs(
         [client.get_experiment_by_name("personae").experiment_id])] == [run_id]
 
