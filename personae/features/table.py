@@ -110,13 +110,12 @@ def id_text(values: pd.Series) -> pd.Series:
 
 def _event_log_hint(df: pd.DataFrame, ids: pd.Series) -> str:
     """What to do when the table is an event log read as a user table: ids that repeat beside
-    a time column (a datetime, or a column named as a log's time is)."""
-    from personae.features.events_io import CANDIDATES
-
+    a time column (a datetime, or a column named like one: a date, time or timestamp)."""
     if not ids.dropna().duplicated().any():
         return ""
     times = [c for c in df.columns if c != ids.name and (
-        pd.api.types.is_datetime64_any_dtype(df[c]) or _normalise(c) in CANDIDATES["time"])]
+        pd.api.types.is_datetime64_any_dtype(df[c])
+        or re.search(r"date|time|^ts$", _normalise(c)))]
     if not times:
         return ""
     return (f"; it looks like an event log (ids repeat beside the time column {times[0]!r}): "
