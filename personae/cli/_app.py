@@ -55,6 +55,10 @@ class _OutputConsole(Console):
         size = super().size
         return size if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, size.height)
 
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
 
 PIPE_WIDTH = 10_000
 out_console = _OutputConsole(soft_wrap=True)  # paths must stay whole to be copied
