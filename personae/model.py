@@ -24,6 +24,7 @@ from personae.cluster.mixture import memberships_summary
 from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.model_folder import read_model_folder, write_model_folder
+from personae.data.segments import persona_column
 from personae.errors import ConfigError, DataError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
 
@@ -250,8 +251,7 @@ class SegmentModel:
         out = pd.DataFrame(columns)
         names = self.persona_names()
         if names:
-            out.insert(1, "persona", [names.get(int(s), "edge users" if s < 0 else
-                                                f"segment {s}") for s in columns["segment"]])
+            out.insert(1, "persona", persona_column(columns["segment"], names))
         if self.rfm_ is not None and set(self.rfm_columns) <= set(map(str, df.columns)):
             from personae.profile.rfm import RFMCuts, score_rfm
 

@@ -36,7 +36,7 @@ from personae.monitor.reference import build_reference
 from personae.profile.journeys import with_sequences
 from personae.profile.personas import personas_document
 from personae.profile.segments import segment_profiles
-from personae.result import SegmentationResult, users_table
+from personae.result import SegmentationResult, users_table, with_personas
 
 __all__ = ["SegmentationResult", "run_config", "segment", "users_table"]
 
@@ -187,6 +187,6 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         source=source, data=frame, ids=ids, labels=labels, profiles=profiles,
         k_table=decision_table(model), model=model, info=info,
         extra=extra, config=run, personas=personas, journeys=journeys, user_map=user_map,
-        semantics=semantics, reference=reference, built_users=users)
+        semantics=semantics, reference=reference, built_users=with_personas(users, personas))
 
 

@@ -13,14 +13,14 @@ import pandas as pd
 
 from personae.config import RunConfig
 from personae.data.run_folder import save_run
-from personae.data.segments import segment_rows
+from personae.data.segments import persona_column, persona_names, segment_rows
 from personae.features.semantics import Semantics
 from personae.model import SegmentModel
 from personae.monitor.reference import Reference
 from personae.profile.segments import top_features
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SegmentationResult:
     """Everything one run produced, in memory; ``save(folder)`` writes it all and the report
     renders it (``personae.report.write_report(result, folder)``) without reading the input.
@@ -91,7 +91,8 @@ class SegmentationResult:
         """One row per user: id, segment, then the input columns (built once)."""
         if self.built_users is not None:
             return self.built_users
-        return users_table(self.data, self.ids, self.labels, self.extra.get("user_columns"))
+        return with_personas(users_table(self.data, self.ids, self.labels,
+                                         self.extra.get("user_columns")), self.personas)
 
     def top_features(self, n: int = 3) -> dict[int, pd.DataFrame]:
         return top_features(self.profiles, n)
@@ -99,6 +100,21 @@ class SegmentationResult:
     def segments_summary(self) -> list[dict[str, Any]]:
         """Per segment: id, persona name, size (users), share (what a service answers with)."""
         return segment_rows(self.personas, self.sizes)
+
+    def __repr__(self) -> str:
+        names = [p["name"] for p in self.personas.get("personas", [])]
+        return (f"SegmentationResult(source={self.source!r}, users={len(self.labels):,}, "
+                f"segments={self.n_segments}, algorithm={self.algorithm['name']!r}, "
+                f"personas={names!r})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the personas with sizes and facts, and the map when made."""
+        from personae.report.notebook import notebook_html
+
+        noun = "persona" if self.n_segments == 1 else "personas"
+        return notebook_html(self.personas, self.user_map,
+                             f"{self.n_segments} {noun} of {len(self.labels):,} users from "
+                             f"{self.source} ({self.algorithm['name']})")
 
     def save(self, folder: str | Path) -> Path:
         """Write the run folder (``personae.data.run_folder.save_run``); read it back with
@@ -115,3 +131,16 @@ def users_table(data: pd.DataFrame, ids: pd.Series, labels: np.ndarray,
     rest = rest.rename(columns={c: f"input_{c}" for c in rest.columns
                                 if c in front.columns})
     return pd.concat([front, rest.reset_index(drop=True)], axis=1)
+
+
+def with_personas(users: pd.DataFrame, personas: dict[str, Any]) -> pd.DataFrame:
+    """``users`` with each user's persona name beside their segment, so a CRM joins one
+    file (an input column named ``persona`` becomes ``input_persona``); unchanged when the
+    run has no personas."""
+    names = persona_names(personas)
+    if not names:
+        return users
+    users = users.rename(columns={"persona": "input_persona"})
+    users.insert(int(users.columns.get_loc("segment")) + 1, "persona",
+                 persona_column(users["segment"].to_numpy(), names))
+    return users

@@ -208,7 +208,7 @@ def test_the_command_line_and_the_config_import_nothing_heavy_at_load() -> None:
     root = Path(__file__).resolve().parents[1] / "personae"
     allowed = {"typer", "rich", "pydantic", "yaml", "__future__", "personae"}
     # the rules of the persona levels and of auto are pydantic models only
-    light = ("personae.cli", "personae.config", "personae.errors",
+    light = ("personae.cli", "personae.config", "personae.errors", "personae._share",
              "personae.cluster.auto_rules", "personae.cluster.levels.rules")
     for path in [root / "config.py", *sorted((root / "cli").glob("*.py"))]:
         tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -52,3 +52,19 @@ def test_bundled_real_data_end_to_end(tmp_path: Path) -> None:
     # The segments must differ on what the retailer cares about: spend and frequency.
     top = {r.feature for rows in result.top_features(3).values() for r in rows.itertuples()}
     assert top & {"monetary_total", "frequency", "recency_days"}
+
+
+def test_users_carry_their_persona_name_beside_the_segment(tmp_path) -> None:
+    from generated import blob_users
+
+    frame, _ = blob_users(n=600, k=3, n_features=3, seed=2)
+    frame["persona"] = "an input column of the same name"
+    result = segment(frame, k=3, algorithm="kmeans", stability=False)
+    users = result.users
+    assert list(users.columns[:3]) == ["user_id", "segment", "persona"]
+    names = {p["segment"]: p["name"] for p in result.personas["personas"]}
+    assert len(set(names.values())) == 3
+    assert (users["persona"] == users["segment"].map(names)).all()
+    assert (users["input_persona"] == "an input column of the same name").all()
+    saved = pd.read_parquet(result.save(tmp_path / "run") / "users_segmented.parquet")
+    assert saved["persona"].tolist() == users["persona"].tolist()

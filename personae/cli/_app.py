@@ -11,13 +11,29 @@ from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from personae.errors import ConfigError, PersonaeError
 
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+
+
+class _GlobalFlagsAnywhere(TyperGroup):
+    """``personae run users.csv --quiet`` as well as ``personae --quiet run users.csv``: the
+    global flags are moved before the command wherever they are typed (up to ``--``)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        flags = [arg for arg in args[:end] if arg in GLOBAL_FLAGS]
+        rest = [arg for arg in args[:end] if arg not in GLOBAL_FLAGS]
+        return super().parse_args(ctx, flags + rest + args[end:])
+
+
 app = typer.Typer(
     name="personae",
+    cls=_GlobalFlagsAnywhere,
     help="Turn user behaviour data into validated segments and data-driven personas.",
     no_args_is_help=True,
     add_completion=False,
@@ -29,7 +45,23 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-out_console = Console(soft_wrap=True)  # paths must stay whole to be copied
+class _OutputConsole(Console):
+    """Standard output. To a pipe or a file it is as wide as the widest table, so a log or
+    ``| cat`` never sees a number or name cut to "+0.005…" (rich fits tables to 80 columns
+    when it finds no terminal); in a terminal, the terminal's width."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+PIPE_WIDTH = 10_000
+out_console = _OutputConsole(soft_wrap=True)  # paths must stay whole to be copied
 
 
 T = TypeVar("T")
@@ -43,16 +75,22 @@ class _StageHandler(logging.Handler):
     current one on a live status line); nothing but warnings when stderr is a file or pipe,
     so logs and scripts see only what matters."""
 
-    def __init__(self, title: str, status: Any | None) -> None:
+    def __init__(self, title: str, status: Any | None, restated: re.Pattern[str] | None
+                 ) -> None:
         super().__init__(logging.INFO)
         self.title = title
         self.status = status
+        self.restated = restated
+        self.warned: set[str] = set()
         self.started = self.stage_started = time.perf_counter()
         self.stage: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if record.levelno >= logging.WARNING:
+            if message in self.warned or (self.restated and self.restated.search(message)):
+                return  # said already, or said by the lines the command prints after
+            self.warned.add(message)
             console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
         elif self.status is not None:  # a terminal: done stages stay, the current one spins
             now = time.perf_counter()
@@ -64,14 +102,20 @@ class _StageHandler(logging.Handler):
                                "in all)[/]")
 
 
+# What an event log's report (``EventReport.lines``, "dropped: N without user id") says
+# again: a command that prints the report leaves these warnings to it.
+EVENT_REPORT_SAYS = re.compile(r"rows without a user id dropped$")
+
+
 @contextmanager
-def _reporting(title: str) -> Iterator[None]:
-    """Progress on stderr while the library works; PersonaeError -> one line, exit 2."""
+def _reporting(title: str, restated: re.Pattern[str] | None = None) -> Iterator[None]:
+    """Progress on stderr while the library works, each warning once (``restated``: those
+    the command prints itself afterwards); PersonaeError -> one line, exit 2."""
     logger = logging.getLogger("personae")
     live = console.is_terminal and not SETTINGS["quiet"]
     try:
         with console.status(title) if live else nullcontext() as status:
-            handler = _StageHandler(title, status)
+            handler = _StageHandler(title, status, restated)
             logger.addHandler(handler)
             previous = logger.level
             logger.setLevel(logging.INFO)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from personae.cli._app import (
+    EVENT_REPORT_SAYS,
     _choice,
     _mapping,
     _reporting,
@@ -102,7 +103,7 @@ def features_command(
         _spark_features(events_path, out, runner, events)
         return
 
-    with _reporting("computing features"):
+    with _reporting("computing features", EVENT_REPORT_SAYS):
         result = from_events(events_path, **events.from_events_kwargs())
         frame = result.frame
         if embed is not None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from personae._share import share_text
 from personae.cli._app import (
     TrackingUriOption,
     TrackOption,
@@ -30,12 +31,18 @@ def _event_roles(mapping: str | None) -> dict[str, str]:
     return _mapping(mapping, ROLES)
 
 
+DRIFT_ROWS = 10  # the terminal's share of drift.csv
+
+
 def _print_monitor(result: Any, out: Path) -> None:
     drift = result.drift
-    table = Table(title=f"drift of {len(drift)} features (PSI: <0.1 stable, <0.25 moderate)")
+    shown = drift.head(DRIFT_ROWS)
+    cut = f"; the {len(shown)} largest here, all in drift.csv" if len(shown) < len(drift) else ""
+    table = Table(title=f"drift of {len(drift)} features (PSI: <0.1 stable, <0.25 "
+                        f"moderate{cut})")
     for name in ("feature", "psi", "verdict", "effect", "largest bin change"):
         table.add_column(name, justify="right" if name in ("psi", "effect") else "left")
-    for row in drift.head(10).itertuples():
+    for row in shown.itertuples():
         unit = "SD" if row.effect_measure == "wasserstein_sd" else "JS"
         table.add_row(str(row.feature), f"{row.psi:.3f}", str(row.verdict),
                       f"{row.effect:.3f} {unit}", str(row.top_bin_change))
@@ -43,7 +50,7 @@ def _print_monitor(result: Any, out: Path) -> None:
     summary = result.summary
     shift = result.shift
     out_console.print(f"segments: PSI {shift.psi:.3f} ({shift.verdict}); novel users "
-                      f"{summary['novel_share']:.1%}", highlight=False)
+                      f"{share_text(summary['novel_share'])}", highlight=False)
     if summary.get("users_in_both") is not None:
         stayed = summary.get("stayed_share")
         out_console.print(f"users in both: {summary['users_in_both']:,}; stayed in their "

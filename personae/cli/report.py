@@ -4,7 +4,7 @@ actions."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.table import Table
@@ -17,6 +17,7 @@ from personae.cli._app import (
     out_console,
     parse_list,
 )
+from personae.config import MapMethod
 from personae.errors import ConfigError
 
 
@@ -27,8 +28,8 @@ def report(
     semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
                                                         "mean.")] = None,
     map_method: Annotated[str, typer.Option("--map", help="Map of users: pca, umap (adds 1-2 "
-                                                          "min: numba compiles on first use) "
-                                                          "or none.")] = "pca",
+                                                          "min: numba compiles on first use), "
+                                                          "tsne or none.")] = "pca",
     uplift: Annotated[Path | None, typer.Option(help="A folder written by 'personae uplift' "
                                                      "for this run: adds its section.")] = None,
 ) -> None:
@@ -40,7 +41,7 @@ def report(
     with _reporting("writing the report"):
         meanings = Semantics.from_yaml(semantics) if semantics is not None else None
         path = write_report(run_dir, semantics=meanings,
-                            map_method=_choice("--map", map_method, ("pca", "umap", "none")),
+                            map_method=_choice("--map", map_method, get_args(MapMethod)),
                             uplift=uplift)
     out_console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB; personas.json "
                       "beside it)")
@@ -150,3 +151,26 @@ def _print_uplift(result: Any, out: Path) -> None:
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     out_console.print(f"outputs: {out}/ (uplift.csv, uplift.json, uplift.html)")
 
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
+                                                                  "by 'personae run'.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder for the audiences: an id file per "
+                                                  "persona and RFM cell, identify.jsonl, "
+                                                  "audiences.parquet.")],
+) -> None:
+    """Audiences for other tools: one id file per persona (and per RFM cell), the traits as
+    Segment/RudderStack identify calls (JSON lines), a Parquet table for a warehouse."""
+    from personae.data.audiences import export_audiences
+
+    with _reporting("exporting audiences"):
+        done = export_audiences(run_dir, to)
+    for path, users in done.personas.items():
+        out_console.print(f"  {path}: {users:,} users", highlight=False)
+    if done.rfm_cells:
+        out_console.print(f"  rfm/: {len(done.rfm_cells)} cells", highlight=False)
+    out_console.print(f"exported {done.users:,} users -> {done.folder}/ (personas/, "
+                      f"{'rfm/, ' if done.rfm_cells else ''}identify.jsonl, "
+                      "audiences.parquet, audiences.json)", highlight=False)

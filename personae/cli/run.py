@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from personae._share import share_text
 from personae.cli._app import (
+    EVENT_REPORT_SAYS,
     TrackingUriOption,
     TrackOption,
     _mapping,
@@ -75,7 +77,8 @@ def run(
                                                         "themes, pain_when).")] = None,
     report_map: Annotated[str | None, typer.Option(help="Map of users in the report: pca "
                                                         "(default), umap (adds 1-2 min: numba "
-                                                        "compiles on first use) or none.")]
+                                                        "compiles on first use), tsne or "
+                                                        "none.")]
     = None,
     noun: Annotated[str | None, typer.Option(help="What to call the people in the personas "
                                                   "(plural, e.g. players); default: from the "
@@ -149,7 +152,7 @@ def run(
     from personae.pipeline import segment
     from personae.report import write_report
 
-    with _reporting("segmenting"):
+    with _reporting("segmenting", EVENT_REPORT_SAYS):
         if out is None:
             raise ConfigError("--out is required: the folder the run is written to")
         store = _tracking(track, tracking_uri)  # checked before the work: MLflow installed
@@ -267,7 +270,8 @@ def _print_algorithm(result: Any) -> None:
             out_console.print(f"  levels: {line}", highlight=False, soft_wrap=True)
     edge = int(result.outliers.sum())
     if edge:
-        out_console.print(f"edge users (segment -1): {edge:,}", highlight=False)
+        out_console.print(f"edge users (segment -1): {edge:,} "
+                          f"({share_text(edge / len(result.labels))})", highlight=False)
 
 
 @app.command()
@@ -292,7 +296,7 @@ def assign(
              "after the log's last event).")] = None,
 ) -> None:
     """Label new users with a saved model: a user table, or an event log with --events."""
-    with _reporting("assigning"):
+    with _reporting("assigning", EVENT_REPORT_SAYS):
         if out is None:
             raise ConfigError("--out is required: the file the assignments are written to")
         if (input_path is None) == (events_log is None):
@@ -384,7 +388,7 @@ def _print_summary(result: Any, out: Path) -> None:
     for seg, rows in result.top_features(3).items():
         apart = ", ".join(f"{r.feature} {'↑' if r.z_score > 0 else '↓'}{abs(r.z_score):.1f}σ"
                           for r in rows.itertuples())
-        table.add_row(str(seg), f"{sizes[seg]:,}", f"{sizes[seg] / sizes.sum():.1%}", apart)
+        table.add_row(str(seg), f"{sizes[seg]:,}", share_text(sizes[seg] / sizes.sum()), apart)
     out_console.print(table)
     selection = result.info.get("k_selection")
     if selection:

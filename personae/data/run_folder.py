@@ -145,6 +145,15 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, {len(self.segments)} segments)"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view, as a run in memory shows itself (personae/report/notebook.py)."""
+        from personae.report.notebook import notebook_html
+
+        users = sum(s.size or 0 for s in self.segments)
+        return notebook_html(self.personas, self.user_map,
+                             f"{len(self.segments)} segments of {users:,} users: run "
+                             f"{self.path}")
+
     @property
     def id_column(self) -> str:
         return str(self.info.get("id_column") or self.users.columns[0])

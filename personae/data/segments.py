@@ -94,6 +94,13 @@ def persona_names(personas: dict[str, Any] | None) -> dict[int, str]:
             if p.get("name")}
 
 
+def persona_column(segments: Any, names: dict[int, str]) -> list[str]:
+    """Each user's persona name from their segment (``names``: ``persona_names``); edge
+    users (segment -1) and segments without a name read as such."""
+    return [names.get(int(s)) or ("edge users" if s < 0 else f"segment {s}")
+            for s in segments]
+
+
 def _personas_of(document: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not document:
         return []

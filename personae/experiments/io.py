@@ -69,7 +69,9 @@ def read_run(run_dir: str | Path, con: duckdb.DuckDBPyConnection) -> RunFolder:
     used = [str(f).split("=", 1)[0] for f in info.get("features_used") or []]
     features = [name for name in dict.fromkeys(used) if name in columns and name != id_column]
     names = saved.names
-    if "persona" not in levels and len(set(names.values())) < len(names):
+    if len(set(names.values())) == len(names):  # one name a segment: the segment level again
+        levels.pop("persona", None)
+    elif "persona" not in levels:
         levels["persona"] = "persona names of model/segments.json (several segments share one)"
     return RunFolder(path, users_file, id_column, levels, features, names, columns)
 

@@ -47,6 +47,9 @@ CANDIDATES: Mapping[str, tuple[str, ...]] = {
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
+# what analytics tools export (Segment, RudderStack, Mixpanel, Snowplow): JSON lines, or
+# one JSON array; gzipped too
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 _TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATETIME")
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
               "UINTEGER", "UBIGINT")
@@ -60,7 +63,7 @@ class Source:
 
     relation: str
     label: str
-    kind: str  # "parquet", "csv", "txt", "duckdb" or "dataframe"
+    kind: str  # "parquet", "csv", "txt", "json", "duckdb" or "dataframe"
 
 
 def quote_ident(name: str) -> str:
@@ -83,6 +86,8 @@ def _kind_of(path: Path) -> str | None:
         return "csv"
     if _has_suffix(path, DUCKDB_SUFFIXES):
         return "duckdb"
+    if _has_suffix(path, JSON_SUFFIXES):
+        return "json"
     return None
 
 
@@ -105,32 +110,33 @@ def resolve_source(con: duckdb.DuckDBPyConnection, source: Any, table: str | Non
         files = sorted(Path(p) for p in globmod.glob(text, recursive=True) if Path(p).is_file())
         if not files:
             raise DataError("no files match this pattern", source=text)
-        return _files_source(files, text)
+        return _flattened(con, _files_source(files, text))
     path = Path(text)
     if not path.exists():
         raise DataError("file not found", source=text)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and _kind_of(p) in
-                       ("parquet", "csv"))
+                       ("parquet", "csv", "json"))
         if not found:
-            raise DataError("folder holds no .parquet or .csv files", source=text)
-        return _files_source(found, text)
+            raise DataError("folder holds no .parquet, .csv or JSON lines files", source=text)
+        return _flattened(con, _files_source(found, text))
     kind = _kind_of(path)
     if kind is None:
         raise DataError(
-            f"unknown file type {path.suffix!r}; expected .parquet, .csv, .tsv, .txt or a "
-            "DuckDB database (.duckdb, .db)", source=text)
+            f"unknown file type {path.suffix!r}; expected .parquet, .csv, .tsv, .txt, JSON "
+            "lines (.jsonl, .ndjson, .json, gzipped too) or a DuckDB database (.duckdb, .db)",
+            source=text)
     if path.stat().st_size == 0:
         raise DataError("file is empty: no events", source=text)
     if kind == "duckdb":
         return _duckdb_source(con, path, table)
-    return _files_source([path], text)
+    return _flattened(con, _files_source([path], text))
 
 
 def _files_source(files: list[Path], label: str) -> Source:
     kinds = {_kind_of(p) for p in files}
     if len(kinds) != 1 or None in kinds or "duckdb" in kinds:
-        raise DataError("expected only .parquet files or only .csv files; found "
+        raise DataError("expected only .parquet, only .csv or only JSON lines files; found "
                         f"{sorted(str(k) for k in kinds)}", source=label)
     empty = [p for p in files if p.stat().st_size == 0]
     if empty:
@@ -138,6 +144,9 @@ def _files_source(files: list[Path], label: str) -> Source:
     listing = "[" + ", ".join(quote_literal(str(p)) for p in files) + "]"
     if kinds == {"parquet"}:
         return Source(f"read_parquet({listing}, union_by_name=true)", label, "parquet")
+    if kinds == {"json"}:  # read out of core, its types detected on a sample of records
+        return Source(f"read_json({listing}, format='auto', union_by_name=true)", label,
+                      "json")
     first = files[0]
     header = _first_line(first)
     if first.suffix.lower() == ".txt" and header and not re.search(r"[,\t;|]", header):
@@ -154,6 +163,38 @@ def _files_source(files: list[Path], label: str) -> Source:
     delim = ", delim='\\t'" if first.name.lower().endswith((".tsv", ".tsv.gz")) else ""
     relation = f"read_csv({listing}, header=true, all_varchar=true, union_by_name=true{delim})"
     return Source(relation, label, "csv")
+
+
+def _flattened(con: duckdb.DuckDBPyConnection, src: Source) -> Source:
+    """A JSON export's nested fields as columns named by their path, so a mapping reaches
+    them (``value=properties.revenue``); in the track-call shape of Segment and RudderStack
+    a call without a ``userId`` is its ``anonymousId``'s. Other sources as they are."""
+    if src.kind != "json":
+        return src
+    columns = _leaves(con, src, f"SELECT * FROM {src.relation}", ())
+    if "userId" in columns and "anonymousId" in columns:
+        columns["userId"] = 'coalesce("userId", "anonymousId")'
+    fields = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in columns.items())
+    return Source(f"(SELECT {fields} FROM {src.relation})", src.label, "json")
+
+
+def _leaves(con: duckdb.DuckDBPyConnection, src: Source, query: str,
+            path: tuple[str, ...]) -> dict[str, str]:
+    """Dotted name -> SQL of every non-struct field under ``path``."""
+    try:
+        described = con.execute(f"DESCRIBE {query}").fetchall()
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read events ({_one_line(exc)})", source=src.label) from None
+    out: dict[str, str] = {}
+    for name, dtype, *_ in described:
+        where = (*path, str(name))
+        expr = ".".join(quote_ident(part) for part in where)
+        if str(dtype).upper().startswith("STRUCT("):
+            inner = f"SELECT nested.* FROM (SELECT {expr} AS nested FROM {src.relation})"
+            out.update(_leaves(con, src, inner, where))
+        else:
+            out[".".join(where)] = expr
+    return out
 
 
 def _first_line(path: Path) -> str:

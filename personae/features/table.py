@@ -83,7 +83,7 @@ def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
     ids = df[id_column]
     missing = ids.isna().to_numpy()
     if missing.any():
-        raise DataError(f"{int(missing.sum())} users have no id",
+        raise DataError(f"{int(missing.sum())} users have no id{_event_log_hint(df, ids)}",
                         source=source, column=id_column, row=int(np.argmax(missing)) + 1)
     duplicated = ids.duplicated(keep=False).to_numpy()
     if duplicated.any():
@@ -91,10 +91,35 @@ def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:
         count = int(ids[duplicated].nunique())
         raise DataError(
             f"duplicate id {shown(ids.iloc[rows[0] - 1])} on rows {rows[0]} and {rows[1]} "
-            f"({count} ids appear more than once; one row per user is expected)",
+            f"({count} ids appear more than once; one row per user is expected)"
+            f"{_event_log_hint(df, ids)}",
             source=source, column=id_column, row=int(rows[1]),
         )
     return ids.rename(id_column)
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Raw user ids as the text of the ids ``from_events`` gives (``user_expr``): float ids
+    as whole numbers (12346.0 -> "12346"), text trimmed."""
+    if pd.api.types.is_float_dtype(values):
+        return values.astype("Int64").astype(str)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(str)
+    return values.astype(str).str.strip()
+
+
+def _event_log_hint(df: pd.DataFrame, ids: pd.Series) -> str:
+    """What to do when the table is an event log read as a user table: ids that repeat beside
+    a time column (a datetime, or a column named like one: a date, time or timestamp)."""
+    if not ids.dropna().duplicated().any():
+        return ""
+    times = [c for c in df.columns if c != ids.name and (
+        pd.api.types.is_datetime64_any_dtype(df[c])
+        or re.search(r"date|time|^ts$", _normalise(c)))]
+    if not times:
+        return ""
+    return (f"; it looks like an event log (ids repeat beside the time column {times[0]!r}): "
+            "read it as one with --events")
 
 
 def coerce_numeric(values: pd.Series, source: str, column: str) -> np.ndarray:

@@ -100,10 +100,20 @@ def read_new_input(run: RunFolder, path: str | Path, events: bool = False,
         from personae.data.readers import read_table
 
         return read_table(path), notes
+    from personae.features.event_remap import remap
     from personae.features.events import from_events
 
     options = run_events_config(run, event_map)
     mapping = options.mapping
+    if mapping:  # a new export may name its columns otherwise: found by name again
+        sequences_only = {k: v for k, v in mapping.items() if k == "position"}
+        mapping, remapped = remap(str(path), {k: v for k, v in run.event_mapping().items()
+                                              if k != "position"},
+                                  {k: v for k, v in (event_map or {}).items()
+                                   if k != "position"}, options.table)
+        if remapped:
+            notes.append(remapped)
+        options = options.model_copy(update={"mapping": {**mapping, **sequences_only}})
     notes.append("event features computed with the mapping " + (
         ", ".join(f"{k}={v}" for k, v in sorted(mapping.items())) if mapping
         else "detected by name (the run records none)"))

@@ -12,7 +12,10 @@ metrics, 100 params, 100 tags a call).
 Where: ``--track FOLDER`` is a local store (a path or a ``file:`` URI; nothing leaves the
 machine; ``--track mlflow`` as the issue writes it is a folder named ``mlflow``), and
 ``--tracking-uri URI`` is any store MLflow takes (``http://host:5000``, ``sqlite:///x.db``,
-``databricks``): the one way data leaves the machine, so it is never a default.
+``databricks``): the one way data leaves the machine, so it is never a default. A database
+URI (``sqlite:///mlflow.db``, MLflow's default store since 3.7) needs sqlalchemy and alembic,
+which the extra installs beside mlflow-skinny (the full ``mlflow`` package pins
+``pyarrow<26``, older than the lock's, and adds a server, pandas and matplotlib).
 MLflow 3 keeps the file store in maintenance mode and refuses it unless
 ``MLFLOW_ALLOW_FILE_STORE`` is true; personae sets it only while its own logging call runs
 and restores it afterwards.
@@ -71,7 +74,21 @@ def check_store(where: str | Path | None = None, server: str | None = None) -> s
         import mlflow  # noqa: F401
     except ImportError:
         raise ConfigError(NEEDS_MLFLOW) from None
+    if uri.split(":", 1)[0].split("+", 1)[0] in SQL_SCHEMES and not _sql_store_installed():
+        raise ConfigError(f"--tracking-uri {uri}: MLflow's SQL store needs sqlalchemy and "
+                          "alembic: pip install 'personae[mlflow]'")
     return uri
+
+
+# MLflow's database stores (its DATABASE_ENGINES): sqlite:///mlflow.db is its default
+# since 3.7; mlflow-skinny serves them only with sqlalchemy and alembic beside it.
+SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def _sql_store_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("sqlalchemy", "alembic"))
 
 
 def store_uri(where: str | Path) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAP_SAMPLE = 5000
+TSNE_PERPLEXITY = 30.0  # scikit-learn's default; fewer users than 4x this get a third of them
 
 
 def umap_class() -> Any:
@@ -26,8 +27,17 @@ def umap_class() -> Any:
 
 
 def project(X: np.ndarray, method: str, random_state: int = 0) -> tuple[np.ndarray, str, float]:
-    """2-D coordinates for the map; UMAP when asked and installed, PCA otherwise."""
+    """2-D coordinates for the map: UMAP when asked and installed, t-SNE when asked, PCA
+    otherwise."""
     started = time.perf_counter()
+    if method == "tsne" and len(X) > 2:
+        from sklearn.manifold import TSNE
+
+        log.info("t-SNE of %d users", len(X))
+        perplexity = min(TSNE_PERPLEXITY, (len(X) - 1) / 3)
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
+                      learning_rate="auto", random_state=random_state).fit_transform(X)
+        return np.asarray(points), "t-SNE", time.perf_counter() - started
     if method == "umap":
         try:
             UMAP = umap_class()

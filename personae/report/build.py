@@ -10,12 +10,14 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
 
+from personae._share import share_text
 from personae.cluster._base import NOISE
+from personae.config import MapMethod
 from personae.data.documents import read_document, write_document
 from personae.data.formats import PERSONAS_FORMAT
 from personae.data.run_folder import record_files
@@ -34,7 +36,6 @@ from personae.report.run_folder import RunFolder, folder_view
 
 log = logging.getLogger(__name__)
 
-MapMethod = Literal["pca", "umap", "none"]
 
 
 def _journeys(run: RunFolder, events: pd.DataFrame | None
@@ -126,7 +127,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     figure_json = {key: Markup(_script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
     html = render_page(
-        "report.html.j2", filters={"fmt": fmt, "pct": lambda v: f"{float(v):.0%}"},
+        "report.html.j2", filters={"fmt": fmt, "pct": lambda v: share_text(float(v), 0)},
         info=run.info, run=run, personas=personas, names=names,
         noun=(document.get("run") or {}).get("noun") or "users", charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,

@@ -98,8 +98,10 @@ def user_map(points: np.ndarray, segments: np.ndarray, names: dict[int, str],
     fig.update_yaxes(showticklabels=False, title_text=f"{method} 2")
     sampled = (f"a random sample of {len(points):,} of {n_users:,} users"
                if len(points) < n_users else f"all {n_users:,} users")
-    detail = (f"UMAP (15 neighbours, min_dist 0.1, seed {seed})" if method == "UMAP" else
-              "PCA (2 components)")
+    detail = {"UMAP": f"UMAP (15 neighbours, min_dist 0.1, seed {seed})",
+              "t-SNE": f"t-SNE (scikit-learn, perplexity up to 30, PCA start, seed {seed}); "
+                       "its distances between groups mean little, only who lies near whom"
+              }.get(method, "PCA (2 components)")
     space = space or "the model's feature space (after cleaning, log transform and scaling)"
     how = (f"{detail} of {space}, on {sampled}; computed in {seconds:.1f} s. Distances on a "
            "2-D map are approximate: segments that overlap here may still be apart in all "

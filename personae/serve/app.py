@@ -48,6 +48,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 HotRoute = Callable[[bytes], Response]
 HOT_ROUTE = ("POST", "/assign")  # answered by the Guard itself (see there)
+# A body refused as too large is still read, and dropped, up to this many bytes beyond the
+# limit before the answer: clients that send the whole body before reading (urllib,
+# requests) would otherwise meet a reset connection instead of the 413 (nginx's lingering
+# close does the same). Larger bodies are cut off; clients that wait for
+# "100 Continue" (curl) send nothing and are answered at once.
+DRAIN_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -120,9 +126,12 @@ class Guard:
 
         try:
             response = self._refuse(scope)
+            if response is not None and response.status_code == 413:
+                await _drain(scope, receive)
             if response is None:
                 body, too_big = await self._read_body(receive)
-                if too_big:
+                if too_big and body[-1].get("more_body", False):
+                    await _drain(scope, receive)
                     response = _error(413, f"request body over the limit of {self.limit:,} "
                                       "bytes", field="body", limit=self.limit)
             if response is None and (scope["method"], scope["path"]) == HOT_ROUTE:
@@ -170,6 +179,18 @@ class Guard:
                 return messages, True
             if not message.get("more_body", False):
                 return messages, False
+
+
+async def _drain(scope: Scope, receive: Receive) -> None:
+    """Read and drop the rest of a refused body, up to ``DRAIN_BYTES`` (see there)."""
+    if dict(scope["headers"]).get(b"expect", b"").lower() == b"100-continue":
+        return  # the client waits for our word before it sends the body
+    dropped = 0
+    while dropped <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        dropped += len(message.get("body", b""))
 
 
 def _answer(route: HotRoute, body: bytes) -> Response:

@@ -16,6 +16,7 @@ events lie in the future.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,19 @@ import pandas as pd
 from personae.data.event_options import read_event_options
 from personae.errors import ConfigError, DataError
 
+logger = logging.getLogger(__name__)
+
 
 def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str] | None = None,
                reference_date: str | None = None, early: bool = False,
                progress: Any = None) -> tuple[pd.DataFrame, Any]:
     """Each user of the log: ``early_path.COLUMNS``; and the ``EventReport`` of the log.
     ``early``: users younger than the early model's longest window get the early model."""
+    from personae.features.event_remap import remap
     from personae.features.events import event_rows, from_events
+    from personae.features.table import id_text
     from personae.serve.early import has_early_model
-    from personae.serve.early_path import assign_features, id_text
+    from personae.serve.early_path import assign_features
     from personae.serve.loaded import RequestError, load_model
 
     if early and not has_early_model(model_dir):
@@ -41,7 +46,9 @@ def assign_log(model_dir: str | Path, log: str | Path, *, mapping: dict[str, str
                           "'personae early RUN_DIR EVENTS'")
     loaded = load_model(model_dir)
     saved, options = read_event_options(model_dir)
-    given = {**saved, **(mapping or {})}
+    given, remapped = remap(str(log), saved, mapping, options.get("table"))
+    if remapped:  # a new export may name its columns otherwise: found by name again
+        logger.warning(remapped)
     result = from_events(str(log), reference_date=reference_date, progress=progress,
                          **{**options, "top_event_types": max(options.get("top_event_types", 8),
                                                               1000)},

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import DataError
+from personae.features.table import id_text
 from personae.forecast.forecaster import FORECAST_COLUMNS
 from personae.serve.early import align_features, window_features
 from personae.serve.events import MAX_TYPES, events_frame
@@ -192,16 +193,6 @@ def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str
         labels, votes = loaded.early.predict(window, early.loc[key[chosen]])
         out.iloc[chosen, out.columns.get_loc("segment")] = labels
         out.iloc[chosen, out.columns.get_loc("probability")] = votes
-
-
-def id_text(values: pd.Series) -> pd.Series:
-    """Raw user ids as the text of the ids ``from_events`` gives (``user_expr``): float ids
-    as whole numbers (12346.0 -> "12346"), text trimmed."""
-    if pd.api.types.is_float_dtype(values):
-        return values.astype("Int64").astype(str)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(str)
-    return values.astype(str).str.strip()
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:

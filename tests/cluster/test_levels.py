@@ -155,3 +155,12 @@ def test_bad_shapes_are_refused():
         persona_levels(np.zeros((10, 2)), np.zeros(9))
     with pytest.raises(ValueError, match="k must be in"):
         persona_levels(np.zeros((10, 2)), np.zeros(10), k=0)
+
+
+def test_a_handful_of_edge_users_reads_as_under_a_tenth_of_a_percent():
+    X, y = make_blobs(n_samples=[1_500] * 3, centers=[[0, 0, 0], [8, 0, 0], [0, 8, 0]],
+                      cluster_std=0.8, random_state=1)
+    X = np.vstack([X, [[40, 40, 40], [-40, 40, -40]]]).astype(np.float32)  # two far users
+    lv = persona_levels(X, np.r_[y, 0, 1])
+    assert lv.edge.sum() == 2
+    assert any(w.startswith("2 edge users (<0.1%)") for w in lv.why), lv.why

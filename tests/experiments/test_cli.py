@@ -23,6 +23,9 @@ def test_uplift_command_writes_outputs_and_summary(planted_run, tmp_path) -> Non
     assert "targeting conversion" in result.output
     table = pd.read_csv(out / "uplift.csv")
     assert len(table) == (1 + 3) * 2
+    for row in table[table["level"] == "all"].itertuples():  # whole, though not a terminal
+        assert f"{row.effect:+.4g}" in result.stdout and row.outcome in result.stdout
+    assert "…" not in result.stdout
 
 
 def test_uplift_command_bad_input_is_one_line_exit_2(planted_run, tmp_path) -> None:

@@ -36,6 +36,28 @@ def test_a_numeric_duplicate_id_reads_as_the_number_not_a_numpy_repr() -> None:
         user_ids(frame, "Customer ID", "retail.parquet")
 
 
+@pytest.mark.parametrize("ids", [[17850.0, None, 17850.0, 13047.0], [17850, 13047, 17850, 1]])
+@pytest.mark.parametrize("time", ["datetime", "named"])
+def test_an_event_log_read_as_a_user_table_gets_the_events_hint(ids: list, time: str) -> None:
+    stamps = pd.to_datetime(["2010-01-04 10:00", "2010-01-04 10:05", "2010-01-05 09:00",
+                             "2010-01-06 12:00"])
+    frame = pd.DataFrame({"Customer ID": ids, "Quantity": [1, 2, 3, 4],
+                          "InvoiceDate": stamps if time == "datetime" else stamps.astype(str)})
+    with pytest.raises(DataError, match=r"it looks like an event log \(ids repeat beside the "
+                                        r"time column 'InvoiceDate'\): read it as one with "
+                                        r"--events$"):
+        user_ids(frame, "Customer ID", "retail.parquet")
+
+
+def test_a_user_table_with_a_repeated_id_and_no_time_gets_no_events_hint() -> None:
+    frame = pd.DataFrame({"user_id": ["a", "b", "a"], "signup_year": [2020, 2021, 2020]})
+    with pytest.raises(DataError, match=r"one row per user is expected\)$"):
+        user_ids(frame, "user_id", "users.csv")
+    frame = pd.DataFrame({"user_id": ["a", None, "b"], "created_at": ["2024-01-01"] * 3})
+    with pytest.raises(DataError, match=r"1 users have no id$"):  # no id repeats: no hint
+        user_ids(frame, "user_id", "users.csv")
+
+
 def test_cleaning_decisions_are_recorded() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({

@@ -105,6 +105,38 @@ def test_monitor_an_event_log_with_the_runs_mapping(tmp_path: Path):
     assert result.exit_code == 0, result.output
     drift = pd.read_csv(tmp_path / "mon" / "drift.csv").set_index("feature")
     assert drift.loc["monetary_total", "verdict"] == "significant"
+    assert len(drift) > 10  # the terminal shows 10 and says where the rest are
+    assert f"drift of {len(drift)} features" in result.stdout
+    assert "the 10 largest here, all in drift.csv" in " ".join(result.stdout.split())
     summary = json.loads((tmp_path / "mon" / "monitor.json").read_text())
     assert summary["users_in_both"] == 300
     assert any("mapping" in n and "customer" in n for n in summary["notes"]), summary["notes"]
+
+
+def test_monitor_a_new_export_whose_columns_are_named_otherwise(tmp_path: Path):
+    first = _event_log(tmp_path / "q1.csv", 200, 0, 20.0)
+    result = runner.invoke(app, ["run", str(first), "--events", "--map",
+                                 "user=customer,time=ts,value=amount", "--out",
+                                 str(tmp_path / "run"), "--k", "2", "--algorithm", "kmeans",
+                                 "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    later = pd.read_csv(_event_log(tmp_path / "q2.csv", 200, 1, 20.0))
+    later.columns = ["Customer ID", "Timestamp", "Amount"]  # the same log, another export
+    later.to_csv(tmp_path / "export.csv", index=False)
+    result = runner.invoke(app, ["monitor", str(tmp_path / "run"),
+                                 str(tmp_path / "export.csv"), "--events", "--out",
+                                 str(tmp_path / "mon")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert ("the run's columns 'customer', 'ts', 'amount' are not in "
+            f"{tmp_path / 'export.csv'}; detected by name instead: user='Customer ID', "
+            "time='Timestamp', value='Amount'") in said
+    assert json.loads((tmp_path / "mon" / "monitor.json").read_text())["users_in_both"] == 200
+
+    later.columns = ["who", "when", "Amount"]  # nothing to detect: the message of before
+    later.to_csv(tmp_path / "export.csv", index=False)
+    result = runner.invoke(app, ["monitor", str(tmp_path / "run"),
+                                 str(tmp_path / "export.csv"), "--events", "--out",
+                                 str(tmp_path / "mon2")])
+    assert result.exit_code == 2
+    assert "column 'customer': mapped column for user does not exist" in result.output

@@ -95,3 +95,36 @@ def test_a_monitor_refit_logs_what_a_retrain_would_change(run_a: Path, planted,
     assert run.data.metrics["refit.segments"] == 3
     assert run.data.metrics["refit.fate.survives"] == 3 and run.data.metrics["refit.retrain"] == 0
     assert {"segment_matching.csv", "refit"} <= artifacts
+
+
+def test_mlflows_default_sqlite_store_takes_a_run(run_a: Path, tmp_path: Path, monkeypatch):
+    """sqlite:///mlflow.db is MLflow's default store since 3.7; read back with its client.
+    Its artifacts go where MLflow puts them by default, ./mlruns: here, the test's folder."""
+    pytest.importorskip("sqlalchemy", reason="the [mlflow] extra's SQL store is not installed")
+    pytest.importorskip("alembic", reason="the [mlflow] extra's SQL store is not installed")
+    from personae.monitor.tracking import check_store
+
+    monkeypatch.chdir(tmp_path)
+
+    uri = check_store(server=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = track_run(run_a, uri)
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    run = client.get_run(run_id)
+    assert run.data.params["algorithm"] == "kmeans" and run.data.metrics["segments"] == 3
+    assert (tmp_path / "mlflow.db").is_file()
+    assert {a.path for a in client.list_artifacts(run_id)} >= {"run.json", "model"}
+    assert [r.info.run_id for r in client.search_runs(
+        [client.get_experiment_by_name("personae").experiment_id])] == [run_id]
+
+
+def test_a_sql_store_without_its_packages_says_what_to_install(monkeypatch, tmp_path: Path):
+    import sys
+
+    from personae.monitor.tracking import check_store
+
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"^--tracking-uri sqlite:///.*mlflow.db: MLflow's "
+                                          r"SQL store needs sqlalchemy and alembic: pip "
+                                          r"install 'personae\[mlflow\]'$"):
+        check_store(server=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert check_store(server="http://localhost:5000") == "http://localhost:5000"

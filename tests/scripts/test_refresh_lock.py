@@ -31,3 +31,23 @@ def test_the_lock_pins_every_direct_dependency():
                              .read_text().splitlines())
     for name in ("numpy", "pandas", "duckdb", "scikit-learn", "pyarrow", "plotly", "rich"):
         assert name in lock, f"{name} is not pinned in requirements/constraints.txt"
+
+
+def test_the_lock_pins_every_dependency_of_what_make_test_installs():
+    """pyproject's dependencies and the extras the Makefile installs (EXTRAS) all read
+    their version from the lock: an extra that gains a package gains its pin."""
+    import re
+    import tomllib
+
+    root = SCRIPT.parents[1]
+    lock = {name.replace("_", "-") for name in refresh_lock.pins(
+        (root / "requirements" / "constraints.txt").read_text().splitlines())}
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    extras = re.search(r"^EXTRAS := (.+)$", (root / "Makefile").read_text(), re.M)
+    assert extras is not None
+    wanted = list(project["dependencies"])
+    for extra in extras.group(1).split(","):
+        wanted += project["optional-dependencies"][extra.strip()]
+    for requirement in wanted:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        assert name in lock, f"{name} ({requirement}) is not pinned in the lock"

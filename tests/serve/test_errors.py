@@ -112,3 +112,27 @@ def test_a_bug_while_assigning_is_one_json_500_and_the_service_keeps_answering(
         assert c.post("/assign", json={"users": [USER]}).status_code == 200
         metrics = c.get("/metrics").text
     assert 'personae_requests_total{endpoint="/assign",status="500"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("size", [5_000_000, 50_000_000])
+def test_a_python_client_posting_over_the_limit_reads_the_413(serve_model, users_model, size):
+    """urllib sends the whole body before it reads the answer: a server that answers and
+    closes at once resets its connection ("Connection reset by peer"). The rest of the body
+    is read and dropped up to the stated cap first, as nginx's lingering close does."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from personae.serve.app import DRAIN_BYTES
+
+    folder, _ = users_model
+    running = serve_model(folder, max_body_bytes=20_000)
+    request = urllib.request.Request(f"{running.url}/assign", data=b" " * size,
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert size <= 20_000 + DRAIN_BYTES  # within the cap: every client reads the answer
+    assert refused.value.code == 413
+    assert json.loads(refused.value.read()) == {
+        "error": f"request body of {size:,} bytes is over the limit of 20,000",
+        "field": "body", "limit": 20_000}

@@ -41,6 +41,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+from personae._share import share_text
 from personae.cluster._base import NOISE, order_by_size
 from personae.cluster.levels._learn import SilhouetteSample, kmeans, sample
 from personae.cluster.levels.broad import broad_groups
@@ -316,8 +317,8 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
                ("stable" if stable else f"below {rules.stable_ari}: treat the borders as soft"))
     edge_n = int(fit.edge.sum())
     if edge_n:
-        why.append(f"{edge_n:,} edge users ({edge_n / n:.1%}): far from their group or in a "
-                   f"group under {rules.edge_share:.1%} of users; kept and flagged, not a "
+        why.append(f"{edge_n:,} edge users ({share_text(edge_n / n)}): far from their group or "
+                   f"in a group under {rules.edge_share:.1%} of users; kept and flagged, not a "
                    "persona")
     sil = fit.silhouette
     verdict: Verdict = "distinct groups" if sil >= rules.distinct_silhouette else \

@@ -1,0 +1,138 @@
+"""Habits of a command line: global flags after the command, and output to a pipe or a file
+that never cuts a number or a name."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from generated import blob_users
+from personae.cli import app
+
+runner = CliRunner()
+
+LONG = "monthly_spend_in_pounds_sterling_over_the_last_twelve_months"
+
+
+def _users(path: Path) -> Path:
+    frame, _ = blob_users(n=300, k=3, n_features=3, seed=4)
+    frame.columns = ["user_id", LONG, f"{LONG}_online", f"{LONG}_in_store"]
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("flag", ["--quiet", "-q", "--debug"])
+def test_global_flags_are_accepted_after_the_command(tmp_path: Path, flag: str) -> None:
+    result = runner.invoke(app, ["run", str(_users(tmp_path / "users.csv")), "--out",
+                                 str(tmp_path / "run"), "--k", "3", "--algorithm", "kmeans",
+                                 "--no-stability", "--report-map", "none", flag])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "run.json").is_file()
+    rows = [line for line in result.stdout.splitlines() if "σ" in line]
+    assert len(rows) == 3 and all(row.count(LONG) == 3 for row in rows), result.stdout
+
+
+def test_a_flag_after_a_double_dash_stays_an_argument(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--out", str(tmp_path / "run"), "--", "--quiet"])
+    assert result.exit_code == 2
+    assert "--quiet" in result.output  # the input named '--quiet' is missing
+
+
+def test_piped_tables_keep_every_name_whole(tmp_path: Path) -> None:
+    """A real process whose stdout is a pipe (as in ``| cat`` or a log): rich would fit the
+    table into 80 columns and end the names with an ellipsis."""
+    users = _users(tmp_path / "users.csv")
+    env = {**os.environ, "COLUMNS": "80"}
+    env.pop("FORCE_COLOR", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "personae.cli", "run", str(users), "--out", str(tmp_path / "r"),
+         "--k", "3", "--algorithm", "kmeans", "--no-stability", "--report-map", "none",
+         "--quiet"],
+        capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if "σ" in line]
+    assert len(rows) == 3 and "…" not in done.stdout
+    for row in rows:  # each segment on one line, its three traits whole
+        assert row.count(LONG) == 3, row
+
+
+def _log(path: Path, users: int = 60, missing_every: int = 0) -> Path:
+    """Heavy and light buyers; every ``missing_every``-th row without its customer."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for u in range(users):
+        for _ in range(int(rng.integers(8, 12)) if u % 2 else int(rng.integers(1, 3))):
+            rows.append((float(17000 + u), pd.Timestamp("2010-01-04")
+                         + pd.Timedelta(hours=int(rng.integers(0, 2000))),
+                         float(rng.gamma(2.0, 30.0 if u % 2 else 5.0))))
+    log = pd.DataFrame(rows, columns=["CustomerID", "InvoiceDate", "Amount"])
+    if missing_every:
+        log.loc[::missing_every, "CustomerID"] = None
+    log.to_parquet(path)
+    return path
+
+
+def test_an_event_log_without_events_is_pointed_to_events(tmp_path: Path) -> None:
+    log = _log(tmp_path / "log.parquet")
+    result = runner.invoke(app, ["run", str(log), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "looks like an event log" in result.stderr and "--events" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_event_run_is_ready_for_a_crm_and_assign_says_missing_ids_once(tmp_path: Path
+                                                                          ) -> None:
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(_log(tmp_path / "log.parquet")), "--events",
+                                 "--out", str(run), "--k", "2", "--algorithm", "kmeans",
+                                 "--no-stability", "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    # the persona beside the segment; the users keyed user_id, and the run says why
+    users = pd.read_csv(run / "users_segmented.csv")
+    assert list(users.columns[:3]) == ["user_id", "segment", "persona"]
+    names = {p["segment"]: p["name"] for p in
+             json.loads((run / "personas.json").read_text())["personas"]}
+    assert (users["persona"] == users["segment"].map(names)).all()
+    assert "ids: the log's 'CustomerID' is user_id" in " ".join(result.output.split())
+    gaps = _log(tmp_path / "gaps.parquet", missing_every=10)
+    result = runner.invoke(app, ["assign", str(run / "model"), "--events", str(gaps), "--out",
+                                 str(tmp_path / "labels.csv")])
+    assert result.exit_code == 0, result.output
+    missing = int(pd.read_parquet(gaps)["CustomerID"].isna().sum())
+    assert f"dropped: {missing:,} without user id" in result.output
+    assert result.output.count("without a user id") + \
+        result.output.count("without user id") == 1, result.output
+
+    export = pd.read_parquet(gaps).rename(columns={"CustomerID": "Customer ID"})
+    export.to_parquet(tmp_path / "export.parquet")  # a new export names the id otherwise
+    result = runner.invoke(app, ["assign", str(run / "model"), "--events",
+                                 str(tmp_path / "export.parquet"), "--out",
+                                 str(tmp_path / "export_labels.csv")])
+    assert result.exit_code == 0, result.output
+    assert "the run's columns 'CustomerID' are not in" in result.output
+    assert "detected by name instead: user='Customer ID'" in " ".join(result.output.split())
+    assert pd.read_csv(tmp_path / "export_labels.csv")["segment"].tolist() == \
+        pd.read_csv(tmp_path / "labels.csv")["segment"].tolist()
+
+
+def test_report_map_tsne_draws_the_map_with_t_sne(tmp_path: Path) -> None:
+    frame, _ = blob_users(n=150, k=3, n_features=3, seed=6)
+    frame.to_csv(tmp_path / "users.csv", index=False)
+    result = runner.invoke(app, ["run", str(tmp_path / "users.csv"), "--out",
+                                 str(tmp_path / "run"), "--k", "3", "--algorithm", "kmeans",
+                                 "--no-stability", "--report-map", "tsne"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "run" / "user_map.parquet")["method"].iloc[0] == "t-SNE"
+    assert "t-SNE (scikit-learn, perplexity up to 30, PCA start, seed 0)" in \
+        (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["run", str(tmp_path / "users.csv"), "--out",
+                                 str(tmp_path / "run2"), "--report-map", "tsn"])
+    assert result.exit_code == 2 and "tsne" in result.stderr
