@@ -290,6 +290,10 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame, no
         narrative += (" They belong to no persona (far from every group, or in a group too "
                       f"small to be one): they may be your most unusual (or most valuable) "
                       f"{noun}; look at them one by one.")
+    # the gallery's one line: what sets them apart, or that nothing does
+    line = (f"They {_join(phrases[:2])}." if phrases else
+            "Grouped by the order of their events." if ordered else
+            "Nothing sets them apart clearly.")
     characteristics = [{"text": f"They {f.meaning.phrase(f.direction)}.",
                         "source": s["source"]} for f, s in zip(facts, data_says, strict=True)
                        if f.meaning.phrase(f.direction)]
@@ -312,6 +316,7 @@ def _persona(seg: int, name: str, facts: list[_Fact], profiles: pd.DataFrame, no
         and pd.notna(first["unstable"]) else None,
         "data_says": data_says,
         "narrative": narrative,
+        "line": line,
         "characteristics": characteristics,
         "needs": needs or ["unknown: no distinguishing behaviour to infer a need from"],
         "pain_points": pains or [{"text": "No pain signal in the data for this group.",

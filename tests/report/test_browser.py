@@ -80,3 +80,36 @@ def test_print_shows_one_card_per_page(run_dir: Path, browser: Any) -> None:
     assert page.locator("article.persona-card").first.evaluate(
         "e => getComputedStyle(e).breakAfter") == "page"
     page.close()
+
+
+@pytest.mark.parametrize("width", [390, 1366], ids=["phone", "desktop"])
+def test_the_report_leads_with_the_persona_gallery(run_dir: Path, browser: Any,
+                                                  width: int) -> None:
+    """A designer first meets the personas (name, share, one line, the strongest facts, a
+    link to the card), then the cards, journeys and opportunities; the method comes last.
+    The header, the gallery and the cards count the same personas, edge users apart, and
+    nothing is wider than a phone's screen."""
+    document = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))
+    personas = [p for p in document["personas"] if not p["edge_users"]]
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    page.goto((run_dir / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    sections = page.eval_on_selector_all("main > section", "s => s.map(e => e.id)")
+    assert sections[:3] == ["gallery", "personas", "journeys"]
+    assert sections.index("opportunities") < sections.index("overview") < \
+        sections.index("method")
+    assert page.locator("h1").inner_text().startswith(f"{len(personas)} personas of ")
+    assert f"The {len(personas)} personas at a glance" in page.locator("#gallery h2").inner_text()
+    tiles = page.locator("#gallery a.tile")
+    assert tiles.count() == len(document["personas"])  # the edge users' tile last
+    first = personas[0]
+    tile = tiles.first
+    assert tile.locator("b").inner_text() == first["name"]
+    assert tile.get_attribute("href") == f"#persona-{first['segment']}"
+    assert first["line"] in tile.inner_text()
+    assert tile.locator("li").count() == min(3, len(first["data_says"]))
+    assert tile.is_visible()
+    tile.click()
+    page.wait_for_function(f"location.hash === '#persona-{first['segment']}'")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.close()
