@@ -75,7 +75,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     semantics = run_semantics(run, semantics, read.meanings)
 
     id_column = cfg.id_column if cfg.id_column is not None else \
-        detect_id_column([str(c) for c in frame.columns])
+        detect_id_column([str(c) for c in frame.columns], frame)
     ids = user_ids(frame, id_column, source)
     levels_on = cfg.levels_on
     if levels_on and cfg.features is None:

@@ -11,7 +11,7 @@ Stages (each logs a line and calls ``progress`` when given):
    folder when it would not fit in ``memory_limit``;
 4. aggregate per user: RFM, sessions, engagement, time of day, breadth, trend, returns.
 
-Conventions, chosen so every feature is numeric and defined for every user:
+Conventions, chosen so every feature is numeric, and defined for every user where it can be:
 
 - Times are UTC. Text times with an offset are converted; text times without one are
   read as UTC. Time-of-day features use UTC hours.
@@ -25,9 +25,10 @@ Conventions, chosen so every feature is numeric and defined for every user:
   otherwise distinct days with a purchase. ``monetary_total`` is net of returns.
 - ``recency_days`` counts from the last purchase; a user who never purchased gets their
   tenure (they have not purchased since they were first seen).
-- ``days_between_visits`` is the mean gap between consecutive active days; a user with
-  one active day gets their tenure, the time they have been seen without coming back
-  (a lower bound on their true gap), rather than 0, which would read as "very frequent".
+- ``days_between_visits`` is the mean gap between consecutive active days; for a user
+  with one active day it is undefined, so missing (NaN): not 0, which would read as "very
+  frequent", nor their tenure, which would be a second copy of recency. The model imputes
+  it (``TablePreprocessor``); the profiles describe it over the users who have it.
 - With date-only times (all at midnight) session and time-of-day features are left out.
 """
 
@@ -61,6 +62,7 @@ from personae.features.events_io import (
     quote_ident,
     quote_literal,
     raw_is_set,
+    repeats_in,
     resolve_source,
     text_expr,
     time_expr,
@@ -217,7 +219,7 @@ def from_events(
         given = {"user": user, "time": time, "event": event, "value": value,
                  "quantity": quantity, "price": price, "session": session, "item": item,
                  "category": category, "order": order}
-        mapping = map_columns(columns, given, src.label)
+        mapping = map_columns(columns, given, src.label, repeats_in(con, src))
         _step(progress, "mapped columns: " + ", ".join(f"{k}={v}" for k, v in mapping.items()))
         work = _Work(folder=spill, memory_bytes=_size_bytes(limit))
         return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob as globmod
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from personae.errors import ConfigError, DataError
-from personae.features.table import USER_ID_NAMES
+from personae.features.table import USER_ID_NAMES, user_id_candidates
 
 #: The roles a column of an event log can play; only ``user`` and ``time`` are required.
 ROLES: tuple[str, ...] = (
@@ -30,7 +30,8 @@ ROLES: tuple[str, ...] = (
 CANDIDATES: Mapping[str, tuple[str, ...]] = {
     "user": USER_ID_NAMES,
     "time": ("timestamp", "eventtime", "eventtimestamp", "datetime", "invoicedate",
-             "orderdate", "transactiondate", "createdat", "occurredat", "time", "ts", "date",
+             "orderdate", "transactiondate", "createdat", "occurredat", "starttime",
+             "starttimestamp", "startedat", "startdate", "begintime", "time", "ts", "date",
              "day", "dt"),
     "event": ("eventtype", "eventname", "event", "action", "activity", "type"),
     "value": ("value", "amount", "revenue", "dollarvalue", "sales", "totalprice", "total",
@@ -204,8 +205,14 @@ def _norm(name: str) -> str:
 
 
 def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
-                label: str) -> dict[str, str]:
-    """Role -> column, from the names given and, for the rest, detection by name."""
+                label: str, repeats: Callable[[str], bool] | None = None) -> dict[str, str]:
+    """Role -> column, from the names given and, for the rest, detection by name.
+
+    Without an established user column name (user_id, Customer ID...), a column named for
+    a person (``student_id``, ``player``) or any other ``<noun>_id`` is the user column
+    when ``repeats`` says its values repeat, as a user's do in a log (an ``event_id``
+    does not); ``repeats=None`` takes the name alone.
+    """
     listing = ", ".join(repr(c) for c in columns)
     mapping: dict[str, str] = {}
     for role, name in given.items():
@@ -228,11 +235,28 @@ def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
                 mapping[role] = found
                 used.add(found)
                 break
+        if role == "user" and role not in mapping:
+            found = next((c for c in user_id_candidates([c for c in columns if c not in used])
+                          if repeats is None or repeats(c)), None)
+            if found is not None:
+                mapping[role] = found
+                used.add(found)
     for role, flag in (("user", "--user"), ("time", "--time")):
         if role not in mapping:
             raise DataError(f"no {role} column found by name; map it with {flag} "
                             f"(or {role}=...); columns are: {listing}", source=label)
     return {role: mapping[role] for role in ROLES if role in mapping}
+
+
+def repeats_in(con: duckdb.DuckDBPyConnection, src: Source, rows: int = 100_000
+               ) -> Callable[[str], bool]:
+    """Whether a column's values repeat within the first ``rows`` rows of the source."""
+    def check(column: str) -> bool:
+        q = quote_ident(column)
+        found = con.execute(f"SELECT count({q}) > count(DISTINCT {q}) FROM (SELECT {q} "
+                            f"FROM {src.relation} LIMIT {int(rows)})").fetchone()
+        return bool(found and found[0])
+    return check
 
 
 def time_expr(col: str, dtype: str, time_format: str | None) -> str:

@@ -279,7 +279,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
         "CAST(event_count AS DOUBLE) / active_days AS events_per_active_day",
         "CASE WHEN active_days > 1 THEN CAST(CAST(last_ts AS DATE) - CAST(first_ts AS DATE) "
         "AS DOUBLE) / (active_days - 1) "
-        f"ELSE {tenure} END AS days_between_visits",
+        "ELSE NULL END AS days_between_visits",
     ]
     if timed:
         cols += ["session_count", "coalesce(session_minutes_median, 0.0) AS "

@@ -152,7 +152,7 @@ def _columns(plan: events_sql.Plan, named: list[str], ref: str
         "event_count", "active_days",
         "CAST(event_count AS DOUBLE) / active_days AS events_per_active_day",
         "CASE WHEN active_days > 1 THEN CAST(datediff(to_date(last_ts), to_date(first_ts)) "
-        f"AS DOUBLE) / (active_days - 1) ELSE {tenure} END AS days_between_visits",
+        "AS DOUBLE) / (active_days - 1) ELSE NULL END AS days_between_visits",
     ]
     if timed:
         cols += ["session_count",

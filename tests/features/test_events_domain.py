@@ -1,0 +1,105 @@
+"""Logs that are not a shop's: who the user is, undefined features, grouped labels, the
+log's own numeric columns. Known answers on hand-made logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personae.errors import DataError
+from personae.features import from_events
+from personae.features.table import TablePreprocessor, detect_id_column
+from personae.profile.segments import segment_profiles
+
+KINDS = ("Deeds_Es", "FSM_Es", "Study_Es", "TextEditor_Es", "Diagram_Es", "Properties_Es",
+         "Deeds_Related", "FSM_Related", "Study_Materials")
+
+
+def education_log(students: int = 12) -> pd.DataFrame:
+    """A lab simulator's log: one row per student action, no purchases; activity labels
+    ``<kind>_<exercise>_<step>`` (99 of them) plus a few plain ones."""
+    rng = np.random.default_rng(7)
+    labels = [f"{k}_{e}_{s}" for k in KINDS[:6] for e in range(1, 6) for s in range(1, 4)]
+    labels += ["Aulaweb", "Blank", "Other"] + [f"{k}_{n}" for k in KINDS[6:] for n in
+                                                range(1, 3)]
+    labels = labels[:93] + ["Aulaweb", "Blank", "Other", "Deeds_Related_1", "FSM_Related_1",
+                            "Study_Materials_1"]
+    rows = []
+    start = pd.Timestamp("2014-10-01 09:00")
+    for s in range(students):
+        for k in range(20):
+            t = start + pd.Timedelta(days=int(k // 5) * (1 + s % 3), minutes=7 * k)
+            label = labels[(s * 20 + k) % len(labels)]
+            rows.append((1 + k // 5, f"S{s:02d}", 1 + k % 6, label, t, t + pd.Timedelta(
+                minutes=2), int(rng.integers(0, 50)), int(rng.integers(0, 9)),
+                int(rng.integers(0, 30))))
+    return pd.DataFrame(rows, columns=["session", "student_id", "exercise", "activity",
+                                       "start_time", "end_time", "idle_time",
+                                       "mouse_click_left", "keystroke"])
+
+
+# --- who the user is ----------------------------------------------------------------------
+
+def test_an_education_log_maps_its_columns_without_a_mapping():
+    features = from_events(education_log())
+    assert features.report.mapping["user"] == "student_id"
+    assert features.report.mapping["time"] == "start_time"
+    assert features.report.mapping["event"] == "activity"
+    assert features.report.mapping["session"] == "session"
+    assert len(features.frame) == 12
+
+
+@pytest.mark.parametrize("column", ["player", "PlayerID", "member_no", "visitor", "account",
+                                    "learner_id", "subscriberId"])
+def test_a_persons_noun_with_repeated_values_is_the_user_column(column):
+    log = pd.DataFrame({column: ["a", "a", "b"], "event_id": ["e1", "e2", "e3"],
+                        "timestamp": ["2024-01-01", "2024-01-02", "2024-01-02"]})
+    assert from_events(log).report.mapping["user"] == column
+
+
+def test_an_id_whose_values_never_repeat_is_not_the_user_column():
+    log = pd.DataFrame({"row_key_id": ["r1", "r2", "r3"], "timestamp": ["2024-01-01"] * 3})
+    with pytest.raises(DataError, match=r"no user column found by name; map it with --user"):
+        from_events(log)
+
+
+def test_a_user_table_takes_a_persons_noun_with_unique_values_as_its_id():
+    table = pd.DataFrame({"region_id": [1, 1, 2], "student": ["a", "b", "c"], "score": [1, 2, 3]})
+    assert detect_id_column(list(table.columns), table) == "student"
+    repeated = table.assign(student=["a", "a", "c"])
+    assert detect_id_column(list(repeated.columns), repeated) is None
+    assert detect_id_column(["user_id", "student"]) == "user_id"
+
+
+# --- undefined features -------------------------------------------------------------------
+
+def _visits() -> pd.DataFrame:
+    """``once`` comes on one day; ``twice`` on days 0 and 4; ``often`` on 0, 1, 2, 3."""
+    rows = [("once", "2024-01-01 10:00")]
+    rows += [("twice", "2024-01-01 10:00"), ("twice", "2024-01-05 10:00")]
+    rows += [("often", f"2024-01-0{d} 10:00") for d in (1, 2, 3, 4)]
+    return pd.DataFrame(rows, columns=["user_id", "timestamp"])
+
+
+def test_a_one_visit_user_has_no_days_between_visits():
+    frame = from_events(_visits()).frame.set_index("user_id")
+    assert np.isnan(frame.loc["once", "days_between_visits"])
+    assert frame.loc["twice", "days_between_visits"] == pytest.approx(4.0)
+    assert frame.loc["often", "days_between_visits"] == pytest.approx(1.0)
+    assert frame.loc["once", "tenure_days"] == pytest.approx(4 + 14 / 24)  # still known
+
+
+def test_profiles_are_over_the_users_who_have_a_value_and_say_how_many():
+    frame = from_events(_visits()).frame
+    features = pd.concat([frame.drop(columns="user_id")] * 10, ignore_index=True)
+    # segment 0: "once" and "often"; segment 1: "twice"
+    labels = np.tile([0 if u in ("once", "often") else 1 for u in frame["user_id"]], 10)
+    pre = TablePreprocessor().fit(features)
+    profiles = segment_profiles(features, labels, pre).set_index(["segment", "feature"])
+    gap0 = profiles.loc[(0, "days_between_visits")]
+    assert gap0["size"] == 20
+    assert gap0["covered"] == 10  # the one-visit users have no gap
+    assert gap0["mean"] == pytest.approx(1.0)  # "often" alone, not the imputed value
+    assert gap0["rest_mean"] == pytest.approx(4.0)
+    assert profiles.loc[(0, "tenure_days"), "covered"] == 20
