@@ -55,6 +55,7 @@ from personae.features import events_sql
 from personae.features.events_io import (
     Source,
     describe,
+    extra_candidates,
     id_expr,
     map_columns,
     number_expr,
@@ -313,14 +314,15 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
          time_format: str | None, ref: datetime | None, gap: float, top: int,
          on_bad_rows: str, progress: Progress | None, started: float, work: _Work,
          dedupe: bool = True, keep_rows: bool = False) -> EventFeatures:
-    typed = _typed_sql(src, columns, mapping, time_format)
+    candidates = extra_candidates(columns, mapping)
+    typed = _typed_sql(src, columns, mapping, time_format, candidates)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
     numbers: list[str] = [r for r in ("value", "quantity", "price") if r in mapping]
     # a --time-format reads the text itself: no offset column is made (see _typed_sql)
     has_offsets = time_format is None and \
         offset_expr(mapping["time"], columns[mapping["time"]]) is not None
     _step(progress, "checking rows")
-    stats = _stats(con, numbers, has_offsets, ref)
+    stats = _stats(con, numbers, has_offsets, ref, len(candidates))
     if stats["rows"] == 0:
         raise DataError("the event log is empty: no rows", source=src.label)
     bad_total = stats["bad_time"] + sum(stats[f"bad_{r}"] for r in numbers)
@@ -339,7 +341,8 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
         logger.warning("%s rows without a user id dropped", stats["missing_user"])
     _step(progress, "keeping each event once")
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
-                           date_only=bool(stats["date_only"]), dedupe=dedupe)
+                           date_only=bool(stats["date_only"]), dedupe=dedupe,
+                           extras=events_sql.numeric_extras(candidates, stats))
     _choose_store(con, work, stats["good"], len(events_sql.event_columns(plan)))
     if keep_rows:  # the rows come back in the file's order: ties in time keep it
         con.execute("SET preserve_insertion_order = true")
@@ -430,7 +433,7 @@ def _drop_duplicates(con: Any, plan: events_sql.Plan, in_place: bool = False) ->
 
 
 def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
-               time_format: str | None) -> str:
+               time_format: str | None, candidates: list[str] = ()) -> str:  # type: ignore[assignment]
     def col(role: str) -> tuple[str, str]:
         return mapping[role], columns[mapping[role]]
 
@@ -449,10 +452,15 @@ def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
         if role in mapping:
             as_sql = id_expr if role in ("session", "item") else text_expr
             parts.append(f"{as_sql(*col(role))} AS {name}")
+    for i, column in enumerate(candidates):
+        typed = events_sql.extra_typed_name(i)
+        parts.append(f"{number_expr(column, columns[column])} AS {typed}")
+        parts.append(f"{raw_is_set(column, columns[column])} AS {typed}_given")
     return f"SELECT {', '.join(parts)} FROM {src.relation}"
 
 
-def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None) -> dict:
+def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None,
+           extras: int = 0) -> dict:
     bad_num = " OR ".join(f"({r}_given AND {r} IS NULL)" for r in numbers) or "false"
     good = f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad_num})"
     ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'" if ref else "NULL"
@@ -469,6 +477,10 @@ def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None
     }
     for r in numbers:
         items[f"bad_{r}"] = f"count(*) FILTER (user_id IS NOT NULL AND {r}_given AND {r} IS NULL)"
+    for i in range(extras):  # which of the log's other columns hold numbers
+        x = events_sql.extra_typed_name(i)
+        items[f"{x}_given"] = f"count(*) FILTER ({good} AND {x}_given)"
+        items[f"{x}_bad"] = f"count(*) FILTER ({good} AND {x}_given AND {x} IS NULL)"
     if has_offsets:
         items["offsets"] = f"list(DISTINCT ts_offset) FILTER ({good} AND ts_offset <> '')"
         items["naive"] = f"count(*) FILTER ({good} AND ts_offset = '')"
@@ -518,6 +530,9 @@ def _notes(plan: events_sql.Plan, stats: dict, offsets: tuple[str, ...], bad_tot
         notes.append("times are dates only: session and time-of-day features left out")
     if plan.value_from:
         notes.append(f"value = {plan.value_from}")
+    if plan.extras:
+        notes.append("the log's own numbers, per user as <column>_sum and <column>_mean: "
+                     + ", ".join(repr(column) for column, _ in plan.extras))
     return tuple(notes)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from personae.errors import ConfigError, DataError
-from personae.features.table import USER_ID_NAMES, user_id_candidates
+from personae.features.table import USER_ID_NAMES, id_like_name, user_id_candidates
 
 #: The roles a column of an event log can play; only ``user`` and ``time`` are required.
 ROLES: tuple[str, ...] = (
@@ -246,6 +246,30 @@ def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
             raise DataError(f"no {role} column found by name; map it with {flag} "
                             f"(or {role}=...); columns are: {listing}", source=label)
     return {role: mapping[role] for role in ROLES if role in mapping}
+
+
+_TIME_WORDS = {"at", "ts", "date", "timestamp", "datetime", "epoch", "day", "dt"}
+_EVENT_MOMENTS = {"start", "end", "begin", "stop", "finish", "event", "log", "created",
+                  "updated", "modified", "submit", "submission", "login", "logout", "due"}
+
+
+def time_like_name(name: str) -> bool:
+    """Named like a moment (``end_time``, ``created_at``, ``date_submitted``), not a duration
+    (``idle_time``, ``time_spent``)."""
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+    if _norm(name) in CANDIDATES["time"] or not words:
+        return _norm(name) in CANDIDATES["time"]
+    return words[-1] in _TIME_WORDS or words[0] in ("date", "timestamp") or \
+        (words[-1] == "time" and words[0] in _EVENT_MOMENTS)
+
+
+def extra_candidates(columns: Mapping[str, str], mapping: Mapping[str, str]) -> list[str]:
+    """The log's other columns that may be numbers to total per user (a game's attempts,
+    a lab log's idle time): not mapped to a role, not named like an id or a moment. Which
+    of them hold numbers is the engine's to check (every value given must parse)."""
+    used = set(mapping.values())
+    return [c for c in columns if c not in used and not id_like_name(c)
+            and not time_like_name(c)]
 
 
 def repeats_in(con: duckdb.DuckDBPyConnection, src: Source, rows: int = 100_000

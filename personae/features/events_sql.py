@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from personae.features.events_io import quote_literal, sanitise
-from personae.features.semantics import FeatureMeaning, fallback_meaning
+from personae.features.semantics import BUILTIN, FeatureMeaning, fallback_meaning
 
 PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
 RETURN_RE = r"return|cancel|refund"
@@ -35,6 +35,8 @@ class Plan:
     return_types: tuple[str, ...] = ()
     cancel_prefix: bool = False
     dedupe: bool = True
+    # the log's own numeric columns (column, name in the typed view), totalled per user
+    extras: tuple[tuple[str, str], ...] = ()
 
     def has(self, role: str) -> bool:
         return role in self.mapping
@@ -64,7 +66,8 @@ def _key_columns(plan: Plan) -> list[str]:
     numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
     return ["user_id", "ts"] + numbers + [n for r, n in (
         ("event", "event"), ("session", "session"), ("item", "item"),
-        ("category", "category"), ("order", "ord")) if plan.has(r)]
+        ("category", "category"), ("order", "ord")) if plan.has(r)] + \
+        [typed for _, typed in plan.extras]
 
 
 def event_columns(plan: Plan) -> list[str]:
@@ -227,6 +230,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
     if plan.has("event"):
         listed = ", ".join(quote_literal(t) for t in named) or "NULL"
         agg.append(f"count(*) FILTER (event IS NULL OR event NOT IN ({listed})) AS n_type_other")
+    agg.extend(f"{sql} AS {name}" for name, sql in extra_aggregates(plan).items())
     if timed:
         # an hour histogram in the per-user aggregate: 24 filtered counts are far cheaper
         # than a (user, hour) hash aggregate over every event
@@ -312,6 +316,9 @@ def features(con: Any, plan: Plan, types: list[str | None]
              "CASE WHEN n_last30 + n_prev30 > 0 THEN CAST(n_last30 - n_prev30 AS DOUBLE) / "
              "(n_last30 + n_prev30) ELSE 0.0 END AS trend_30d",
              "CAST(n_returns AS DOUBLE) / event_count AS return_share"]
+    extra, extra_meanings = extra_columns(plan, used | set(BUILTIN) | {"share_event_other"})
+    cols += extra
+    meanings.update(extra_meanings)
     sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM base {' '.join(joins)} "
            "ORDER BY user_id")
     frame = con.execute(sql).df()
@@ -334,6 +341,50 @@ def _session_ctes(plan: Plan) -> list[str]:
         "range(1, len(starts) + 1), lambda i: datediff('microsecond', starts[i], "
         "coalesce(ends[i], last_event)) / 6e7), 'median') AS session_minutes_median FROM seq)",
     ]
+
+
+def extra_typed_name(index: int) -> str:
+    """The typed view's name of the ``index``-th candidate extra column."""
+    return f"x{index}"
+
+
+def numeric_extras(candidates: list[str], stats: dict) -> tuple[tuple[str, str], ...]:
+    """The candidate extra columns that hold numbers (some value given, every one parses),
+    from the counts ``x<i>_given`` and ``x<i>_bad`` of the engine's row check."""
+    named = [(column, extra_typed_name(i)) for i, column in enumerate(candidates)]
+    return tuple((column, x) for column, x in named
+                 if stats[f"{x}_given"] and not stats[f"{x}_bad"])
+
+
+def extra_aggregates(plan: Plan) -> dict[str, str]:
+    """Per user, each extra column's total and mean over the events that carry it (the
+    same SQL in DuckDB and Spark)."""
+    out = {}
+    for _, typed in plan.extras:
+        out[f"{typed}_sum"] = f"sum({typed})"
+        out[f"{typed}_mean"] = f"avg({typed})"
+    return out
+
+
+def extra_columns(plan: Plan, used: set[str], quote: str = '"'
+                  ) -> tuple[list[str], dict[str, FeatureMeaning]]:
+    """The output columns ``<column>_sum`` and ``<column>_mean`` of each extra column and
+    their meanings, from the column's name: the mean drives (how much a user does per
+    event), the total describes (it repeats the event count times the mean)."""
+    cols: list[str] = []
+    meanings: dict[str, FeatureMeaning] = {}
+    for column, typed in plan.extras:
+        base = fallback_meaning(column)
+        words = base.label[:1].lower() + base.label[1:]
+        for stat, label, role in (("sum", f"Total {words}", "describe"),
+                                  ("mean", f"{base.label} per event", "drive")):
+            name = _unique(f"{sanitise(column)}_{stat}", used)
+            cols.append(f"{typed}_{stat} AS {quote}{name}{quote}")
+            meanings[name] = FeatureMeaning(
+                name=name, label=label, high=f"have high {label.lower()}",
+                low=f"have low {label.lower()}", themes=base.themes or ("engagement",),
+                pain_when=base.pain_when, source="user", role=role)  # type: ignore[arg-type]
+    return cols, meanings
 
 
 def _unique(name: str, used: set[str]) -> str:

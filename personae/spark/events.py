@@ -21,7 +21,7 @@ from personae.config import EVENT_ROLES, EventsConfig, build
 from personae.errors import ConfigError, DataError
 from personae.features import events_sql
 from personae.features.events import EventFeatures, EventReport
-from personae.features.events_io import map_columns
+from personae.features.events_io import extra_candidates, map_columns
 from personae.spark import events_read as rd
 from personae.spark.errors import spark_errors
 from personae.spark.events_sql import feature_frame
@@ -135,11 +135,12 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    typed = raw.selectExpr(*rd.typed_columns(kinds, mapping, time_format))
+    candidates = extra_candidates(kinds, mapping)
+    typed = raw.selectExpr(*rd.typed_columns(kinds, mapping, time_format, candidates))
     numbers = [r for r in ("value", "quantity", "price") if r in mapping]
     has_offsets = "ts_offset" in typed.columns
     logger.info("checking rows")
-    stats = _stats(typed, numbers, has_offsets, ref)
+    stats = _stats(typed, numbers, has_offsets, ref, len(candidates))
     if stats["rows"] == 0:
         raise DataError("the event log is empty: no rows", source=label)
     bad_total = stats["bad_time"] + sum(stats[f"bad_{r}"] for r in numbers)
@@ -157,7 +158,8 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     if stats["missing_user"]:
         logger.warning("%s rows without a user id dropped", stats["missing_user"])
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=gap,
-                           date_only=bool(stats["date_only"]), dedupe=dedupe)
+                           date_only=bool(stats["date_only"]), dedupe=dedupe,
+                           extras=events_sql.numeric_extras(candidates, stats))
     logger.info("keeping each event once")
     ref_sql = f"timestamp_micros({_micros(reference)})"
     ev = typed.where(f"{events_sql.good_rows_sql(numbers)} AND ts <= {ref_sql}") \
@@ -214,7 +216,8 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     return SparkFeatures(frame=frame, report=report, meanings=meanings)
 
 
-def _stats(typed: Any, numbers: list[str], has_offsets: bool, ref: datetime | None) -> dict:
+def _stats(typed: Any, numbers: list[str], has_offsets: bool, ref: datetime | None,
+           extras: int = 0) -> dict:
     bad_num = " OR ".join(f"({r}_given AND {r} IS NULL)" for r in numbers) or "false"
     good = f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad_num})"
     ref_sql = f"timestamp_micros({_micros(ref)})" if ref else "CAST(NULL AS TIMESTAMP)"
@@ -233,6 +236,10 @@ def _stats(typed: Any, numbers: list[str], has_offsets: bool, ref: datetime | No
     for r in numbers:
         items[f"bad_{r}"] = (f"count(*) FILTER (WHERE user_id IS NOT NULL AND {r}_given AND "
                              f"{r} IS NULL)")
+    for i in range(extras):  # which of the log's other columns hold numbers
+        x = events_sql.extra_typed_name(i)
+        items[f"{x}_given"] = f"count(*) FILTER (WHERE {good} AND {x}_given)"
+        items[f"{x}_bad"] = f"count(*) FILTER (WHERE {good} AND {x}_given AND {x} IS NULL)"
     if has_offsets:
         items["offsets"] = (f"collect_set(ts_offset) FILTER (WHERE {good} AND "
                             "ts_offset <> '')")

@@ -103,3 +103,31 @@ def test_profiles_are_over_the_users_who_have_a_value_and_say_how_many():
     assert gap0["mean"] == pytest.approx(1.0)  # "often" alone, not the imputed value
     assert gap0["rest_mean"] == pytest.approx(4.0)
     assert profiles.loc[(0, "tenure_days"), "covered"] == 20
+
+
+# --- the log's own numbers ----------------------------------------------------------------
+
+def test_extra_numeric_columns_become_per_user_sums_and_means():
+    log = education_log()
+    features = from_events(log)
+    frame = features.frame.set_index("user_id")
+    by_user = log.groupby("student_id")
+    for column in ("idle_time", "mouse_click_left", "keystroke"):
+        pd.testing.assert_series_equal(frame[f"{column}_sum"], by_user[column].sum()
+                                       .astype(float), check_names=False, check_index_type=False)
+        pd.testing.assert_series_equal(frame[f"{column}_mean"], by_user[column].mean(),
+                                       check_names=False, check_index_type=False)
+    # ids, moments and text are not summed
+    assert not {"session_sum", "end_time_sum", "activity_sum"} & set(frame.columns)
+    assert features.meanings["idle_time_sum"].label == "Total idle time"
+    assert features.meanings["idle_time_mean"].role == "drive"
+    assert "'idle_time'" in features.report.lines()[-1]
+
+
+def test_a_number_column_with_text_in_it_is_left_alone():
+    log = pd.DataFrame({"user_id": ["a", "a", "b"], "timestamp": ["2024-01-01"] * 3,
+                        "attempts": ["1", "2", "3"], "level": ["1", "two", "3"],
+                        "score_id": ["7", "8", "9"]})
+    columns = from_events(log).frame.columns
+    assert {"attempts_sum", "attempts_mean"} <= set(columns)
+    assert not {"level_sum", "score_id_sum"} & set(columns)

@@ -182,3 +182,27 @@ def test_relative_paths_are_the_callers_after_a_change_of_directory(
     shop_log().to_csv("shop.csv", index=False)
     report = write_events_features("shop.csv", "features.parquet", spark=spark)
     assert report.users == len(pd.read_parquet(tmp_path / "features.parquet"))
+
+
+def test_a_lab_log_with_its_own_numbers_matches_embedded(spark, tmp_path: Path) -> None:
+    """No purchases, the user column found by its noun, extra numeric columns totalled
+    per user, and a one-visit student without days between visits (CSV: all text)."""
+    log = pd.DataFrame({
+        "student_id": ["s1", "s1", "s1", "s2", "s2", "s3"],
+        "start_time": ["2024-01-01 10:00", "2024-01-01 10:05", "2024-01-03 09:00",
+                       "2024-01-02 08:00", "2024-01-04 08:00", "2024-01-02 12:00"],
+        "activity": ["Deeds_Es_1_1", "Deeds_Es_1_2", "Aulaweb", "FSM_Es_2_1", "Aulaweb",
+                     "Blank"],
+        "idle_time": ["10", "0", "5.5", "", "3", "7"],
+        "keystroke": ["1", "2", "3", "4", "5", "6"],
+        "note": ["a", "b", "c", "d", "e", "f"],
+    })
+    path = tmp_path / "lab.csv"
+    log.to_csv(path, index=False)
+    got = assert_same(spark, str(path))
+    frame = got.frame.set_index("user_id")
+    assert got.report.mapping["user"] == "student_id"
+    assert frame.loc["s1", "idle_time_sum"] == pytest.approx(15.5)
+    assert frame.loc["s2", "idle_time_mean"] == pytest.approx(3.0)  # the blank is no value
+    assert np.isnan(frame.loc["s3", "days_between_visits"])
+    assert "note_sum" not in frame.columns
