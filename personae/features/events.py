@@ -113,6 +113,9 @@ class EventReport:
     # what says the log holds purchases ("" when nothing does): the words of the personas
     # speak of orders and buying only when it is set
     purchases: str = ""
+    # the regex that grouped the event labels into kinds ("" when none did): a new log of
+    # the same model is grouped by it (model/events.json)
+    event_group: str = ""
 
     def lines(self) -> list[str]:
         """The report as short human-readable lines (the CLI prints these)."""
@@ -169,6 +172,7 @@ def from_events(
     reference_date: str | date | datetime | None = None,
     session_gap_minutes: float = 30,
     top_event_types: int = 8,
+    event_group: str | None = None,
     keep_duplicates: bool = False,
     on_bad_rows: Literal["error", "skip"] = "error",
     keep_rows: bool = False,
@@ -182,6 +186,9 @@ def from_events(
 
     ``source`` is a CSV/Parquet file, a folder or glob of them, a DuckDB database (with
     ``table``) or a pandas DataFrame. Column roles not given are detected by name.
+    ``event_group``: a regex grouping event labels into kinds (a label's kind is its first
+    group); None: the built-in rule when it earns its place, "": none
+    (:func:`personae.features.events_sql.group_labels`).
     Exact duplicate rows (identical in every mapped column) are counted and dropped; pass
     ``keep_duplicates=True`` where identical rows are real repeats (a log without order ids).
     ``keep_rows``: also return the events the features were computed from (``rows``: the
@@ -225,7 +232,7 @@ def from_events(
         work = _Work(folder=spill, memory_bytes=_size_bytes(limit))
         return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,
                     top_event_types, on_bad_rows, progress, started, work,
-                    dedupe=not keep_duplicates, keep_rows=keep_rows)
+                    dedupe=not keep_duplicates, keep_rows=keep_rows, event_group=event_group)
     except duckdb.OutOfMemoryException as exc:
         raise DataError(f"DuckDB ran out of memory under memory_limit "
                         f"{limit} ({exc}); raise --memory-limit",
@@ -313,7 +320,8 @@ def _step(progress: Progress | None, message: str) -> None:
 def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str],
          time_format: str | None, ref: datetime | None, gap: float, top: int,
          on_bad_rows: str, progress: Progress | None, started: float, work: _Work,
-         dedupe: bool = True, keep_rows: bool = False) -> EventFeatures:
+         dedupe: bool = True, keep_rows: bool = False,
+         event_group: str | None = None) -> EventFeatures:
     candidates = extra_candidates(columns, mapping)
     typed = _typed_sql(src, columns, mapping, time_format, candidates)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
@@ -351,8 +359,11 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     if dedupe:
         _drop_duplicates(con, plan, in_place=keep_rows)
     kept = con.execute("SELECT count(*) FROM ev").fetchone()[0]
-    rows = _kept_rows(con, mapping) if keep_rows else None
     counts = events_sql.event_counts(con) if "event" in mapping else []
+    groups = events_sql.group_labels(counts, event_group, top)
+    events_sql.apply_groups(con, groups)  # the rows, shares and journeys speak of kinds
+    counts = events_sql.grouped_counts(counts, groups)
+    rows = _kept_rows(con, mapping) if keep_rows else None
     types = events_sql.top_event_types(counts, top)
     plan = events_sql.with_purchase_types(con, plan, [name for name, _ in counts])
     _step(progress, f"computing features for {kept:,} events")
@@ -372,8 +383,9 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
         sessions_from="none" if plan.date_only else ("column" if "session" in mapping
                                                      else "gap"),
         session_gap_minutes=float(gap), event_types=tuple(t for t in types if t is not None),
-        seconds=round(clock.perf_counter() - started, 3), notes=notes,
-        purchases=purchase_evidence(plan),
+        seconds=round(clock.perf_counter() - started, 3),
+        notes=notes + ((groups.described,) if groups.described else ()),
+        purchases=purchase_evidence(plan), event_group=groups.rule,
     )
     _step(progress, f"done: {len(frame):,} users, {len(frame.columns) - 1} features")
     return EventFeatures(frame=frame, report=report, meanings=meanings, rows=rows)

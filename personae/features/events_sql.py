@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from personae.errors import ConfigError
 from personae.features.events_io import quote_literal, sanitise
 from personae.features.semantics import BUILTIN, FeatureMeaning, fallback_meaning
 
@@ -148,6 +149,81 @@ def event_counts(con: Any) -> list[tuple[str, int]]:
     """Each event type with its number of events (one scan serves top types and purchases)."""
     return con.execute("SELECT event, count(*) FROM ev WHERE event IS NOT NULL "
                        "GROUP BY event").fetchall()
+
+
+#: The built-in grouping rule: a label's kind is the label without its trailing numbered
+#: parts (``Deeds_Es_4_5`` -> ``Deeds_Es``, ``level-12`` -> ``level``).
+NUMBERED_PARTS = r"^(.+?)(?:[ _.:/#-]+[^ _.:/#-]*[0-9][^ _.:/#-]*)+$"
+
+
+@dataclass(frozen=True)
+class LabelGroups:
+    """Event labels grouped into kinds: ``kinds`` maps each label that changes to its
+    kind; ``rule`` is the regex applied ("" when nothing was grouped)."""
+
+    kinds: dict[str, str]
+    rule: str
+    labels: int
+    described: str = ""
+
+
+def group_labels(counts: list[tuple[str, int]], rule: str | None, top: int) -> LabelGroups:
+    """Which event labels to count as one kind, by ``rule`` (a regex: a label's kind is
+    its first group, or the whole match; labels it does not match stay as they are).
+
+    ``rule=None``: the built-in rule (:data:`NUMBERED_PARTS`), applied only when it earns
+    its place: the log has more labels than share columns (``top``), and it at least
+    halves them into two kinds or more. ``rule=""``: every label stays.
+    """
+    labels = [name for name, _ in counts]
+    if rule == "" or not labels:
+        return LabelGroups({}, "", len(labels))
+    try:
+        pattern = re.compile(rule if rule is not None else NUMBERED_PARTS)
+    except re.error as exc:
+        raise ConfigError("The 'event_group' parameter (--event-group) must be a regular "
+                          f"expression. Got {rule!r} instead ({exc}).") from None
+    kinds = {}
+    for label in labels:
+        found = pattern.search(label)
+        kind = (found.group(1) if found and pattern.groups else
+                found.group(0) if found else label) or label
+        if kind != label:
+            kinds[label] = kind
+    distinct = {kinds.get(label, label) for label in labels}
+    if rule is None and not (len(labels) > top and 2 <= len(distinct) <= len(labels) / 2):
+        return LabelGroups({}, "", len(labels))
+    if not kinds:
+        return LabelGroups({}, pattern.pattern, len(labels))
+    sizes = {k: sum(1 for v in kinds.values() if v == k) for k in set(kinds.values())}
+    example = max(kinds, key=lambda label: (sizes[kinds[label]], label))
+    how = "the built-in rule, trailing numbered parts removed" if rule is None else \
+        f"--event-group {rule!r}"
+    described = (f"event labels grouped: {len(labels):,} labels into {len(distinct):,} kinds "
+                 f"by {how} (e.g. {example!r} -> {kinds[example]!r}; "
+                 f"{len(kinds):,} labels changed)")
+    return LabelGroups(kinds, pattern.pattern, len(labels), described)
+
+
+def grouped_counts(counts: list[tuple[str, int]], groups: LabelGroups
+                   ) -> list[tuple[str, int]]:
+    """``counts`` per kind."""
+    out: dict[str, int] = {}
+    for name, n in counts:
+        kind = groups.kinds.get(name, name)
+        out[kind] = out.get(kind, 0) + int(n)
+    return list(out.items())
+
+
+def apply_groups(con: Any, groups: LabelGroups) -> None:
+    """Replace each grouped label of ``ev`` by its kind (a join: a log may hold thousands
+    of labels)."""
+    if not groups.kinds:
+        return
+    values = ", ".join(f"({quote_literal(label)}, {quote_literal(kind)})"
+                       for label, kind in sorted(groups.kinds.items()))
+    con.execute(f"UPDATE ev SET event = g.kind FROM (VALUES {values}) AS g(label, kind) "
+                "WHERE ev.event = g.label")
 
 
 def top_event_types(counts: list[tuple[str, int]], top: int) -> list[str | None]:
@@ -290,7 +366,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
                  "session_minutes_median",
                  "CAST(event_count AS DOUBLE) / session_count AS events_per_session"]
     meanings: dict[str, FeatureMeaning] = {}
-    used: set[str] = set()
+    used: set[str] = {"share_event_other"}  # the column of the types not named
     for i, t in enumerate(named):
         name = _unique(f"share_event_{sanitise(t)}", used)
         cols.append(f"CAST(n_type_{i} AS DOUBLE) / event_count AS {name}")
@@ -316,7 +392,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
              "CASE WHEN n_last30 + n_prev30 > 0 THEN CAST(n_last30 - n_prev30 AS DOUBLE) / "
              "(n_last30 + n_prev30) ELSE 0.0 END AS trend_30d",
              "CAST(n_returns AS DOUBLE) / event_count AS return_share"]
-    extra, extra_meanings = extra_columns(plan, used | set(BUILTIN) | {"share_event_other"})
+    extra, extra_meanings = extra_columns(plan, used | set(BUILTIN))
     cols += extra
     meanings.update(extra_meanings)
     sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM base {' '.join(joins)} "

@@ -20,7 +20,7 @@ from typing import Any
 from personae.config import EVENT_ROLES, EventsConfig, build
 from personae.errors import ConfigError, DataError
 from personae.features import events_sql
-from personae.features.events import EventFeatures, EventReport
+from personae.features.events import EventFeatures, EventReport, purchase_evidence
 from personae.features.events_io import extra_candidates, map_columns
 from personae.spark import events_read as rd
 from personae.spark.errors import spark_errors
@@ -115,7 +115,8 @@ def compute(spark: Any, source: Any, events: EventsConfig) -> SparkFeatures:
         logger.info("mapped columns: %s", ", ".join(f"{k}={v}" for k, v in mapping.items()))
         return _run(spark, raw, label, kinds, mapping, events.time_format, ref,
                     float(events.session_gap_minutes), events.top_event_types,
-                    events.on_bad_rows, started, not events.keep_duplicates)
+                    events.on_bad_rows, started, not events.keep_duplicates,
+                    events.event_group)
 
 
 def _micros(stamp: datetime) -> int:
@@ -131,7 +132,8 @@ def _from_micros(value: int | None) -> datetime | None:
 
 def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[str, str],
          time_format: str | None, ref: datetime | None, gap: float, top: int,
-         on_bad_rows: str, started: float, dedupe: bool) -> SparkFeatures:
+         on_bad_rows: str, started: float, dedupe: bool,
+         event_group: str | None = None) -> SparkFeatures:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -175,6 +177,15 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
           if "order" in mapping else [])).collect()
     kept = sum(int(r["n"]) for r in by_type)
     counts = [(r["event"], int(r["n"])) for r in by_type if r["event"] is not None]
+    groups = events_sql.group_labels(counts, event_group, top)
+    if groups.kinds:  # the shares speak of kinds, as the embedded engine's do
+        kinds = spark.createDataFrame(sorted(groups.kinds.items()), "event string, kind string")
+        grouped = ev.join(F.broadcast(kinds), "event", "left") \
+            .withColumn("event", F.coalesce("kind", "event")).select(*ev.columns)
+        grouped = grouped.persist(StorageLevel.MEMORY_AND_DISK)
+        ev.unpersist()
+        ev = grouped
+    counts = events_sql.grouped_counts(counts, groups)
     types = events_sql.top_event_types(counts, top)
     share = None
     if "order" in mapping:
@@ -210,7 +221,9 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
                                                      else "gap"),
         session_gap_minutes=gap, event_types=tuple(t for t in types if t is not None),
         seconds=round(clock.perf_counter() - started, 3),
-        notes=(*_notes(plan, stats, offsets, bad_total, numbers), "engine: Spark"),
+        notes=(*_notes(plan, stats, offsets, bad_total, numbers),
+               *((groups.described,) if groups.described else ()), "engine: Spark"),
+        event_group=groups.rule, purchases=purchase_evidence(plan),
     )
     logger.info("done: %s users, %d features", f"{users:,}", len(frame.columns) - 1)
     return SparkFeatures(frame=frame, report=report, meanings=meanings)

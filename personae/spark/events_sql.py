@@ -160,7 +160,7 @@ def _columns(plan: events_sql.Plan, named: list[str], ref: str
                  "coalesce(session_minutes_median, 0.0) AS session_minutes_median",
                  "CAST(event_count AS DOUBLE) / session_count AS events_per_session"]
     meanings: dict[str, FeatureMeaning] = {}
-    used: set[str] = set()
+    used: set[str] = {"share_event_other"}  # the column of the types not named
     for i, t in enumerate(named):
         name = events_sql._unique(f"share_event_{sanitise(t)}", used)
         cols.append(f"CAST(n_type_{i} AS DOUBLE) / event_count AS `{name}`")
@@ -187,5 +187,5 @@ def _columns(plan: events_sql.Plan, named: list[str], ref: str
              "(n_last30 + n_prev30) ELSE 0.0 END AS trend_30d",
              "CAST(n_returns AS DOUBLE) / event_count AS return_share"]
     extra, extra_meanings = events_sql.extra_columns(
-        plan, used | set(BUILTIN) | {"share_event_other"}, quote="`")
+        plan, used | set(BUILTIN), quote="`")
     return cols + extra, {**meanings, **extra_meanings}

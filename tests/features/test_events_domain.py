@@ -7,24 +7,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personae.errors import DataError
+from personae.errors import ConfigError, DataError
 from personae.features import from_events
 from personae.features.table import TablePreprocessor, detect_id_column
 from personae.profile.segments import segment_profiles
 
-KINDS = ("Deeds_Es", "FSM_Es", "Study_Es", "TextEditor_Es", "Diagram_Es", "Properties_Es",
-         "Deeds_Related", "FSM_Related", "Study_Materials")
+#: 8 numbered kinds (93 labels) and 6 plain labels: 99 labels, 14 kinds.
+NUMBERED = {"Deeds_Es": 12, "FSM_Es": 12, "Study_Es": 12, "TextEditor_Es": 12,
+            "Diagram_Es": 12, "Properties_Es": 12, "Deeds_Related": 10, "FSM_Related": 11}
+PLAIN = ("Aulaweb", "Blank", "Other", "Deeds", "TextEditor", "Study_Materials")
 
 
 def education_log(students: int = 12) -> pd.DataFrame:
     """A lab simulator's log: one row per student action, no purchases; activity labels
-    ``<kind>_<exercise>_<step>`` (99 of them) plus a few plain ones."""
+    ``<kind>_<exercise>_<step>`` and a few plain ones, every label used."""
+    labels = [f"{kind}_{1 + i // 3}_{1 + i % 3}" for kind, n in NUMBERED.items()
+              for i in range(n)] + list(PLAIN)
     rng = np.random.default_rng(7)
-    labels = [f"{k}_{e}_{s}" for k in KINDS[:6] for e in range(1, 6) for s in range(1, 4)]
-    labels += ["Aulaweb", "Blank", "Other"] + [f"{k}_{n}" for k in KINDS[6:] for n in
-                                                range(1, 3)]
-    labels = labels[:93] + ["Aulaweb", "Blank", "Other", "Deeds_Related_1", "FSM_Related_1",
-                            "Study_Materials_1"]
     rows = []
     start = pd.Timestamp("2014-10-01 09:00")
     for s in range(students):
@@ -121,7 +120,7 @@ def test_extra_numeric_columns_become_per_user_sums_and_means():
     assert not {"session_sum", "end_time_sum", "activity_sum"} & set(frame.columns)
     assert features.meanings["idle_time_sum"].label == "Total idle time"
     assert features.meanings["idle_time_mean"].role == "drive"
-    assert "'idle_time'" in features.report.lines()[-1]
+    assert any("'idle_time'" in line for line in features.report.lines())
 
 
 def test_a_number_column_with_text_in_it_is_left_alone():
@@ -131,3 +130,52 @@ def test_a_number_column_with_text_in_it_is_left_alone():
     columns = from_events(log).frame.columns
     assert {"attempts_sum", "attempts_mean"} <= set(columns)
     assert not {"level_sum", "score_id_sum"} & set(columns)
+
+
+# --- labels that encode a hierarchy -------------------------------------------------------
+
+def test_a_99_label_activity_column_groups_to_its_kinds():
+    log = education_log()
+    assert log["activity"].nunique() == 99
+    features = from_events(log, top_event_types=20)
+    shares = {c.removeprefix("share_event_") for c in features.frame.columns
+              if c.startswith("share_event_")}
+    # 14 kinds; the label "Other" is not the column of the types left unnamed (none here)
+    assert shares == {k.lower() for k in [*NUMBERED, *PLAIN] if k != "Other"} | {"other_2"}
+    assert features.report.event_group != ""
+    said = [line for line in features.report.lines() if line.startswith("event labels grouped")]
+    assert said and "99 labels into 14 kinds" in said[0]
+    # the shares count every event of a kind
+    frame = features.frame.set_index("user_id")
+    deeds = log["activity"].str.match(r"Deeds_Es_\d").groupby(log["student_id"]).mean()
+    pd.testing.assert_series_equal(frame["share_event_deeds_es"], deeds.astype(float),
+                                   check_names=False, check_index_type=False)
+
+
+def test_the_kept_rows_carry_the_kinds():
+    rows = from_events(education_log(), keep_rows=True).rows
+    assert rows is not None and rows["activity"].nunique() == 14
+
+
+def test_a_stated_rule_groups_by_its_first_group_and_an_empty_one_keeps_every_label():
+    log = education_log()
+    kinds = from_events(log, event_group="^([A-Za-z]+)", top_event_types=30).report
+    assert set(kinds.event_types) == {"Deeds", "FSM", "Study", "TextEditor", "Diagram",
+                                      "Properties", "Aulaweb", "Blank", "Other"}
+    assert "--event-group '^([A-Za-z]+)'" in kinds.lines()[-1]
+    every = from_events(log, event_group="", top_event_types=200).report
+    assert len(every.event_types) == 99 and every.event_group == ""
+
+
+def test_few_labels_or_labels_without_numbered_parts_stay_as_they_are():
+    views = pd.DataFrame({"user_id": list("aabbcc"), "timestamp": ["2024-01-01"] * 6,
+                          "event": ["page_1", "page_2", "view", "cart", "page_3", "view"]})
+    assert from_events(views).report.event_group == ""  # fewer labels than share columns
+    words = pd.DataFrame({"user_id": ["a"] * 20, "timestamp": ["2024-01-01"] * 20,
+                          "event": [f"add_to_{w}" for w in "abcdefghijklmnopqrst"]})
+    assert from_events(words, top_event_types=3).report.event_group == ""
+
+
+def test_a_bad_rule_is_refused_naming_the_flag():
+    with pytest.raises(ConfigError, match=r"'event_group' parameter \(--event-group\)"):
+        from_events(education_log(), event_group="([")

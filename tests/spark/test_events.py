@@ -36,7 +36,7 @@ def assert_same(spark, source, **options):  # type: ignore[no-untyped-def]
     for field in ("rows_read", "missing_user", "bad_time", "bad_numbers", "bad_rows_skipped",
                   "after_reference", "duplicates_removed", "rows_used", "users",
                   "reference_date", "first_event", "last_event", "date_only",
-                  "sessions_from", "event_types", "mapping"):
+                  "sessions_from", "event_types", "mapping", "event_group", "purchases"):
         assert getattr(got.report, field) == getattr(want.report, field), field
     assert set(got.meanings) == set(want.meanings)
     return got
@@ -186,13 +186,14 @@ def test_relative_paths_are_the_callers_after_a_change_of_directory(
 
 def test_a_lab_log_with_its_own_numbers_matches_embedded(spark, tmp_path: Path) -> None:
     """No purchases, the user column found by its noun, extra numeric columns totalled
-    per user, and a one-visit student without days between visits (CSV: all text)."""
+    per user, a one-visit student without days between visits, a label "Other" beside
+    the column of unnamed types, labels grouped by a rule (CSV: all text)."""
     log = pd.DataFrame({
         "student_id": ["s1", "s1", "s1", "s2", "s2", "s3"],
         "start_time": ["2024-01-01 10:00", "2024-01-01 10:05", "2024-01-03 09:00",
                        "2024-01-02 08:00", "2024-01-04 08:00", "2024-01-02 12:00"],
         "activity": ["Deeds_Es_1_1", "Deeds_Es_1_2", "Aulaweb", "FSM_Es_2_1", "Aulaweb",
-                     "Blank"],
+                     "Other"],
         "idle_time": ["10", "0", "5.5", "", "3", "7"],
         "keystroke": ["1", "2", "3", "4", "5", "6"],
         "note": ["a", "b", "c", "d", "e", "f"],
@@ -206,3 +207,7 @@ def test_a_lab_log_with_its_own_numbers_matches_embedded(spark, tmp_path: Path) 
     assert frame.loc["s2", "idle_time_mean"] == pytest.approx(3.0)  # the blank is no value
     assert np.isnan(frame.loc["s3", "days_between_visits"])
     assert "note_sum" not in frame.columns
+    grouped = assert_same(spark, str(path), event_group="^([A-Za-z]+)_")
+    assert grouped.frame.set_index("user_id").loc["s1", "share_event_deeds"] == \
+        pytest.approx(2 / 3)
+    assert grouped.report.event_group == "^([A-Za-z]+)_"
