@@ -256,20 +256,43 @@ _EVENT_MOMENTS = {"start", "end", "begin", "stop", "finish", "event", "log", "cr
 def time_like_name(name: str) -> bool:
     """Named like a moment (``end_time``, ``created_at``, ``date_submitted``), not a duration
     (``idle_time``, ``time_spent``)."""
-    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+    words = _words(name)
     if _norm(name) in CANDIDATES["time"] or not words:
         return _norm(name) in CANDIDATES["time"]
     return words[-1] in _TIME_WORDS or words[0] in ("date", "timestamp") or \
         (words[-1] == "time" and words[0] in _EVENT_MOMENTS)
 
 
+#: Last words of a column name that say which one, not how much: a number in such a column
+#: is a code or a position (country 29, colour 3, page 2, order 5), and its total means
+#: nothing.
+_WHICH_WORDS = {"country", "region", "location", "city", "zip", "state", "colour", "color",
+                "category", "type", "code", "class", "group", "kind", "status", "model",
+                "brand", "channel", "device", "browser", "os", "gender", "language", "year",
+                "month", "day", "week", "weekday", "hour", "order", "position", "rank", "step",
+                "page", "exercise", "lesson", "module", "course", "chapter", "question",
+                "item", "product", "session", "segment", "cluster", "version"}
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
 def extra_candidates(columns: Mapping[str, str], mapping: Mapping[str, str]) -> list[str]:
     """The log's other columns that may be numbers to total per user (a game's attempts,
-    a lab log's idle time): not mapped to a role, not named like an id or a moment. Which
-    of them hold numbers is the engine's to check (every value given must parse)."""
+    a lab log's idle time): not mapped to a role, not named like an id, a moment, or a
+    code or position (``_WHICH_WORDS``). Which of them hold numbers is the engine's to
+    check (every value given must parse)."""
     used = set(mapping.values())
     return [c for c in columns if c not in used and not id_like_name(c)
-            and not time_like_name(c)]
+            and not time_like_name(c) and not _row_label(c)
+            and not (_words(c)[-1:] and _words(c)[-1] in _WHICH_WORDS)]
+
+
+def _row_label(name: str) -> bool:
+    """A column a tool wrote, not the log's author: a saved pandas index
+    (``__index_level_0__``, ``Unnamed: 0``) or a hidden one (``_rescued_data``)."""
+    return name.startswith("_") or name.lower().startswith("unnamed")
 
 
 def repeats_in(con: duckdb.DuckDBPyConnection, src: Source, rows: int = 100_000

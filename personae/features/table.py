@@ -105,8 +105,9 @@ def id_like_name(name: str) -> bool:
     number that names something rather than measures it (``paid`` is not one)."""
     normal = _normalise(name)
     words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
-    if normal in ID_NAMES or (words and words[-1] in {"id", "key", "index", "idx", "uuid"}):
-        return True
+    if normal in ID_NAMES or (words and (words[-1] in {"id", "key", "index", "idx", "uuid"}
+                                         or words[0] == "id")):
+        return True  # user_id, SessionID, id_student
     stem = normal[:-2] if normal.endswith("id") else ""
     return stem in PERSON_NOUNS or any(stem.startswith(n) for n in _NOT_PEOPLE)
 
@@ -123,6 +124,8 @@ def user_id_candidates(columns: list[str]) -> list[str]:
             continue
         stem = next((normal[:-len(s)] for s in _ID_SUFFIXES
                      if normal.endswith(s) and len(normal) > len(s)), normal)
+        if stem == normal and normal.startswith("id"):  # id_student
+            stem = normal[2:]
         if stem in PERSON_NOUNS or stem.rstrip("s") in PERSON_NOUNS:
             person.append(column)
         elif normal.endswith("id") and stem and not any(stem.startswith(n) or stem.endswith(n)
