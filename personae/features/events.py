@@ -28,7 +28,9 @@ Conventions, chosen so every feature is numeric, and defined for every user wher
 - ``days_between_visits`` is the mean gap between consecutive active days; for a user
   with one active day it is undefined, so missing (NaN): not 0, which would read as "very
   frequent", nor their tenure, which would be a second copy of recency. The model imputes
-  it (``TablePreprocessor``); the profiles describe it over the users who have it.
+  it (``TablePreprocessor``); the profiles describe it over the users who have it. When no
+  user came on two days (a log of one day) the column is left out, as ``return_share`` is
+  in a log without returns.
 - With date-only times (all at midnight) session and time-of-day features are left out.
 """
 

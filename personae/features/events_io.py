@@ -211,7 +211,8 @@ def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
     Without an established user column name (user_id, Customer ID...), a column named for
     a person (``student_id``, ``player``) or any other ``<noun>_id`` is the user column
     when ``repeats`` says its values repeat, as a user's do in a log (an ``event_id``
-    does not); ``repeats=None`` takes the name alone.
+    does not); ``repeats=None`` takes the name alone. Without an established time column
+    name, the first column named like a moment (``submitted_at``) is the time.
     """
     listing = ", ".join(repr(c) for c in columns)
     mapping: dict[str, str] = {}
@@ -235,6 +236,11 @@ def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
                 mapping[role] = found
                 used.add(found)
                 break
+        if role == "time" and role not in mapping:  # submitted_at, EventDate
+            found = next((c for c in columns if c not in used and time_like_name(c)), None)
+            if found is not None:
+                mapping[role] = found
+                used.add(found)
         if role == "user" and role not in mapping:
             found = next((c for c in user_id_candidates([c for c in columns if c not in used])
                           if repeats is None or repeats(c)), None)

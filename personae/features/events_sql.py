@@ -21,6 +21,9 @@ from personae.features.events_io import quote_literal, sanitise
 from personae.features.semantics import BUILTIN, FeatureMeaning, fallback_meaning
 
 PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
+#: Features left out when no user has a value above 0: no returns, no unnamed event types,
+#: no user who came on two days (a log of one day: no gap between visits to speak of).
+OPTIONAL = ("return_share", "share_event_other", "days_between_visits")
 RETURN_RE = r"return|cancel|refund"
 
 
@@ -398,7 +401,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
     sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM base {' '.join(joins)} "
            "ORDER BY user_id")
     frame = con.execute(sql).df()
-    for optional in ("return_share", "share_event_other"):
+    for optional in OPTIONAL:
         if optional in frame.columns and not (frame[optional] > 0).any():
             frame = frame.drop(columns=optional)  # nothing of the kind in this log
     return frame, meanings

@@ -45,13 +45,16 @@ HOLDOUT = 0.25
 SKEW = 2.0
 ANCHOR = datetime(2000, 1, 3)  # a Monday: every shifted first day is in its week
 ZERO_WHEN_ABSENT = ("return_share", "share_event_other")
+# absent when no user has it (every user came on one day): missing, the model imputes it
+MISSING_WHEN_ABSENT = ("days_between_visits",)
 OPTIONS = ("session_gap_minutes", "keep_duplicates")  # from_events options windows share
 
 
 def align_features(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """``user_id`` + ``names`` from a ``from_events`` frame: shares of event types not in
     ``names`` count as ``share_event_other``; absent share and return columns are 0
-    (nothing of the kind happened); any other absent feature is a DataError."""
+    (nothing of the kind happened), an absent gap between visits is missing (no user came
+    twice); any other absent feature is a DataError."""
     out = features.copy()
     extra = [c for c in out.columns if c.startswith("share_event_") and c not in names
              and c != "share_event_other"]
@@ -62,6 +65,8 @@ def align_features(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         if name not in out.columns:
             if name.startswith("share_event_") or name in ZERO_WHEN_ABSENT:
                 out[name] = 0.0
+            elif name in MISSING_WHEN_ABSENT:
+                out[name] = float("nan")
             else:
                 raise DataError(f"the model needs feature {name!r}, which these events do "
                                 "not give (clock times give session and time-of-day "

@@ -195,7 +195,7 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     logger.info("computing features for %s events", f"{kept:,}")
     frame, meanings = feature_frame(ev, plan, types, ref_sql)
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-    optional = [c for c in ("return_share", "share_event_other") if c in frame.columns]
+    optional = [c for c in events_sql.OPTIONAL if c in frame.columns]
     row = frame.selectExpr("count(*) AS users",
                            *[f"max({c}) AS {c}" for c in optional]).first()
     users = int(row["users"])

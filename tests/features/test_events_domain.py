@@ -57,6 +57,13 @@ def test_a_persons_noun_with_repeated_values_is_the_user_column(column):
     assert from_events(log).report.mapping["user"] == column
 
 
+def test_a_column_named_like_a_moment_is_the_time():
+    log = pd.DataFrame({"id_student": [1, 1, 2], "score": [50, 70, 90],
+                        "submitted_at": ["2024-01-01", "2024-01-05", "2024-01-02"]})
+    mapping = from_events(log).report.mapping
+    assert (mapping["user"], mapping["time"]) == ("id_student", "submitted_at")
+
+
 def test_an_id_whose_values_never_repeat_is_not_the_user_column():
     log = pd.DataFrame({"row_key_id": ["r1", "r2", "r3"], "timestamp": ["2024-01-01"] * 3})
     with pytest.raises(DataError, match=r"no user column found by name; map it with --user"):
@@ -87,6 +94,13 @@ def test_a_one_visit_user_has_no_days_between_visits():
     assert frame.loc["twice", "days_between_visits"] == pytest.approx(4.0)
     assert frame.loc["often", "days_between_visits"] == pytest.approx(1.0)
     assert frame.loc["once", "tenure_days"] == pytest.approx(4 + 14 / 24)  # still known
+
+
+def test_a_log_of_one_day_has_no_gap_between_visits_at_all():
+    one_day = _visits()[lambda f: f["timestamp"].str.startswith("2024-01-01")]
+    features = from_events(one_day)
+    assert "days_between_visits" not in features.frame.columns
+    assert features.frame["active_days"].eq(1).all()
 
 
 def test_profiles_are_over_the_users_who_have_a_value_and_say_how_many():
