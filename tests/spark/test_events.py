@@ -137,7 +137,10 @@ def test_online_retail_slice_matches_embedded(spark, tmp_path: Path) -> None:
     pd.read_parquet(RETAIL).iloc[:20_000].to_parquet(path)
     got = assert_same(spark, str(path))
     assert got.report.mapping["order"] == "Invoice" and got.report.duplicates_removed > 0
-    assert np.isfinite(got.frame.drop(columns="user_id").to_numpy(float)).all()
+    gaps = got.frame["days_between_visits"]  # undefined for one-visit customers
+    assert gaps.isna().equals(got.frame["active_days"] == 1)
+    assert np.isfinite(got.frame.drop(columns=["user_id", "days_between_visits"])
+                       .to_numpy(float)).all()
 
 
 def test_written_file_is_the_frame(spark, tmp_path: Path) -> None:
