@@ -8,7 +8,8 @@ From an event log and a finished run: each training user's features over their f
 N days, by the batch definitions (``from_events``), with the reference date at the end of
 the window (the midnight starting their first day + N days: "the user on day N"); a k-NN
 (scikit-learn ``KNeighborsClassifier``, uniform votes, on signed-log and standardised
-early features, k chosen by 5-fold CV among 5, 15, 31) predicts their full-history
+early features, a missing one at the mean, k chosen by 5-fold CV among 5, 15, 31) predicts
+their full-history
 segment; it is validated on 25% of the users held out of that training (stratified,
 seeded), against two baselines: everyone in the most common segment, and the core model
 applied to the early features. The saved k-NN is refitted on every training user.
@@ -128,11 +129,11 @@ class Window:
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         X = frame[list(self.features)].to_numpy(dtype=np.float64, na_value=np.nan)
-        X = np.nan_to_num(X, nan=0.0)
         for j, name in enumerate(self.features):
             if name in self.log_columns:
                 X[:, j] = np.sign(X[:, j]) * np.log1p(np.abs(X[:, j]))
-        return ((X - self.center) / self.scale).astype(np.float32)
+        # a missing value (no gap between visits in one day) sits at the mean: no distance
+        return np.nan_to_num((X - self.center) / self.scale, nan=0.0).astype(np.float32)
 
     def classifier(self) -> Any:
         from sklearn.neighbors import KNeighborsClassifier
@@ -143,16 +144,21 @@ class Window:
 def fit_window(frame: pd.DataFrame, labels: np.ndarray, days: int, features: list[str],
                random_state: int = 0, k: int | None = None) -> Window:
     """Scaling and k on these users; ``k`` None = chosen by 5-fold CV among K_CHOICES."""
-    X = np.nan_to_num(frame[features].to_numpy(dtype=np.float64, na_value=np.nan), nan=0.0)
+    X = frame[features].to_numpy(dtype=np.float64, na_value=np.nan)
     logs = []
     for j, name in enumerate(features):
         column = X[:, j]
-        if column.min() >= 0 and pd.Series(column).skew() > SKEW:
+        known = column[~np.isnan(column)]
+        if len(known) and known.min() >= 0 and pd.Series(known).skew() > SKEW:
             logs.append(name)
             X[:, j] = np.log1p(column)
-    center, scale = X.mean(axis=0), X.std(axis=0)
+    # mean and std over the users with a value (a one-day user has no gap between visits)
+    present = ~np.isnan(X)
+    counts = np.maximum(present.sum(axis=0), 1)
+    center = np.where(present, X, 0.0).sum(axis=0) / counts
+    scale = np.sqrt(np.where(present, (X - center) ** 2, 0.0).sum(axis=0) / counts)
     scale = np.where(scale > 0, scale, 1.0)
-    Xs = ((X - center) / scale).astype(np.float32)
+    Xs = np.nan_to_num((X - center) / scale, nan=0.0).astype(np.float32)
     if k is None:
         k = _choose_k(Xs, labels, random_state)
     return Window(days=days, k=k, features=tuple(features), log_columns=tuple(logs),
