@@ -121,7 +121,10 @@ def main() -> None:
                   if "event" in report.mapping else "no event column")
         extras = sorted(c.removesuffix("_mean") for c in features.frame.columns
                         if c.endswith("_mean") and c != "monetary_mean")
-        gap = features.frame["days_between_visits"]
+        one_day = features.frame["active_days"] == 1  # the column is left out when all are
+        gap = features.frame.get("days_between_visits",
+                                 pd.Series(np.nan, index=features.frame.index))
+        assert gap.isna().equals(one_day)
         print(f"| {name} | {how} | {report.mapping['user']} | {labels} | "
               f"{', '.join(extras) or '-'} | {report.users:,} | "
               f"{int(gap.isna().sum()):,} ({gap.isna().mean():.0%}) | "
