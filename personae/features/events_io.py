@@ -17,7 +17,12 @@ from typing import Any
 import duckdb
 
 from personae.errors import ConfigError, DataError
-from personae.features.table import USER_ID_NAMES, id_like_name, user_id_candidates
+from personae.features.table import (
+    USER_ID_NAMES,
+    id_like_name,
+    name_words,
+    user_id_candidates,
+)
 
 #: The roles a column of an event log can play; only ``user`` and ``time`` are required.
 ROLES: tuple[str, ...] = (
@@ -262,7 +267,7 @@ _EVENT_MOMENTS = {"start", "end", "begin", "stop", "finish", "event", "log", "cr
 def time_like_name(name: str) -> bool:
     """Named like a moment (``end_time``, ``created_at``, ``date_submitted``), not a duration
     (``idle_time``, ``time_spent``)."""
-    words = _words(name)
+    words = name_words(name)
     if _norm(name) in CANDIDATES["time"] or not words:
         return _norm(name) in CANDIDATES["time"]
     return words[-1] in _TIME_WORDS or words[0] in ("date", "timestamp") or \
@@ -280,10 +285,6 @@ _WHICH_WORDS = {"country", "region", "location", "city", "zip", "state", "colour
                 "item", "product", "session", "segment", "cluster", "version"}
 
 
-def _words(name: str) -> list[str]:
-    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
-
-
 def extra_candidates(columns: Mapping[str, str], mapping: Mapping[str, str]) -> list[str]:
     """The log's other columns that may be numbers to total per user (a game's attempts,
     a lab log's idle time): not mapped to a role, not named like an id, a moment, or a
@@ -292,7 +293,7 @@ def extra_candidates(columns: Mapping[str, str], mapping: Mapping[str, str]) -> 
     used = set(mapping.values())
     return [c for c in columns if c not in used and not id_like_name(c)
             and not time_like_name(c) and not _row_label(c)
-            and not (_words(c)[-1:] and _words(c)[-1] in _WHICH_WORDS)]
+            and not (name_words(c)[-1:] and name_words(c)[-1] in _WHICH_WORDS)]
 
 
 def _row_label(name: str) -> bool:

@@ -95,16 +95,23 @@ _ID_SUFFIXES = ("id", "no", "number", "key", "code")
 #: ``<noun>_id`` columns that name what a row is about, not who: never the user column.
 _NOT_PEOPLE = ("session", "visit", "order", "invoice", "transaction", "basket", "receipt",
                "item", "product", "article", "sku", "stock", "category", "event", "row",
-               "record", "line", "page", "campaign", "device", "store", "shop", "region",
+               "record", "line", "page", "campaign", "store", "shop", "region",
                "country", "city", "zip", "postal", "exercise", "course", "module", "lesson",
                "level", "game", "match", "song", "track", "video", "content", "ad", "brand")
+
+
+def name_words(name: str) -> list[str]:
+    """A column name's words, lower-cased: snake, camel and upper case split
+    (``mouse_click_left``, ``SessionID`` -> ``session``, ``id``; ``price_2`` -> ``price``,
+    ``2``)."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
 
 
 def id_like_name(name: str) -> bool:
     """Named like an identifier (``user_id``, ``SessionID``, ``sessionid``, ``key``): a
     number that names something rather than measures it (``paid`` is not one)."""
     normal = _normalise(name)
-    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+    words = name_words(name)
     if normal in ID_NAMES or (words and (words[-1] in {"id", "key", "index", "idx", "uuid"}
                                          or words[0] == "id")):
         return True  # user_id, SessionID, id_student
