@@ -268,8 +268,10 @@ def time_like_name(name: str) -> bool:
     """Named like a moment (``end_time``, ``created_at``, ``date_submitted``), not a duration
     (``idle_time``, ``time_spent``)."""
     words = name_words(name)
-    if _norm(name) in CANDIDATES["time"] or not words:
-        return _norm(name) in CANDIDATES["time"]
+    if _norm(name) in CANDIDATES["time"]:
+        return True
+    if not words:
+        return False
     return words[-1] in _TIME_WORDS or words[0] in ("date", "timestamp") or \
         (words[-1] == "time" and words[0] in _EVENT_MOMENTS)
 
