@@ -3,12 +3,17 @@ log's own numeric columns. Known answers on hand-made logs."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personae.errors import ConfigError, DataError
 from personae.features import from_events
+from personae.features.events_sql import group_labels, grouped_counts
 from personae.features.table import TablePreprocessor, detect_id_column
 from personae.profile.segments import segment_profiles
 
@@ -195,3 +200,24 @@ def test_few_labels_or_labels_without_numbered_parts_stay_as_they_are():
 def test_a_bad_rule_is_refused_naming_the_flag():
     with pytest.raises(ConfigError, match=r"'event_group' parameter \(--event-group\)"):
         from_events(education_log(), event_group="([")
+
+
+labels = st.lists(st.tuples(st.from_regex(r"[A-Za-z]{1,6}([_ .-][A-Za-z0-9]{1,3}){0,3}",
+                                          fullmatch=True), st.integers(1, 50)),
+                  min_size=1, max_size=40, unique_by=lambda pair: pair[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=labels, top=st.integers(1, 10))
+def test_grouping_keeps_every_event_and_each_kind_is_a_prefix_of_its_labels(counts, top):
+    groups = group_labels(counts, None, top)
+    grouped = dict(grouped_counts(counts, groups))
+    assert sum(grouped.values()) == sum(n for _, n in counts)
+    for label, kind in groups.kinds.items():
+        assert label.startswith(kind) and kind and kind != label
+        assert re.search(r"[0-9]", label[len(kind):])  # only numbered parts are dropped
+    if groups.kinds:  # it earned its place: many labels, at least halved, 2 kinds or more
+        assert len(counts) > top and 2 <= len(grouped) <= len(counts) / 2
+    # grouping the kinds again changes nothing
+    again = group_labels(list(grouped.items()), groups.rule or None, top)
+    assert not again.kinds or groups.rule == ""
