@@ -221,3 +221,23 @@ def test_grouping_keeps_every_event_and_each_kind_is_a_prefix_of_its_labels(coun
     # grouping the kinds again changes nothing
     again = group_labels(list(grouped.items()), groups.rule or None, top)
     assert not again.kinds or groups.rule == ""
+
+
+def test_a_run_keeps_its_grouping_rule_so_a_new_log_is_read_alike(tmp_path):
+    from personae.config import EventsConfig, InputConfig, RunConfig
+    from personae.data.event_options import read_event_options
+    from personae.features.events_sql import NUMBERED_PARTS
+    from personae.pipeline import segment
+
+    result = segment(education_log(60), k=2, stability=False,
+                     config=RunConfig(input=InputConfig(events=EventsConfig())))
+    assert any("99 labels into 14 kinds" in line
+               for line in result.info["input"]["report"])
+    result.save(tmp_path / "run")
+    mapping, options = read_event_options(tmp_path / "run" / "model")
+    assert mapping["user"] == "student_id" and options["event_group"] == NUMBERED_PARTS
+    # a new log of a few students has too few labels for the rule to fire by itself
+    few = education_log(2).head(10)
+    assert from_events(few).report.event_group == ""
+    kinds = from_events(few, **options).report.event_types
+    assert kinds and not any(re.search(r"_[0-9]", kind) for kind in kinds)  # 'Deeds_Es'
