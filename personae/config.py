@@ -66,6 +66,11 @@ class EventsConfig(_Frozen):
         "minutes of inactivity that end a session"))
     top_event_types: int = Field(default=8, description=(
         "event types with their own share column; the rest are 'other'"))
+    event_group: str | None = Field(default=None, description=(
+        "regex grouping event labels into kinds for the share columns and journeys (a "
+        "label's kind is its first group, e.g. '^([A-Za-z]+)_'); default: labels that end in "
+        "numbered parts (Deeds_Es_4_5) lose them when that at least halves many labels; '' "
+        "keeps every label"))
     keep_duplicates: bool = Field(default=False, description=(
         "keep identical rows as separate events (default: count and drop them)"))
     on_bad_rows: Literal["error", "skip"] = Field(default="error", description=(
@@ -86,6 +91,16 @@ class EventsConfig(_Frozen):
         if not days or min(days) < 1:
             raise ValueError(f"needs at least one window of 1 day or more; got {days}")
         return sorted(set(days))
+
+    @field_validator("event_group")
+    @classmethod
+    def _a_regex(cls, rule: str | None) -> str | None:
+        if rule:
+            try:
+                re.compile(rule)
+            except re.error as exc:
+                raise ValueError(f"must be a regular expression; got {rule!r} ({exc})") from None
+        return rule
 
     @field_validator("mapping")
     @classmethod

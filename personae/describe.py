@@ -135,15 +135,20 @@ def decision_table(model: SegmentModel) -> pd.DataFrame:
 
 
 def run_journeys(read: RunInput, ids: pd.Series, labels: np.ndarray) -> dict[str, Any] | None:
-    """Funnels and paths per segment, for event-log runs with an event column."""
+    """Funnels and paths per segment for event-log runs with an event column; lifecycle
+    journeys (first order, second, ...) for a log without one."""
     if read.rows is None:
         return None
     from personae.features.events import steps_of
 
-    steps = steps_of(read.rows, read.provenance["mapping"])
-    if steps is None:
-        return None
     segments = pd.Series(labels, index=ids.astype(str).to_numpy())
+    mapping = read.provenance["mapping"]
+    steps = steps_of(read.rows, mapping)
+    if steps is None:
+        from personae.profile.journeys import lifecycle
+
+        noun = "order" if read.provenance.get("purchases") else "visit"
+        return lifecycle(read.rows, segments, mapping, noun=noun)
     return build_journeys(steps, segments)
 
 

@@ -46,7 +46,8 @@ def read_input(data: Any, spec: InputConfig, random_state: int = 0) -> RunInput:
         mapping = dict(result.report.mapping)
         provenance = {"kind": "events", "source": label, "mapping": mapping,
                       "report": result.report.lines() + _id_note(mapping["user"]),
-                      "purchases": result.report.purchases}
+                      "purchases": result.report.purchases,
+                      "event_group": result.report.event_group}
         rows = result.rows
         position = spec.events.mapping.get("position")
         if position is not None:  # the features do not keep it: read the rows with it

@@ -96,7 +96,7 @@ class SegmentModel:
         self.settings_ = build(SegmentSettings, {**given, **self.overrides}, "SegmentModel")
         cfg = self.settings_
         id_column = cfg.id_column if cfg.id_column is not None else \
-            detect_id_column([str(c) for c in df.columns])
+            detect_id_column([str(c) for c in df.columns], df)
         if ids is None:
             ids = user_ids(df, id_column, source)
         self.id_column_ = id_column

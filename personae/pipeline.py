@@ -73,7 +73,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     timings["read"] = time.perf_counter() - started
     log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
     id_column = cfg.id_column if cfg.id_column is not None else \
-        detect_id_column([str(c) for c in frame.columns])
+        detect_id_column([str(c) for c in frame.columns], frame)
     semantics = run_semantics(run, semantics, read, id_column)
     ids = user_ids(frame, id_column, source)
     levels_on = cfg.levels_on

@@ -10,7 +10,8 @@ from typing import Any
 FLAGS = {
     "input.path": "INPUT", "input.events": "--events", "input.events.mapping": "--map",
     "input.events.on_bad_rows": "--on-bad-rows", "input.events.memory_limit": "--memory-limit",
-    "input.events.early_days": "--early-days", "input.sequences.embed": "--embed",
+    "input.events.early_days": "--early-days", "input.events.event_group": "--event-group",
+    "input.sequences.embed": "--embed",
     "input.sequences.representation": "--representation", "input.sequences.tokens": "--tokens",
     "input.sequences.cache_dir": "--embed-cache", "input.sequences.exact": "--exact-embeddings",
     "segmentation.id_column": "--id-column", "segmentation.features": "--features",

@@ -50,6 +50,9 @@ def features_command(
                                                     "session.")] = 30,
     top_event_types: Annotated[int, typer.Option(help="Event types with their own share "
                                                       "column; the rest are 'other'.")] = 8,
+    event_group: Annotated[str | None, typer.Option(help="Regex grouping event labels into "
+                                                         "kinds (the first group); '' keeps "
+                                                         "every label.")] = None,
     keep_duplicates: Annotated[bool, typer.Option(help="Keep identical rows as separate "
                                                        "events (default: count and drop "
                                                        "them).")] = False,
@@ -92,7 +95,8 @@ def features_command(
         settings = {"mapping": {role: column for role, column in roles.items() if column},
                     "table": table, "time_format": time_format,
                     "reference_date": reference_date, "session_gap_minutes": session_gap,
-                    "top_event_types": top_event_types, "keep_duplicates": keep_duplicates,
+                    "top_event_types": top_event_types, "event_group": event_group,
+                    "keep_duplicates": keep_duplicates,
                     "on_bad_rows": on_bad_rows, "memory_limit": memory_limit,
                     "threads": threads}
         events = build(EventsConfig, settings, "command line", FEATURE_FLAGS)
@@ -179,7 +183,7 @@ FEATURE_FLAGS = {"table": "--table",
                  "time_format": "--time-format", "reference_date": "--reference-date",
                  "session_gap_minutes": "--session-gap", "top_event_types": "--top-event-types",
                  "on_bad_rows": "--on-bad-rows", "memory_limit": "--memory-limit",
-                 "threads": "--threads"}
+                 "threads": "--threads", "event_group": "--event-group"}
 
 
 def _conf(pairs: list[str] | None) -> dict[str, str]:

@@ -72,6 +72,10 @@ def run(
                                                          "not parse.")] = None,
     memory_limit: Annotated[str | None, typer.Option(help="With --events: DuckDB memory "
                                                           "limit, e.g. 4GB.")] = None,
+    event_group: Annotated[str | None, typer.Option(help="With --events: regex grouping "
+                                                         "event labels into kinds (the first "
+                                                         "group); '' keeps every label.")]
+    = None,
     semantics: Annotated[Path | None, typer.Option(help="YAML file saying what your columns "
                                                         "mean (label, unit, high, low, "
                                                         "themes, pain_when).")] = None,
@@ -164,6 +168,7 @@ def run(
             "input.events.mapping": _mapping(event_map, checked=False) or None,
             "input.events.on_bad_rows": on_bad_rows,
             "input.events.memory_limit": memory_limit,
+            "input.events.event_group": event_group,
             "input.events.early_days": days(early_days),
             "input.sequences.embed": embed,
             "input.sequences.representation": representation,

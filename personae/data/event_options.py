@@ -16,12 +16,17 @@ FORMAT = "personae.event-options"
 FORMAT_VERSION = 1
 #: EventsConfig fields that change the features of a log (the rest: resources, run-only).
 FEATURE_OPTIONS = ("table", "time_format", "session_gap_minutes", "top_event_types",
-                   "keep_duplicates", "on_bad_rows")
+                   "keep_duplicates", "on_bad_rows", "event_group")
 
 
-def save_event_options(model_dir: Path, mapping: dict[str, str], events: Any) -> Path:
-    """Write ``events.json`` into a model folder being staged; ``events``: EventsConfig."""
+def save_event_options(model_dir: Path, mapping: dict[str, str], events: Any,
+                       event_group: str | None = None) -> Path:
+    """Write ``events.json`` into a model folder being staged; ``events``: EventsConfig;
+    ``event_group``: the rule that grouped the training log's labels ("" none), so a new
+    log is grouped alike whatever its own labels would decide."""
     options = {k: v for k, v in events.model_dump().items() if k in FEATURE_OPTIONS}
+    if event_group is not None:
+        options["event_group"] = event_group
     return write_document(Path(model_dir) / FILE, {"mapping": dict(mapping),
                                                    "options": options},
                           FORMAT, FORMAT_VERSION)

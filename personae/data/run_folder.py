@@ -80,7 +80,8 @@ def save_run(result: Any, folder: str | Path) -> Path:
             from personae.data.event_options import save_event_options  # the same way
 
             save_event_options(staging / "model", result.info["input"]["mapping"],
-                               result.config.input.events)
+                               result.config.input.events,
+                               result.info["input"].get("event_group"))
         if "early" in result.extra:  # the k-NN of users' first days (--early-days)
             result.extra["early"].save(staging / "model")
         if result.reference is not None:  # what monitoring compares new users with

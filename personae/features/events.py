@@ -11,7 +11,7 @@ Stages (each logs a line and calls ``progress`` when given):
    folder when it would not fit in ``memory_limit``;
 4. aggregate per user: RFM, sessions, engagement, time of day, breadth, trend, returns.
 
-Conventions, chosen so every feature is numeric and defined for every user:
+Conventions, chosen so every feature is numeric, and defined for every user where it can be:
 
 - Times are UTC. Text times with an offset are converted; text times without one are
   read as UTC. Time-of-day features use UTC hours.
@@ -25,9 +25,12 @@ Conventions, chosen so every feature is numeric and defined for every user:
   otherwise distinct days with a purchase. ``monetary_total`` is net of returns.
 - ``recency_days`` counts from the last purchase; a user who never purchased gets their
   tenure (they have not purchased since they were first seen).
-- ``days_between_visits`` is the mean gap between consecutive active days; a user with
-  one active day gets their tenure, the time they have been seen without coming back
-  (a lower bound on their true gap), rather than 0, which would read as "very frequent".
+- ``days_between_visits`` is the mean gap between consecutive active days; for a user
+  with one active day it is undefined, so missing (NaN): not 0, which would read as "very
+  frequent", nor their tenure, which would be a second copy of recency. The model imputes
+  it (``TablePreprocessor``); the profiles describe it over the users who have it. When no
+  user came on two days (a log of one day) the column is left out, as ``return_share`` is
+  in a log without returns.
 - With date-only times (all at midnight) session and time-of-day features are left out.
 """
 
@@ -54,6 +57,7 @@ from personae.features import events_sql
 from personae.features.events_io import (
     Source,
     describe,
+    extra_candidates,
     id_expr,
     map_columns,
     number_expr,
@@ -61,6 +65,7 @@ from personae.features.events_io import (
     quote_ident,
     quote_literal,
     raw_is_set,
+    repeats_in,
     resolve_source,
     text_expr,
     time_expr,
@@ -110,6 +115,9 @@ class EventReport:
     # what says the log holds purchases ("" when nothing does): the words of the personas
     # speak of orders and buying only when it is set
     purchases: str = ""
+    # the regex that grouped the event labels into kinds ("" when none did): a new log of
+    # the same model is grouped by it (model/events.json)
+    event_group: str = ""
 
     def lines(self) -> list[str]:
         """The report as short human-readable lines (the CLI prints these)."""
@@ -166,6 +174,7 @@ def from_events(
     reference_date: str | date | datetime | None = None,
     session_gap_minutes: float = 30,
     top_event_types: int = 8,
+    event_group: str | None = None,
     keep_duplicates: bool = False,
     on_bad_rows: Literal["error", "skip"] = "error",
     keep_rows: bool = False,
@@ -179,6 +188,9 @@ def from_events(
 
     ``source`` is a CSV/Parquet file, a folder or glob of them, a DuckDB database (with
     ``table``) or a pandas DataFrame. Column roles not given are detected by name.
+    ``event_group``: a regex grouping event labels into kinds (a label's kind is its first
+    group); None: the built-in rule when it earns its place, "": none
+    (:func:`personae.features.events_sql.group_labels`).
     Exact duplicate rows (identical in every mapped column) are counted and dropped; pass
     ``keep_duplicates=True`` where identical rows are real repeats (a log without order ids).
     ``keep_rows``: also return the events the features were computed from (``rows``: the
@@ -217,12 +229,12 @@ def from_events(
         given = {"user": user, "time": time, "event": event, "value": value,
                  "quantity": quantity, "price": price, "session": session, "item": item,
                  "category": category, "order": order}
-        mapping = map_columns(columns, given, src.label)
+        mapping = map_columns(columns, given, src.label, repeats_in(con, src))
         _step(progress, "mapped columns: " + ", ".join(f"{k}={v}" for k, v in mapping.items()))
         work = _Work(folder=spill, memory_bytes=_size_bytes(limit))
         return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,
                     top_event_types, on_bad_rows, progress, started, work,
-                    dedupe=not keep_duplicates, keep_rows=keep_rows)
+                    dedupe=not keep_duplicates, keep_rows=keep_rows, event_group=event_group)
     except duckdb.OutOfMemoryException as exc:
         raise DataError(f"DuckDB ran out of memory under memory_limit "
                         f"{limit} ({exc}); raise --memory-limit",
@@ -310,15 +322,17 @@ def _step(progress: Progress | None, message: str) -> None:
 def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str],
          time_format: str | None, ref: datetime | None, gap: float, top: int,
          on_bad_rows: str, progress: Progress | None, started: float, work: _Work,
-         dedupe: bool = True, keep_rows: bool = False) -> EventFeatures:
-    typed = _typed_sql(src, columns, mapping, time_format)
+         dedupe: bool = True, keep_rows: bool = False,
+         event_group: str | None = None) -> EventFeatures:
+    candidates = extra_candidates(columns, mapping)
+    typed = _typed_sql(src, columns, mapping, time_format, candidates)
     con.execute(f"CREATE TEMP VIEW typed AS {typed}")
     numbers: list[str] = [r for r in ("value", "quantity", "price") if r in mapping]
     # a --time-format reads the text itself: no offset column is made (see _typed_sql)
     has_offsets = time_format is None and \
         offset_expr(mapping["time"], columns[mapping["time"]]) is not None
     _step(progress, "checking rows")
-    stats = _stats(con, numbers, has_offsets, ref)
+    stats = _stats(con, numbers, has_offsets, ref, len(candidates))
     if stats["rows"] == 0:
         raise DataError("the event log is empty: no rows", source=src.label)
     bad_total = stats["bad_time"] + sum(stats[f"bad_{r}"] for r in numbers)
@@ -337,7 +351,8 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
         logger.warning("%s rows without a user id dropped", stats["missing_user"])
     _step(progress, "keeping each event once")
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=float(gap),
-                           date_only=bool(stats["date_only"]), dedupe=dedupe)
+                           date_only=bool(stats["date_only"]), dedupe=dedupe,
+                           extras=events_sql.numeric_extras(candidates, stats))
     _choose_store(con, work, stats["good"], len(events_sql.event_columns(plan)))
     if keep_rows:  # the rows come back in the file's order: ties in time keep it
         con.execute("SET preserve_insertion_order = true")
@@ -346,8 +361,11 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
     if dedupe:
         _drop_duplicates(con, plan, in_place=keep_rows)
     kept = con.execute("SELECT count(*) FROM ev").fetchone()[0]
-    rows = _kept_rows(con, mapping) if keep_rows else None
     counts = events_sql.event_counts(con) if "event" in mapping else []
+    groups = events_sql.group_labels(counts, event_group, top)
+    events_sql.apply_groups(con, groups)  # the rows, shares and journeys speak of kinds
+    counts = events_sql.grouped_counts(counts, groups)
+    rows = _kept_rows(con, mapping) if keep_rows else None
     types = events_sql.top_event_types(counts, top)
     plan = events_sql.with_purchase_types(con, plan, [name for name, _ in counts])
     _step(progress, f"computing features for {kept:,} events")
@@ -367,8 +385,9 @@ def _run(con: Any, src: Source, columns: dict[str, str], mapping: dict[str, str]
         sessions_from="none" if plan.date_only else ("column" if "session" in mapping
                                                      else "gap"),
         session_gap_minutes=float(gap), event_types=tuple(t for t in types if t is not None),
-        seconds=round(clock.perf_counter() - started, 3), notes=notes,
-        purchases=purchase_evidence(plan),
+        seconds=round(clock.perf_counter() - started, 3),
+        notes=notes + ((groups.described,) if groups.described else ()),
+        purchases=purchase_evidence(plan), event_group=groups.rule,
     )
     _step(progress, f"done: {len(frame):,} users, {len(frame.columns) - 1} features")
     return EventFeatures(frame=frame, report=report, meanings=meanings, rows=rows)
@@ -428,7 +447,7 @@ def _drop_duplicates(con: Any, plan: events_sql.Plan, in_place: bool = False) ->
 
 
 def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
-               time_format: str | None) -> str:
+               time_format: str | None, candidates: list[str] = ()) -> str:  # type: ignore[assignment]
     def col(role: str) -> tuple[str, str]:
         return mapping[role], columns[mapping[role]]
 
@@ -447,10 +466,15 @@ def _typed_sql(src: Source, columns: dict[str, str], mapping: dict[str, str],
         if role in mapping:
             as_sql = id_expr if role in ("session", "item") else text_expr
             parts.append(f"{as_sql(*col(role))} AS {name}")
+    for i, column in enumerate(candidates):
+        typed = events_sql.extra_typed_name(i)
+        parts.append(f"{number_expr(column, columns[column])} AS {typed}")
+        parts.append(f"{raw_is_set(column, columns[column])} AS {typed}_given")
     return f"SELECT {', '.join(parts)} FROM {src.relation}"
 
 
-def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None) -> dict:
+def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None,
+           extras: int = 0) -> dict:
     bad_num = " OR ".join(f"({r}_given AND {r} IS NULL)" for r in numbers) or "false"
     good = f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad_num})"
     ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'" if ref else "NULL"
@@ -467,6 +491,10 @@ def _stats(con: Any, numbers: list[str], has_offsets: bool, ref: datetime | None
     }
     for r in numbers:
         items[f"bad_{r}"] = f"count(*) FILTER (user_id IS NOT NULL AND {r}_given AND {r} IS NULL)"
+    for i in range(extras):  # which of the log's other columns hold numbers
+        x = events_sql.extra_typed_name(i)
+        items[f"{x}_given"] = f"count(*) FILTER ({good} AND {x}_given)"
+        items[f"{x}_bad"] = f"count(*) FILTER ({good} AND {x}_given AND {x} IS NULL)"
     if has_offsets:
         items["offsets"] = f"list(DISTINCT ts_offset) FILTER ({good} AND ts_offset <> '')"
         items["naive"] = f"count(*) FILTER ({good} AND ts_offset = '')"
@@ -516,6 +544,9 @@ def _notes(plan: events_sql.Plan, stats: dict, offsets: tuple[str, ...], bad_tot
         notes.append("times are dates only: session and time-of-day features left out")
     if plan.value_from:
         notes.append(f"value = {plan.value_from}")
+    if plan.extras:
+        notes.append("the log's own numbers, per user as <column>_sum and <column>_mean: "
+                     + ", ".join(repr(column) for column, _ in plan.extras))
     return tuple(notes)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob as globmod
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,12 @@ from typing import Any
 import duckdb
 
 from personae.errors import ConfigError, DataError
-from personae.features.table import USER_ID_NAMES
+from personae.features.table import (
+    USER_ID_NAMES,
+    id_like_name,
+    name_words,
+    user_id_candidates,
+)
 
 #: The roles a column of an event log can play; only ``user`` and ``time`` are required.
 ROLES: tuple[str, ...] = (
@@ -30,7 +35,8 @@ ROLES: tuple[str, ...] = (
 CANDIDATES: Mapping[str, tuple[str, ...]] = {
     "user": USER_ID_NAMES,
     "time": ("timestamp", "eventtime", "eventtimestamp", "datetime", "invoicedate",
-             "orderdate", "transactiondate", "createdat", "occurredat", "time", "ts", "date",
+             "orderdate", "transactiondate", "createdat", "occurredat", "starttime",
+             "starttimestamp", "startedat", "startdate", "begintime", "time", "ts", "date",
              "day", "dt"),
     "event": ("eventtype", "eventname", "event", "action", "activity", "type"),
     "value": ("value", "amount", "revenue", "dollarvalue", "sales", "totalprice", "total",
@@ -245,8 +251,15 @@ def _norm(name: str) -> str:
 
 
 def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
-                label: str) -> dict[str, str]:
-    """Role -> column, from the names given and, for the rest, detection by name."""
+                label: str, repeats: Callable[[str], bool] | None = None) -> dict[str, str]:
+    """Role -> column, from the names given and, for the rest, detection by name.
+
+    Without an established user column name (user_id, Customer ID...), a column named for
+    a person (``student_id``, ``player``) or any other ``<noun>_id`` is the user column
+    when ``repeats`` says its values repeat, as a user's do in a log (an ``event_id``
+    does not); ``repeats=None`` takes the name alone. Without an established time column
+    name, the first column named like a moment (``submitted_at``) is the time.
+    """
     listing = ", ".join(repr(c) for c in columns)
     mapping: dict[str, str] = {}
     for role, name in given.items():
@@ -269,11 +282,78 @@ def map_columns(columns: Mapping[str, str], given: Mapping[str, str | None],
                 mapping[role] = found
                 used.add(found)
                 break
+        if role == "time" and role not in mapping:  # submitted_at, EventDate
+            found = next((c for c in columns if c not in used and time_like_name(c)), None)
+            if found is not None:
+                mapping[role] = found
+                used.add(found)
+        if role == "user" and role not in mapping:
+            found = next((c for c in user_id_candidates([c for c in columns if c not in used])
+                          if repeats is None or repeats(c)), None)
+            if found is not None:
+                mapping[role] = found
+                used.add(found)
     for role, flag in (("user", "--user"), ("time", "--time")):
         if role not in mapping:
             raise DataError(f"no {role} column found by name; map it with {flag} "
                             f"(or {role}=...); columns are: {listing}", source=label)
     return {role: mapping[role] for role in ROLES if role in mapping}
+
+
+_TIME_WORDS = {"at", "ts", "date", "timestamp", "datetime", "epoch", "day", "dt"}
+_EVENT_MOMENTS = {"start", "end", "begin", "stop", "finish", "event", "log", "created",
+                  "updated", "modified", "submit", "submission", "login", "logout", "due"}
+
+
+def time_like_name(name: str) -> bool:
+    """Named like a moment (``end_time``, ``created_at``, ``date_submitted``), not a duration
+    (``idle_time``, ``time_spent``)."""
+    words = name_words(name)
+    if _norm(name) in CANDIDATES["time"]:
+        return True
+    if not words:
+        return False
+    return words[-1] in _TIME_WORDS or words[0] in ("date", "timestamp") or \
+        (words[-1] == "time" and words[0] in _EVENT_MOMENTS)
+
+
+#: Last words of a column name that say which one, not how much: a number in such a column
+#: is a code or a position (country 29, colour 3, page 2, order 5), and its total means
+#: nothing.
+_WHICH_WORDS = {"country", "region", "location", "city", "zip", "state", "colour", "color",
+                "category", "type", "code", "class", "group", "kind", "status", "model",
+                "brand", "channel", "device", "browser", "os", "gender", "language", "year",
+                "month", "day", "week", "weekday", "hour", "order", "position", "rank", "step",
+                "page", "exercise", "lesson", "module", "course", "chapter", "question",
+                "item", "product", "session", "segment", "cluster", "version"}
+
+
+def extra_candidates(columns: Mapping[str, str], mapping: Mapping[str, str]) -> list[str]:
+    """The log's other columns that may be numbers to total per user (a game's attempts,
+    a lab log's idle time): not mapped to a role, not named like an id, a moment, or a
+    code or position (``_WHICH_WORDS``). Which of them hold numbers is the engine's to
+    check (every value given must parse)."""
+    used = set(mapping.values())
+    return [c for c in columns if c not in used and not id_like_name(c)
+            and not time_like_name(c) and not _row_label(c)
+            and not (name_words(c)[-1:] and name_words(c)[-1] in _WHICH_WORDS)]
+
+
+def _row_label(name: str) -> bool:
+    """A column a tool wrote, not the log's author: a saved pandas index
+    (``__index_level_0__``, ``Unnamed: 0``) or a hidden one (``_rescued_data``)."""
+    return name.startswith("_") or name.lower().startswith("unnamed")
+
+
+def repeats_in(con: duckdb.DuckDBPyConnection, src: Source, rows: int = 100_000
+               ) -> Callable[[str], bool]:
+    """Whether a column's values repeat within the first ``rows`` rows of the source."""
+    def check(column: str) -> bool:
+        q = quote_ident(column)
+        found = con.execute(f"SELECT count({q}) > count(DISTINCT {q}) FROM (SELECT {q} "
+                            f"FROM {src.relation} LIMIT {int(rows)})").fetchone()
+        return bool(found and found[0])
+    return check
 
 
 def time_expr(col: str, dtype: str, time_format: str | None) -> str:

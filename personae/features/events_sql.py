@@ -16,10 +16,19 @@ from typing import Any
 
 import pandas as pd
 
+from personae.errors import ConfigError
 from personae.features.events_io import quote_literal, sanitise
-from personae.features.semantics import FeatureMeaning, event_type_meaning
+from personae.features.semantics import (
+    BUILTIN,
+    FeatureMeaning,
+    event_type_meaning,
+    fallback_meaning,
+)
 
 PURCHASE_RE = r"purchase|buy|order|transaction|checkout|payment"
+#: Features left out when no user has a value above 0: no returns, no unnamed event types,
+#: no user who came on two days (a log of one day: no gap between visits to speak of).
+OPTIONAL = ("return_share", "share_event_other", "days_between_visits")
 RETURN_RE = r"return|cancel|refund"
 
 
@@ -35,6 +44,8 @@ class Plan:
     return_types: tuple[str, ...] = ()
     cancel_prefix: bool = False
     dedupe: bool = True
+    # the log's own numeric columns (column, name in the typed view), totalled per user
+    extras: tuple[tuple[str, str], ...] = ()
 
     def has(self, role: str) -> bool:
         return role in self.mapping
@@ -64,7 +75,8 @@ def _key_columns(plan: Plan) -> list[str]:
     numbers = [r for r in ("value", "quantity", "price") if plan.has(r)]
     return ["user_id", "ts"] + numbers + [n for r, n in (
         ("event", "event"), ("session", "session"), ("item", "item"),
-        ("category", "category"), ("order", "ord")) if plan.has(r)]
+        ("category", "category"), ("order", "ord")) if plan.has(r)] + \
+        [typed for _, typed in plan.extras]
 
 
 def event_columns(plan: Plan) -> list[str]:
@@ -147,6 +159,81 @@ def event_counts(con: Any) -> list[tuple[str, int]]:
                        "GROUP BY event").fetchall()
 
 
+#: The built-in grouping rule: a label's kind is the label without its trailing numbered
+#: parts (``Deeds_Es_4_5`` -> ``Deeds_Es``, ``level-12`` -> ``level``).
+NUMBERED_PARTS = r"^(.+?)(?:[ _.:/#-]+[^ _.:/#-]*[0-9][^ _.:/#-]*)+$"
+
+
+@dataclass(frozen=True)
+class LabelGroups:
+    """Event labels grouped into kinds: ``kinds`` maps each label that changes to its
+    kind; ``rule`` is the regex applied ("" when nothing was grouped)."""
+
+    kinds: dict[str, str]
+    rule: str
+    labels: int
+    described: str = ""
+
+
+def group_labels(counts: list[tuple[str, int]], rule: str | None, top: int) -> LabelGroups:
+    """Which event labels to count as one kind, by ``rule`` (a regex: a label's kind is
+    its first group, or the whole match; labels it does not match stay as they are).
+
+    ``rule=None``: the built-in rule (:data:`NUMBERED_PARTS`), applied only when it earns
+    its place: the log has more labels than share columns (``top``), and it at least
+    halves them into two kinds or more. ``rule=""``: every label stays.
+    """
+    labels = [name for name, _ in counts]
+    if rule == "" or not labels:
+        return LabelGroups({}, "", len(labels))
+    try:
+        pattern = re.compile(rule if rule is not None else NUMBERED_PARTS)
+    except re.error as exc:
+        raise ConfigError("The 'event_group' parameter (--event-group) must be a regular "
+                          f"expression. Got {rule!r} instead ({exc}).") from None
+    kinds = {}
+    for label in labels:
+        found = pattern.search(label)
+        kind = (found.group(1) if found and pattern.groups else
+                found.group(0) if found else label) or label
+        if kind != label:
+            kinds[label] = kind
+    distinct = {kinds.get(label, label) for label in labels}
+    if rule is None and not (len(labels) > top and 2 <= len(distinct) <= len(labels) / 2):
+        return LabelGroups({}, "", len(labels))
+    if not kinds:
+        return LabelGroups({}, pattern.pattern, len(labels))
+    sizes = {k: sum(1 for v in kinds.values() if v == k) for k in set(kinds.values())}
+    example = max(kinds, key=lambda label: (sizes[kinds[label]], label))
+    how = "the built-in rule, trailing numbered parts removed" if rule is None else \
+        f"--event-group {rule!r}"
+    described = (f"event labels grouped: {len(labels):,} labels into {len(distinct):,} kinds "
+                 f"by {how} (e.g. {example!r} -> {kinds[example]!r}; "
+                 f"{len(kinds):,} labels changed)")
+    return LabelGroups(kinds, pattern.pattern, len(labels), described)
+
+
+def grouped_counts(counts: list[tuple[str, int]], groups: LabelGroups
+                   ) -> list[tuple[str, int]]:
+    """``counts`` per kind."""
+    out: dict[str, int] = {}
+    for name, n in counts:
+        kind = groups.kinds.get(name, name)
+        out[kind] = out.get(kind, 0) + int(n)
+    return list(out.items())
+
+
+def apply_groups(con: Any, groups: LabelGroups) -> None:
+    """Replace each grouped label of ``ev`` by its kind (a join: a log may hold thousands
+    of labels)."""
+    if not groups.kinds:
+        return
+    values = ", ".join(f"({quote_literal(label)}, {quote_literal(kind)})"
+                       for label, kind in sorted(groups.kinds.items()))
+    con.execute(f"UPDATE ev SET event = g.kind FROM (VALUES {values}) AS g(label, kind) "
+                "WHERE ev.event = g.label")
+
+
 def top_event_types(counts: list[tuple[str, int]], top: int) -> list[str | None]:
     return [name for name, _ in sorted(counts, key=lambda c: (-c[1], c[0]))[:int(top)]]
 
@@ -227,6 +314,7 @@ def features(con: Any, plan: Plan, types: list[str | None]
     if plan.has("event"):
         listed = ", ".join(quote_literal(t) for t in named) or "NULL"
         agg.append(f"count(*) FILTER (event IS NULL OR event NOT IN ({listed})) AS n_type_other")
+    agg.extend(f"{sql} AS {name}" for name, sql in extra_aggregates(plan).items())
     if timed:
         # an hour histogram in the per-user aggregate: 24 filtered counts are far cheaper
         # than a (user, hour) hash aggregate over every event
@@ -279,14 +367,14 @@ def features(con: Any, plan: Plan, types: list[str | None]
         "CAST(event_count AS DOUBLE) / active_days AS events_per_active_day",
         "CASE WHEN active_days > 1 THEN CAST(CAST(last_ts AS DATE) - CAST(first_ts AS DATE) "
         "AS DOUBLE) / (active_days - 1) "
-        f"ELSE {tenure} END AS days_between_visits",
+        "ELSE NULL END AS days_between_visits",
     ]
     if timed:
         cols += ["session_count", "coalesce(session_minutes_median, 0.0) AS "
                  "session_minutes_median",
                  "CAST(event_count AS DOUBLE) / session_count AS events_per_session"]
     meanings: dict[str, FeatureMeaning] = {}
-    used: set[str] = set()
+    used: set[str] = {"share_event_other"}  # the column of the types not named
     for i, t in enumerate(named):
         name = _unique(f"share_event_{sanitise(t)}", used)
         cols.append(f"CAST(n_type_{i} AS DOUBLE) / event_count AS {name}")
@@ -312,10 +400,13 @@ def features(con: Any, plan: Plan, types: list[str | None]
              "CASE WHEN n_last30 + n_prev30 > 0 THEN CAST(n_last30 - n_prev30 AS DOUBLE) / "
              "(n_last30 + n_prev30) ELSE 0.0 END AS trend_30d",
              "CAST(n_returns AS DOUBLE) / event_count AS return_share"]
+    extra, extra_meanings = extra_columns(plan, used | set(BUILTIN))
+    cols += extra
+    meanings.update(extra_meanings)
     sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(cols)} FROM base {' '.join(joins)} "
            "ORDER BY user_id")
     frame = con.execute(sql).df()
-    for optional in ("return_share", "share_event_other"):
+    for optional in OPTIONAL:
         if optional in frame.columns and not (frame[optional] > 0).any():
             frame = frame.drop(columns=optional)  # nothing of the kind in this log
     return frame, meanings
@@ -334,6 +425,50 @@ def _session_ctes(plan: Plan) -> list[str]:
         "range(1, len(starts) + 1), lambda i: datediff('microsecond', starts[i], "
         "coalesce(ends[i], last_event)) / 6e7), 'median') AS session_minutes_median FROM seq)",
     ]
+
+
+def extra_typed_name(index: int) -> str:
+    """The typed view's name of the ``index``-th candidate extra column."""
+    return f"x{index}"
+
+
+def numeric_extras(candidates: list[str], stats: dict) -> tuple[tuple[str, str], ...]:
+    """The candidate extra columns that hold numbers (some value given, every one parses),
+    from the counts ``x<i>_given`` and ``x<i>_bad`` of the engine's row check."""
+    named = [(column, extra_typed_name(i)) for i, column in enumerate(candidates)]
+    return tuple((column, x) for column, x in named
+                 if stats[f"{x}_given"] and not stats[f"{x}_bad"])
+
+
+def extra_aggregates(plan: Plan) -> dict[str, str]:
+    """Per user, each extra column's total and mean over the events that carry it (the
+    same SQL in DuckDB and Spark)."""
+    out = {}
+    for _, typed in plan.extras:
+        out[f"{typed}_sum"] = f"sum({typed})"
+        out[f"{typed}_mean"] = f"avg({typed})"
+    return out
+
+
+def extra_columns(plan: Plan, used: set[str], quote: str = '"'
+                  ) -> tuple[list[str], dict[str, FeatureMeaning]]:
+    """The output columns ``<column>_sum`` and ``<column>_mean`` of each extra column and
+    their meanings, from the column's name: the mean drives (how much a user does per
+    event), the total describes (it repeats the event count times the mean)."""
+    cols: list[str] = []
+    meanings: dict[str, FeatureMeaning] = {}
+    for column, typed in plan.extras:
+        base = fallback_meaning(column)
+        words = base.label[:1].lower() + base.label[1:]
+        for stat, label, role in (("sum", f"Total {words}", "describe"),
+                                  ("mean", f"{base.label} per event", "drive")):
+            name = _unique(f"{sanitise(column)}_{stat}", used)
+            cols.append(f"{typed}_{stat} AS {quote}{name}{quote}")
+            meanings[name] = FeatureMeaning(
+                name=name, label=label, high=f"have high {label.lower()}",
+                low=f"have low {label.lower()}", themes=base.themes or ("engagement",),
+                pain_when=base.pain_when, source="user", role=role)  # type: ignore[arg-type]
+    return cols, meanings
 
 
 def _unique(name: str, used: set[str]) -> str:

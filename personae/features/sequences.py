@@ -184,6 +184,7 @@ def sequences_from_events(
         id_expr,
         map_columns,
         quote_ident,
+        repeats_in,
         resolve_source,
         text_expr,
         time_expr,
@@ -197,7 +198,8 @@ def sequences_from_events(
         columns = describe(con, src)
         given = {"user": user, "time": time, "event": event, "item": item,
                  "category": category, "session": session}
-        mapping = {r: c for r, c in map_columns(columns, given, src.label).items()
+        mapping = {r: c for r, c in map_columns(columns, given, src.label,
+                                                     repeats_in(con, src)).items()
                    if r in given}
         if position is not None:
             if position not in columns:

@@ -64,12 +64,81 @@ def text_columns(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return df.set_axis(names, axis="columns")
 
 
-def detect_id_column(columns: list[str]) -> str | None:
-    """The first column named like a user id (user_id, Customer ID, id...), if any."""
+def detect_id_column(columns: list[str], frame: pd.DataFrame | None = None) -> str | None:
+    """The column of a user table named like a user id, if any.
+
+    First the established names (user_id, Customer ID...), then a plain ``id``; with the
+    table at hand, also a person's noun (student, player_id) or any other ``<noun>_id``
+    whose values are all different, as a user table's ids are (a ``region_id`` repeats).
+    """
     ranked = sorted((c for c in columns if _normalise(c) in ID_NAMES),
                     key=lambda c: (_normalise(c) in {"id", "user", "customer", "client"},
                                    columns.index(c)))
-    return ranked[0] if ranked else None
+    if ranked:
+        return ranked[0]
+    if frame is None:
+        return None
+    for column in user_id_candidates(columns):
+        values = frame[column]
+        if values.notna().all() and values.is_unique:
+            return column
+    return None
+
+
+#: Nouns for the people a log or table is about; a column so named (``student``,
+#: ``player_id``, ``SubscriberNo``) holds who each row is about.
+PERSON_NOUNS = ("user", "customer", "client", "member", "visitor", "player", "student",
+                "learner", "pupil", "account", "subscriber", "listener", "viewer", "reader",
+                "patient", "person", "employee", "driver", "rider", "guest", "buyer",
+                "shopper", "household", "contact", "gamer", "athlete", "fan", "donor")
+_ID_SUFFIXES = ("id", "no", "number", "key", "code")
+#: ``<noun>_id`` columns that name what a row is about, not who: never the user column.
+_NOT_PEOPLE = ("session", "visit", "order", "invoice", "transaction", "basket", "receipt",
+               "item", "product", "article", "sku", "stock", "category", "event", "row",
+               "record", "line", "page", "campaign", "store", "shop", "region",
+               "country", "city", "zip", "postal", "exercise", "course", "module", "lesson",
+               "level", "game", "match", "song", "track", "video", "content", "ad", "brand")
+
+
+def name_words(name: str) -> list[str]:
+    """A column name's words, lower-cased: snake, camel and upper case split
+    (``mouse_click_left``, ``SessionID`` -> ``session``, ``id``; ``price_2`` -> ``price``,
+    ``2``)."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+def id_like_name(name: str) -> bool:
+    """Named like an identifier (``user_id``, ``SessionID``, ``sessionid``, ``key``): a
+    number that names something rather than measures it (``paid`` is not one)."""
+    normal = _normalise(name)
+    words = name_words(name)
+    if normal in ID_NAMES or (words and (words[-1] in {"id", "key", "index", "idx", "uuid"}
+                                         or words[0] == "id")):
+        return True  # user_id, SessionID, id_student
+    stem = normal[:-2] if normal.endswith("id") else ""
+    return stem in PERSON_NOUNS or any(stem.startswith(n) for n in _NOT_PEOPLE)
+
+
+def user_id_candidates(columns: list[str]) -> list[str]:
+    """Columns that may hold who each row is about, beyond the established names, best
+    first: a person's noun with or without an id suffix (``student_id``, ``player``), then
+    any other ``<noun>_id`` whose noun is not a thing (``order_id``, ``session_id``). The
+    caller checks their values (repeated in a log, unique in a user table)."""
+    person, other = [], []
+    for column in columns:
+        normal = _normalise(column)
+        if normal in ID_NAMES:
+            continue
+        stem = next((normal[:-len(s)] for s in _ID_SUFFIXES
+                     if normal.endswith(s) and len(normal) > len(s)), normal)
+        if stem == normal and normal.startswith("id"):  # id_student
+            stem = normal[2:]
+        if stem in PERSON_NOUNS or stem.rstrip("s") in PERSON_NOUNS:
+            person.append(column)
+        elif normal.endswith("id") and stem and not any(stem.startswith(n) or stem.endswith(n)
+                                                        for n in _NOT_PEOPLE):
+            other.append(column)
+    return person + other
 
 
 def user_ids(df: pd.DataFrame, id_column: str | None, source: str) -> pd.Series:

@@ -11,7 +11,8 @@ from scipy import stats
 
 from personae.features.table import TablePreprocessor
 
-PROFILE_COLUMNS = ["segment", "size", "share", "feature", "kind", "mean", "median", "std",
+PROFILE_COLUMNS = ["segment", "size", "share", "feature", "kind", "covered", "mean", "median",
+                   "std",
                    "overall_mean", "overall_std", "z_score", "rest_mean", "effect_size",
                    "lift", "test", "p_value", "p_adjusted", "significant", "distinguishing"]
 ALPHA = 0.05
@@ -38,7 +39,9 @@ class SegmentStats:
     ``mean``/``median``/``std`` (ddof 0) are in the users' own units, missing values
     skipped; ``scaled_*`` are where the model measures distance (imputed, log, scaled):
     per-segment means, sums and sums of squares, and the overall mean, std, sum and sum of
-    squares. ``sizes`` count every user of a segment.
+    squares. ``sizes`` count every user of a segment; ``covered`` (segments x features)
+    the users with a value, the ones ``mean``, ``median`` and ``std`` are over (a
+    one-visit user has no gap between visits); None: every user has every value.
     """
 
     segments: np.ndarray
@@ -58,6 +61,13 @@ class SegmentStats:
     scaled_total_sum: np.ndarray
     scaled_total_sq: np.ndarray
     flags: frozenset[str] = frozenset()  # numeric columns holding only 0 and 1 (yes/no)
+    covered: np.ndarray | None = None
+
+    def covered_counts(self) -> np.ndarray:
+        """Users with a value per segment and feature (every user where none is missing)."""
+        if self.covered is None:
+            return np.repeat(self.sizes[:, None], len(self.columns), axis=1).astype(float)
+        return np.asarray(self.covered, dtype=float)
 
 
 def segment_stats(features: pd.DataFrame, labels: np.ndarray,
@@ -103,7 +113,8 @@ def segment_stats(features: pd.DataFrame, labels: np.ndarray,
         scaled_overall_std=np.sqrt(np.maximum(total_sq / n - overall ** 2, 0.0)),
         scaled_total_sum=total_sum, scaled_total_sq=total_sq,
         flags=frozenset(c for c in preprocessor.numeric_ if c in features.columns
-                        and is_flag(features[c].to_numpy(dtype=float))))
+                        and is_flag(features[c].to_numpy(dtype=float))),
+        covered=grouped.count().to_numpy(dtype=float))
 
 
 def is_flag(values: np.ndarray) -> bool:
@@ -135,6 +146,7 @@ def profiles_from_stats(summary: SegmentStats) -> pd.DataFrame:
     """The profile table (``PROFILE_COLUMNS``) from per-segment statistics."""
     n_total = int(summary.sizes.sum())
     overall_std = np.where(summary.overall_std == 0.0, np.nan, summary.overall_std)
+    covered = summary.covered_counts()
     scaled_std = np.where(summary.scaled_overall_std == 0.0, np.nan, summary.scaled_overall_std)
     frames = []
     for j, name in enumerate(summary.columns):
@@ -146,6 +158,7 @@ def profiles_from_stats(summary: SegmentStats) -> pd.DataFrame:
             "feature": name,
             "kind": "category" if name.split("=", 1)[0] in summary.categorical and "=" in name
             else "flag" if name in summary.flags else "number",
+            "covered": covered[:, j].astype(int),
             "mean": summary.mean[:, j],
             "median": summary.median[:, j],
             "std": summary.std[:, j],
@@ -203,8 +216,12 @@ def _add_tests(profiles: pd.DataFrame, summary: SegmentStats) -> pd.DataFrame:
         z = (p1 - p2) / np.sqrt(p_pool * (1 - p_pool) * (1 / n1 + 1 / n2))
         p_z = 2 * stats.norm.sf(np.abs(z))
         lift = np.where(p2 > 0, p1 / p2, np.nan)
-    raw_rest_mean = (rows["overall_mean"].to_numpy(dtype=float) * n_total
-                     - rows["mean"].to_numpy(dtype=float) * n1) / np.where(n2 > 0, n2, np.nan)
+    # in the users' own units over the users with a value, as the mean beside it
+    with_value = rows["covered"].to_numpy(dtype=float)
+    rest_with_value = summary.covered_counts().sum(axis=0)[j] - with_value
+    raw_rest_mean = (rows["overall_mean"].to_numpy(dtype=float) * (rest_with_value + with_value)
+                     - np.nan_to_num(rows["mean"].to_numpy(dtype=float)) * with_value) / \
+        np.where(rest_with_value > 0, rest_with_value, np.nan)
     p_value = np.where(is_category, p_z, p_t)
     p_value = np.where(np.isfinite(p_value), p_value, 1.0)
     effect = np.where(is_category, p1 - p2, d)

@@ -190,6 +190,9 @@ def funnels(journeys: dict[str, Any], names: dict[int, str]) -> Figure:
     how = (f"Stages: {' > '.join(journeys['stages'])} ({journeys['method']}). A user reaches a "
            "stage when they did it and reached the stage before; 'repeat' = 2+ purchases. "
            "All users with events, no sampling.")
+    if journeys.get("kind") == "lifecycle":
+        how = (f"Steps: {' > '.join(journeys['stages'])} ({journeys['method']}). A user reaches "
+               f"a step with that many {journeys['noun']}s. All users with events, no sampling.")
     return Figure("funnels", "Journeys: funnel per segment", fig, how)
 
 

@@ -8,7 +8,8 @@ From an event log and a finished run: each training user's features over their f
 N days, by the batch definitions (``from_events``), with the reference date at the end of
 the window (the midnight starting their first day + N days: "the user on day N"); a k-NN
 (scikit-learn ``KNeighborsClassifier``, uniform votes, on signed-log and standardised
-early features, k chosen by 5-fold CV among 5, 15, 31) predicts their full-history
+early features, a missing one at the mean, k chosen by 5-fold CV among 5, 15, 31) predicts
+their full-history
 segment; it is validated on 25% of the users held out of that training (stratified,
 seeded), against two baselines: everyone in the most common segment, and the core model
 applied to the early features. The saved k-NN is refitted on every training user.
@@ -45,13 +46,16 @@ HOLDOUT = 0.25
 SKEW = 2.0
 ANCHOR = datetime(2000, 1, 3)  # a Monday: every shifted first day is in its week
 ZERO_WHEN_ABSENT = ("return_share", "share_event_other")
+# absent when no user has it (every user came on one day): missing, the model imputes it
+MISSING_WHEN_ABSENT = ("days_between_visits",)
 OPTIONS = ("session_gap_minutes", "keep_duplicates")  # from_events options windows share
 
 
 def align_features(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """``user_id`` + ``names`` from a ``from_events`` frame: shares of event types not in
     ``names`` count as ``share_event_other``; absent share and return columns are 0
-    (nothing of the kind happened); any other absent feature is a DataError."""
+    (nothing of the kind happened), an absent gap between visits is missing (no user came
+    twice); any other absent feature is a DataError."""
     out = features.copy()
     extra = [c for c in out.columns if c.startswith("share_event_") and c not in names
              and c != "share_event_other"]
@@ -62,6 +66,8 @@ def align_features(features: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         if name not in out.columns:
             if name.startswith("share_event_") or name in ZERO_WHEN_ABSENT:
                 out[name] = 0.0
+            elif name in MISSING_WHEN_ABSENT:
+                out[name] = float("nan")
             else:
                 raise DataError(f"the model needs feature {name!r}, which these events do "
                                 "not give (clock times give session and time-of-day "
@@ -123,11 +129,11 @@ class Window:
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         X = frame[list(self.features)].to_numpy(dtype=np.float64, na_value=np.nan)
-        X = np.nan_to_num(X, nan=0.0)
         for j, name in enumerate(self.features):
             if name in self.log_columns:
                 X[:, j] = np.sign(X[:, j]) * np.log1p(np.abs(X[:, j]))
-        return ((X - self.center) / self.scale).astype(np.float32)
+        # a missing value (no gap between visits in one day) sits at the mean: no distance
+        return np.nan_to_num((X - self.center) / self.scale, nan=0.0).astype(np.float32)
 
     def classifier(self) -> Any:
         from sklearn.neighbors import KNeighborsClassifier
@@ -138,16 +144,21 @@ class Window:
 def fit_window(frame: pd.DataFrame, labels: np.ndarray, days: int, features: list[str],
                random_state: int = 0, k: int | None = None) -> Window:
     """Scaling and k on these users; ``k`` None = chosen by 5-fold CV among K_CHOICES."""
-    X = np.nan_to_num(frame[features].to_numpy(dtype=np.float64, na_value=np.nan), nan=0.0)
+    X = frame[features].to_numpy(dtype=np.float64, na_value=np.nan)
     logs = []
     for j, name in enumerate(features):
         column = X[:, j]
-        if column.min() >= 0 and pd.Series(column).skew() > SKEW:
+        known = column[~np.isnan(column)]
+        if len(known) and known.min() >= 0 and pd.Series(known).skew() > SKEW:
             logs.append(name)
             X[:, j] = np.log1p(column)
-    center, scale = X.mean(axis=0), X.std(axis=0)
+    # mean and std over the users with a value (a one-day user has no gap between visits)
+    present = ~np.isnan(X)
+    counts = np.maximum(present.sum(axis=0), 1)
+    center = np.where(present, X, 0.0).sum(axis=0) / counts
+    scale = np.sqrt(np.where(present, (X - center) ** 2, 0.0).sum(axis=0) / counts)
     scale = np.where(scale > 0, scale, 1.0)
-    Xs = ((X - center) / scale).astype(np.float32)
+    Xs = np.nan_to_num((X - center) / scale, nan=0.0).astype(np.float32)
     if k is None:
         k = _choose_k(Xs, labels, random_state)
     return Window(days=days, k=k, features=tuple(features), log_columns=tuple(logs),

@@ -20,8 +20,8 @@ from typing import Any
 from personae.config import EVENT_ROLES, EventsConfig, build
 from personae.errors import ConfigError, DataError
 from personae.features import events_sql
-from personae.features.events import EventFeatures, EventReport
-from personae.features.events_io import map_columns
+from personae.features.events import EventFeatures, EventReport, purchase_evidence
+from personae.features.events_io import extra_candidates, map_columns
 from personae.spark import events_read as rd
 from personae.spark.errors import spark_errors
 from personae.spark.events_sql import feature_frame
@@ -115,7 +115,8 @@ def compute(spark: Any, source: Any, events: EventsConfig) -> SparkFeatures:
         logger.info("mapped columns: %s", ", ".join(f"{k}={v}" for k, v in mapping.items()))
         return _run(spark, raw, label, kinds, mapping, events.time_format, ref,
                     float(events.session_gap_minutes), events.top_event_types,
-                    events.on_bad_rows, started, not events.keep_duplicates)
+                    events.on_bad_rows, started, not events.keep_duplicates,
+                    events.event_group)
 
 
 def _micros(stamp: datetime) -> int:
@@ -131,15 +132,17 @@ def _from_micros(value: int | None) -> datetime | None:
 
 def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[str, str],
          time_format: str | None, ref: datetime | None, gap: float, top: int,
-         on_bad_rows: str, started: float, dedupe: bool) -> SparkFeatures:
+         on_bad_rows: str, started: float, dedupe: bool,
+         event_group: str | None = None) -> SparkFeatures:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    typed = raw.selectExpr(*rd.typed_columns(kinds, mapping, time_format))
+    candidates = extra_candidates(kinds, mapping)
+    typed = raw.selectExpr(*rd.typed_columns(kinds, mapping, time_format, candidates))
     numbers = [r for r in ("value", "quantity", "price") if r in mapping]
     has_offsets = "ts_offset" in typed.columns
     logger.info("checking rows")
-    stats = _stats(typed, numbers, has_offsets, ref)
+    stats = _stats(typed, numbers, has_offsets, ref, len(candidates))
     if stats["rows"] == 0:
         raise DataError("the event log is empty: no rows", source=label)
     bad_total = stats["bad_time"] + sum(stats[f"bad_{r}"] for r in numbers)
@@ -157,7 +160,8 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     if stats["missing_user"]:
         logger.warning("%s rows without a user id dropped", stats["missing_user"])
     plan = events_sql.Plan(mapping=mapping, reference=reference, gap_minutes=gap,
-                           date_only=bool(stats["date_only"]), dedupe=dedupe)
+                           date_only=bool(stats["date_only"]), dedupe=dedupe,
+                           extras=events_sql.numeric_extras(candidates, stats))
     logger.info("keeping each event once")
     ref_sql = f"timestamp_micros({_micros(reference)})"
     ev = typed.where(f"{events_sql.good_rows_sql(numbers)} AND ts <= {ref_sql}") \
@@ -173,6 +177,15 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
           if "order" in mapping else [])).collect()
     kept = sum(int(r["n"]) for r in by_type)
     counts = [(r["event"], int(r["n"])) for r in by_type if r["event"] is not None]
+    groups = events_sql.group_labels(counts, event_group, top)
+    if groups.kinds:  # the shares speak of kinds, as the embedded engine's do
+        kinds = spark.createDataFrame(sorted(groups.kinds.items()), "event string, kind string")
+        grouped = ev.join(F.broadcast(kinds), "event", "left") \
+            .withColumn("event", F.coalesce("kind", "event")).select(*ev.columns)
+        grouped = grouped.persist(StorageLevel.MEMORY_AND_DISK)
+        ev.unpersist()
+        ev = grouped
+    counts = events_sql.grouped_counts(counts, groups)
     types = events_sql.top_event_types(counts, top)
     share = None
     if "order" in mapping:
@@ -182,7 +195,7 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
     logger.info("computing features for %s events", f"{kept:,}")
     frame, meanings = feature_frame(ev, plan, types, ref_sql)
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-    optional = [c for c in ("return_share", "share_event_other") if c in frame.columns]
+    optional = [c for c in events_sql.OPTIONAL if c in frame.columns]
     row = frame.selectExpr("count(*) AS users",
                            *[f"max({c}) AS {c}" for c in optional]).first()
     users = int(row["users"])
@@ -208,13 +221,16 @@ def _run(spark: Any, raw: Any, label: str, kinds: dict[str, str], mapping: dict[
                                                      else "gap"),
         session_gap_minutes=gap, event_types=tuple(t for t in types if t is not None),
         seconds=round(clock.perf_counter() - started, 3),
-        notes=(*_notes(plan, stats, offsets, bad_total, numbers), "engine: Spark"),
+        notes=(*_notes(plan, stats, offsets, bad_total, numbers),
+               *((groups.described,) if groups.described else ()), "engine: Spark"),
+        event_group=groups.rule, purchases=purchase_evidence(plan),
     )
     logger.info("done: %s users, %d features", f"{users:,}", len(frame.columns) - 1)
     return SparkFeatures(frame=frame, report=report, meanings=meanings)
 
 
-def _stats(typed: Any, numbers: list[str], has_offsets: bool, ref: datetime | None) -> dict:
+def _stats(typed: Any, numbers: list[str], has_offsets: bool, ref: datetime | None,
+           extras: int = 0) -> dict:
     bad_num = " OR ".join(f"({r}_given AND {r} IS NULL)" for r in numbers) or "false"
     good = f"user_id IS NOT NULL AND ts IS NOT NULL AND NOT ({bad_num})"
     ref_sql = f"timestamp_micros({_micros(ref)})" if ref else "CAST(NULL AS TIMESTAMP)"
@@ -233,6 +249,10 @@ def _stats(typed: Any, numbers: list[str], has_offsets: bool, ref: datetime | No
     for r in numbers:
         items[f"bad_{r}"] = (f"count(*) FILTER (WHERE user_id IS NOT NULL AND {r}_given AND "
                              f"{r} IS NULL)")
+    for i in range(extras):  # which of the log's other columns hold numbers
+        x = events_sql.extra_typed_name(i)
+        items[f"{x}_given"] = f"count(*) FILTER (WHERE {good} AND {x}_given)"
+        items[f"{x}_bad"] = f"count(*) FILTER (WHERE {good} AND {x}_given AND {x} IS NULL)"
     if has_offsets:
         items["offsets"] = (f"collect_set(ts_offset) FILTER (WHERE {good} AND "
                             "ts_offset <> '')")

@@ -15,6 +15,7 @@ from typing import Any
 
 from personae.errors import ConfigError, DataError
 from personae.features.events_io import CSV_SUFFIXES, DUCKDB_SUFFIXES, PARQUET_SUFFIXES
+from personae.features.events_sql import extra_typed_name
 from personae.spark.session import from_pandas
 
 _OFFSET_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
@@ -214,7 +215,7 @@ def offset_sql(col: str, kind: str) -> str | None:
 
 
 def typed_columns(kinds: dict[str, str], mapping: dict[str, str],
-                  time_format: str | None) -> list[str]:
+                  time_format: str | None, candidates: list[str] | None = None) -> list[str]:
     """The SELECT list of the typed view: the same columns as the embedded ``typed``."""
     def col(role: str) -> tuple[str, str]:
         return mapping[role], kinds[mapping[role]]
@@ -234,4 +235,8 @@ def typed_columns(kinds: dict[str, str], mapping: dict[str, str],
         if role in mapping:
             as_sql = id_sql if role in ("session", "item") else text
             parts.append(f"{as_sql(*col(role))} AS {name}")
+    for i, column in enumerate(candidates or []):
+        typed = extra_typed_name(i)
+        parts.append(f"{number_sql(column, kinds[column])} AS {typed}")
+        parts.append(f"{is_set_sql(column, kinds[column])} AS {typed}_given")
     return parts

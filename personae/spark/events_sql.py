@@ -12,7 +12,7 @@ from typing import Any
 
 from personae.features import events_sql
 from personae.features.events_io import sanitise
-from personae.features.semantics import FeatureMeaning
+from personae.features.semantics import BUILTIN, FeatureMeaning
 from personae.spark.events_read import lit
 
 
@@ -104,6 +104,7 @@ def feature_frame(ev: Any, plan: events_sql.Plan, types: list[str | None], ref: 
     if plan.has("event"):
         other = f"event IS NULL OR NOT ({_in('event', named)})" if named else "event IS NULL"
         agg["n_type_other"] = f"count(*) FILTER (WHERE {other})"
+    agg.update(events_sql.extra_aggregates(plan))
     if timed:
         agg.update({f"n_h{i}": f"count(*) FILTER (WHERE hour(ts) = {i})" for i in range(24)})
     base = ev.groupBy("user_id").agg(*[_e(v).alias(k) for k, v in agg.items()])
@@ -152,14 +153,14 @@ def _columns(plan: events_sql.Plan, named: list[str], ref: str
         "event_count", "active_days",
         "CAST(event_count AS DOUBLE) / active_days AS events_per_active_day",
         "CASE WHEN active_days > 1 THEN CAST(datediff(to_date(last_ts), to_date(first_ts)) "
-        f"AS DOUBLE) / (active_days - 1) ELSE {tenure} END AS days_between_visits",
+        "AS DOUBLE) / (active_days - 1) ELSE NULL END AS days_between_visits",
     ]
     if timed:
         cols += ["session_count",
                  "coalesce(session_minutes_median, 0.0) AS session_minutes_median",
                  "CAST(event_count AS DOUBLE) / session_count AS events_per_session"]
     meanings: dict[str, FeatureMeaning] = {}
-    used: set[str] = set()
+    used: set[str] = {"share_event_other"}  # the column of the types not named
     for i, t in enumerate(named):
         name = events_sql._unique(f"share_event_{sanitise(t)}", used)
         cols.append(f"CAST(n_type_{i} AS DOUBLE) / event_count AS `{name}`")
@@ -185,4 +186,6 @@ def _columns(plan: events_sql.Plan, named: list[str], ref: str
              "CASE WHEN n_last30 + n_prev30 > 0 THEN CAST(n_last30 - n_prev30 AS DOUBLE) / "
              "(n_last30 + n_prev30) ELSE 0.0 END AS trend_30d",
              "CAST(n_returns AS DOUBLE) / event_count AS return_share"]
-    return cols, meanings
+    extra, extra_meanings = events_sql.extra_columns(
+        plan, used | set(BUILTIN), quote="`")
+    return cols + extra, {**meanings, **extra_meanings}

@@ -124,7 +124,8 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
                    meanings=fitted.info.get("feature_meanings"))
         reference.save(staging / "model")
         if event_log is not None:  # assign --events reads a new log the training log's way
-            save_event_options(staging / "model", event_log[0].mapping, event_log[1])
+            save_event_options(staging / "model", event_log[0].mapping, event_log[1],
+                               event_log[0].event_group)
         write_run_json(staging, info)  # last: it lists every file with its sha256
 
 

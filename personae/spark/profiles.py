@@ -99,7 +99,7 @@ def profile_stats(users: Any, files: dict[str, bytes], model: Any, probe: pd.Dat
         overall_std=overall_std, scaled_mean=scaled_mean, scaled_sum=scaled_sum,
         scaled_sq=scaled_sq, scaled_overall_mean=scaled_overall_mean,
         scaled_overall_std=scaled_overall_std, scaled_total_sum=scaled_sum.sum(axis=0),
-        scaled_total_sq=scaled_sq.sum(axis=0), flags=flags)
+        scaled_total_sq=scaled_sq.sum(axis=0), flags=flags, covered=np.nan_to_num(raw_n))
 
 
 def _pooled(n: np.ndarray, mean: np.ndarray, std: np.ndarray

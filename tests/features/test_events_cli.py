@@ -73,3 +73,17 @@ def test_run_events_bad_map_exit_2(tmp_path):
                                  str(tmp_path / "run"), "--map", "person=customer_id"])
     assert result.exit_code == 2
     assert "--map has unknown roles ['person']; roles are user, time" in result.output
+
+
+def test_features_command_groups_labels_by_a_stated_rule(tmp_path):
+    out = tmp_path / "users.parquet"
+    result = runner.invoke(app, ["features", str(_log(tmp_path)), "--out", str(out),
+                                 "--event-group", "^(p|v)"])
+    assert result.exit_code == 0, result.output
+    assert "event labels grouped: 2 labels into 2 kinds by --event-group '^(p|v)'" in \
+        result.output
+    assert {"share_event_p", "share_event_v"} <= set(pd.read_parquet(out).columns)
+    bad = runner.invoke(app, ["features", str(_log(tmp_path)), "--out", str(out),
+                              "--event-group", "(["])
+    assert bad.exit_code == 2 and "--event-group" in bad.output
+    assert "Traceback" not in bad.output

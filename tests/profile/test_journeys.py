@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from personae.profile.journeys import journeys, stage_of
+from personae.profile.journeys import journeys, lifecycle, stage_of
 
 # a: view, cart, purchase, purchase      -> reaches repeat
 # b: view, cart                          -> stops at cart
@@ -70,3 +71,81 @@ def test_unknown_event_names_fall_back_to_the_most_common_types() -> None:
     assert result["stages"] == ["play_song", "rate_song"]
     assert "most common event types" in result["method"]
     assert [s["users"] for s in result["segments"][0]["funnel"]] == [2, 1]
+
+
+# --- lifecycle journeys: a transaction log (no event types) --------------------------------
+
+def _transactions() -> tuple[pd.DataFrame, pd.Series]:
+    """Segment 0: 10 regulars ordering on days 0, 10 and 30 (gaps 10 and 20 days), the
+    first order of shoes, the next ones of hats (half the third with socks), and a return;
+    segment 1: 10 one-timers."""
+    start = pd.Timestamp("2024-01-01 10:00")
+    rows = []
+    for u in range(10):
+        for n, (day, what) in enumerate(((0, "shoes"), (10, "hats"), (30, "hats"))):
+            t = start + pd.Timedelta(days=day, hours=u)
+            rows.append((f"r{u}", t, f"o{u}-{n}", what, 2))
+            if n == 2 and u % 2:  # half of the third orders also hold socks
+                rows.append((f"r{u}", t, f"o{u}-{n}", "socks", 1))
+        rows.append((f"r{u}", start + pd.Timedelta(days=31), f"C{u}", "hats", -1))
+        rows.append((f"o{u}", start + pd.Timedelta(days=u), f"p{u}", "socks", 1))
+    log = pd.DataFrame(rows, columns=["Customer", "When", "Invoice", "Kind", "Qty"])
+    segments = pd.Series([0] * 10 + [1] * 10, index=[f"r{u}" for u in range(10)]
+                         + [f"o{u}" for u in range(10)])
+    return log, segments
+
+
+MAPPING = {"user": "Customer", "time": "When", "order": "Invoice", "category": "Kind",
+           "quantity": "Qty"}
+
+
+def test_a_transaction_log_gets_lifecycle_journeys_with_the_planted_gaps() -> None:
+    log, segments = _transactions()
+    result = lifecycle(log, segments, MAPPING)
+    assert result["kind"] == "lifecycle"
+    assert result["stages"][:3] == ["1st order", "2nd order", "3rd order"]
+    regulars = result["segments"][0]
+    # the return is no order
+    assert [s["users"] for s in regulars["funnel"]] == [10, 10, 10, 0, 0]
+    steps = regulars["lifecycle"]["steps"]
+    assert steps[0]["gap_days_median"] is None
+    assert steps[1]["gap_days_median"] == pytest.approx(10.0)
+    assert steps[2]["gap_days_median"] == pytest.approx(20.0)
+    assert (steps[0]["top"], steps[0]["top_share"]) == ("shoes", 1.0)
+    assert (steps[2]["top"], steps[2]["top_share"]) == ("hats", 1.0)
+    assert regulars["top_paths"] == [{"path": "shoes > hats > hats", "users": 10,
+                                      "share": 1.0}]
+    assert regulars["lifecycle"]["stops_after"] == "3rd order"
+    assert regulars["lifecycle"]["stops_share"] == 1.0
+    assert regulars["lifecycle"]["past_last_step_share"] == 0.0
+    one_timers = result["segments"][1]
+    assert one_timers["lifecycle"]["stops_after"] == "1st order"
+    assert one_timers["lifecycle"]["stops_share"] == 1.0
+    assert [s["users"] for s in one_timers["funnel"]][:2] == [10, 0]
+
+
+def test_without_an_order_column_the_steps_are_the_days_a_user_came() -> None:
+    log, segments = _transactions()
+    result = lifecycle(log, segments, {"user": "Customer", "time": "When"}, noun="visit")
+    assert result["stages"][0] == "1st visit"
+    regulars = result["segments"][0]
+    # the return day is a day they came: a 4th visit, a day after the 3rd
+    assert [s["users"] for s in regulars["funnel"]][:4] == [10, 10, 10, 10]
+    assert regulars["lifecycle"]["steps"][3]["gap_days_median"] == pytest.approx(1.0, abs=0.5)
+    assert regulars["top_paths"] == []  # no category or item: nothing to say they held
+
+
+def test_a_run_on_a_transaction_log_gets_lifecycle_journeys_and_a_web_log_its_paths() -> None:
+    from personae.describe import run_journeys
+    from personae.inputs import RunInput
+
+    log, segments = _transactions()
+    ids = pd.Series(segments.index, name="user_id")
+    read = RunInput(pd.DataFrame(), "log", {"kind": "events", "mapping": MAPPING,
+                                            "purchases": "column 'Qty'"}, {}, rows=log)
+    result = run_journeys(read, ids, segments.to_numpy())
+    assert result is not None and result["kind"] == "lifecycle" and result["noun"] == "order"
+    web = RunInput(pd.DataFrame(), "log", {"kind": "events", "mapping": {
+        "user": "user", "time": "time", "event": "event"}}, {}, rows=LOG)
+    paths = run_journeys(web, pd.Series(SEGMENTS.index), SEGMENTS.to_numpy())
+    assert paths is not None and "kind" not in paths and paths["stages"][0] == "visit"

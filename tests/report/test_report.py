@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
@@ -154,3 +155,29 @@ def test_a_segment_whose_stability_was_not_measured_shows_as_such() -> None:
     bar = figure.figure.data[0]
     assert list(bar.text) == ["0.93", "not measured"]
     assert list(bar.y) == [0.93, 0.0]
+
+
+def test_a_transaction_log_shows_lifecycle_journeys(tmp_path: Path) -> None:
+    """No event column (a shop's order lines): the journeys are first order, second, ...
+    with the gaps and where each persona stops, as `make demo` shows them."""
+    from personae.config import EventsConfig, InputConfig, RunConfig
+    from personae.pipeline import segment
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for u in range(240):
+        orders = 1 if u % 2 else 6  # one-timers and regulars
+        day = 0.0
+        for n in range(orders):
+            day += float(rng.uniform(20, 40)) if n else float(rng.uniform(0, 30))
+            for line in range(1 + u % 3):
+                rows.append((f"u{u}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=day),
+                             f"o{u}-{n}", f"p{line}", 1 + line, 2.5))
+    log = pd.DataFrame(rows, columns=["customer_id", "order_date", "order_id", "sku",
+                                      "quantity", "price"])
+    result = segment(log, config=RunConfig(input=InputConfig(events=EventsConfig())), k=2,
+                     stability=False)
+    assert result.journeys is not None and result.journeys["kind"] == "lifecycle"
+    result.save(tmp_path / "run")  # the report of the saved folder reads journeys.json
+    html, _ = build_report(tmp_path / "run", map_method="none")
+    assert "1st order" in html and "Where they stop" in html and "median gap before" in html

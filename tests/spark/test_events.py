@@ -36,7 +36,7 @@ def assert_same(spark, source, **options):  # type: ignore[no-untyped-def]
     for field in ("rows_read", "missing_user", "bad_time", "bad_numbers", "bad_rows_skipped",
                   "after_reference", "duplicates_removed", "rows_used", "users",
                   "reference_date", "first_event", "last_event", "date_only",
-                  "sessions_from", "event_types", "mapping"):
+                  "sessions_from", "event_types", "mapping", "event_group", "purchases"):
         assert getattr(got.report, field) == getattr(want.report, field), field
     assert set(got.meanings) == set(want.meanings)
     return got
@@ -137,7 +137,10 @@ def test_online_retail_slice_matches_embedded(spark, tmp_path: Path) -> None:
     pd.read_parquet(RETAIL).iloc[:20_000].to_parquet(path)
     got = assert_same(spark, str(path))
     assert got.report.mapping["order"] == "Invoice" and got.report.duplicates_removed > 0
-    assert np.isfinite(got.frame.drop(columns="user_id").to_numpy(float)).all()
+    gaps = got.frame["days_between_visits"]  # undefined for one-visit customers
+    assert gaps.isna().equals(got.frame["active_days"] == 1)
+    assert np.isfinite(got.frame.drop(columns=["user_id", "days_between_visits"])
+                       .to_numpy(float)).all()
 
 
 def test_written_file_is_the_frame(spark, tmp_path: Path) -> None:
@@ -182,3 +185,32 @@ def test_relative_paths_are_the_callers_after_a_change_of_directory(
     shop_log().to_csv("shop.csv", index=False)
     report = write_events_features("shop.csv", "features.parquet", spark=spark)
     assert report.users == len(pd.read_parquet(tmp_path / "features.parquet"))
+
+
+def test_a_lab_log_with_its_own_numbers_matches_embedded(spark, tmp_path: Path) -> None:
+    """No purchases, the user column found by its noun, extra numeric columns totalled
+    per user, a one-visit student without days between visits, a label "Other" beside
+    the column of unnamed types, labels grouped by a rule (CSV: all text)."""
+    log = pd.DataFrame({
+        "student_id": ["s1", "s1", "s1", "s2", "s2", "s3"],
+        "start_time": ["2024-01-01 10:00", "2024-01-01 10:05", "2024-01-03 09:00",
+                       "2024-01-02 08:00", "2024-01-04 08:00", "2024-01-02 12:00"],
+        "activity": ["Deeds_Es_1_1", "Deeds_Es_1_2", "Aulaweb", "FSM_Es_2_1", "Aulaweb",
+                     "Other"],
+        "idle_time": ["10", "0", "5.5", "", "3", "7"],
+        "keystroke": ["1", "2", "3", "4", "5", "6"],
+        "note": ["a", "b", "c", "d", "e", "f"],
+    })
+    path = tmp_path / "lab.csv"
+    log.to_csv(path, index=False)
+    got = assert_same(spark, str(path))
+    frame = got.frame.set_index("user_id")
+    assert got.report.mapping["user"] == "student_id"
+    assert frame.loc["s1", "idle_time_sum"] == pytest.approx(15.5)
+    assert frame.loc["s2", "idle_time_mean"] == pytest.approx(3.0)  # the blank is no value
+    assert np.isnan(frame.loc["s3", "days_between_visits"])
+    assert "note_sum" not in frame.columns
+    grouped = assert_same(spark, str(path), event_group="^([A-Za-z]+)_")
+    assert grouped.frame.set_index("user_id").loc["s1", "share_event_deeds"] == \
+        pytest.approx(2 / 3)
+    assert grouped.report.event_group == "^([A-Za-z]+)_"
