@@ -106,6 +106,8 @@ def run_semantics(run: RunConfig, given: Semantics | None, read: RunInput,
     if read.provenance.get("kind") == "events":
         purchases = bool(read.provenance.get("purchases"))
         id_column = read.provenance.get("mapping", {}).get("user", id_column)
+    elif given is not None and given.purchases is not None:  # the caller decided (Spark's
+        purchases = given.purchases                          # sample of an event log)
     else:
         purchases = any(names_purchases(str(c)) for c in read.frame.columns)
     named = run.report.noun or (given.noun if given is not None and given.noun != "users"

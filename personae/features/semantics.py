@@ -245,12 +245,19 @@ class Semantics:
 
     user: Mapping[str, FeatureMeaning] = field(default_factory=dict)
     noun: str = "users"  # what the people are called, plural, lower case
-    purchases: bool = True  # False: the built-in features read as activity (ACTIVITY)
+    # False: the built-in features read as activity (ACTIVITY); None: not decided by the
+    # caller, so a run decides from its data (inputs.run_semantics) and words read as True
+    purchases: bool | None = None
+
+    @property
+    def buys(self) -> bool:
+        """Whether purchase words are licensed."""
+        return self.purchases is not False
 
     def describe(self, name: str) -> FeatureMeaning:
         if name in self.user:
             return self.user[name]
-        if not self.purchases and name in ACTIVITY:
+        if not self.buys and name in ACTIVITY:
             return ACTIVITY[name]
         if name in BUILTIN:
             return BUILTIN[name]

@@ -127,7 +127,7 @@ def archetype(facts: Any, profiles: pd.DataFrame, segment: int, semantics: Seman
     if not sessions_last(profiles):
         said = {f: d for f, d in said.items() if f not in SESSION_FEATURES}
     for arch in ARCHETYPES:
-        if arch.purchases and not semantics.purchases:
+        if arch.purchases and not semantics.buys:
             continue
         used = _holds(arch, said, profiles, segment)
         if used is not None:

@@ -241,7 +241,7 @@ def idea(fact: Fact, profiles: pd.DataFrame, semantics: Semantics) -> Idea | Non
         return None
     if name in FEATURE_WORDS and meaning.source == "builtin":
         adjective, head = FEATURE_WORDS[name][direction]
-        if semantics.purchases:
+        if semantics.buys:
             head = PURCHASE_HEADS.get(name, {}).get(direction, head)
         elif "Buyers" in head or "Spenders" in head:
             adjective, head = PLAIN_ADJECTIVES.get(adjective, adjective), ""
@@ -251,7 +251,7 @@ def idea(fact: Fact, profiles: pd.DataFrame, semantics: Semantics) -> Idea | Non
         if name == "frequency" and direction == "low" and \
                 median_of(profiles, segment, "frequency") == 1.0:
             adjective = "One-Time"
-            head = "One-Time Buyers" if semantics.purchases else ""
+            head = "One-Time Buyers" if semantics.buys else ""
         return Idea(adjective, head.replace("{noun}", noun), feature, direction)
     event_type = event_type_of(meaning)
     if event_type is not None:  # the type is a noun: "Aulaweb-Heavy", never "High-'Aulaweb'"

@@ -215,7 +215,7 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
                                     semantics)
         taken.append(name)
         personas[seg] = _persona(seg, name, facts, profiles, semantics.noun,
-                                 _coverage(users, seg, facts), ordered=seg in told)
+                                 _coverage(facts), ordered=seg in told)
         personas[seg]["why_name"] = why
     if users is not None:
         _add_mixing(personas, users)
@@ -226,17 +226,15 @@ def build_personas(profiles: pd.DataFrame, semantics: Semantics | None = None,
     return [personas[s] for s in segments]
 
 
-def _coverage(users: pd.DataFrame | None, seg: int, facts: list[_Fact]) -> dict[str, int]:
+def _coverage(facts: list[_Fact]) -> dict[str, int]:
     """feature -> how many of the persona's users have a value, for features some lack
-    (the gap between visits of a one-visit user is missing, not a number)."""
-    if users is None or "segment" not in users.columns:
-        return {}
-    group = users[users["segment"] == seg]
+    (the gap between visits of a one-visit user is missing, not a number): the profile's
+    ``covered`` count, so every engine words it alike."""
     out = {}
     for fact in facts:
-        feature = str(fact.row["feature"])
-        if feature in group.columns and group[feature].isna().any():
-            out[feature] = int(group[feature].notna().sum())
+        covered = fact.row.get("covered")
+        if covered is not None and pd.notna(covered) and int(covered) < int(fact.row["size"]):
+            out[str(fact.row["feature"])] = int(covered)
     return out
 
 
@@ -396,7 +394,7 @@ def personas_document(profiles: pd.DataFrame, semantics: Semantics | None = None
         "run": {"source": source,
                 "users": int(len(users)) if users is not None else None,
                 "segments": int(len(personas)), "noun": semantics.noun,
-                "purchase_words": semantics.purchases},
+                "purchase_words": semantics.buys},
         "method": {
             "facts": "segment vs everyone else: Welch t-test and Cohen's d (numbers, on the "
                      "model's scale), two-proportion z-test and share difference "

@@ -175,7 +175,7 @@ def check_personas(document: dict[str, Any], profiles: pd.DataFrame,
     for persona in document["personas"]:
         segment, name = int(persona["segment"]), str(persona["name"])
         found = _name_findings(persona, profiles, semantics) + _card_findings(persona, users)
-        if not semantics.purchases:
+        if not semantics.buys:
             words = _purchase_words(persona, semantics.noun)
             if words:
                 found.append(("purchase words", ", ".join(words)))

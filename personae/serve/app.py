@@ -130,8 +130,9 @@ class Guard:
                 await _drain(scope, receive)
             if response is None:
                 body, too_big = await self._read_body(receive)
-                if too_big and body[-1].get("more_body", False):
-                    await _drain(scope, receive)
+                if too_big:
+                    if body[-1].get("more_body", False):
+                        await _drain(scope, receive)
                     response = _error(413, f"request body over the limit of {self.limit:,} "
                                       "bytes", field="body", limit=self.limit)
             if response is None and (scope["method"], scope["path"]) == HOT_ROUTE:

@@ -132,7 +132,7 @@ def assign_features(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[s
         labels = assigned["segment"].to_numpy()
         out.iloc[core, out.columns.get_loc("segment")] = labels
         out.iloc[core, out.columns.get_loc("novel")] = assigned["novel"].to_numpy()
-        if "probability" in assigned and "natural_segment" not in assigned:
+        if "probability" in assigned:  # as users_segmented has it (a mixture's natural fit)
             out.iloc[core, out.columns.get_loc("probability")] = \
                 assigned["probability"].to_numpy()
         broad = "broad_segment" if "broad_segment" in assigned else "level_1"

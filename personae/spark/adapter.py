@@ -42,15 +42,22 @@ __all__ = ["CENTROID_ALGORITHMS", "NOISE", "SegmentModel",
 
 
 def fit_sample(sample: pd.DataFrame, meanings: dict[str, Any] | None = None,
-               **options: Any) -> SegmentationResult:
+               report: Any = None, **options: Any) -> SegmentationResult:
     """The embedded run on the driver sample: cleaning, algorithm and K by its own rules.
-    ``meanings``: the sample is an event log's features, with these meanings; as in the
-    embedded event run they word the personas, and persona levels bring the RFM map (its
-    cut points from the sample)."""
+    ``meanings``: the sample is an event log's features, with these meanings, and
+    ``report`` its event report; as in the embedded event run they word the personas (the
+    people named after the log's user column, purchase words only for a purchase log), and
+    persona levels bring the RFM map (its cut points from the sample)."""
     if meanings is None:
         return segment(sample, **options)
+    from personae.profile.names import people_noun
+
     given = options.pop("semantics", None)
-    semantics = Semantics(user={**meanings, **(dict(given.user) if given else {})})
+    config = options.get("config")
+    noun = people_noun(report.mapping.get("user") if report is not None else None,
+                       config.report.noun if config is not None else None)
+    semantics = Semantics(user={**meanings, **(dict(given.user) if given else {})},
+                          noun=noun, purchases=bool(getattr(report, "purchases", True)))
     if options.get("rfm") is None:  # the sample is an event log's users: as its run would
         settings = {k: v for k, v in options.items() if k in SegmentSettings.model_fields}
         options["rfm"] = build(SegmentSettings, settings, "spark").levels_on

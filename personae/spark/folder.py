@@ -30,6 +30,7 @@ from personae.data.run_folder import (
     segment_rows,
     write_run_json,
 )
+from personae.data.segments import persona_column, persona_names
 from personae.spark import adapter, cluster
 from personae.spark.output import write_single_file
 from personae.spark.profiles import median_rule
@@ -54,6 +55,19 @@ def sample_reference(sample: pd.DataFrame, model: Any, counts: dict[int, int], n
     return dataclasses.replace(
         reference, n_users=int(n_users),
         segment_sizes=tuple(int(counts.get(s, 0)) for s in reference.segments))
+
+
+def _with_persona(labelled: Any, document: dict[str, Any], counts: dict[int, int]) -> Any:
+    """users_segmented's persona column, beside the segment, as the embedded run writes it
+    (``data.segments.persona_column``: the one rule for names, edge users and the rest)."""
+    from pyspark.sql import functions as F
+
+    segments = sorted(int(s) for s in counts)
+    names = persona_column(segments, persona_names(document))
+    pairs = [item for s, n in zip(segments, names, strict=True) for item in (F.lit(s), F.lit(n))]
+    named = labelled.withColumn("persona", F.create_map(*pairs)[F.col("segment")])
+    first, rest = labelled.columns[:2], labelled.columns[2:]
+    return named.select(*first, "persona", *rest)
 
 
 def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], users: Any,
@@ -100,7 +114,7 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     segments = segment_rows(document, pd.Series(counts, dtype=np.int64))
     reference = sample_reference(sample, model, counts, n_users, source)
     with adapter.staged_folder(out) as staging:
-        ordered = labelled.orderBy(labelled.columns[0])
+        ordered = _with_persona(labelled, document, counts).orderBy(labelled.columns[0])
         write_single_file(ordered, staging / "users_segmented.parquet")
         write_single_file(ordered, staging / "users_segmented.csv")
         if hasattr(model.segmenter_, "predict_proba"):

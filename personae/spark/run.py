@@ -178,7 +178,8 @@ def _run(spark: Any, data: Any, out: Path, run: RunConfig, max_iter: int,
                     f"{n_users:,}")
 
         started = clock.perf_counter()
-        fitted = adapter.fit_sample(sample, meanings, config=_sample_config(run, id_column))
+        fitted = adapter.fit_sample(sample, meanings, event_log[0] if event_log else None,
+                                    config=_sample_config(run, id_column))
         # run.json records the run as asked (input, engine), not the sample's own call
         fitted = dataclasses.replace(fitted, info={**fitted.info, "config": run.document()})
         timings["fit_sample"] = clock.perf_counter() - started

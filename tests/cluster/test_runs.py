@@ -18,8 +18,8 @@ def test_gmm_run_writes_memberships_and_flags(tmp_path: Path) -> None:
     result = segment(frame, algorithm="gmm", k=2)
     result.save(tmp_path / "run")
     out = pd.read_parquet(tmp_path / "run" / "users_segmented.parquet")
-    assert list(out.columns[:7]) == ["user_id", "segment", "probability", "second_segment",
-                                     "second_probability", "mixed", "novel"]
+    assert list(out.columns[:8]) == ["user_id", "segment", "persona", "probability",
+                                     "second_segment", "second_probability", "mixed", "novel"]
     memberships = pd.read_parquet(tmp_path / "run" / "memberships.parquet")
     assert list(memberships.columns) == ["user_id", "segment_0", "segment_1"]
     assert np.allclose(memberships[["segment_0", "segment_1"]].sum(axis=1), 1)

@@ -208,11 +208,12 @@ def test_a_fact_whose_figures_disagree_with_its_direction_is_not_said():
 
 
 def test_a_feature_some_users_lack_says_how_many_have_it():
+    """The profile's ``covered`` count (users with a value) is what the words say."""
     profiles = profile_rows({0: {"days_between_visits": 1.0}, 1: {"days_between_visits": -1.0}})
-    users = pd.DataFrame({"segment": [0] * 100 + [1] * 100,
-                          "days_between_visits": [np.nan] * 40 + [9.0] * 160})
-    persona = build_personas(profiles, users=users)[0]
+    profiles["covered"] = [60, 100]
+    persona, other = build_personas(profiles)[:2]
     assert "known for 60 of the 100" in persona["data_says"][0]["text"]
+    assert "known for" not in other["data_says"][0]["text"]
 
 
 def test_the_check_finds_each_broken_rule():

@@ -61,7 +61,8 @@ def test_spark_run_is_the_embedded_run_folder(spark, blobs_path, embedded_labels
     assert {"users_segmented.parquet", "users_segmented.csv", "segment_profiles.csv",
             "k_selection.csv", "model", "run.json"} <= {p.name for p in out.iterdir()}
     users = pd.read_parquet(out / "users_segmented.parquet")
-    assert list(users.columns[:3]) == ["user_id", "segment", "novel"] and len(users) == N_USERS
+    assert list(users.columns[:4]) == ["user_id", "segment", "persona", "novel"]
+    assert len(users) == N_USERS
     # the saved model, served by the embedded engine, gives every user Spark's label
     model = SegmentModel.load(out / "model")
     inputs = frame.set_index("user_id").loc[users["user_id"]].reset_index()
@@ -308,10 +309,14 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
     want, got = tmp_path / "embedded", tmp_path / "spark"
     want_users = pd.read_parquet(want / "users_segmented.parquet")
     got_users = pd.read_parquet(got / "users_segmented.parquet")
-    front = ["user_id", "segment", "broad_segment", "natural_segment", "detailed_segment",
-             "novel", "rfm_score", "rfm_segment"]
-    # the same columns (a mixture adds probability columns), the same labels
-    assert list(got_users.columns) == list(want_users.columns)
+    front = ["user_id", "segment", "persona", "broad_segment", "natural_segment",
+             "detailed_segment", "novel", "rfm_score", "rfm_segment"]
+    # the same columns (a mixture adds probability columns), the same labels; the forecast
+    # stage runs on the embedded engine only (personae/forecast/stage.py)
+    from personae.forecast.forecaster import FORECAST_COLUMNS
+
+    assert list(got_users.columns) == [c for c in want_users.columns
+                                       if c not in FORECAST_COLUMNS]
     assert set(front) <= set(got_users.columns)
     pd.testing.assert_frame_equal(got_users[front], want_users[front], check_dtype=False)
     pd.testing.assert_frame_equal(pd.read_csv(got / "persona_rfm.csv"),
@@ -322,7 +327,8 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
     # a mixture's "also behaves like" facts read every user's memberships: Spark leaves
     # them out (spark/folder.py says so); everything else is the same
     assert all(not p["also_like"] for p in personas[1])
-    assert personas[1] == [{**p, "also_like": []} for p in personas[0]]
+    assert personas[1] == [{**{k: v for k, v in p.items() if k != "forecast"},
+                            "also_like": []} for p in personas[0]]
     cuts = [SegmentModel.load(folder / "model").rfm_ for folder in (want, got)]
     assert cuts[0] is not None and cuts[1]["columns"] == cuts[0]["columns"]
     for name in ("recency", "frequency", "monetary"):  # Spark sums in another order
@@ -339,7 +345,9 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
                                           str(new_log), "--out", str(target)])
         assert result.exit_code == 0, result.output
         assigned.append(pd.read_parquet(target))
-    pd.testing.assert_frame_equal(assigned[1], assigned[0])
+    pd.testing.assert_frame_equal(  # the embedded model also forecasts (no Spark stage)
+        assigned[1], assigned[0].drop(columns=[c for c in FORECAST_COLUMNS
+                                               if c in assigned[0].columns]))
 
 
 def test_a_spark_fitted_persona_level_run_assigns_as_the_saved_model(spark, blobs_path,
