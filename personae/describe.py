@@ -178,6 +178,7 @@ def run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentMod
               provenance: dict[str, Any], semantics: Semantics, timings: dict[str, float],
               extra: dict[str, Any]) -> dict[str, Any]:
     from personae.features.columns import column_roles
+    from personae.features.table import missing_shares
 
     selection = model.k_selection_
     sizes = np.bincount(labels[labels >= 0], minlength=model.n_clusters_)
@@ -213,7 +214,7 @@ def run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentMod
         # every input column: drives, describes or left out, and why (none goes silently)
         "columns": column_roles(model.preprocessor_, asked=run.segmentation.features,
                                 by_role=model.settings_.features is not None,
-                                semantics=semantics),
+                                semantics=semantics, missing=missing_shares(frame)),
         "feature_meanings": {name: _meaning(semantics, name)
                              for name in model.preprocessor_.numeric_
                              + sorted(model.preprocessor_.categorical_)},

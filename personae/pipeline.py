@@ -29,7 +29,7 @@ from personae.describe import (
     user_map_of,
 )
 from personae.features.semantics import Semantics
-from personae.features.table import detect_id_column, user_ids
+from personae.features.table import detect_id_column, missing_shares, user_ids
 from personae.inputs import read_input, run_semantics
 from personae.model import SegmentModel, sample_rows
 from personae.monitor.reference import build_reference
@@ -81,7 +81,8 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         # behaviour drives the split; timing shares and context only describe the personas
         from personae.features.semantics import feature_roles
 
-        roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics)
+        roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics,
+                              missing=missing_shares(frame))
         cfg = cfg.model_copy(update={"features": list(roles.drive)})
     if cfg.rfm is None:  # the RFM map speaks of transactions: an event log's
         cfg = cfg.model_copy(update={"rfm": levels_on and provenance.get("kind") == "events"})

@@ -22,17 +22,19 @@ ROLES = ("id", "drive", "describe", "left out")
 
 
 def column_roles(preprocessor: TablePreprocessor, *, asked: list[str] | None,
-                 by_role: bool, semantics: Semantics | None = None
-                 ) -> dict[str, dict[str, str]]:
+                 by_role: bool, semantics: Semantics | None = None,
+                 missing: dict[str, float] | None = None) -> dict[str, dict[str, str]]:
     """Per input column (in input order): ``{"role": ..., "reason": ...}``.
 
     ``asked``: the feature columns the user named (``segmentation.features``), if any;
     ``by_role``: the drive columns were chosen by :func:`feature_roles` (persona levels
-    without ``features``), which is asked again here for its reasons.
+    without ``features``), which is asked again here for its reasons, with the same
+    ``missing`` shares.
     """
     id_column = preprocessor.id_column
     columns = [c for c in preprocessor.input_columns_ if c != id_column]
-    roles = feature_roles(columns, semantics) if by_role and asked is None else None
+    roles = feature_roles(columns, semantics, missing=missing) \
+        if by_role and asked is None else None
     used = {*preprocessor.numeric_, *preprocessor.categorical_}
     dropped = {d.column: d.detail for d in preprocessor.decisions_ if d.action == "dropped"}
     out: dict[str, dict[str, str]] = {}

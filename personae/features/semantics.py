@@ -22,7 +22,9 @@ per period such as ``MonthlyCharges`` is value, not timing) or the
 user's context rather than behaviour (browser, operating system, region, zip code, traffic
 source), or when it repeats core columns that are there (``ECHOES``: the event count is
 active days x events per active day; the 30-day windows repeat recency and activity);
-everything else drives. A YAML entry can say ``role: describe`` or ``role: drive``.
+a column undefined for more than half of the users (the gap between visits where most came
+once) describes too, since filled in it would read as average for most of them; everything
+else drives. A YAML entry can say ``role: describe`` or ``role: drive``.
 
 **Purchase words follow the data.** The built-in features of an event log keep their
 column names (``recency_days``, ``frequency``, ``tenure_days``, ...) whatever the log holds,
@@ -363,6 +365,9 @@ class FeatureRoles:
     reasons: Mapping[str, str] = field(default_factory=dict)
 
 
+MOSTLY_MISSING = 0.5  # above this share of users without a value, a column describes
+
+
 def _default_role(name: str, meaning: FeatureMeaning, columns: set[str]
                   ) -> tuple[Role, str]:
     if meaning.role is not None:
@@ -386,12 +391,15 @@ def _default_role(name: str, meaning: FeatureMeaning, columns: set[str]
 
 
 def feature_roles(columns: list[str], semantics: Semantics | None = None, *,
-                  drive: list[str] | None = None, describe: list[str] | None = None
-                  ) -> FeatureRoles:
+                  drive: list[str] | None = None, describe: list[str] | None = None,
+                  missing: Mapping[str, float] | None = None) -> FeatureRoles:
     """Split ``columns`` into drive and describe (the rule is in the module docstring).
 
     ``drive`` / ``describe`` override the rule for the columns they name (``--features``
     passes its list as ``drive``: the columns a user asks for all drive). Order is kept.
+    ``missing``: each column's share of users without a value; a column undefined for
+    more than half of them (the gap between visits where most came once) describes: the
+    model would fill most of it in with the median, which reads as "average".
     """
     semantics = semantics or Semantics()
     forced_drive, forced_describe = set(drive or []), set(describe or [])
@@ -412,6 +420,10 @@ def feature_roles(columns: list[str], semantics: Semantics | None = None, *,
             roles[name], reasons[name] = "describe", "asked to describe"
         elif drive is not None:
             roles[name], reasons[name] = "describe", "not among the columns asked to drive"
+        elif missing is not None and missing.get(name, 0.0) > MOSTLY_MISSING:
+            roles[name], reasons[name] = "describe", (
+                f"missing for {missing[name]:.0%} of users (undefined for them): filled in, "
+                "most of them would read as average")
         else:
             roles[name], reasons[name] = _default_role(name, semantics.describe(name),
                                                        set(columns) - forced_describe)

@@ -191,6 +191,11 @@ def _event_log_hint(df: pd.DataFrame, ids: pd.Series) -> str:
             "read it as one with --events")
 
 
+def missing_shares(df: pd.DataFrame) -> dict[str, float]:
+    """Each column's share of rows without a value (the feature roles read it)."""
+    return {str(c): float(v) for c, v in df.isna().mean().items()} if len(df) else {}
+
+
 def coerce_numeric(values: pd.Series, source: str, column: str) -> np.ndarray:
     """A column as float64; text that is not a number is an error naming its row."""
     if pd.api.types.is_bool_dtype(values):

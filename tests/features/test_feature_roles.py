@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from personae.errors import DataError
@@ -78,3 +80,26 @@ def test_bad_roles_are_refused(tmp_path: Path):
     yaml_file.write_text("frequency:\n  role: steer\n", encoding="utf-8")
     with pytest.raises(DataError, match="role must be 'drive' or 'describe'"):
         Semantics.from_yaml(yaml_file)
+
+
+def test_a_column_most_users_lack_describes_and_says_why():
+    """The gap between visits of a log where most users came once: filled with the median
+    it would make most of them look average, so it describes; half or less missing drives."""
+    from personae import segment
+
+    rng = np.random.default_rng(3)
+    n = 400
+    gap = np.where(rng.random(n) < 0.8, np.nan, rng.gamma(2.0, 10.0, n))
+    frame = pd.DataFrame({"user_id": np.arange(n), "active_days": rng.poisson(3, n) + 1.0,
+                          "monetary_total": rng.gamma(2.0, 50.0, n),
+                          "days_between_visits": gap})
+    roles = feature_roles(["active_days", "days_between_visits"],
+                          missing={"active_days": 0.0, "days_between_visits": 0.8})
+    assert roles.describe == ("days_between_visits",)
+    assert "missing for 80% of users" in roles.reasons["days_between_visits"]
+    assert feature_roles(["days_between_visits"],
+                         missing={"days_between_visits": 0.5}).drive == ("days_between_visits",)
+    result = segment(frame, random_state=0)
+    assert "days_between_visits" not in result.model.feature_names
+    column = result.info["columns"]["days_between_visits"]
+    assert column["role"] == "describe" and "missing for 8" in column["reason"]
