@@ -420,7 +420,8 @@ def feature_roles(columns: list[str], semantics: Semantics | None = None, *,
             roles[name], reasons[name] = "describe", "asked to describe"
         elif drive is not None:
             roles[name], reasons[name] = "describe", "not among the columns asked to drive"
-        elif missing is not None and missing.get(name, 0.0) > MOSTLY_MISSING:
+        # (a column with no value at all is the cleaner's clear error, not a role)
+        elif missing is not None and MOSTLY_MISSING < missing.get(name, 0.0) < 1.0:
             roles[name], reasons[name] = "describe", (
                 f"missing for {missing[name]:.0%} of users (undefined for them): filled in, "
                 "most of them would read as average")
