@@ -90,7 +90,8 @@ def detect_id_column(columns: list[str], frame: pd.DataFrame | None = None) -> s
 PERSON_NOUNS = ("user", "customer", "client", "member", "visitor", "player", "student",
                 "learner", "pupil", "account", "subscriber", "listener", "viewer", "reader",
                 "patient", "person", "employee", "driver", "rider", "guest", "buyer",
-                "shopper", "household", "contact", "gamer", "athlete", "fan", "donor")
+                "shopper", "household", "contact", "gamer", "athlete", "fan", "donor",
+                "participant", "respondent", "follower", "traveller", "traveler", "borrower")
 _ID_SUFFIXES = ("id", "no", "number", "key", "code")
 #: ``<noun>_id`` columns that name what a row is about, not who: never the user column.
 _NOT_PEOPLE = ("session", "visit", "order", "invoice", "transaction", "basket", "receipt",

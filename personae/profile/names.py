@@ -40,6 +40,7 @@ import pandas as pd
 from personae.cluster._base import NOISE
 from personae.features.lexicon import column_words
 from personae.features.semantics import Direction, FeatureMeaning, Semantics, event_type_of
+from personae.features.table import PERSON_NOUNS
 from personae.profile.archetypes import SESSION_FEATURES, archetype, sessions_last
 
 MAX_HEAD_SHARE = 2
@@ -129,18 +130,13 @@ FAMILIES: tuple[frozenset[str], ...] = (
                "single-category", "focused"}),
 )
 CADENCE_FEATURES = frozenset({"active_days", "days_between_visits"})
-# the id column's last word -> the people's noun
+# the id column's last word -> the people's noun (the nouns are the id detection's own)
+_PLURAL = {"person": "people", "account": "account holders"}
 PEOPLE: dict[str, str] = {
-    **{w: w + "s" for w in ("student", "player", "customer", "member", "subscriber", "visitor",
-                            "user", "client", "learner", "listener", "viewer", "reader",
-                            "patient", "employee", "driver", "rider", "guest", "participant",
-                            "respondent", "household", "shopper", "buyer", "gamer", "fan",
-                            "follower", "donor", "traveller", "traveler", "borrower")},
-    **{w + "s": w + "s" for w in ("student", "player", "customer", "member", "subscriber",
-                                 "visitor", "user", "client", "learner")},
-    "account": "account holders", "person": "people", "people": "people",
-    "userid": "users", "customerid": "customers", "studentid": "students",
-    "playerid": "players", "memberid": "members", "visitorid": "visitors",
+    **{w: _PLURAL.get(w, w + "s") for w in PERSON_NOUNS},
+    **{w + "s": w + "s" for w in PERSON_NOUNS if w not in _PLURAL},
+    **{w + "id": _PLURAL.get(w, w + "s") for w in PERSON_NOUNS},
+    "people": "people",
 }
 ID_WORDS = frozenset({"id", "ids", "key", "code", "no", "number", "uuid", "guid", "hash"})
 
