@@ -22,7 +22,8 @@ The rules (each has a test in ``tests/profile/test_names.py``):
 - A category value becomes words, title case joined by hyphens (``contract=Month-to-month``
   gives "Month-to-Month"); yes/no values read from the column ("Partner: No" gives
   "No-Partner"). A 0/1 column is yes/no too: "Womens" when 90% of the persona have it,
-  "No-Womens" when 10% or fewer do, else "More-"/"Mostly-"/"Fewer-"; never "High-Womens".
+  "No-Womens" when 10% or fewer do, else "More-"/"Mostly-" (having it less often names
+  nothing); never "High-Womens".
 - Only behaviour the features measure: the built-in words below describe personae's own
   features; any other column speaks from its own readable words ("High-Balance"), never from
   another domain's vocabulary (no "Window Shoppers" without browsing data).
@@ -259,18 +260,22 @@ def idea(fact: Fact, profiles: pd.DataFrame, semantics: Semantics) -> Idea | Non
     short = value_words(" ".join(kept[:2]).title())
     if row["kind"] == "flag":
         adjective = _flag_words(short, float(row["mean"]), direction)
+        if adjective is None:
+            return None
     else:
         adjective = f"High-{short}" if direction == "high" else f"Low-{short}"
     return Idea(adjective, "", feature, direction)
 
 
-def _flag_words(short: str, share: float, direction: str) -> str:
+def _flag_words(short: str, share: float, direction: str) -> str | None:
     """A yes/no column by how many of the persona have it: "Womens" only when nearly all
-    do, "No-Womens" when nearly none; otherwise the comparison ("More-Womens")."""
+    do, "No-Womens" when nearly none; otherwise the comparison ("More-Womens"). Having it
+    less often than others is no name ("Fewer-Mens Womens" read as a query), as "rarely X"
+    of a category is none."""
     if direction == "high":
         return short if share >= FLAG_ALL else f"Mostly-{short}" if share >= 0.5 \
             else f"More-{short}"
-    return f"No-{short}" if share <= 1 - FLAG_ALL else f"Fewer-{short}"
+    return f"No-{short}" if share <= 1 - FLAG_ALL else None
 
 
 def concept_words(text: str) -> set[str]:

@@ -171,16 +171,24 @@ def _facts(profiles: pd.DataFrame, segment: int, semantics: Semantics) -> list[_
         direction: Direction = "high" if effect > 0 else "low"
         meaning = semantics.describe(str(row["feature"]))
         if row["kind"] == "flag" and meaning.source == "fallback":
-            meaning = flag_meaning(meaning)
+            meaning = flag_meaning(meaning, float(row["mean"]), _rest(row))
         facts.append(_Fact(row, meaning, direction))
     return facts
 
 
-def flag_meaning(meaning: FeatureMeaning) -> FeatureMeaning:
-    """A yes/no column's words from its name: "more often womens", never "high womens"."""
-    words = meaning.label.lower()
-    return replace(meaning, unit="share", high=f"are more often {words}",
-                   low=f"are less often {words}")
+def flag_meaning(meaning: FeatureMeaning, share: float, rest: float) -> FeatureMeaning:
+    """A yes/no column's words: how many of them have it, against everyone else. The
+    column's own word is quoted, since only its name says what it marks ("womens"), and a
+    flag is had or not: never "high womens" or "more often womens"."""
+    marked = f"marked '{meaning.label.lower()}'"
+    if share >= 0.995:
+        said = f"are all {marked}"
+    elif share <= 0.005:
+        said = f"are never {marked}"
+    else:
+        said = f"are {marked} {'more' if share > rest else 'less'} often: {_pct(share)} of them"
+    said += f" ({_pct(rest)} of everyone else)"
+    return replace(meaning, unit="share", high=said, low=said)
 
 
 def _unique(items: list[str]) -> list[str]:
