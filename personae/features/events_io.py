@@ -17,12 +17,8 @@ from typing import Any
 import duckdb
 
 from personae.errors import ConfigError, DataError
-from personae.features.table import (
-    USER_ID_NAMES,
-    id_like_name,
-    name_words,
-    user_id_candidates,
-)
+from personae.features.lexicon import name_words
+from personae.features.table import USER_ID_NAMES, id_like_name, user_id_candidates
 
 #: The roles a column of an event log can play; only ``user`` and ``time`` are required.
 ROLES: tuple[str, ...] = (

@@ -1,8 +1,8 @@
 """Column names in readable words, and a lexicon of the columns behaviour tables commonly have.
 
-:func:`column_words` splits snake, camel and upper case, spells out common abbreviations
-(``PURCHASES_TRX`` -> "purchase transactions": a plural noun that modifies the next noun
-reads singular) and keeps the rest as it is. :func:`lexicon_meaning` words a column whose
+:func:`name_words` splits snake, camel and upper case; :func:`column_words` spells out common
+abbreviations (``PURCHASES_TRX`` -> "purchase transactions": a plural noun that modifies the
+next noun reads singular) and keeps the rest as it is. :func:`lexicon_meaning` words a column whose
 head word the lexicon knows (visits, sessions, duration, pages viewed, items bought, cart
 abandons, reviews, balance, tenure, charges, plays, skips, likes, shares, levels, attempts,
 wins...): a verb instead of "have high". Any other column speaks plainly from its name.
@@ -37,12 +37,19 @@ PURCHASE_STEMS: tuple[str, ...] = ("purchas", "order", "bought", "buy", "spend",
                                    "monetary")
 
 
+def name_words(name: str) -> list[str]:
+    """A column name's words, lower-cased, as written: snake, camel, upper case and digits
+    split (``mouse_click_left``; ``SessionID`` -> session, id; ``price_2`` and ``price2`` ->
+    price, 2; ``durée_moyenne`` keeps its accents)."""
+    spaced = re.sub(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])"
+                    r"|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
+    return [w.lower() for w in re.split(r"[\W_]+", spaced) if w]
+
+
 def column_words(name: str) -> str:
     """``PURCHASES_TRX`` -> "purchase transactions", ``ProductRelated_Duration`` ->
     "product related duration", ``cartAbandonCount`` -> "cart abandon count"."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
-    words = [w.lower() for w in re.split(r"[\s_\-.]+", spaced) if w]
-    words = [ABBREVIATIONS.get(w, w) for w in words]
+    words = [ABBREVIATIONS.get(w, w) for w in name_words(name)]
     out = []
     for i, word in enumerate(words):
         following = words[i + 1] if i + 1 < len(words) else None

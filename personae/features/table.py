@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from personae.errors import ConfigError, DataError, shown
+from personae.features.lexicon import name_words
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,6 @@ _NOT_PEOPLE = ("session", "visit", "order", "invoice", "transaction", "basket", 
                "record", "line", "page", "campaign", "store", "shop", "region",
                "country", "city", "zip", "postal", "exercise", "course", "module", "lesson",
                "level", "game", "match", "song", "track", "video", "content", "ad", "brand")
-
-
-def name_words(name: str) -> list[str]:
-    """A column name's words, lower-cased: snake, camel and upper case split
-    (``mouse_click_left``, ``SessionID`` -> ``session``, ``id``; ``price_2`` -> ``price``,
-    ``2``)."""
-    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
 
 
 def id_like_name(name: str) -> bool:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.profile.conftest import profile_rows
 
 from personae.config import RunConfig
-from personae.features.lexicon import column_words, names_purchases
+from personae.features.lexicon import column_words, name_words, names_purchases
 from personae.features.semantics import Semantics, event_type_meaning, fallback_meaning
 from personae.pipeline import segment
 from personae.profile.names import people_noun, same_concept
@@ -114,6 +114,18 @@ def test_the_lexicon_gives_common_columns_a_verb(column, high):
 def test_column_words_are_lower_case_words(name):
     words = column_words(name)
     assert words == words.lower() and "_" not in words and "  " not in words
+
+
+@given(st.lists(st.from_regex(r"[a-zé]{1,8}|[0-9]{1,3}", fullmatch=True), min_size=1,
+                max_size=5), st.sampled_from(["snake", "camel", "upper", "spaced"]))
+def test_one_splitter_reads_every_way_of_writing_a_name(words, style):
+    """Id detection and persona words split a column name alike (one splitter): a name
+    written snake_case, camelCase, UPPER_CASE or with spaces gives the same words."""
+    written = {"snake": "_".join(words), "upper": "_".join(words).upper(),
+               "spaced": " ".join(words),
+               "camel": words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])}[style]
+    assert name_words(written) == words or (style == "camel" and any(
+        a.isdigit() and b.isdigit() for a, b in zip(words, words[1:], strict=False)))
 
 
 def test_event_types_are_nouns_never_verbs():
