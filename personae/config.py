@@ -370,6 +370,10 @@ class ForecastConfig(_Frozen):
         "horizon of expected_events and expected_value, in days from the log's end"))
     at_risk_below: float = Field(default=0.5, description=(
         "a user is at risk when their P(still active) is below this"))
+    model: Literal["auto", "BG/NBD", "MBG/NBD"] = Field(default="auto", description=(
+        "the repeat-event model: auto fits BG/NBD and MBG/NBD and keeps the higher "
+        "log-likelihood (MBG/NBD lets users leave after their first event, so a user who "
+        "never came back can be at risk; BG/NBD holds them alive)"))
 
     @field_validator("days", mode="before")
     @classmethod

@@ -61,8 +61,10 @@ def run_rule() -> str:
 
 
 def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
-             at_risk_below: float = 0.5, source: str = "events") -> Holdout:
-    """Fit up to ``cutoff`` (default: the run's rule), forecast to the log's last day."""
+             at_risk_below: float = 0.5, source: str = "events", model: str = "auto"
+             ) -> Holdout:
+    """Fit up to ``cutoff`` (default: the run's rule), forecast to the log's last day;
+    ``model`` as ``fit_forecaster`` takes it (auto: chosen on the calibration part)."""
     why = ""
     if cutoff is None:
         cutoff, why = holdout_cutoff(days)
@@ -74,7 +76,8 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
     calibration = summarise(days.until(cutoff), cutoff)
     try:
         fitted = fit_forecaster(calibration, days=held, at_risk_below=at_risk_below,
-                                purchases=days.purchases, spend=False, source=source)
+                                purchases=days.purchases, spend=False, source=source,
+                                model=model)
     except DataError as exc:
         return Holdout(rule, False, "the calibration part cannot be fitted: "
                        + str(exc).removeprefix(f"{source}: "))
@@ -86,6 +89,7 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
     total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
     return Holdout(rule, True, figures={
         "calibration_end": str(cutoff.date()), "holdout_days": held,
+        "model": fitted.events.variant,
         "users": int(len(actual)),
         "correlation": None if correlation is None else round(correlation, 4),
         "actual_total": total_actual, "predicted_total": round(total_predicted, 2),
