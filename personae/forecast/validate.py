@@ -81,7 +81,8 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
     except DataError as exc:
         return Holdout(rule, False, "the calibration part cannot be fitted: "
                        + str(exc).removeprefix(f"{source}: "))
-    predicted = fitted.predict(calibration)["expected_events"].to_numpy(float)
+    forecast = fitted.predict(calibration)
+    predicted = forecast["expected_events"].to_numpy(float)
     actual = counted_between(days, cutoff, end, calibration.index)
     x = calibration["repeat_events"].to_numpy(float)
     correlation = float(np.corrcoef(predicted, actual)[0, 1]) \
@@ -96,7 +97,18 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
         "aggregate_error": round((total_predicted - total_actual) / total_actual, 4)
         if total_actual > 0 else None,
         "mean_absolute_error": round(float(np.mean(np.abs(predicted - actual))), 4),
-        "by_frequency": by_frequency(x, predicted, actual)})
+        "by_frequency": by_frequency(x, predicted, actual),
+        "at_risk": at_risk_check(forecast["at_risk"].fillna(False).to_numpy(bool), actual)})
+
+
+def at_risk_check(flagged: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
+    """Whether the at-risk flag at the cutoff meant anything: the share of flagged users,
+    and of the others, with a counted day in the held-out period."""
+    def came_back(mine: np.ndarray) -> float | None:
+        return round(float(np.mean(actual[mine] > 0)), 4) if mine.any() else None
+
+    return {"users": int(flagged.sum()), "came_back_share": came_back(flagged),
+            "others_came_back_share": came_back(~flagged)}
 
 
 def by_frequency(x: np.ndarray, predicted: np.ndarray, actual: np.ndarray
