@@ -146,3 +146,14 @@ def test_the_cli_says_the_forecast_in_one_line(tmp_path):
     assert line.startswith(f"forecast: {block['model']}: {block['users_at_risk']:,} of 60 "
                            "users at risk "
                            "(P(still active) below 0.5); next 30 days: ")
+
+
+def test_the_repeat_event_model_is_one_of_the_two_or_auto(tmp_path):
+    from personae.config import build
+    from personae.errors import ConfigError
+
+    assert ForecastConfig().model == "auto"
+    assert build(ForecastConfig, {"model": "MBG/NBD"}).model == "MBG/NBD"
+    with pytest.raises(ConfigError, match=r"model: must be one of auto, BG/NBD, MBG/NBD; "
+                                          r"got 'Pareto/NBD'"):
+        build(ForecastConfig, {"model": "Pareto/NBD"})

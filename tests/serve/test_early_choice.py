@@ -155,3 +155,13 @@ def test_a_version_1_file_reads_as_its_k_nn(undecided_run, tmp_path):
     old = EarlyModel.load(folder)
     assert old.windows[0].predictor == "knn" and not old.windows[0].abstains
     assert old.abstain_below == 0.0
+
+
+def test_the_abstain_level_is_a_share():
+    from personae.config import EventsConfig, build
+    from personae.errors import ConfigError
+
+    assert EventsConfig().early_abstain_below == 0.5
+    with pytest.raises(ConfigError, match=r"early_abstain_below: must be a share of held-out "
+                                          r"users in \[0, 1\]; got 1\.5"):
+        build(EventsConfig, {"early_abstain_below": 1.5})
