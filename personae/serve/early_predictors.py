@@ -73,10 +73,11 @@ class Window:
         prior = np.bincount(np.searchsorted(self.segments, self.y),
                             minlength=len(self.segments)) / len(self.y)
         out = np.tile(prior, (len(core), 1))
-        row = {int(c): i for i, c in enumerate(self.core_labels)}
-        for i, label in enumerate(np.asarray(core)):
-            if int(label) in row:
-                out[i] = self.calibration[row[int(label)]]
+        core = np.asarray(core, dtype=np.int64)
+        row = np.searchsorted(self.core_labels, core).clip(0, max(len(self.core_labels) - 1, 0))
+        seen = (self.core_labels[row] == core) if len(self.core_labels) else \
+            np.zeros(len(core), dtype=bool)
+        out[seen] = self.calibration[row[seen]]
         return out
 
     def probabilities(self, frame: pd.DataFrame, core: np.ndarray | None,

@@ -165,3 +165,20 @@ def test_the_abstain_level_is_a_share():
     with pytest.raises(ConfigError, match=r"early_abstain_below: must be a share of held-out "
                                           r"users in \[0, 1\]; got 1\.5"):
         build(EventsConfig, {"early_abstain_below": 1.5})
+
+
+def test_the_core_models_label_becomes_the_shares_its_training_users_ended_in():
+    from personae.serve.early_predictors import fit_window
+
+    # early label 0: 3 of 4 users ended in segment 1; label 5: both in segment 0
+    frame = pd.DataFrame({"f": np.arange(6, dtype=float)})
+    window = fit_window(frame, np.array([1, 1, 1, 0, 0, 0]), 7, ["f"], k=3,
+                        core=np.array([0, 0, 0, 0, 5, 5]))
+    prior = np.array([0.5, 0.5])  # the segments' overall shares: one pseudo-user of them
+    got = window.core_probabilities(np.array([0, 5, 9]))
+    np.testing.assert_allclose(got[0], (np.array([1, 3]) + prior) / 5)
+    np.testing.assert_allclose(got[1], (np.array([2, 0]) + prior) / 3)
+    np.testing.assert_allclose(got[2], prior)  # a label no training user had
+    labels, probability, _ = window.predict(frame.head(3), np.array([0, 5, -1]), "core")
+    assert labels.tolist() == [0, 5, -1]  # the core model's own labels, edge users kept
+    assert probability[0] == pytest.approx(0.3) and np.isnan(probability[1:]).all()
