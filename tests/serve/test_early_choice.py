@@ -182,3 +182,23 @@ def test_the_core_models_label_becomes_the_shares_its_training_users_ended_in():
     labels, probability, _ = window.predict(frame.head(3), np.array([0, 5, -1]), "core")
     assert labels.tolist() == [0, 5, -1]  # the core model's own labels, edge users kept
     assert probability[0] == pytest.approx(0.3) and np.isnan(probability[1:]).all()
+
+
+def test_a_run_from_before_the_choice_still_renders_its_early_section(undecided_run,
+                                                                      tmp_path):
+    import shutil
+
+    from personae.report import write_report
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(undecided_run[0], run_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    new = ("blend_agreement", "chosen", "chosen_agreement", "abstains", "intervals")
+    info["early"]["validation"] = [{k: v for k, v in check.items() if k not in new}
+                                   for check in info["early"]["validation"]]
+    del info["early"]["abstain_below"]
+    (run_dir / "run.json").write_text(json.dumps(info))
+    html = write_report(run_dir).read_text(encoding="utf-8")
+    section = html[html.index('id="early"'):]
+    section = section[:section.index("</section>")]
+    assert "<td>k-NN</td>" in section and "<td>not yet known</td>" not in section
