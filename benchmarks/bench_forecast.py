@@ -1,5 +1,6 @@
-"""Forecasts per user (personae.forecast): how well BG/NBD forecasts held-out periods of
-real logs, and what a fit on 1M customers costs.
+"""Forecasts per user (personae.forecast): how well BG/NBD and MBG/NBD forecast held-out
+periods of real logs, whether the at-risk flag meant anything there, and what a fit on 1M
+customers costs.
 
     .venv/bin/python benchmarks/bench_forecast.py
     .venv/bin/python benchmarks/bench_forecast.py --pymc /tmp/pymc/bin/python   # + pymc-marketing
@@ -10,11 +11,15 @@ Rows (data: ../shared/data, see its README):
   conditional expectation and the actual held-out repeat purchase days (the paper: 0.626 on
   the sample), the held-out total's error, and the paper's aggregate measure: cumulative
   repeat purchases over all 78 weeks, expected from each customer's first-purchase week
-  (the paper: within 4%).
+  (the paper: within 4%). Each once with BG/NBD (the paper's model) and once as a run
+  chooses (``auto``: the higher log-likelihood of BG/NBD and MBG/NBD).
+- Every held-out row: the users at risk at the cutoff (P(still active) below 0.5) and the
+  share of them with a purchase day in the held-out period, beside the others' share.
 - Online Retail II (2009-12 to 2010-12), the last 91 days held out; purchases = invoice lines
   with positive quantity x price, one a day.
 - 1M customers drawn from BG/NBD with the paper's parameters, observed 26-78 weeks: fit and
-  forecast time, peak memory (each in its own process), parameters recovered. With
+  forecast time (``auto``: both models fitted), peak memory (each in its own process),
+  parameters recovered. With
   ``--pymc PYTHON`` (a Python with pymc-marketing), BetaGeoModel's MAP fit on the same users.
 """
 
@@ -40,7 +45,17 @@ CALIBRATION_END = pd.Timestamp("1997-09-30")
 DATA = HERE / ".data"
 
 
-def cdnow_row(name: str, path: Path) -> dict[str, object]:
+def at_risk_text(figures: dict[str, object]) -> str:
+    check = figures["at_risk"]
+    assert isinstance(check, dict)
+    if not check["users"]:
+        return "0"
+    others = check["others_came_back_share"]
+    return (f"{check['users']:,}: {check['came_back_share']:.1%} came back "
+            f"(others {others:.1%})" if others is not None else f"{check['users']:,}")
+
+
+def cdnow_row(name: str, path: Path, model: str) -> dict[str, object]:
     from personae.forecast.bgnbd import unconditional_expected
     from personae.forecast.summaries import event_days
     from personae.forecast.validate import validate
@@ -49,7 +64,7 @@ def cdnow_row(name: str, path: Path) -> dict[str, object]:
     days = event_days(log, {"user": "customer_id", "time": "date", "value": "dollar_value"},
                       log["customer_id"], purchases=True)
     started = time.perf_counter()
-    check = validate(days, CALIBRATION_END)
+    check = validate(days, CALIBRATION_END, model=model)
     seconds = time.perf_counter() - started
     figures = check.as_dict()
     # the paper's aggregate: expected cumulative repeat purchases by week 78, from each
@@ -58,20 +73,23 @@ def cdnow_row(name: str, path: Path) -> dict[str, object]:
     from personae.forecast.summaries import summarise
 
     calibration = summarise(days.until(CALIBRATION_END), CALIBRATION_END)
-    params = fit_forecaster(calibration, days=1, at_risk_below=0.5, purchases=True).events
+    params = fit_forecaster(calibration, days=1, at_risk_below=0.5, purchases=True,
+                            model=model).events
     _, start = np.unique(days.user, return_index=True)  # sorted: each user's first day
     weeks_left = (days.day.max() - days.day[start]) / 7.0
     expected = sum(unconditional_expected(params, t) * n for t, n in
                    zip(*np.unique(weeks_left, return_counts=True), strict=True))
     actual = len(days.day) - len(start)
     return {"data": name, "users": figures["users"], "fit_s": round(seconds, 2),
+            "model": f"{model} -> {params.variant}" if model == "auto" else model,
             "params": f"r {params.r:.3f} alpha {params.alpha:.3f} a {params.a:.3f} "
                       f"b {params.b:.3f}",
             "holdout": f"{figures['holdout_days']} days",
             "correlation": figures["correlation"],
             "holdout_total": f"{figures['predicted_total']:,.0f} vs {figures['actual_total']:,.0f}",
             "holdout_error": f"{figures['aggregate_error']:+.1%}",
-            "cumulative_78w_error": f"{(expected - actual) / actual:+.1%}"}
+            "cumulative_78w_error": f"{(expected - actual) / actual:+.1%}",
+            "at_risk_at_cutoff": at_risk_text(figures)}
 
 
 def retail_row() -> dict[str, object]:
@@ -87,10 +105,11 @@ def retail_row() -> dict[str, object]:
     figures = validate(days, cutoff).as_dict()
     seconds = time.perf_counter() - started
     return {"data": "Online Retail II 2009-10, last 91 days held out", "users": figures["users"],
-            "fit_s": round(seconds, 2), "params": "",
+            "fit_s": round(seconds, 2), "model": f"auto -> {figures['model']}", "params": "",
             "holdout": f"{figures['holdout_days']} days", "correlation": figures["correlation"],
             "holdout_total": f"{figures['predicted_total']:,.0f} vs {figures['actual_total']:,.0f}",
-            "holdout_error": f"{figures['aggregate_error']:+.1%}", "cumulative_78w_error": ""}
+            "holdout_error": f"{figures['aggregate_error']:+.1%}", "cumulative_78w_error": "",
+            "at_risk_at_cutoff": at_risk_text(figures)}
 
 
 def synthetic_users(n: int) -> Path:
@@ -123,7 +142,8 @@ def fit_synthetic(path: str) -> None:
     print(json.dumps({"fit_s": round(fit_s, 2), "predict_s": round(predict_s, 2),
                       "peak_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                         / 2**20, 3),
-                      "params": f"r {e.r:.3f} alpha {e.alpha:.3f} a {e.a:.3f} b {e.b:.3f}"}))
+                      "params": f"{e.variant} r {e.r:.3f} alpha {e.alpha:.3f} a {e.a:.3f} "
+                                f"b {e.b:.3f}"}))
 
 
 PYMC_FIT = """
@@ -178,10 +198,11 @@ def main() -> None:
     if args.fit_synthetic:
         fit_synthetic(args.fit_synthetic)
         return
-    rows = [cdnow_row("CDNOW 1/10th sample, 39 + 39 weeks", CDNOW / "cdnow_sample.parquet")]
-    if (CDNOW / "cdnow_master.parquet").is_file():
-        rows.append(cdnow_row("CDNOW full cohort, 39 + 39 weeks",
-                              CDNOW / "cdnow_master.parquet"))
+    rows = []
+    for name, file in (("CDNOW 1/10th sample, 39 + 39 weeks", "cdnow_sample.parquet"),
+                       ("CDNOW full cohort, 39 + 39 weeks", "cdnow_master.parquet")):
+        if (CDNOW / file).is_file():
+            rows += [cdnow_row(name, CDNOW / file, model) for model in ("BG/NBD", "auto")]
     if RETAIL.is_file():
         rows.append(retail_row())
     rows += synthetic_row(args.users, args.pymc)

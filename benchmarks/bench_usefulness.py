@@ -20,6 +20,11 @@ it predicts for users it was not measured on, so tiny segments earn nothing. Con
   as many tiers as the persona level has personas (transaction sets only): the classic
   baseline at the persona level's granularity, since a finer partition earns a higher AUC
   on its own (the map has 9-10 groups, the persona level 3-8).
+- ``P(alive) tiers, as many as personas``: each user's P(still active) from the features'
+  period (``personae.forecast`` as a run fits it: BG/NBD or MBG/NBD by likelihood) cut at
+  its quantiles into as many tiers as personas (transaction sets only).
+- ``persona x at risk``: the default's personas, each split into its users at risk
+  (P(still active) below the run's threshold) and the rest.
 """
 
 from __future__ import annotations
@@ -94,6 +99,14 @@ def rfm_tiers(scores: pd.DataFrame, tiers: int) -> np.ndarray:
     return np.searchsorted(cuts, total.to_numpy(), side="right")
 
 
+def quantile_tiers(score: np.ndarray, tiers: int) -> np.ndarray:
+    """``score`` in ``tiers`` groups of about equal size (ties kept together; a missing
+    score is a group of its own)."""
+    known = np.isfinite(score)
+    cuts = np.unique(np.quantile(score[known], np.linspace(0, 1, tiers + 1)[1:-1]))
+    return np.where(known, np.searchsorted(cuts, np.nan_to_num(score), side="right"), -1)
+
+
 def default_run(table: pd.DataFrame, features: list[str] | None = None) -> tuple:
     result = personae.segment(table, id_column="user_id", features=features)
     return result.labels, result.extra["levels"], result
@@ -135,6 +148,15 @@ def run_set(name: str, show_names: bool) -> list[dict]:
         personas = len(set(contenders["personae default"][0].tolist()) - {-1})
         timed("RFM score tiers, as many as personas",
               lambda: rfm_tiers(score_rfm(table, fit_rfm(table)), personas))
+    if case.forecast is not None:
+        alive = case.forecast["p_alive"].to_numpy(float)
+        contenders["P(alive) tiers, as many as personas"] = (quantile_tiers(alive, personas),
+                                                              0.0)
+        at_risk = case.forecast["at_risk"].fillna(False).to_numpy(bool)
+        persona = contenders["personae default"][0]
+        contenders["persona x at risk"] = (np.array(
+            [f"{p} at risk" if r else str(p) for p, r in zip(persona, at_risk, strict=True)]),
+            0.0)
     rows = []
     for outcome, y in case.outcomes.items():
         for label, (labels, seconds) in contenders.items():

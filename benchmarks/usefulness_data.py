@@ -1,7 +1,9 @@
 """The four real data sets of ``bench_usefulness.py``: features of one period, outcome of the next.
 
 Each loader returns a :class:`Case`: a user table (``user_id`` first; never the outcome),
-the outcome columns (0/1 per user, same order) and, for transaction logs, the RFM columns.
+the outcome columns (0/1 per user, same order) and, for transaction logs, the RFM columns
+and each user's forecast from the features' period (``personae.forecast``, the run's
+defaults: the repeat-event model chosen by likelihood, P(still active), at risk).
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ class Case:
     outcomes: dict[str, np.ndarray]  # name -> 0/1 per user
     transactions: bool               # has recency_days / frequency / monetary_total
     notes: list[str] = field(default_factory=list)
+    forecast: pd.DataFrame | None = None  # p_alive, at_risk... per user (transaction logs)
+
+
+def forecasts(rows: pd.DataFrame, mapping: dict[str, str], users: pd.Series,
+              reference_date: str) -> tuple[pd.DataFrame, str]:
+    """Each user's forecast from ``rows`` (the features' period), as a run makes it (the
+    forecast settings' defaults), in ``users``' order; and the model it chose."""
+    from personae.config import ForecastConfig
+    from personae.forecast import event_days, fit_forecaster, summarise
+    from personae.forecast.stage import observed_until
+
+    settings = ForecastConfig()
+    keys = rows[mapping["user"]].astype(str).to_numpy()
+    days = event_days(rows, mapping, keys, purchases=True, drop_duplicates=True)
+    summaries = summarise(days, observed_until(rows, mapping, reference_date),
+                          pd.Index(users.astype(str)))
+    fitted = fit_forecaster(summaries, days=settings.days, at_risk_below=settings.at_risk_below,
+                            purchases=True, spend=False, model=settings.model)
+    return fitted.predict(summaries).reset_index(drop=True), fitted.events.variant
 
 
 def _next_period(lines: pd.DataFrame, users: pd.Series, user: str, value: str) -> dict:
@@ -54,8 +75,12 @@ def online_retail(limit_users: int | None = None) -> Case:
     after = after.assign(value=after["Quantity"] * after["Price"])
     outcomes = _next_period(after, feats["user_id"].astype(after["Customer ID"].dtype),
                             "Customer ID", "value")
+    forecast, model = forecasts(before.assign(**{"Customer ID": before["Customer ID"].astype(
+        "int64")}), {"user": "Customer ID", "time": "InvoiceDate", "quantity": "Quantity",
+                     "price": "Price"}, feats["user_id"].astype("int64"), "2010-09-01")
     return Case("Online Retail II", feats, outcomes, True,
-                ["features: events before 2010-09-01; outcome: purchases 2010-09-01..12-09"])
+                ["features: events before 2010-09-01; outcome: purchases 2010-09-01..12-09",
+                 f"forecast: {model}"], forecast)
 
 
 def cdnow() -> Case:
@@ -71,8 +96,13 @@ def cdnow() -> Case:
     after = raw[raw["date"] >= cut]
     outcomes = _next_period(after, feats["user_id"].astype(after["customer_id"].dtype),
                             "customer_id", "dollar_value")
+    forecast, model = forecasts(before, {"user": "customer_id", "time": "date",
+                                         "value": "dollar_value"},
+                                feats["user_id"].astype(after["customer_id"].dtype),
+                                "1998-01-01")
     return Case("CDNOW", feats, outcomes, True,
-                ["features: 1997 (12 months); outcome: 1998-01..06"])
+                ["features: 1997 (12 months); outcome: 1998-01..06", f"forecast: {model}"],
+                forecast)
 
 
 def online_shoppers() -> Case:

@@ -81,7 +81,20 @@ class EventsConfig(_Frozen):
     # Early assignment (personae.serve.early). Here, not under segmentation, because it exists
     # only with an event log and its windows are computed with this log's mapping and options.
     early_days: list[int] | None = Field(default=None, description=(
-        "also learn each user's segment from their first N days (k-NN), e.g. [7, 14, 30]"))
+        "also learn each user's segment from their first N days, e.g. [7, 14, 30]: per "
+        "window the k-NN, the core model or their blend, whichever agrees best with "
+        "held-out users' full-history segment"))
+    early_abstain_below: float = Field(default=0.5, description=(
+        "a window whose best predictor agrees with fewer held-out users than this answers "
+        "'not yet known' (with the per-segment probabilities); 0.5: below it the early "
+        "segment is more often wrong than right"))
+
+    @field_validator("early_abstain_below")
+    @classmethod
+    def _a_share(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError(f"must be a share of held-out users in [0, 1]; got {value}")
+        return value
 
     @field_validator("early_days")
     @classmethod
@@ -113,7 +126,7 @@ class EventsConfig(_Frozen):
 
     def from_events_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``from_events`` (the mapping spread into its roles)."""
-        options = self.model_dump(exclude={"mapping", "early_days"})
+        options = self.model_dump(exclude={"mapping", "early_days", "early_abstain_below"})
         return {**{k: v for k, v in self.mapping.items() if k != "position"}, **options}
 
 
@@ -357,6 +370,10 @@ class ForecastConfig(_Frozen):
         "horizon of expected_events and expected_value, in days from the log's end"))
     at_risk_below: float = Field(default=0.5, description=(
         "a user is at risk when their P(still active) is below this"))
+    model: Literal["auto", "BG/NBD", "MBG/NBD"] = Field(default="auto", description=(
+        "the repeat-event model: auto fits BG/NBD and MBG/NBD and keeps the higher "
+        "log-likelihood (MBG/NBD lets users leave after their first event, so a user who "
+        "never came back can be at risk; BG/NBD holds them alive)"))
 
     @field_validator("days", mode="before")
     @classmethod

@@ -138,8 +138,10 @@ def run(
                                                           "hash.")] = None,
     early_days: Annotated[str | None, typer.Option(
         help="With --events: also learn each user's segment from their first N days "
-             "(k-NN, e.g. 7,14,30), validated on held-out users against two baselines "
-             "(run.json 'early', the report); saved in model/early for 'assign --early'.")]
+             "(e.g. 7,14,30): per window the k-NN, the core model or their blend, whichever "
+             "agrees best with held-out users, or 'not yet known' below "
+             "input.events.early_abstain_below (run.json 'early', the report); saved in "
+             "model/early for 'assign --early'.")]
     = None,
     forecast_days: Annotated[int | None, typer.Option(
         help="With --events: horizon of each user's expected events and value, in days "
@@ -359,8 +361,27 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
         windows = table.loc[table["source"] == "early", "early_days"].value_counts()
         shown = ", ".join(f"first {d} days: {n:,}" for d, n in windows.sort_index().items())
         where = f"; by the early model: {shown or 'nobody (no user is that young)'}"
+        table, shares = _early_columns(table)
+        columns += shares
+        unknown = int(table["segment"].isna().sum())
+        if unknown:
+            where += f"; not yet known: {unknown:,} (their window abstains)"
     write_frame_atomic(table[columns], out)
-    return table["segment"].to_numpy(), where
+    return table["segment"].dropna().to_numpy(), where
+
+
+def _early_columns(table: Any) -> tuple[Any, list[str]]:
+    """The early answers' predictor and every segment's probability as columns
+    (``p_segment_<s>``), for a file; the service answers them as one object."""
+    if "segment_probabilities" not in table.columns:
+        return table, []
+    import pandas as pd
+
+    shares = pd.DataFrame([p or {} for p in table["segment_probabilities"]],
+                          index=table.index)
+    shares = shares[sorted(shares.columns)].add_prefix("p_segment_")
+    table = pd.concat([table.drop(columns="segment_probabilities"), shares], axis=1)
+    return table, ["early_predictor", *shares.columns]
 
 
 def _unique_counts(labels: Any) -> tuple[list[int], list[int]]:

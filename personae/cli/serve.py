@@ -87,15 +87,33 @@ def early(
 
 
 def early_table(model: Any) -> Table:
-    """The agreement of an EarlyModel's windows with the full-history segment."""
+    """Per window of an EarlyModel: each predictor's agreement with the full-history
+    segment on held-out users (95% Wilson interval), the one that answers, abstaining."""
     table = Table(title="early assignment: agreement with the full-history segment "
-                        "(held-out users)")
-    for name in ("days", "k", "held out", "agreement", "majority", "core model",
+                        "(held-out users, 95% interval)")
+    for name in ("days", "held out", "k-NN", "core model", "blend", "majority", "answers",
                  "recall per segment"):
         table.add_column(name, justify="left" if name.startswith("recall") else "right")
     for v in model.validation:
-        table.add_row(str(v.days), str(v.k), f"{v.holdout_users:,}", f"{v.agreement:.1%}",
-                      f"{v.majority_baseline:.1%}", f"{v.core_model_baseline:.1%}"
-                      + (f" ({v.core_model_edge:.0%} edge)" if v.core_model_edge else ""),
+        answers = ("not yet known (below "
+                   f"{model.abstain_below:.0%})" if v.abstains else _PREDICTOR[v.chosen])
+        table.add_row(str(v.days), f"{v.holdout_users:,}", f"{_agreed(v, 'knn')} k={v.k}",
+                      _agreed(v, "core") + (f" ({v.core_model_edge:.0%} edge)"
+                                            if v.core_model_edge else ""), _agreed(v, "blend"),
+                      f"{v.majority_baseline:.1%}", answers,
                       ", ".join(f"{s}: {r:.0%}" for s, r in v.recall.items()))
     return table
+
+
+_PREDICTOR = {"knn": "k-NN", "core": "core model", "blend": "blend"}
+
+
+def _agreed(check: Any, predictor: str) -> str:
+    """A predictor's held-out agreement and its 95% interval ("" where it was not run)."""
+    from personae.serve.early_predictors import agreement_interval
+
+    agreement = check.agreements.get(predictor)
+    if agreement is None:
+        return ""
+    low, high = agreement_interval(agreement, check.holdout_users)
+    return f"{agreement:.1%} ({low:.1%}-{high:.1%})"

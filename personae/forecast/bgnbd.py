@@ -1,7 +1,12 @@
 """The BG/NBD model of repeat events (Fader, Hardie & Lee 2005, "Counting your customers the
 easy way", Marketing Science 24(2)): while alive a user makes repeat events at a Poisson
-rate (gamma across users: r, alpha); after each event they leave for good with a
-probability (beta across users: a, b).
+rate (gamma across users: r, alpha); after each repeat event they leave for good with a
+probability (beta across users: a, b). Its variant MBG/NBD (Batislam, Denizel & Filiztekin
+2007, "Empirical validation and comparison of models for customer base analysis", IJRM
+24(3); Hoppe & Wagner 2007) lets them leave after any event, the first included: a user
+who never came back can have left, where BG/NBD holds them alive for certain. In the
+formulas MBG/NBD is BG/NBD with one more chance to leave (``_extra``: b + x - 1 becomes
+b + x, B(a, b + x) becomes B(a, b + x + 1)).
 
 Every function takes one row per user (or per distinct summary, with ``weights``): ``x``
 repeat events after the first, ``t_x`` the time from the first to the last, ``T`` the time
@@ -20,8 +25,10 @@ from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from personae.errors import DataError
 
-__all__ = ["BGNBDParams", "conditional_expected", "distinct", "fit_bgnbd", "log_likelihood",
-           "p_alive", "unconditional_expected"]
+__all__ = ["VARIANTS", "BGNBDParams", "conditional_expected", "distinct", "fit_bgnbd",
+           "log_likelihood", "p_alive", "unconditional_expected"]
+
+VARIANTS = ("BG/NBD", "MBG/NBD")
 
 
 #: Bounds of the log-parameters r, alpha, a, b. A log of users alike (no heterogeneity)
@@ -32,37 +39,55 @@ LOG_BOUNDS = [(-10.0, 8.0), (-10.0, 16.0), (-10.0, 8.0), (-10.0, 8.0)]
 
 @dataclass(frozen=True)
 class BGNBDParams:
-    """Fitted BG/NBD parameters and the time unit alpha is in (days per unit)."""
+    """Fitted parameters, the time unit alpha is in (days per unit) and the variant
+    (``VARIANTS``: BG/NBD or MBG/NBD)."""
 
     r: float
     alpha: float
     a: float
     b: float
     unit_days: float = 7.0
+    variant: str = "BG/NBD"
 
     def as_dict(self) -> dict[str, float]:
+        """The numbers (the variant is the forecast document's ``model``)."""
         return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b,
                 "unit_days": self.unit_days}
 
 
-def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-                   ) -> np.ndarray:
-    """Each user's log-likelihood (the paper's equation 6, in logs so large x stays finite)."""
+def _extra(variant: str) -> float:
+    """The one more chance to leave MBG/NBD gives (after the first event): 0 or 1."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    return float(variant == "MBG/NBD")
+
+
+def _left(a: float, b: float, x: np.ndarray, extra: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where a user can have left right after their last event (BG/NBD: only after a
+    repeat event; MBG/NBD: after any) and the log of the odds' first factor a / (b+x-1+e)."""
+    can = (x > 0) | (extra > 0)
+    return can, np.log(a) - np.log(np.where(can, b + x - 1 + extra, 1.0))
+
+
+def log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                   variant: str = "BG/NBD") -> np.ndarray:
+    """Each user's log-likelihood (the paper's equation 6; MBG/NBD: Batislam et al.'s), in
+    logs so large x stays finite."""
     r, alpha, a, b = params
+    extra = _extra(variant)
     head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) \
-        + betaln(a, b + x) - betaln(a, b)
+        + betaln(a, b + x + extra) - betaln(a, b)
     stayed = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    # the user left right after their last event: only possible after a repeat event
-    left = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0))
-                    - (r + x) * np.log(alpha + t_x), -np.inf)
+    can, odds = _left(a, b, x, extra)
+    left = np.where(can, odds - (r + x) * np.log(alpha + t_x), -np.inf)
     return head + np.logaddexp(stayed, left)
 
 
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, unit_days: float = 7.0,
-              weights: np.ndarray | None = None, source: str = "events") -> BGNBDParams:
-    """Maximum-likelihood parameters. Summaries that cannot identify the model (nobody came
-    back, no time observed) are refused with one line naming why."""
+              weights: np.ndarray | None = None, source: str = "events",
+              variant: str = "BG/NBD") -> BGNBDParams:
+    """Maximum-likelihood parameters of ``variant``. Summaries that cannot identify the
+    model (nobody came back, no time observed) are refused with one line naming why."""
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
     w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
     _check_summaries(x, t_x, T, source)
@@ -70,7 +95,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, unit_days: float
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(all="ignore"):  # a step too far is a non-finite loss, refused
-            value, gradient = _loss_and_gradient(np.exp(theta), x, t_x, T, w)
+            value, gradient = _loss_and_gradient(np.exp(theta), x, t_x, T, w, variant)
         if not np.isfinite(value) or not np.isfinite(gradient).all():
             return 1e10, np.zeros(4)
         return value / total, gradient / total
@@ -91,30 +116,30 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, *, unit_days: float
     if not np.isfinite(best.fun) or best.fun >= 1e10:
         raise DataError("the repeat-event model found no fit for these users (every "
                         "likelihood was zero)", source=source)
-    return BGNBDParams(float(r), float(alpha), float(a), float(b), float(unit_days))
+    return BGNBDParams(float(r), float(alpha), float(a), float(b), float(unit_days), variant)
 
 
 def _loss_and_gradient(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
-                       w: np.ndarray) -> tuple[float, np.ndarray]:
+                       w: np.ndarray, variant: str = "BG/NBD") -> tuple[float, np.ndarray]:
     """The weighted negative log-likelihood and its gradient in the log-parameters
     (derived from ``log_likelihood`` term by term)."""
     r, alpha, a, b = params
-    repeat = x > 0
+    extra = _extra(variant)
+    can, odds = _left(a, b, x, extra)
     stayed = -(r + x) * np.log(alpha + T)
-    left = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0))
-                    - (r + x) * np.log(alpha + t_x), -np.inf)
+    left = np.where(can, odds - (r + x) * np.log(alpha + t_x), -np.inf)
     both = np.logaddexp(stayed, left)
-    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b) \
-        + both
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + extra) \
+        - betaln(a, b) + both
     share_left = np.exp(left - both)
     share_stayed = 1.0 - share_left
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) \
         - share_stayed * np.log(alpha + T) - share_left * np.log(alpha + t_x)
     d_alpha = r / alpha - share_stayed * (r + x) / (alpha + T) \
         - share_left * (r + x) / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + share_left / a
-    d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) \
-        - share_left / np.where(repeat, b + x - 1, 1.0)
+    d_a = digamma(a + b) - digamma(a + b + x + extra) + share_left / a
+    d_b = digamma(b + x + extra) - digamma(a + b + x + extra) - digamma(b) + digamma(a + b) \
+        - share_left / np.where(can, b + x - 1 + extra, 1.0)
     gradient = np.array([np.dot(w, d) for d in (d_r, d_alpha, d_a, d_b)]) * params
     return -float(np.dot(w, ll)), -gradient
 
@@ -136,8 +161,8 @@ def _check_summaries(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, source: str)
 
 def p_alive(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
             ) -> np.ndarray:
-    """P(still active at T | x, t_x, T): 1 for users with no repeat event (the model lets
-    users leave only right after a repeat event)."""
+    """P(still active at T | x, t_x, T). BG/NBD: 1 for users with no repeat event (it lets
+    users leave only right after a repeat event); MBG/NBD: below 1 for everyone."""
     return 1.0 / (1.0 + _odds_left(params, np.asarray(x, float), np.asarray(t_x, float),
                                    np.asarray(T, float)))
 
@@ -145,10 +170,9 @@ def p_alive(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
 def _odds_left(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
                ) -> np.ndarray:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    repeat = x > 0
-    log_odds = np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) \
-        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-    return np.where(repeat, np.exp(np.minimum(log_odds, 700.0)), 0.0)
+    can, odds = _left(a, b, x, _extra(params.variant))
+    log_odds = odds + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    return np.where(can, np.exp(np.minimum(log_odds, 700.0)), 0.0)
 
 
 def conditional_expected(params: BGNBDParams, t: float, x: np.ndarray, t_x: np.ndarray,
@@ -156,16 +180,18 @@ def conditional_expected(params: BGNBDParams, t: float, x: np.ndarray, t_x: np.n
     """Expected repeat events in (T, T + t] given the user's history (the paper's
     equation 10); ``t`` in the parameters' unit. Its ``((alpha+T)/(alpha+T+t))^(r+x)
     2F1(r+x, b+x; a+b+x-1; z)`` is computed in Pfaff's form, ``2F1(r+x, a-1; a+b+x-1;
-    -t/(alpha+T))``: the same number without the power that overflows for large r."""
+    -t/(alpha+T))``: the same number without the power that overflows for large r
+    (MBG/NBD: a+b+x in place of a+b+x-1)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    c = a + b - 1 + _extra(params.variant)
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
     if t <= 0:
         return np.zeros(len(x))
     # 2F1 depends on x and T only, which users share far more often than t_x: once each
     codes, first = distinct(x, T)
     px, pT = x[first], T[first]
-    hyp = _hyp2f1(r + px, np.full(len(px), a - 1), a + b + px - 1, -t / (alpha + pT))[codes]
-    expected = (a + b + x - 1) / (a - 1) * (1 - hyp)
+    hyp = _hyp2f1(r + px, np.full(len(px), a - 1), c + px, -t / (alpha + pT))[codes]
+    expected = (c + x) / (a - 1) * (1 - hyp)
     return expected / (1.0 + _odds_left(params, x, t_x, T))
 
 
@@ -200,7 +226,10 @@ def _hyp2f1(A: np.ndarray, B: np.ndarray, C: np.ndarray, w: np.ndarray) -> np.nd
 
 def unconditional_expected(params: BGNBDParams, t: float) -> float:
     """Expected repeat events of a new user in their first ``t`` (the paper's
-    equation 9)."""
+    equation 9; MBG/NBD: Batislam et al.'s)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    if params.variant == "MBG/NBD":
+        hyp = hyp2f1(r, b + 1, a + b, t / (alpha + t))
+        return float(b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp))
     hyp = hyp2f1(r, b, a + b - 1, t / (alpha + t))
     return float((a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp))

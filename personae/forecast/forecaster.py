@@ -1,6 +1,11 @@
-"""``Forecaster``: the fitted repeat-event model (BG/NBD) and spend model (Gamma-Gamma) of a
-log, its horizon and at-risk rule; what ``SegmentModel.forecast`` answers with and what the
-model folder keeps (``forecast.json``, numbers only).
+"""``Forecaster``: the fitted repeat-event model (BG/NBD or MBG/NBD) and spend model
+(Gamma-Gamma) of a log, its horizon and at-risk rule; what ``SegmentModel.forecast`` answers
+with and what the model folder keeps (``forecast.json``, numbers only).
+
+Which repeat-event model (``CHOICE_RULE``): both are fitted and the one of the higher
+maximised log-likelihood is kept. They have the same four parameters, so this is also the
+AIC's and BIC's choice; MBG/NBD wins where users who never came back look like users who
+left (BG/NBD holds every one of them alive for certain).
 
 Per user: ``p_alive`` (P(still active at the log's end)), ``expected_events`` (expected
 repeat event days in the next ``days`` days: purchase days in a purchase log, active days
@@ -19,10 +24,12 @@ import pandas as pd
 
 from personae.errors import DataError, ModelFileError
 from personae.forecast.bgnbd import (
+    VARIANTS,
     BGNBDParams,
     conditional_expected,
     distinct,
     fit_bgnbd,
+    log_likelihood,
     p_alive,
 )
 from personae.forecast.gamma_gamma import GammaGammaParams, expected_spend, fit_gamma_gamma
@@ -34,6 +41,8 @@ log = logging.getLogger(__name__)
 
 FORECAST_COLUMNS = ("p_alive", "expected_events", "expected_value", "at_risk")
 UNIT_DAYS = 7.0  # the models are fitted in weeks (the papers' unit; alpha is in weeks)
+CHOICE_RULE = ("BG/NBD and MBG/NBD both fitted, the higher maximised log-likelihood kept "
+               "(the same four parameters: also the AIC's choice)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class Forecaster:
     purchases: bool
     #: why there is no spend model ("" when there is one, or the log has no purchases)
     no_spend: str = ""
+    #: each repeat-event model's maximised log-likelihood, when both were fitted (None when
+    #: the model was named, or in files from before the choice)
+    log_likelihoods: dict[str, float] | None = None
 
     def reads(self, columns: Any) -> bool:
         """Whether a table with ``columns`` holds the summaries ``predict`` needs."""
@@ -84,14 +96,20 @@ class Forecaster:
 
     def rule(self) -> str:
         unit = "purchase days" if self.purchases else "active days"
-        return (f"BG/NBD on each user's {unit} (one a day at most): at risk = P(still "
-                f"active) below {self.at_risk_below:g}; expected events over the next "
-                f"{self.days} days" + (" and their value (x Gamma-Gamma spend per purchase "
-                                       "day, undiscounted)" if self.spend is not None else "")
-                + "; users with no repeat event yet have P(still active) = 1 under BG/NBD")
+        variant = self.events.variant
+        chosen = f" ({CHOICE_RULE})" if self.log_likelihoods else ""
+        return (f"{variant}{chosen} on each user's {unit} (one a day at most): at risk = "
+                f"P(still active) below {self.at_risk_below:g}; expected events over the "
+                f"next {self.days} days" + (" and their value (x Gamma-Gamma spend per "
+                                            "purchase day, undiscounted)"
+                                            if self.spend is not None else "")
+                + ("; users with no repeat event yet have P(still active) = 1 under BG/NBD"
+                   if variant == "BG/NBD" else "; users can leave after any event, their "
+                   "first included"))
 
     def document(self) -> dict[str, Any]:
-        return {"model": "BG/NBD", "parameters": self.events.as_dict(),
+        return {"model": self.events.variant, "parameters": self.events.as_dict(),
+                "log_likelihoods": self.log_likelihoods or None,
                 "spend_model": "Gamma-Gamma" if self.spend is not None else None,
                 "spend_parameters": self.spend.as_dict() if self.spend is not None else None,
                 "no_spend": self.no_spend, "days": self.days,
@@ -101,33 +119,48 @@ class Forecaster:
     @classmethod
     def from_document(cls, document: dict[str, Any], where: str) -> Forecaster:
         try:
-            events = BGNBDParams(**{k: float(v) for k, v in document["parameters"].items()})
+            variant = str(document.get("model", "BG/NBD"))
+            if variant not in VARIANTS:
+                raise ValueError(f"model {variant!r} is none of {', '.join(VARIANTS)}")
+            events = BGNBDParams(**{k: float(v) for k, v in document["parameters"].items()},
+                                 variant=variant)
             given = document.get("spend_parameters")
             spend = GammaGammaParams(**{k: float(v) for k, v in given.items()}) \
                 if given else None
+            given_ll = document.get("log_likelihoods") or {}
             return cls(events, spend, int(document["days"]),
                        float(document["at_risk_below"]), bool(document["purchases"]),
-                       str(document.get("no_spend", "")))
+                       str(document.get("no_spend", "")),
+                       {str(k): float(v) for k, v in given_ll.items()} or None)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"{where}: incomplete forecast parameters "
                                  f"({exc.__class__.__name__}: {exc})") from None
 
 
 def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
-                   purchases: bool, spend: bool = True, source: str = "events"
-                   ) -> Forecaster:
-    """Fit BG/NBD on the summaries (``DataError`` with one line when they cannot teach it)
-    and, for a purchase log with money, Gamma-Gamma (left out, with the reason, when it
-    cannot be fitted: a forecast of events stays useful without one of value; ``spend``
-    False: not asked for)."""
+                   purchases: bool, spend: bool = True, source: str = "events",
+                   model: str = "auto") -> Forecaster:
+    """Fit the repeat-event model on the summaries (``model``: "auto" = ``CHOICE_RULE``, or
+    one of ``VARIANTS``; ``DataError`` with one line when they cannot teach it) and, for a
+    purchase log with money, Gamma-Gamma (left out, with the reason, when it cannot be
+    fitted: a forecast of events stays useful without one of value; ``spend`` False: not
+    asked for)."""
     known = summaries.dropna(subset=list(SUMMARY_COLUMNS[:3]))
     x = known["repeat_events"].to_numpy(float)
     t_x = known["first_to_last_days"].to_numpy(float) / UNIT_DAYS
     T = known["observed_days"].to_numpy(float) / UNIT_DAYS
     # users with the same summary share one likelihood term: a weight each
     codes, first = distinct(x, t_x, T)
-    events = fit_bgnbd(x[first], t_x[first], T[first], unit_days=UNIT_DAYS,
-                       weights=np.bincount(codes, minlength=len(first)), source=source)
+    weights = np.bincount(codes, minlength=len(first))
+    fits, likelihoods = {}, {}
+    for variant in VARIANTS if model == "auto" else (model,):
+        fitted = fits[variant] = fit_bgnbd(x[first], t_x[first], T[first],
+                                           unit_days=UNIT_DAYS, weights=weights,
+                                           source=source, variant=variant)
+        likelihoods[variant] = round(float(np.dot(weights, log_likelihood(
+            np.array([fitted.r, fitted.alpha, fitted.a, fitted.b]), x[first], t_x[first],
+            T[first], variant))), 3)
+    events = fits[max(likelihoods, key=lambda v: (likelihoods[v], -VARIANTS.index(v)))]
     spend_model, why = None, ""
     if purchases and spend:
         mean = known["mean_repeat_spend"].to_numpy(float)
@@ -141,4 +174,5 @@ def fit_forecaster(summaries: pd.DataFrame, *, days: int, at_risk_below: float,
                    "x price)")
         if why:
             log.info("no spend model: %s", why)
-    return Forecaster(events, spend_model, int(days), float(at_risk_below), purchases, why)
+    return Forecaster(events, spend_model, int(days), float(at_risk_below), purchases, why,
+                      likelihoods if model == "auto" else None)

@@ -1,5 +1,5 @@
-"""Users drawn from the BG/NBD story with planted parameters: the known answer the fit is
-tested and benchmarked against."""
+"""Users drawn from the BG/NBD story (or MBG/NBD's, by the parameters' variant) with planted
+parameters: the known answer the fit is tested and benchmarked against."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def simulate_bgnbd(params: BGNBDParams, n: int, observed: tuple[float, float], *
     rate = rng.gamma(params.r, 1.0 / params.alpha, n)
     leave = rng.beta(params.a, params.b, n)
     T = rng.uniform(*observed, n)
-    lives = rng.geometric(leave)  # repeat events made before leaving, the last included
+    # repeat events made before leaving, the last included; MBG/NBD: the user may also
+    # leave right after the first event, before any repeat
+    lives = rng.geometric(leave) - (params.variant == "MBG/NBD")
     x = np.zeros(n)
     t_x = np.zeros(n)
     clock = np.zeros(n)

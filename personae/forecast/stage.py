@@ -2,7 +2,7 @@
 held-out check, and what run.json says about them.
 
     rows (the run's kept events) -> event days -> summaries to the log's end
-        -> Forecaster (BG/NBD, Gamma-Gamma) -> p_alive, expected_events, expected_value,
+        -> Forecaster (BG/NBD or MBG/NBD, Gamma-Gamma) -> p_alive, expected_events, expected_value,
            at_risk per user -> per persona: users likely active, at risk, expected totals
     and, when the history is long enough, the held-out check (``validate``).
 
@@ -89,11 +89,12 @@ def forecast_stage(rows: pd.DataFrame, provenance: dict[str, Any], ids: pd.Serie
                              str(end.date()), "no purchase days to forecast from" if purchases
                              else "no events to forecast from")
     summaries = summarise(days, end, pd.Index(ids.to_numpy()))
-    holdout = validate(days, at_risk_below=config.at_risk_below, source=source)
+    holdout = validate(days, at_risk_below=config.at_risk_below, source=source,
+                       model=config.model)
     try:
         forecaster = fit_forecaster(summaries, days=config.days,
                                     at_risk_below=config.at_risk_below, purchases=purchases,
-                                    source=source)
+                                    source=source, model=config.model)
     except DataError as exc:
         why = str(exc).removeprefix(f"{source}: ")
         log.info("no forecasts: %s", why)
@@ -150,6 +151,7 @@ def summary_line(block: dict[str, Any]) -> str:
                f"{check['correlation']}, total {check['aggregate_error']:+.1%}"
                if check.get("validated") and check.get("aggregate_error") is not None
                else f"not checked: {check.get('why')}")
-    return (f"{block['users_at_risk']:,} of {block['users']:,} users at risk (P(still active) "
+    return (f"{block.get('model', 'BG/NBD')}: {block['users_at_risk']:,} of "
+            f"{block['users']:,} users at risk (P(still active) "
             f"below {block['at_risk_below']:g}); next {block['days']} days: "
             f"{block['expected_events']:,.0f} {unit}{value} expected; {checked}")

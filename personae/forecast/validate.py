@@ -61,8 +61,10 @@ def run_rule() -> str:
 
 
 def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
-             at_risk_below: float = 0.5, source: str = "events") -> Holdout:
-    """Fit up to ``cutoff`` (default: the run's rule), forecast to the log's last day."""
+             at_risk_below: float = 0.5, source: str = "events", model: str = "auto"
+             ) -> Holdout:
+    """Fit up to ``cutoff`` (default: the run's rule), forecast to the log's last day;
+    ``model`` as ``fit_forecaster`` takes it (auto: chosen on the calibration part)."""
     why = ""
     if cutoff is None:
         cutoff, why = holdout_cutoff(days)
@@ -74,11 +76,13 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
     calibration = summarise(days.until(cutoff), cutoff)
     try:
         fitted = fit_forecaster(calibration, days=held, at_risk_below=at_risk_below,
-                                purchases=days.purchases, spend=False, source=source)
+                                purchases=days.purchases, spend=False, source=source,
+                                model=model)
     except DataError as exc:
         return Holdout(rule, False, "the calibration part cannot be fitted: "
                        + str(exc).removeprefix(f"{source}: "))
-    predicted = fitted.predict(calibration)["expected_events"].to_numpy(float)
+    forecast = fitted.predict(calibration)
+    predicted = forecast["expected_events"].to_numpy(float)
     actual = counted_between(days, cutoff, end, calibration.index)
     x = calibration["repeat_events"].to_numpy(float)
     correlation = float(np.corrcoef(predicted, actual)[0, 1]) \
@@ -86,13 +90,25 @@ def validate(days: EventDays, cutoff: pd.Timestamp | None = None, *,
     total_actual, total_predicted = float(actual.sum()), float(predicted.sum())
     return Holdout(rule, True, figures={
         "calibration_end": str(cutoff.date()), "holdout_days": held,
+        "model": fitted.events.variant,
         "users": int(len(actual)),
         "correlation": None if correlation is None else round(correlation, 4),
         "actual_total": total_actual, "predicted_total": round(total_predicted, 2),
         "aggregate_error": round((total_predicted - total_actual) / total_actual, 4)
         if total_actual > 0 else None,
         "mean_absolute_error": round(float(np.mean(np.abs(predicted - actual))), 4),
-        "by_frequency": by_frequency(x, predicted, actual)})
+        "by_frequency": by_frequency(x, predicted, actual),
+        "at_risk": at_risk_check(forecast["at_risk"].fillna(False).to_numpy(bool), actual)})
+
+
+def at_risk_check(flagged: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
+    """Whether the at-risk flag at the cutoff meant anything: the share of flagged users,
+    and of the others, with a counted day in the held-out period."""
+    def came_back(mine: np.ndarray) -> float | None:
+        return round(float(np.mean(actual[mine] > 0)), 4) if mine.any() else None
+
+    return {"users": int(flagged.sum()), "came_back_share": came_back(flagged),
+            "others_came_back_share": came_back(~flagged)}
 
 
 def by_frequency(x: np.ndarray, predicted: np.ndarray, actual: np.ndarray

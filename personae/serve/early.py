@@ -11,8 +11,14 @@ the window (the midnight starting their first day + N days: "the user on day N")
 early features, a missing one at the mean, k chosen by 5-fold CV among 5, 15, 31) predicts
 their full-history
 segment; it is validated on 25% of the users held out of that training (stratified,
-seeded), against two baselines: everyone in the most common segment, and the core model
-applied to the early features. The saved k-NN is refitted on every training user.
+seeded), against everyone in the most common segment and two other predictors: the core
+model applied to the early features (SegmentModel.assign), whose per-segment probabilities
+are the shares of training users with its early label who ended in each segment, and the
+blend (the k-NN's votes and those probabilities averaged). Each window answers with the
+predictor of the highest held-out agreement (ties: core, then k-NN, then blend; 95% Wilson
+intervals on the held-out users) and abstains ("not yet known", with the per-segment
+probabilities) when that agreement is below early_abstain_below. The saved window is
+refitted on every training user.
 
 One ``from_events`` call per N and first weekday: each user's events are moved by a whole
 number of weeks so every first day falls in the same week. Whole weeks keep every
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,15 +41,15 @@ import pandas as pd
 
 from personae.data.documents import read_document, write_document
 from personae.errors import ConfigError, DataError, ModelFileError
+from personae.serve.early_predictors import PREDICTORS, Validation, Window, choose, fit_window
 
 log = logging.getLogger(__name__)
 
 FORMAT = "personae.early-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the chosen predictor, the calibration, abstaining
+NOT_YET_KNOWN = "not yet known"
 FOLDER = "early"
-K_CHOICES = (5, 15, 31)
 HOLDOUT = 0.25
-SKEW = 2.0
 ANCHOR = datetime(2000, 1, 3)  # a Monday: every shifted first day is in its week
 ZERO_WHEN_ABSENT = ("return_share", "share_event_other")
 # absent when no user has it (every user came on one day): missing, the model imputes it
@@ -115,105 +121,16 @@ def window_features(events: pd.DataFrame, mapping: dict[str, str], days: int,
 
 
 @dataclass(frozen=True)
-class Window:
-    """The k-NN of one window: N days, its features and scaling, the training users."""
-
-    days: int
-    k: int
-    features: tuple[str, ...]
-    log_columns: tuple[str, ...]
-    center: np.ndarray
-    scale: np.ndarray
-    X: np.ndarray
-    y: np.ndarray
-
-    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        X = frame[list(self.features)].to_numpy(dtype=np.float64, na_value=np.nan)
-        for j, name in enumerate(self.features):
-            if name in self.log_columns:
-                X[:, j] = np.sign(X[:, j]) * np.log1p(np.abs(X[:, j]))
-        # a missing value (no gap between visits in one day) sits at the mean: no distance
-        return np.nan_to_num((X - self.center) / self.scale, nan=0.0).astype(np.float32)
-
-    def classifier(self) -> Any:
-        from sklearn.neighbors import KNeighborsClassifier
-
-        return KNeighborsClassifier(n_neighbors=min(self.k, len(self.y))).fit(self.X, self.y)
-
-
-def fit_window(frame: pd.DataFrame, labels: np.ndarray, days: int, features: list[str],
-               random_state: int = 0, k: int | None = None) -> Window:
-    """Scaling and k on these users; ``k`` None = chosen by 5-fold CV among K_CHOICES."""
-    X = frame[features].to_numpy(dtype=np.float64, na_value=np.nan)
-    logs = []
-    for j, name in enumerate(features):
-        column = X[:, j]
-        known = column[~np.isnan(column)]
-        if len(known) and known.min() >= 0 and pd.Series(known).skew() > SKEW:
-            logs.append(name)
-            X[:, j] = np.log1p(column)
-    # mean and std over the users with a value (a one-day user has no gap between visits)
-    present = ~np.isnan(X)
-    counts = np.maximum(present.sum(axis=0), 1)
-    center = np.where(present, X, 0.0).sum(axis=0) / counts
-    scale = np.sqrt(np.where(present, (X - center) ** 2, 0.0).sum(axis=0) / counts)
-    scale = np.where(scale > 0, scale, 1.0)
-    Xs = np.nan_to_num((X - center) / scale, nan=0.0).astype(np.float32)
-    if k is None:
-        k = _choose_k(Xs, labels, random_state)
-    return Window(days=days, k=k, features=tuple(features), log_columns=tuple(logs),
-                  center=center, scale=scale, X=Xs, y=labels.astype(np.int64))
-
-
-def _choose_k(X: np.ndarray, y: np.ndarray, random_state: int) -> int:
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.neighbors import KNeighborsClassifier
-
-    smallest = int(np.min(np.unique(y, return_counts=True)[1]))
-    if smallest < 2 or len(y) < 20:
-        return min(K_CHOICES[0], len(y))
-    splitter = StratifiedKFold(n_splits=min(5, smallest), shuffle=True,
-                               random_state=random_state)
-    scores = {}
-    for k in K_CHOICES:
-        if k >= len(y) * 0.8:
-            continue
-        scores[k] = float(cross_val_score(KNeighborsClassifier(n_neighbors=k), X, y,
-                                          cv=splitter).mean())
-    return max(scores, key=lambda k: (scores[k], -k)) if scores else K_CHOICES[0]
-
-
-@dataclass(frozen=True)
-class Validation:
-    """Agreement with the full-history segment on held-out users, and the baselines."""
-
-    days: int
-    k: int
-    train_users: int
-    holdout_users: int
-    agreement: float
-    majority_baseline: float
-    core_model_baseline: float
-    recall: dict[int, float]
-    core_model_edge: float = 0.0  # share the core model calls edge users (-1) on day N
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"days": self.days, "k": self.k, "train_users": self.train_users,
-                "holdout_users": self.holdout_users, "agreement": round(self.agreement, 4),
-                "majority_baseline": round(self.majority_baseline, 4),
-                "core_model_baseline": round(self.core_model_baseline, 4),
-                "core_model_edge": round(self.core_model_edge, 4),
-                "recall": {str(s): round(r, 4) for s, r in self.recall.items()}}
-
-
-@dataclass(frozen=True)
 class EarlyModel:
-    """One k-NN per window; ``assign`` picks the shortest window a user's age fits in."""
+    """One window per N days; ``window_for`` picks the shortest a user's age fits in.
+    ``abstain_below``: a window whose chosen predictor agreed with fewer held-out users
+    than this answers "not yet known" (0 in files from before abstaining)."""
 
     windows: tuple[Window, ...]
     mapping: dict[str, str]
     validation: tuple[Validation, ...]
     options: dict[str, Any] = field(default_factory=dict)  # OPTIONS of the log's features
+    abstain_below: float = 0.0
 
     @property
     def days(self) -> list[int]:
@@ -225,12 +142,19 @@ class EarlyModel:
                 return window
         return None
 
-    def predict(self, window: Window, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Segments and the share of the k neighbours that voted for them."""
-        classifier = window.classifier()
-        proba = classifier.predict_proba(window.matrix(frame))
-        best = proba.argmax(axis=1)
-        return classifier.classes_[best].astype(int), proba[np.arange(len(best)), best]
+    def predict(self, window: Window, frame: pd.DataFrame, model: Any = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segments (-1 where the window abstains, or the core model says edge user), each
+        one's probability and every segment's (columns: ``window.segments``). ``frame``:
+        the window's features; ``model``: the core SegmentModel, for windows that use it."""
+        core = None
+        if window.needs_core:
+            core = model.assign(frame[list(window.features)], "early features")["segment"]
+            core = core.to_numpy()
+        labels, probability, proba = window.predict(frame, core)
+        if window.abstains:
+            return np.full(len(labels), -1, np.int64), np.full(len(labels), np.nan), proba
+        return labels, probability, proba
 
     def save(self, model_dir: str | Path) -> Path:
         folder = Path(model_dir) / FOLDER
@@ -242,10 +166,14 @@ class EarlyModel:
             windows = []
             for w in self.windows:
                 windows.append({"days": w.days, "k": w.k, "features": list(w.features),
-                                "log_columns": list(w.log_columns)})
+                                "log_columns": list(w.log_columns), "predictor": w.predictor,
+                                "abstains": w.abstains})
                 arrays.update({f"{w.days}.center": w.center, f"{w.days}.scale": w.scale,
-                               f"{w.days}.X": w.X, f"{w.days}.y": w.y})
+                               f"{w.days}.X": w.X, f"{w.days}.y": w.y,
+                               f"{w.days}.core_labels": w.core_labels,
+                               f"{w.days}.calibration": w.calibration})
             document = {"mapping": self.mapping, "options": self.options, "windows": windows,
+                        "abstain_below": self.abstain_below,
                         "validation": [v.as_dict() for v in self.validation],
                         "how": _how()}
             write_document(staging / "early.json", document, FORMAT, FORMAT_VERSION)
@@ -258,8 +186,9 @@ class EarlyModel:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> EarlyModel:
+        """The saved model; a version-1 file (k-NN only) reads as its k-NN, never abstaining."""
         folder = Path(model_dir) / FOLDER
-        document = read_document(folder / "early.json", FORMAT, (FORMAT_VERSION,),
+        document = read_document(folder / "early.json", FORMAT, (1, FORMAT_VERSION),
                                  what="this model has no early model", name="early model")
         assert document is not None  # required: read_document raised otherwise
         try:
@@ -269,25 +198,23 @@ class EarlyModel:
                 days=int(w["days"]), k=int(w["k"]), features=tuple(w["features"]),
                 log_columns=tuple(w["log_columns"]), center=arrays[f"{w['days']}.center"],
                 scale=arrays[f"{w['days']}.scale"], X=arrays[f"{w['days']}.X"],
-                y=arrays[f"{w['days']}.y"]) for w in document["windows"])
-            validation = tuple(Validation(
-                days=int(v["days"]), k=int(v["k"]), train_users=int(v["train_users"]),
-                holdout_users=int(v["holdout_users"]), agreement=float(v["agreement"]),
-                majority_baseline=float(v["majority_baseline"]),
-                core_model_baseline=float(v["core_model_baseline"]),
-                recall={int(s): float(r) for s, r in v["recall"].items()},
-                core_model_edge=float(v.get("core_model_edge", 0.0)))
-                for v in document["validation"])
+                y=arrays[f"{w['days']}.y"], predictor=str(w.get("predictor", "knn")),
+                core_labels=arrays.get(f"{w['days']}.core_labels", np.zeros(0, np.int64)),
+                calibration=arrays.get(f"{w['days']}.calibration", np.zeros((0, 0))),
+                abstains=bool(w.get("abstains", False))) for w in document["windows"])
+            validation = tuple(Validation.from_dict(v) for v in document["validation"])
+            abstain_below = float(document.get("abstain_below", 0.0))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"{folder}: cannot read the early model "
                                  f"({exc.__class__.__name__}: {exc})") from None
         return cls(windows=tuple(sorted(windows, key=lambda w: w.days)),
                    mapping=dict(document["mapping"]), validation=validation,
-                   options=dict(document.get("options") or {}))
+                   options=dict(document.get("options") or {}), abstain_below=abstain_below)
 
     def summary(self) -> dict[str, Any]:
         """What run.json's ``early`` block and the report show."""
         return {"days": self.days, "how": _how(), "model": f"model/{FOLDER}/early.json",
+                "abstain_below": self.abstain_below,
                 "validation": [v.as_dict() for v in self.validation]}
 
 
@@ -309,7 +236,8 @@ def parse_days(text: str, option: str = "--days") -> list[int]:
 
 def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
               mapping: dict[str, str] | None = None, random_state: int = 0,
-              source: str = "events", options: dict[str, Any] | None = None) -> EarlyModel:
+              source: str = "events", options: dict[str, Any] | None = None,
+              abstain_below: float | None = None) -> EarlyModel:
     """Learn each window's k-NN from a finished run's training users and validate it."""
     from personae.model import SegmentModel
 
@@ -321,20 +249,26 @@ def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
                         source=str(users_path))
     users = pd.read_parquet(users_path, columns=[model.id_column_ or "row_number", "segment"])
     return learn_early(model, users.iloc[:, 0], users["segment"].to_numpy(), events, days,
-                       mapping, random_state, source, options, str(users_path))
+                       mapping, random_state, source, options, str(users_path),
+                       abstain_below)
 
 
 def learn_early(model: Any, ids: pd.Series, labels: np.ndarray, events: pd.DataFrame,
                 days: list[int], mapping: dict[str, str] | None = None, random_state: int = 0,
                 source: str = "events", options: dict[str, Any] | None = None,
-                users_source: str = "the run") -> EarlyModel:
+                users_source: str = "the run", abstain_below: float | None = None
+                ) -> EarlyModel:
     """``fit_early`` on a fitted SegmentModel and its users' labels, in memory (the
     pipeline stage of ``personae run --early-days``); labels are whatever the model
-    answers with (``model.predict``), edge users (-1) left out."""
+    answers with (``model.assign``), edge users (-1) left out. ``abstain_below``: None =
+    the setting's default (``EventsConfig.early_abstain_below``)."""
     from sklearn.model_selection import train_test_split
 
+    from personae.config import EventsConfig
     from personae.features.events_io import map_columns
 
+    if abstain_below is None:
+        abstain_below = EventsConfig().early_abstain_below
     users = pd.DataFrame({"user_id": ids.to_numpy(), "segment": np.asarray(labels)})
     mapping = map_columns({str(c): str(t) for c, t in events.dtypes.items()}, mapping or {},
                           source)
@@ -362,23 +296,35 @@ def learn_early(model: Any, ids: pd.Series, labels: np.ndarray, events: pd.DataF
             raise DataError(f"only {len(table)} of the run's {len(users)} users have events "
                             "in this log (need 20); is it the log the run was made from?",
                             source=source)
-        tr, te = table[table["key"].isin(train)], table[table["key"].isin(test)]
-        fitted = fit_window(tr, tr["segment"].to_numpy(), n, names, random_state)
-        got = fitted.classifier().predict(fitted.matrix(te))
+        # the core model's labels of everyone's early features: the one assignment path
+        core = model.assign(table[names], f"{source} (first {n} days)")["segment"].to_numpy()
+        in_train = table["key"].isin(train).to_numpy()
+        in_test = table["key"].isin(test).to_numpy()
+        tr, te = table[in_train], table[in_test]
+        fitted = fit_window(tr, tr["segment"].to_numpy(), n, names, random_state,
+                            core=core[in_train])
         truth = te["segment"].to_numpy()
+        answers = {p: fitted.predict(te, core[in_test], p)[0] for p in PREDICTORS}
+        agreements = {p: float(np.mean(got == truth)) for p, got in answers.items()}
+        chosen = choose(agreements)
+        abstains = agreements[chosen] < abstain_below
+        got = answers[chosen]
         majority = int(tr["segment"].mode().iloc[0])
-        core = model.predict(te[names], f"{source} (first {n} days)")
         recall = {int(s): float(np.mean(got[truth == s] == s)) for s in np.unique(truth)}
         checks.append(Validation(days=n, k=fitted.k, train_users=len(tr),
-                                 holdout_users=len(te),
-                                 agreement=float(np.mean(got == truth)),
+                                 holdout_users=len(te), agreement=agreements["knn"],
                                  majority_baseline=float(np.mean(truth == majority)),
-                                 core_model_baseline=float(np.mean(core == truth)),
-                                 recall=recall, core_model_edge=float(np.mean(core < 0))))
-        windows.append(fit_window(table, table["segment"].to_numpy(), n, names,
-                                  random_state, k=fitted.k))
+                                 core_model_baseline=agreements["core"], recall=recall,
+                                 core_model_edge=float(np.mean(core[in_test] < 0)),
+                                 blend_agreement=agreements["blend"], chosen=chosen,
+                                 abstains=bool(abstains)))
+        log.info("first %d days: %s agrees with %.1f%% of held-out users%s", n, chosen,
+                 100 * agreements[chosen], " (abstains)" if abstains else "")
+        windows.append(replace(fit_window(table, table["segment"].to_numpy(), n, names,
+                                          random_state, k=fitted.k, core=core),
+                               predictor=chosen, abstains=bool(abstains)))
     return EarlyModel(windows=tuple(windows), mapping=mapping, validation=tuple(checks),
-                      options=options)
+                      options=options, abstain_below=abstain_below)
 
 
 def early_stage(rows: pd.DataFrame, events: Any, provenance: dict[str, Any], model: Any,
@@ -390,7 +336,7 @@ def early_stage(rows: pd.DataFrame, events: Any, provenance: dict[str, Any], mod
     mapping = dict(provenance["mapping"])
     return learn_early(model, ids, labels, rows, list(events.early_days), mapping,
                        random_state, str(provenance.get("source", "events")),
-                       events.model_dump())
+                       events.model_dump(), abstain_below=events.early_abstain_below)
 
 
 def _stratify(labels: pd.Series) -> pd.Series | None:

@@ -15,7 +15,7 @@ import pandas as pd
 from personae.errors import DataError
 from personae.features.table import id_text
 from personae.forecast.forecaster import FORECAST_COLUMNS
-from personae.serve.early import align_features, window_features
+from personae.serve.early import NOT_YET_KNOWN, align_features, window_features
 from personae.serve.events import MAX_TYPES, events_frame
 from personae.serve.loaded import LoadedModel, RequestError
 
@@ -47,6 +47,10 @@ COLUMNS = ("user_id", "segment", "persona", "probability", "novel", "broad_segme
 LABELS = ("natural_segment", "detailed_segment", "rfm_score", "rfm_segment")
 #: Forecasts of the model's forecaster (personae.forecast), where the model has one.
 FORECASTS = FORECAST_COLUMNS
+#: What the early model adds when it answers some user: the predictor of their window
+#: (knn, core, blend) and every segment's probability ({segment: p}); core rows have none.
+#: A window that abstains answers segment None, persona "not yet known".
+EARLY = ("early_predictor", "segment_probabilities")
 
 
 def event_features(events: list[dict[str, Any]], reference_date: str | None
@@ -143,13 +147,18 @@ def assign_features(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[s
             values[core] = assigned[column].to_numpy()
             out[column] = values if column.startswith("rfm") else pd.array(values,
                                                                            dtype="Int64")
+    unknown = np.zeros(n, dtype=bool)
     if len(core) < n:
-        _assign_early(loaded, features, mapping, window_days, rows_of, out)
+        unknown = _assign_early(loaded, features, mapping, window_days, rows_of, out)
     names = {int(s): loaded.persona(int(s)) for s in np.unique(out["segment"].to_numpy())}
     out.insert(2, "persona", out["segment"].map(names))
+    if unknown.any():  # the window abstained: no segment yet, the probabilities stand
+        out["segment"] = pd.array(out["segment"].to_numpy(), dtype="Int64")
+        out.loc[unknown, "segment"] = pd.NA
+        out.loc[unknown, "persona"] = NOT_YET_KNOWN
     if getattr(loaded.model, "forecaster_", None) is not None:
         _add_forecasts(loaded.model, features, mapping, rows_of, reference_date, out)
-    return out[[*COLUMNS, *(c for c in (*LABELS, *FORECASTS) if c in out.columns)]]
+    return out[[*COLUMNS, *(c for c in (*LABELS, *FORECASTS, *EARLY) if c in out.columns)]]
 
 
 def _add_forecasts(model: Any, features: pd.DataFrame, mapping: dict[str, str],
@@ -173,11 +182,15 @@ def _add_forecasts(model: Any, features: pd.DataFrame, mapping: dict[str, str],
 
 def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str, str],
                   window_days: np.ndarray, rows_of: Callable[[set[str]], pd.DataFrame],
-                  out: pd.DataFrame) -> None:
+                  out: pd.DataFrame) -> np.ndarray:
+    """The early model's answers into ``out``; True where the user's window abstains."""
     assert loaded.early is not None
     key = features["user_id"].astype(str).to_numpy()
     young = rows_of(set(key[window_days > 0]))
     user = id_text(young[mapping["user"]]).to_numpy()
+    unknown = np.zeros(len(out), dtype=bool)
+    predictor = np.full(len(out), None, dtype=object)
+    probabilities = np.full(len(out), None, dtype=object)
     for window in loaded.early.windows:
         chosen = np.flatnonzero(window_days == window.days)
         if not len(chosen):
@@ -190,20 +203,31 @@ def _assign_early(loaded: LoadedModel, features: pd.DataFrame, mapping: dict[str
         except DataError as exc:
             raise RequestError(str(exc), field="events") from None
         early = early.set_index(early["user_id"].astype(str).to_numpy())
-        labels, votes = loaded.early.predict(window, early.loc[key[chosen]])
+        labels, probability, proba = loaded.early.predict(window, early.loc[key[chosen]],
+                                                          loaded.model)
         out.iloc[chosen, out.columns.get_loc("segment")] = labels
-        out.iloc[chosen, out.columns.get_loc("probability")] = votes
+        out.iloc[chosen, out.columns.get_loc("probability")] = probability
+        unknown[chosen] = window.abstains
+        predictor[chosen] = window.predictor
+        segments = [int(s) for s in window.segments]
+        for row, shares in zip(chosen, proba, strict=True):
+            probabilities[row] = {s: float(p) for s, p in zip(segments, shares, strict=True)}
+    out["early_predictor"] = predictor
+    out["segment_probabilities"] = probabilities
+    return unknown
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """``assign_features`` rows as JSON-ready dicts (plain Python values, null for none)."""
     labels = [c for c in LABELS if c in table.columns]
     forecasts = [c for c in FORECASTS if c in table.columns]
+    early = [c for c in EARLY if c in table.columns]
     rows = []
-    for values in zip(*(table[c].tolist() for c in (*COLUMNS, *labels, *forecasts)),
+    for values in zip(*(table[c].tolist() for c in (*COLUMNS, *labels, *forecasts, *early)),
                       strict=True):
         user_id, segment, persona, probability, novel, broad, source, days, age = values[:9]
-        row = {"user_id": user_id, "segment": int(segment), "persona": persona,
+        row = {"user_id": user_id,
+               "segment": None if segment is pd.NA else int(segment), "persona": persona,
                "probability": None if probability != probability
                else round(float(probability), 6),
                "novel": bool(novel), "broad_segment": None if broad is pd.NA else int(broad),
@@ -212,8 +236,14 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
         for name, value in zip(labels, values[9:9 + len(labels)], strict=True):
             row[name] = None if value is None or value is pd.NA else \
                 (value if name.startswith("rfm") else int(value))
-        for name, value in zip(forecasts, values[9 + len(labels):], strict=True):
+        at = 9 + len(labels)
+        for name, value in zip(forecasts, values[at:at + len(forecasts)], strict=True):
             row[name] = None if value is None or value is pd.NA or value != value else \
                 (bool(value) if name == "at_risk" else round(float(value), 6))
+        predictor, shares = values[at + len(forecasts):] or (None, None)
+        if early:
+            row["early_predictor"] = predictor
+            row["segment_probabilities"] = None if shares is None else \
+                {str(s): round(p, 6) for s, p in shares.items()}
         rows.append(row)
     return rows

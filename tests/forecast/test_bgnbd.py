@@ -100,3 +100,55 @@ def test_a_fit_drifting_to_no_heterogeneity_still_forecasts_the_poisson_rate():
     expected = conditional_expected(drifted, 90 / 7, np.array([0.0, 3.0, 10.0]),
                                     np.array([0.0, 10.0, 15.0]), np.full(3, 17.0))
     np.testing.assert_allclose(expected, drifted.r / drifted.alpha * 90 / 7, rtol=1e-3)
+
+
+MBG = BGNBDParams(r=0.6, alpha=3.0, a=0.9, b=4.0, variant="MBG/NBD")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mbgnbd_planted_parameters_come_back_and_win_the_choice(seed):
+    users = simulate_bgnbd(MBG, 40_000, (20, 60), random_state=seed)
+    forecaster = fit_forecaster(users, days=90, at_risk_below=0.5, purchases=False)
+    fitted = forecaster.events
+    assert fitted.variant == "MBG/NBD"
+    assert forecaster.log_likelihoods["MBG/NBD"] > forecaster.log_likelihoods["BG/NBD"]
+    assert fitted.r == pytest.approx(MBG.r, rel=0.1)
+    assert fitted.alpha == pytest.approx(MBG.alpha, rel=0.1)
+    assert fitted.a == pytest.approx(MBG.a, rel=0.25)
+    assert fitted.b == pytest.approx(MBG.b, rel=0.3)
+    # and users drawn from BG/NBD choose BG/NBD
+    drawn = simulate_bgnbd(BGNBDParams(0.6, 3.0, 0.9, 4.0), 40_000, (20, 60),
+                           random_state=seed)
+    assert fit_forecaster(drawn, days=90, at_risk_below=0.5,
+                          purchases=False).events.variant == "BG/NBD"
+
+
+def test_mbgnbd_gradient_p_alive_and_expectations():
+    users = simulate_bgnbd(MBG, 3000, (10, 40), random_state=3)
+    x, t_x, T = (users[c].to_numpy() / d for c, d in
+                 (("repeat_events", 1), ("first_to_last_days", 7), ("observed_days", 7)))
+    w = np.ones(len(x))
+    theta = np.log([0.4, 3.0, 1.2, 2.0])
+
+    def loss(th):  # type: ignore[no-untyped-def]
+        return _loss_and_gradient(np.exp(th), x, t_x, T, w, "MBG/NBD")
+
+    assert loss(theta)[0] == pytest.approx(
+        -log_likelihood(np.exp(theta), x, t_x, T, "MBG/NBD").sum())
+    error = check_grad(lambda th: loss(th)[0], lambda th: loss(th)[1], theta)
+    assert error < 1e-3 * np.abs(loss(theta)[1]).max()
+    # a user who never came back can have left, the more likely the longer the silence
+    alive = p_alive(MBG, np.zeros(3), np.zeros(3), np.array([1.0, 10.0, 50.0]))
+    assert 1.0 > alive[0] > alive[1] > alive[2] > 0
+    # a new user's first 39 weeks: what users drawn from the model do on average
+    drawn = simulate_bgnbd(MBG, 200_000, (39.0, 39.0), random_state=0)
+    assert unconditional_expected(MBG, 39.0) == pytest.approx(
+        drawn["repeat_events"].mean(), rel=0.02)
+    # the conditional expectation averages to the unconditional one (total expectation):
+    # users drawn and observed for 26 weeks, the next 13 expected of each
+    seen = simulate_bgnbd(MBG, 100_000, (26.0, 26.0), random_state=1)
+    expected = conditional_expected(MBG, 13.0, seen["repeat_events"].to_numpy(),
+                                    seen["first_to_last_days"].to_numpy() / 7,
+                                    seen["observed_days"].to_numpy() / 7)
+    assert expected.mean() == pytest.approx(
+        unconditional_expected(MBG, 39.0) - unconditional_expected(MBG, 26.0), rel=0.01)

@@ -22,3 +22,10 @@ def test_cards_and_the_forecast_section_quote_the_run(forecast_run):
     assert f"per-user correlation with what they did {check['correlation']:.2f}" in text
     assert "the last third of the log's span held out" in text
     assert 'href="#forecast"' in html and 'id="plot-forecast_holdout"' in html
+    # which repeat-event model, both likelihoods, and whether the at-risk flag meant anything
+    block = json.loads((run_dir / "run.json").read_text())["forecast"]
+    assert f"Parameters: {block['model']} r " in text
+    assert all(f"{name} {ll:,.1f}" in text for name, ll in block["log_likelihoods"].items())
+    flagged = check["at_risk"]
+    assert f"at risk on {check['calibration_end']}: {flagged['users']:,} users" in text
+    assert flagged["users"] > 0 and "came back in the held-out days" in text

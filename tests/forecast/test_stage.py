@@ -21,7 +21,12 @@ def test_users_who_stopped_are_at_risk_and_regular_ones_are_not(forecast_run):
     at_risk = users["at_risk"].astype(bool)
     assert at_risk[kind == "gone"].mean() > 0.9
     assert at_risk[kind == "regular"].mean() < 0.1
-    assert (users.loc[kind == "once", "p_alive"] == 1.0).all()  # BG/NBD, as the rule says
+    # one purchase, then a year of silence while others bought weekly: MBG/NBD (chosen on
+    # this log by its likelihood) lets them have left; BG/NBD would hold them alive (1.0)
+    block = json.loads((run_dir / "run.json").read_text())["forecast"]
+    assert block["model"] == "MBG/NBD"
+    assert block["log_likelihoods"]["MBG/NBD"] > block["log_likelihoods"]["BG/NBD"]
+    assert at_risk[kind == "once"].all()
     regular = users.loc[kind == "regular", "expected_events"]
     # about weekly for the next 90 days: roughly 12 purchase days each
     assert 8 < regular.median() < 16
@@ -74,7 +79,8 @@ def test_a_user_table_with_summaries_gets_forecasts_from_assign(forecast_run):
     table = users.assign(repeat_events=[0, 3, 3, 3, 10], first_to_last_days=[0, 20, 20, 200, 300],
                          observed_days=[30, 30, 300, 300, 300], mean_repeat_spend=50.0)
     assigned = model.assign(table)
-    assert assigned["p_alive"].iloc[0] == 1.0
+    assert model.forecaster_.events.variant == "MBG/NBD"  # no repeat yet: can have left
+    assert assigned["p_alive"].iloc[0] < 1.0
     assert assigned["p_alive"].iloc[1] > assigned["p_alive"].iloc[3] > assigned["p_alive"].iloc[2]
     assert "expected_value" in assigned and "at_risk" in assigned
 
@@ -137,5 +143,17 @@ def test_the_cli_says_the_forecast_in_one_line(tmp_path):
     line = next(x for x in done.output.splitlines() if x.startswith("forecast: "))
     block = json.loads((tmp_path / "run" / "run.json").read_text())["forecast"]
     assert block["days"] == 30
-    assert line.startswith(f"forecast: {block['users_at_risk']:,} of 60 users at risk "
+    assert line.startswith(f"forecast: {block['model']}: {block['users_at_risk']:,} of 60 "
+                           "users at risk "
                            "(P(still active) below 0.5); next 30 days: ")
+
+
+def test_the_repeat_event_model_is_one_of_the_two_or_auto(tmp_path):
+    from personae.config import build
+    from personae.errors import ConfigError
+
+    assert ForecastConfig().model == "auto"
+    assert build(ForecastConfig, {"model": "MBG/NBD"}).model == "MBG/NBD"
+    with pytest.raises(ConfigError, match=r"model: must be one of auto, BG/NBD, MBG/NBD; "
+                                          r"got 'Pareto/NBD'"):
+        build(ForecastConfig, {"model": "Pareto/NBD"})

@@ -16,8 +16,9 @@ def cdnow_days(log: pd.DataFrame):  # type: ignore[no-untyped-def]
 
 
 def test_cdnow_39_plus_39_weeks_correlate_as_in_the_paper(cdnow_sample):
-    check = validate(cdnow_days(cdnow_sample), CALIBRATION_END).as_dict()
+    check = validate(cdnow_days(cdnow_sample), CALIBRATION_END, model="BG/NBD").as_dict()
     assert check["validated"] and check["users"] == 2357 and check["holdout_days"] == 273
+    assert check["model"] == "BG/NBD"  # the paper's model and figures
     assert check["correlation"] == pytest.approx(0.626, abs=0.005)  # the paper: 0.626
     # the conditional expectations rise with the calibration repeat count, as the actuals do
     table = check["by_frequency"]
@@ -26,6 +27,16 @@ def test_cdnow_39_plus_39_weeks_correlate_as_in_the_paper(cdnow_sample):
     assert predicted == sorted(predicted)
     assert sum(row["users"] for row in table) == 2357
     assert -0.2 < check["aggregate_error"] < 0
+
+
+def test_the_at_risk_flag_is_checked_on_the_held_out_days(cdnow_sample):
+    """MBG/NBD (the likelihood's choice on CDNOW) flags the one-time buyers who went quiet;
+    far fewer of the flagged came back in weeks 40-78 than of the others."""
+    check = validate(cdnow_days(cdnow_sample), CALIBRATION_END).as_dict()
+    assert check["model"] == "MBG/NBD"
+    flagged = check["at_risk"]
+    assert 1000 < flagged["users"] < 2357
+    assert flagged["came_back_share"] < 0.5 * flagged["others_came_back_share"]
 
 
 def test_the_run_rule_holds_out_the_last_third(cdnow_sample):
