@@ -151,9 +151,15 @@ class Run:
         from personae.report.notebook import notebook_html
 
         users = sum(s.size or 0 for s in self.segments)
-        return notebook_html(self.personas, self.user_map,
+        return notebook_html(self.personas, self.user_map, users,
                              f"{len(self.segments)} segments of {users:,} users: run "
                              f"{self.path}")
+
+    def show(self) -> None:
+        """Display the run's report inside a notebook (built from the folder)."""
+        from personae.report.notebook import show
+
+        show(self.path)
 
     @property
     def id_column(self) -> str:

@@ -67,11 +67,7 @@ def _map(run: RunFolder, method: MapMethod, names: dict[int, str]
     if points is None or not len(points):
         return None, ("This run saved no map of users (it ran with --report-map none, or an "
                       "older personae wrote it); run again to get one.")
-    return figures.user_map(points[["x", "y"]].to_numpy(), points["segment"].to_numpy(),
-                            names, str(points["method"].iloc[0]), len(run.users),
-                            float(points["seconds"].iloc[0]),
-                            space=str(points["space"].iloc[0]) if "space" in points else None,
-                            seed=int(points["seed"].iloc[0]) if "seed" in points else 0), ""
+    return figures.user_map(points, len(run.users), names), ""
 
 
 def build_report(run: SegmentationResult | RunFolder | str | Path, *,
@@ -124,7 +120,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "forecast_holdout": figures.forecast_holdout(run.info["forecast"]["holdout"])
         if "forecast" in run.info else None,
     }
-    figure_json = {key: Markup(_script_json(fig.to_json()))
+    figure_json = {key: Markup(script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
     html = render_page(
         "report.html.j2", filters={"fmt": fmt, "pct": lambda v: share_text(float(v), 0)},
@@ -132,7 +128,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         noun=(document.get("run") or {}).get("noun") or "users", charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
-        plotly_js=Markup(_plotly_js()), meanings=_meanings(run, semantics),
+        plotly_js=Markup(plotly_js()), meanings=_meanings(run, semantics),
         edge=[p for p in personas if p["segment"] == NOISE],
         taxonomy=_taxonomy(run.users, names),
         soft=_soft_summary(run.users),
@@ -222,7 +218,7 @@ def _k_note(run: RunFolder) -> str:
             "they gave.")
 
 
-def _script_json(text: str) -> str:
+def script_json(text: str) -> str:
     """JSON safe inside <script>: no '<', '>' or '&' can close the tag or open a comment."""
     return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
@@ -231,7 +227,8 @@ def _script_json(text: str) -> str:
 _PLOTLY: dict[str, str] = {}
 
 
-def _plotly_js() -> str:
+def plotly_js() -> str:
+    """plotly.js from the installed plotly package, safe inside <script> (read once)."""
     if "js" not in _PLOTLY:
         from plotly.offline import get_plotlyjs
 

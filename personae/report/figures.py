@@ -83,9 +83,13 @@ def k_selection(k_table: pd.DataFrame, info: dict[str, Any]) -> Figure:
                   _layout(fig, 330), how)
 
 
-def user_map(points: np.ndarray, segments: np.ndarray, names: dict[int, str],
-             method: str, n_users: int, seconds: float, *, space: str | None = None,
-             seed: int = 0) -> Figure:
+def user_map(user_map: pd.DataFrame, n_users: int, names: dict[int, str]) -> Figure:
+    """The map of a run's ``user_map`` table (x, y, segment, and how it was made: method,
+    seconds, space, seed), for the report and for a notebook."""
+    points, segments = user_map[["x", "y"]].to_numpy(), user_map["segment"].to_numpy()
+    method, seconds = str(user_map["method"].iloc[0]), float(user_map["seconds"].iloc[0])
+    space = str(user_map["space"].iloc[0]) if "space" in user_map else None
+    seed = int(user_map["seed"].iloc[0]) if "seed" in user_map else 0
     fig = go.Figure()
     for seg in sorted(set(segments.tolist())):
         mask = segments == seg
