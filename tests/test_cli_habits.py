@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generated import blob_users
+from personae import load_run
 from personae.cli import app
 
 runner = CliRunner()
@@ -95,17 +96,29 @@ def test_an_event_run_is_ready_for_a_crm_and_assign_says_missing_ids_once(tmp_pa
                                  "--out", str(run), "--k", "2", "--algorithm", "kmeans",
                                  "--no-stability", "--report-map", "none"])
     assert result.exit_code == 0, result.output
-    # the persona beside the segment; the users keyed user_id, and the run says why
+    # the persona beside the segment, the users under the log's own id name: a CRM joins
     users = pd.read_csv(run / "users_segmented.csv")
-    assert list(users.columns[:3]) == ["user_id", "segment", "persona"]
+    assert list(users.columns[:3]) == ["CustomerID", "segment", "persona"]
+    assert list(pd.read_parquet(run / "users_segmented.parquet").columns[:1]) == ["CustomerID"]
     names = {p["segment"]: p["name"] for p in
              json.loads((run / "personas.json").read_text())["personas"]}
     assert (users["persona"] == users["segment"].map(names)).all()
-    assert "ids: the log's 'CustomerID' is user_id" in " ".join(result.output.split())
+    log_ids = {str(int(i)) for i in pd.read_parquet(tmp_path / "log.parquet")["CustomerID"]
+               .dropna()}  # float in the log (it has gaps), whole numbers as ids
+    assert set(users["CustomerID"].astype(str)) == log_ids
+    # read back, every stage still sees user_id; the export keys on the log's name
+    assert load_run(run).users.columns[0] == "user_id" and load_run(run).id_column == "user_id"
+    exported = runner.invoke(app, ["export", str(run), "--to", str(tmp_path / "crm")])
+    assert exported.exit_code == 0, exported.output
+    audience = pd.read_parquet(tmp_path / "crm" / "audiences.parquet")
+    assert audience.columns[0] == "CustomerID" and set(audience["CustomerID"]) == log_ids
+    first = next(iter((tmp_path / "crm" / "personas").iterdir()))
+    assert pd.read_csv(first).columns.tolist() == ["CustomerID"]
     gaps = _log(tmp_path / "gaps.parquet", missing_every=10)
     result = runner.invoke(app, ["assign", str(run / "model"), "--events", str(gaps), "--out",
                                  str(tmp_path / "labels.csv")])
     assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "labels.csv").columns[0] == "CustomerID"
     missing = int(pd.read_parquet(gaps)["CustomerID"].isna().sum())
     assert f"dropped: {missing:,} without user id" in result.output
     assert result.output.count("without a user id") + \
@@ -121,6 +134,28 @@ def test_an_event_run_is_ready_for_a_crm_and_assign_says_missing_ids_once(tmp_pa
     assert "detected by name instead: user='Customer ID'" in " ".join(result.output.split())
     assert pd.read_csv(tmp_path / "export_labels.csv")["segment"].tolist() == \
         pd.read_csv(tmp_path / "labels.csv")["segment"].tolist()
+    assert pd.read_csv(tmp_path / "export_labels.csv").columns[0] == "Customer ID"
+
+
+def test_a_tables_own_id_column_name_is_kept_through_run_load_and_export(tmp_path: Path
+                                                                         ) -> None:
+    frame, _ = blob_users(n=240, k=3, n_features=3, seed=7)
+    frame = frame.rename(columns={frame.columns[0]: "student_id"})
+    frame.to_csv(tmp_path / "students.csv", index=False)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(tmp_path / "students.csv"), "--out", str(run),
+                                 "--id-column", "student_id", "--k", "3", "--algorithm",
+                                 "kmeans", "--no-stability", "--report-map", "none"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(run / "users_segmented.csv")
+    assert written.columns[0] == "student_id" and "user_id" not in written.columns
+    assert written["student_id"].tolist() == frame["student_id"].tolist()
+    assert load_run(run).users.columns[0] == "student_id"
+    assert runner.invoke(app, ["export", str(run), "--to", str(tmp_path / "crm")]).exit_code == 0
+    identify = [json.loads(line) for line in
+                (tmp_path / "crm" / "identify.jsonl").read_text().splitlines()]
+    assert {call["userId"] for call in identify} == set(frame["student_id"].astype(str))
+    assert pd.read_parquet(tmp_path / "crm" / "audiences.parquet").columns[0] == "student_id"
 
 
 def test_report_map_tsne_draws_the_map_with_t_sne(tmp_path: Path) -> None:

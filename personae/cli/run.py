@@ -359,7 +359,10 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
         windows = table.loc[table["source"] == "early", "early_days"].value_counts()
         shown = ", ".join(f"first {d} days: {n:,}" for d, n in windows.sort_index().items())
         where = f"; by the early model: {shown or 'nobody (no user is that young)'}"
-    write_frame_atomic(table[columns], out)
+    own = report.mapping["user"]  # the log's own id name, as users_segmented keeps it
+    written = table[columns] if own in columns else \
+        table[columns].rename(columns={"user_id": own})
+    write_frame_atomic(written, out)
     return table["segment"].to_numpy(), where
 
 

@@ -223,8 +223,8 @@ def from_events(
             con.execute(f"ATTACH ':memory:' AS {own}")
             con.execute(f"USE {own}")
         # in Jupyter without ipywidgets DuckDB starts with the bar off and refuses any SET of it
-        if con.execute("SELECT current_setting('enable_progress_bar')").fetchone() != (
-                bool(progress_bar),):
+        if con.execute("SELECT current_setting('enable_progress_bar')").fetchall() != [
+                (bool(progress_bar),)]:
             con.execute(f"SET enable_progress_bar = {'true' if progress_bar else 'false'}")
         _step(progress, "reading the event log")
         src = resolve_source(con, source, table)
