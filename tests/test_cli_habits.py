@@ -171,3 +171,64 @@ def test_report_map_tsne_draws_the_map_with_t_sne(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(tmp_path / "users.csv"), "--out",
                                  str(tmp_path / "run2"), "--report-map", "tsn"])
     assert result.exit_code == 2 and "tsne" in result.stderr
+
+
+def _commands(command, path=("personae",)):
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _commands(sub, (*path, name))
+
+
+def _setting_default(path: str):
+    """A run setting's default, in a config where every section exists."""
+    from personae.config import RunConfig
+
+    value = RunConfig.model_validate({"input": {"events": {}, "sequences": {}}})
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _said(value) -> list[str]:
+    """How a help text may write a default: 0, 200,000, 2..10, pca."""
+    if isinstance(value, tuple):
+        return ["..".join(map(str, value))]
+    return [str(value), f"{value:,}"] if isinstance(value, int) else [str(value)]
+
+
+def test_help_lists_every_option_with_its_default() -> None:
+    """Every option of every command: a default click knows is shown as '[default: X]'; a
+    run setting whose flag defaults to the config's value names that value beside the word
+    'default' (checked against RunConfig, so the help cannot drift from it)."""
+    import re
+
+    from typer.main import get_command
+
+    from personae.cli._settings import FLAGS
+
+    setting_of = {flag: path for path, flag in FLAGS.items()}
+    for path, command in _commands(get_command(app)):
+        shown = runner.invoke(app, [*path[1:], "--help"], terminal_width=400)
+        assert shown.exit_code == 0, shown.output
+        text = " ".join(shown.output.split())
+        for option in (p for p in command.params if p.param_type_name == "option"):
+            name = option.opts[0]
+            where = f"{' '.join(path)} {name}"
+            if name == "--help" or (option.is_flag and not option.default):
+                continue  # a flag is off unless given
+            if isinstance(option.show_default, str):  # words for a default, in brackets
+                assert f"[default: ({option.show_default})]" in text, where
+            elif option.default is not None:
+                assert f"[default: {option.default}]" in text, where
+            if option.default is not None:
+                continue
+            # --embed switches its section on: when not given there are no embeddings
+            default = _setting_default(setting_of[name]) if name in setting_of and \
+                path[-1] == "run" and name != "--embed" else None
+            if default in (None, {}, []) or isinstance(default, bool):
+                continue  # nothing to show: the option is off or required when not given
+            help_text = " ".join((option.help or "").split())
+            near = [help_text[max(0, m.start() - 40):m.end() + 40]
+                    for m in re.finditer("default", help_text)]
+            assert any(said in part for part in near for said in _said(default)), \
+                f"{where}: the help does not say its default {default!r}: {help_text!r}"
