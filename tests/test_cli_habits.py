@@ -3,6 +3,7 @@ that never cuts a number or a name."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -165,8 +166,11 @@ def test_report_map_tsne_draws_the_map_with_t_sne(tmp_path: Path) -> None:
                                  str(tmp_path / "run"), "--k", "3", "--algorithm", "kmeans",
                                  "--no-stability", "--report-map", "tsne"])
     assert result.exit_code == 0, result.output
-    assert pd.read_parquet(tmp_path / "run" / "user_map.parquet")["method"].iloc[0] == "t-SNE"
-    assert "t-SNE (scikit-learn, perplexity up to 30, PCA start, seed 0)" in \
+    drawn = pd.read_parquet(tmp_path / "run" / "user_map.parquet")
+    assert drawn["method"].iloc[0] == "t-SNE"
+    library = drawn["library"].iloc[0]  # openTSNE with the [umap] extra, else scikit-learn
+    assert library == ("openTSNE" if importlib.util.find_spec("openTSNE") else "scikit-learn")
+    assert f"t-SNE ({library}, perplexity up to 30, PCA start, seed 0)" in \
         (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     result = runner.invoke(app, ["run", str(tmp_path / "users.csv"), "--out",
                                  str(tmp_path / "run2"), "--report-map", "tsn"])

@@ -90,6 +90,7 @@ def user_map(user_map: pd.DataFrame, n_users: int, names: dict[int, str]) -> Fig
     method, seconds = str(user_map["method"].iloc[0]), float(user_map["seconds"].iloc[0])
     space = str(user_map["space"].iloc[0]) if "space" in user_map else None
     seed = int(user_map["seed"].iloc[0]) if "seed" in user_map else 0
+    library = str(user_map["library"].iloc[0]) if "library" in user_map else "scikit-learn"
     fig = go.Figure()
     for seg in sorted(set(segments.tolist())):
         mask = segments == seg
@@ -103,7 +104,7 @@ def user_map(user_map: pd.DataFrame, n_users: int, names: dict[int, str]) -> Fig
     sampled = (f"a random sample of {len(points):,} of {n_users:,} users"
                if len(points) < n_users else f"all {n_users:,} users")
     detail = {"UMAP": f"UMAP (15 neighbours, min_dist 0.1, seed {seed})",
-              "t-SNE": f"t-SNE (scikit-learn, perplexity up to 30, PCA start, seed {seed}); "
+              "t-SNE": f"t-SNE ({library}, perplexity up to 30, PCA start, seed {seed}); "
                        "its distances between groups mean little, only who lies near whom"
               }.get(method, "PCA (2 components)")
     space = space or "the model's feature space (after cleaning, log transform and scaling)"
