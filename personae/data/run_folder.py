@@ -176,10 +176,15 @@ class Run:
                              f"{self.path}")
 
     def show(self) -> None:
-        """Display the run's report inside a notebook (built from the folder)."""
-        from personae.report.notebook import show
+        """Display the run's report.html inside a notebook (``personae.report.show(result)``
+        builds one for a result in memory)."""
+        from personae.report.notebook import show_page
 
-        show(self.path)
+        page = self.path / "report.html"
+        if not page.is_file():
+            raise ModelFileError(f"{page}: missing; write it with 'personae report "
+                                 f"{self.path}' (or personae.report.write_report)")
+        show_page(page.read_text(encoding="utf-8"))
 
     @property
     def id_column(self) -> str:

@@ -120,7 +120,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "forecast_holdout": figures.forecast_holdout(run.info["forecast"]["holdout"])
         if "forecast" in run.info else None,
     }
-    figure_json = {key: Markup(script_json(fig.to_json()))
+    figure_json = {key: Markup(figures.script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
     html = render_page(
         "report.html.j2", filters={"fmt": fmt, "pct": lambda v: share_text(float(v), 0)},
@@ -128,7 +128,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         noun=(document.get("run") or {}).get("noun") or "users", charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
-        plotly_js=Markup(plotly_js()), meanings=_meanings(run, semantics),
+        plotly_js=Markup(figures.plotly_js()), meanings=_meanings(run, semantics),
         edge=[p for p in personas if p["segment"] == NOISE],
         taxonomy=_taxonomy(run.users, names),
         soft=_soft_summary(run.users),
@@ -218,24 +218,6 @@ def _k_note(run: RunFolder) -> str:
             "they gave.")
 
 
-def script_json(text: str) -> str:
-    """JSON safe inside <script>: no '<', '>' or '&' can close the tag or open a comment."""
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
-_PLOTLY: dict[str, str] = {}
-
-
-def plotly_js() -> str:
-    """plotly.js from the installed plotly package, safe inside <script> (read once)."""
-    if "js" not in _PLOTLY:
-        from plotly.offline import get_plotlyjs
-
-        _PLOTLY["js"] = get_plotlyjs().replace("</script", "<\\/script")
-    return _PLOTLY["js"]
-
-
 def _algorithm(info: dict[str, Any]) -> dict[str, Any]:
     algorithm = info.get("algorithm")
     if isinstance(algorithm, dict):
@@ -307,3 +289,12 @@ def _algorithm_view(table: pd.DataFrame | None) -> pd.DataFrame | None:
     view = table[known] if len(known) >= 3 else table
     text = [c for c in view.columns if not pd.api.types.is_numeric_dtype(view[c])]
     return view.assign(**{c: view[c].astype(object).where(view[c].notna(), "") for c in text})
+
+
+def show(run: SegmentationResult | str | Path, height: int = 720) -> None:
+    """Display the report of ``run`` (a result in memory, or a run folder) inside a Jupyter
+    notebook, built as ``report.html`` would be; nothing is written."""
+    from personae.report.notebook import show_page
+
+    show_page(build_report(run)[0], height)
+

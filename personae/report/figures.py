@@ -44,6 +44,24 @@ def colour(segment: int) -> str:
     return NOISE_COLOUR if segment < 0 else PALETTE[segment % len(PALETTE)]
 
 
+def script_json(text: str) -> str:
+    """JSON safe inside <script>: no '<', '>' or '&' can close the tag or open a comment."""
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+_PLOTLY: dict[str, str] = {}
+
+
+def plotly_js() -> str:
+    """plotly.js from the installed plotly package, safe inside <script> (read once)."""
+    if "js" not in _PLOTLY:
+        from plotly.offline import get_plotlyjs
+
+        _PLOTLY["js"] = get_plotlyjs().replace("</script", "<\\/script")
+    return _PLOTLY["js"]
+
+
 def _layout(fig: go.Figure, height: int = 380, **kwargs: Any) -> go.Figure:
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 50},
                       font={"family": FONT, "size": 13}, template="plotly_white",

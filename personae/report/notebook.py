@@ -1,15 +1,16 @@
 """A run as a notebook shows it: ``_repr_html_`` (the personas with their sizes and strongest
-facts, and the report's map of users as a Plotly figure) and ``show`` (the whole report,
-inline). Both work offline: plotly.js is inlined from the installed plotly package into each
-output that draws a map, so an output stands on its own when cells are cleared, re-run or
-reordered (about 4.8 MB an output: the price of a map that needs no network)."""
+facts, and the report's map of users as a Plotly figure) and ``show_page`` (the whole report,
+inline: ``personae.report.show`` builds it, ``Run.show`` reads the saved one). Both work
+offline: plotly.js is inlined from the installed plotly package into each output that draws
+a map, so an output stands on its own when cells are cleared, re-run or reordered (about
+4.8 MB an output: the price of a map that needs no network). Nothing here imports the report
+builder: the run folder and the result import this module."""
 
 from __future__ import annotations
 
 import html
 import uuid
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
@@ -17,11 +18,7 @@ from markupsafe import Markup
 from personae._share import share_text
 from personae.errors import PersonaeError
 from personae.report import figures
-from personae.report.build import build_report, plotly_js, script_json
 from personae.report.render import render_page
-
-if TYPE_CHECKING:
-    from personae.result import SegmentationResult
 
 FACTS = 3  # what a notebook row says of each persona; the report says the rest
 MAP_HEIGHT = 420  # px: beside the persona table, not a page of its own
@@ -50,25 +47,23 @@ def _map(user_map: pd.DataFrame | None, n_users: int, names: dict[int, str]
     figure = figures.user_map(user_map, n_users, names)
     figure.figure.update_layout(height=MAP_HEIGHT)
     return {"id": f"personae-map-{uuid.uuid4().hex}", "how": figure.how,
-            "json": Markup(script_json(figure.to_json())), "plotly_js": Markup(plotly_js())}
+            "json": Markup(figures.script_json(figure.to_json())),
+            "plotly_js": Markup(figures.plotly_js())}
 
 
-def show(run: SegmentationResult | Path, height: int = REPORT_HEIGHT) -> None:
-    """Display ``run``'s report (a result in memory, or a run folder) inside the notebook:
-    the report built from it, in a frame of its own (``srcdoc``), so its styles and
-    scripts stay out of the notebook's page."""
+def show_page(page: str, height: int = REPORT_HEIGHT) -> None:
+    """Display ``page`` (a whole HTML document: the report) inside the notebook, in a frame
+    of its own (``srcdoc``), so its styles and scripts stay out of the notebook's page."""
     try:
         from IPython.display import HTML, display
     except ImportError:
         raise PersonaeError("show() displays the report in Jupyter, which needs IPython; "
-                            "outside a notebook write it with personae.report.write_report"
-                            ) from None
-    display(HTML(report_frame(run, height)))
+                            "outside a notebook open report.html") from None
+    display(HTML(page_frame(page, height)))
 
 
-def report_frame(run: SegmentationResult | Path, height: int = REPORT_HEIGHT) -> str:
-    """The report of ``run`` in an ``<iframe srcdoc>``."""
-    page, _ = build_report(run)
+def page_frame(page: str, height: int = REPORT_HEIGHT) -> str:
+    """``page`` in an ``<iframe srcdoc>``."""
     # in a div: IPython's HTML warns about a bare iframe (it means a URL's, not srcdoc)
     return (f'<div class="personae-report"><iframe srcdoc="{html.escape(page, quote=True)}" '
             f'title="personae report" style="width:100%;height:{int(height)}px;'

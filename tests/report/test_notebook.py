@@ -62,18 +62,29 @@ def test_a_result_and_its_saved_run_show_personas_and_an_offline_map(result,
 
 def test_show_displays_the_report_in_a_frame_of_its_own(result, tmp_path: Path,
                                                         monkeypatch) -> None:
+    """``personae.report.show(result)`` builds the report from memory; a loaded run shows
+    the report.html it saved, and says how to write one when it has none."""
     display = pytest.importorskip("IPython.display", reason="IPython comes with [dev]")
+    from personae.errors import ModelFileError
+    from personae.report import show, write_report
+
     shown: list = []
     monkeypatch.setattr(display, "display", shown.append)
-    result.show()
-    load_run(result.save(tmp_path / "run")).show()
+    show(result)
+    run = load_run(result.save(tmp_path / "run"))
+    with pytest.raises(ModelFileError, match=r"report.html: missing; write it with "
+                                             r"'personae report .*run'"):
+        run.show()
+    write_report(result, run.path)
+    run.show()
+    assert len(shown) == 2
     for frame in shown:
-        page = frame.data
-        [srcdoc] = re.findall(r'<iframe srcdoc="([^"]*)"', page)  # one attribute, whole
+        [srcdoc] = re.findall(r'<iframe srcdoc="([^"]*)"', frame.data)  # one attribute, whole
         report = html.unescape(srcdoc)
         assert report.startswith("<!DOCTYPE html>") and report.rstrip().endswith("</html>")
         assert all(p["name"] in report for p in result.personas["personas"])
-    assert len(shown) == 2
+    assert html.unescape(re.findall(r'srcdoc="([^"]*)"', shown[1].data)[0]) == \
+        (run.path / "report.html").read_text(encoding="utf-8")
 
 
 def test_names_and_facts_are_escaped_and_no_map_is_drawn_without_one() -> None:
