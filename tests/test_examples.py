@@ -33,6 +33,10 @@ def kernel_here(tmp_path: Path, monkeypatch) -> str:
         "env": {"PYTHONPATH": path}}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # no deprecation warning from jupyter_core
+    # connection files, IPython's history and config: in the test's folder, not the home's
+    for variable, folder in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
+                             ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data")):
+        monkeypatch.setenv(variable, str(tmp_path / folder))
     return KERNEL
 
 
