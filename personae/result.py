@@ -116,6 +116,12 @@ class SegmentationResult:
                              f"{self.n_segments} {noun} of {len(self.labels):,} users from "
                              f"{self.source} ({self.algorithm['name']})")
 
+    def show(self) -> None:
+        """Display the run's report inside a notebook, built from memory (nothing written)."""
+        from personae.report.build import show
+
+        show(self)
+
     def save(self, folder: str | Path) -> Path:
         """Write the run folder (``personae.data.run_folder.save_run``); read it back with
         ``personae.load_run``."""

@@ -176,8 +176,8 @@ class Run:
                              f"{self.path}")
 
     def show(self) -> None:
-        """Display the run's report.html inside a notebook (``personae.report.show(result)``
-        builds one for a result in memory)."""
+        """Display the run's report.html inside a notebook (a result in memory builds its
+        own: ``SegmentationResult.show``)."""
         from personae.report.notebook import show_page
 
         page = self.path / "report.html"

@@ -24,7 +24,6 @@ from personae.data.run_folder import record_files
 from personae.data.writers import write_text_atomic
 from personae.errors import PersonaeError
 from personae.features.semantics import Semantics
-from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
 from personae.profile.personas import fmt, personas_document
@@ -35,6 +34,10 @@ from personae.report.render import render_page
 from personae.report.run_folder import RunFolder, folder_view
 
 log = logging.getLogger(__name__)
+
+# A SegmentationResult, told apart from a folder by not being a path: importing its class
+# would close an import cycle (the result's show() builds its report here).
+Result = Any
 
 
 
@@ -70,7 +73,7 @@ def _map(run: RunFolder, method: MapMethod, names: dict[int, str]
     return figures.user_map(points, len(run.users), names), ""
 
 
-def build_report(run: SegmentationResult | RunFolder | str | Path, *,
+def build_report(run: Result | RunFolder | str | Path, *,
                  semantics: Semantics | None = None, map_method: MapMethod = "pca",
                  events: pd.DataFrame | None = None, uplift: str | Path | None = None
                  ) -> tuple[str, dict[str, Any]]:
@@ -82,7 +85,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     """
     started = time.perf_counter()
     run = run if isinstance(run, RunFolder) else (
-        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else folder_view(run))
+        folder_view(run) if isinstance(run, (str, Path)) else RunFolder.from_result(run))
     if semantics is not None:
         semantics = replace(run.semantics, user={**run.semantics.user, **semantics.user})
     else:
@@ -143,12 +146,12 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     return html, document
 
 
-def write_report(run: SegmentationResult | str | Path, folder: str | Path | None = None, *,
+def write_report(run: Result | str | Path, folder: str | Path | None = None, *,
                  semantics: Semantics | None = None, map_method: MapMethod = "pca",
                  events: pd.DataFrame | None = None, uplift: str | Path | None = None) -> Path:
     """Write ``report.html`` (and ``personas.json`` when they were re-worded) into the run
     folder: ``run`` is a run folder, or a result already saved to ``folder``."""
-    if isinstance(run, SegmentationResult):
+    if not isinstance(run, (str, Path)):
         if folder is None:
             raise PersonaeError("write_report(result) needs the folder the result was saved to")
         view = RunFolder.from_result(run, Path(folder))
@@ -291,7 +294,7 @@ def _algorithm_view(table: pd.DataFrame | None) -> pd.DataFrame | None:
     return view.assign(**{c: view[c].astype(object).where(view[c].notna(), "") for c in text})
 
 
-def show(run: SegmentationResult | str | Path, height: int = 720) -> None:
+def show(run: Result | str | Path, height: int = 720) -> None:
     """Display the report of ``run`` (a result in memory, or a run folder) inside a Jupyter
     notebook, built as ``report.html`` would be; nothing is written."""
     from personae.report.notebook import show_page

@@ -1,6 +1,6 @@
 """A run as a notebook shows it: ``_repr_html_`` (the personas with their sizes and strongest
 facts, and the report's map of users as a Plotly figure) and ``show_page`` (the whole report,
-inline: ``personae.report.show`` builds it, ``Run.show`` reads the saved one). Both work
+inline: ``SegmentationResult.show`` builds it, ``Run.show`` reads the saved one). Both work
 offline: plotly.js is inlined from the installed plotly package into each output that draws
 a map, so an output stands on its own when cells are cleared, re-run or reordered (about
 4.8 MB an output: the price of a map that needs no network). Nothing here imports the report

@@ -62,15 +62,15 @@ def test_a_result_and_its_saved_run_show_personas_and_an_offline_map(result,
 
 def test_show_displays_the_report_in_a_frame_of_its_own(result, tmp_path: Path,
                                                         monkeypatch) -> None:
-    """``personae.report.show(result)`` builds the report from memory; a loaded run shows
-    the report.html it saved, and says how to write one when it has none."""
+    """A result shows the report built from memory; a loaded run shows the report.html it
+    saved, and says how to write one when it has none."""
     display = pytest.importorskip("IPython.display", reason="IPython comes with [dev]")
     from personae.errors import ModelFileError
-    from personae.report import show, write_report
+    from personae.report import write_report
 
     shown: list = []
     monkeypatch.setattr(display, "display", shown.append)
-    show(result)
+    result.show()
     run = load_run(result.save(tmp_path / "run"))
     with pytest.raises(ModelFileError, match=r"report.html: missing; write it with "
                                              r"'personae report .*run'"):
