@@ -14,7 +14,8 @@ Where: ``--track`` alone is the store MLflow itself would use (``default_store``
 directory since 3.7); ``--track FOLDER`` is a local store (a path or a ``file:`` URI;
 nothing leaves the machine; ``--track mlflow`` is a folder named ``mlflow``), and
 ``--tracking-uri URI`` is any store MLflow takes (``http://host:5000``, ``sqlite:///x.db``,
-``databricks``): the one way data leaves the machine, so it is never a default. A database
+``databricks``): data leaves the machine only through it, or through a server URI the user
+set in ``MLFLOW_TRACKING_URI`` for MLflow itself; never by personae's default. A database
 URI (``sqlite:///mlflow.db``, MLflow's default store since 3.7) needs sqlalchemy and alembic,
 which the extra installs beside mlflow-skinny (the full ``mlflow`` package pins
 ``pyarrow<26``, older than the lock's, and adds a server, pandas and matplotlib).
