@@ -312,7 +312,8 @@ class ReportConfig(_Frozen):
         "YAML file saying what the columns mean (label, unit, high, low, themes, pain_when)"))
     map: MapMethod = Field(default="pca", description=(
         "map of users in the report (umap adds 1-2 min: numba compiles on first use; tsne, "
-        "scikit-learn's t-SNE of the same sample, 2-3 min at 5,000 users on 2 cores)"))
+        "t-SNE of the same sample: openTSNE with the [umap] extra, about 20 s at 5,000 users, "
+        "else scikit-learn's, about a minute)"))
     noun: str | None = Field(default=None, description=(
         "what to call the people in persona names and sentences (plural, e.g. players); "
         "default: from the id column (student_id gives students), else users"))

@@ -25,7 +25,7 @@ from personae.features.table import ROW_ID
 from personae.inputs import RunInput
 from personae.model import SegmentModel, sample_rows
 from personae.profile.journeys import journeys as build_journeys
-from personae.profile.maps import MAP_SAMPLE, project
+from personae.profile.maps import MAP_SAMPLE, project, tsne_library
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,8 @@ def user_map_of(run: RunConfig, X: np.ndarray, ids: pd.Series, labels: np.ndarra
     points, method, seconds = project(values[rows], run.report.map, seed)
     return pd.DataFrame({str(ids.name): ids.to_numpy()[rows], "segment": labels[rows],
                          "x": points[:, 0], "y": points[:, 1]}).assign(
-        method=method, seconds=round(seconds, 3), space=space, seed=seed)
+        method=method, seconds=round(seconds, 3), space=space, seed=seed,
+        **({"library": tsne_library()} if method == "t-SNE" else {}))
 
 
 def run_info(run: RunConfig, source: str, frame: pd.DataFrame, model: SegmentModel,

@@ -45,7 +45,7 @@ def read_input(data: Any, spec: InputConfig, random_state: int = 0) -> RunInput:
         label = result.report.source
         mapping = dict(result.report.mapping)
         provenance = {"kind": "events", "source": label, "mapping": mapping,
-                      "report": result.report.lines() + _id_note(mapping["user"]),
+                      "report": result.report.lines(),
                       "purchases": result.report.purchases,
                       "event_group": result.report.event_group}
         rows = result.rows
@@ -64,15 +64,6 @@ def read_input(data: Any, spec: InputConfig, random_state: int = 0) -> RunInput:
                       {"kind": "table", "source": str(source_data)})
     frame = text_columns(source_data.reset_index(drop=True), "DataFrame")
     return RunInput(frame, "DataFrame", {"kind": "table", "source": "DataFrame"})
-
-
-def _id_note(column: str) -> list[str]:
-    """Why an event run's users are keyed ``user_id`` whatever the log calls them."""
-    if column == "user_id":
-        return []
-    return [f"ids: the log's {column!r} is user_id in users_segmented and every output: the "
-            "key that assign --events, the service, the early model and Spark write, so "
-            "their rows join (run.json input.mapping keeps the log's name)"]
 
 
 def _sequence_table(source: Any, spec: InputConfig, features: Any, random_state: int) -> Any:

@@ -112,9 +112,15 @@ class SegmentationResult:
         from personae.report.notebook import notebook_html
 
         noun = "persona" if self.n_segments == 1 else "personas"
-        return notebook_html(self.personas, self.user_map,
+        return notebook_html(self.personas, self.user_map, len(self.labels),
                              f"{self.n_segments} {noun} of {len(self.labels):,} users from "
                              f"{self.source} ({self.algorithm['name']})")
+
+    def show(self) -> None:
+        """Display the run's report inside a notebook, built from memory (nothing written)."""
+        from personae.report.build import show
+
+        show(self)
 
     def save(self, folder: str | Path) -> Path:
         """Write the run folder (``personae.data.run_folder.save_run``); read it back with

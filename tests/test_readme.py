@@ -275,7 +275,8 @@ def test_the_early_assignment_block_runs(repo: Path, shared_data: Path) -> None:
     for command in _commands(_section("### Early assignment")[0][1]):
         _cli(command)
     labels = pd.read_csv("new_labels.csv")
-    assert labels["user_id"].nunique() == 40 and {"segment", "source"} <= set(labels.columns)
+    assert labels.columns[0] == "Customer ID"  # the log's own id name, as users_segmented
+    assert labels["Customer ID"].nunique() == 40 and {"segment", "source"} <= set(labels.columns)
 
 
 @pytest.mark.slow

@@ -18,16 +18,27 @@ from typer.core import TyperGroup
 from personae.errors import ConfigError, PersonaeError
 
 GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+# ``--track`` alone (last, or before another option): MLflow's own default store
+MLFLOW_DEFAULT = "(MLflow's default store)"
+VALUE_OPTIONAL = {"--track": MLFLOW_DEFAULT}
 
 
 class _GlobalFlagsAnywhere(TyperGroup):
     """``personae run users.csv --quiet`` as well as ``personae --quiet run users.csv``: the
-    global flags are moved before the command wherever they are typed (up to ``--``)."""
+    global flags are moved before the command wherever they are typed (up to ``--``); an
+    option whose value may be left out (``--track``) gets its stand-in value."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         end = args.index("--") if "--" in args else len(args)
         flags = [arg for arg in args[:end] if arg in GLOBAL_FLAGS]
-        rest = [arg for arg in args[:end] if arg not in GLOBAL_FLAGS]
+        rest: list[str] = []
+        for i, arg in enumerate(args[:end]):
+            if arg in GLOBAL_FLAGS:
+                continue
+            rest.append(arg)
+            following = args[i + 1] if i + 1 < end else None
+            if arg in VALUE_OPTIONAL and (following is None or following.startswith("-")):
+                rest.append(VALUE_OPTIONAL[arg])
         return super().parse_args(ctx, flags + rest + args[end:])
 
 
@@ -200,8 +211,10 @@ def _mapping(pairs: str | None, roles: tuple[str, ...] | None = None, *,
 
 # Run history (MLflow): one pair of options for run, monitor, compare and track.
 TrackOption = Annotated[str | None, typer.Option(
-    "--track", metavar="FOLDER", help="Log to MLflow in this local store folder, e.g. "
-                                      "mlruns (needs the [mlflow] extra).")]
+    "--track", metavar="[FOLDER]", show_default="no tracking",
+    help="Log to MLflow (needs the [mlflow] extra): alone, in the store MLflow itself "
+         "uses (MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in this folder); with "
+         "FOLDER, in that local file store, e.g. mlruns.")]
 TrackingUriOption = Annotated[str | None, typer.Option(
     "--tracking-uri", metavar="URI", help="Log to this MLflow tracking server instead, e.g. "
                                           "http://localhost:5000 (needs [mlflow]).")]
@@ -212,8 +225,10 @@ def _tracking(track: str | None, tracking_uri: str | None) -> str | None:
     a folder for --track, one of the two options)."""
     if track is None and tracking_uri is None:
         return None
-    from personae.monitor.tracking import check_store
+    from personae.monitor.tracking import check_store, default_store
 
+    if track == MLFLOW_DEFAULT and tracking_uri is None:
+        return check_store(None, default_store())
     return check_store(track, tracking_uri)
 
 

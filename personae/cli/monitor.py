@@ -11,6 +11,7 @@ from rich.table import Table
 
 from personae._share import share_text
 from personae.cli._app import (
+    MLFLOW_DEFAULT,
     TrackingUriOption,
     TrackOption,
     _mapping,
@@ -159,9 +160,10 @@ def compare_command(
 def track_command(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder written "
                                                                   "by 'personae run'.")],
-    to: Annotated[str | None, typer.Option("--to", "--track", metavar="FOLDER",
-                                           help="Local MLflow store folder (default "
-                                                "mlruns).")] = None,
+    to: Annotated[str | None, typer.Option(
+        "--to", "--track", metavar="FOLDER", show_default="MLflow's own store",
+        help="Local MLflow store folder; without it, the store MLflow itself uses "
+             "(MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in this folder).")] = None,
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Log a finished run to MLflow (params, metrics, artifacts, tags): a local store, or a
@@ -171,7 +173,7 @@ def track_command(
     with _reporting("tracking"):
         if not (run_dir / "run.json").is_file():
             raise ConfigError(f"{run_dir}: not a personae run folder (no run.json)")
-        uri = _tracking(to if to is not None or tracking_uri is not None else "mlruns",
+        uri = _tracking(to if to is not None or tracking_uri is not None else MLFLOW_DEFAULT,
                         tracking_uri)
         run_id = track_run(run_dir, uri)
     _print_tracked(run_id, uri)

@@ -366,7 +366,10 @@ def _assign_log(model_dir: Path, log: Path, out: Path, event_map: str | None, ea
         unknown = int(table["segment"].isna().sum())
         if unknown:
             where += f"; not yet known: {unknown:,} (their window abstains)"
-    write_frame_atomic(table[columns], out)
+    own = report.mapping["user"]  # the log's own id name, as users_segmented keeps it
+    written = table[columns] if own in columns else \
+        table[columns].rename(columns={"user_id": own})
+    write_frame_atomic(written, out)
     return table["segment"].dropna().to_numpy(), where
 
 

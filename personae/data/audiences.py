@@ -50,7 +50,8 @@ def export_audiences(run_dir: str | Path, to: str | Path) -> Audiences:
     run = load_run(run_dir)
     users = run.users
     ids = id_text(users[run.id_column])
-    table = pd.DataFrame({run.id_column: ids.to_numpy()})
+    key = run.input_id_column  # the input's own name: the column a CRM joins on
+    table = pd.DataFrame({key: ids.to_numpy()})
     for label in LABELS:
         if label == "persona" and "persona" not in users:  # a run from before the column
             table["persona"] = persona_column(users["segment"].to_numpy(), run.names)
@@ -63,16 +64,16 @@ def export_audiences(run_dir: str | Path, to: str | Path) -> Audiences:
             # numbered as the segments, largest first; edge users (-1) by their name alone
             number = "" if segment < 0 else f"{int(segment):02d}-"
             path = f"personas/{number}{_file_name(str(name))}.csv"
-            personas[path] = _ids(group[[run.id_column]], staging / path)
+            personas[path] = _ids(group[[key]], staging / path)
         if "rfm_segment" in table:
             for cell, group in table.dropna(subset=["rfm_segment"]).groupby("rfm_segment"):
                 path = f"rfm/{_file_name(str(cell))}.csv"
-                cells[path] = _ids(group[[run.id_column]], staging / path)
-        _identify_lines(table, run.id_column, str(run.info.get("created") or ""),
+                cells[path] = _ids(group[[key]], staging / path)
+        _identify_lines(table, key, str(run.info.get("created") or ""),
                         staging / "identify.jsonl")
         write_frame(table, staging / "audiences.parquet")
         write_document(staging / MANIFEST, {
-            "run": str(run.path), "id_column": run.id_column, "users": len(table),
+            "run": str(run.path), "id_column": key, "users": len(table),
             "personas": personas, "rfm_cells": cells,
             "identify": "identify.jsonl", "warehouse": "audiences.parquet"},
             AUDIENCES_FORMAT, 1)

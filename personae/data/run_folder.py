@@ -52,7 +52,7 @@ def save_run(result: Any, folder: str | Path) -> Path:
     started = time.perf_counter()
     folder = Path(folder)
     with staged_folder(folder) as staging:
-        users = result.users
+        users = written_users(result.users, result.info)
         write_frame(users, staging / "users_segmented.csv")
         write_frame(users, staging / "users_segmented.parquet")
         result.profiles.to_csv(staging / "segment_profiles.csv", index=False)
@@ -98,6 +98,26 @@ def save_run(result: Any, folder: str | Path) -> Path:
                                    "write": round(time.perf_counter() - started, 3)}
         write_run_json(staging, info)
     return folder
+
+
+def input_id_column(info: dict[str, Any]) -> str:
+    """The user id's name in the run's input, which users_segmented and every export keep
+    (``CustomerID``, ``student_id``): an event log's user column (its features call it
+    ``user_id``, the name every stage reads), else the table's own id column."""
+    internal = str(info.get("id_column") or "user_id")
+    given = info.get("input") or {}
+    if given.get("kind") != "events":
+        return internal
+    return str((given.get("mapping") or {}).get("user") or internal)
+
+
+def written_users(users: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
+    """users_segmented as written: the id under the input's own name (unless another
+    column already has that name)."""
+    internal, own = str(info.get("id_column") or users.columns[0]), input_id_column(info)
+    if own == internal or own in users.columns or internal not in users.columns:
+        return users
+    return users.rename(columns={internal: own})
 
 
 def write_run_json(folder: Path, info: dict[str, Any]) -> Path:
@@ -151,13 +171,30 @@ class Run:
         from personae.report.notebook import notebook_html
 
         users = sum(s.size or 0 for s in self.segments)
-        return notebook_html(self.personas, self.user_map,
+        return notebook_html(self.personas, self.user_map, users,
                              f"{len(self.segments)} segments of {users:,} users: run "
                              f"{self.path}")
 
+    def show(self) -> None:
+        """Display the run's report.html inside a notebook (a result in memory builds its
+        own: ``SegmentationResult.show``)."""
+        from personae.report.notebook import show_page
+
+        page = self.path / "report.html"
+        if not page.is_file():
+            raise ModelFileError(f"{page}: missing; write it with 'personae report "
+                                 f"{self.path}' (or personae.report.write_report)")
+        show_page(page.read_text(encoding="utf-8"))
+
     @property
     def id_column(self) -> str:
+        """The id as every stage reads it (``users``, the model): ``user_id`` for a log."""
         return str(self.info.get("id_column") or self.users.columns[0])
+
+    @property
+    def input_id_column(self) -> str:
+        """The id as the input named it, and as users_segmented and the exports write it."""
+        return input_id_column(self.info) if self.info.get("id_column") else self.id_column
 
     @property
     def names(self) -> dict[int, str]:
@@ -188,10 +225,12 @@ class Run:
     def users(self) -> pd.DataFrame:
         """users_segmented (Parquet, else CSV): id, segment, labels, input columns."""
         parquet, csv = self.path / "users_segmented.parquet", self.path / "users_segmented.csv"
-        if parquet.is_file():
-            return pd.read_parquet(parquet)
-        if csv.is_file():
-            return pd.read_csv(csv)
+        if parquet.is_file() or csv.is_file():
+            users = pd.read_parquet(parquet) if parquet.is_file() else pd.read_csv(csv)
+            own, internal = self.input_id_column, self.id_column
+            if own != internal and own in users.columns and internal not in users.columns:
+                users = users.rename(columns={own: internal})  # every stage reads user_id
+            return users
         raise ModelFileError(f"{parquet}: missing (nor users_segmented.csv); the run folder "
                              "is incomplete")
 

@@ -57,7 +57,7 @@ def read_run(run_dir: str | Path, con: duckdb.DuckDBPyConnection) -> RunFolder:
         raise DataError("run folder has no users_segmented.parquet or .csv", source=str(path))
     relation = _table_relation(users_file)
     columns = describe(con, Source(relation, str(users_file), "parquet"))
-    id_column = str(info.get("id_column") or "")
+    id_column = saved.input_id_column if info.get("id_column") else ""  # the file's name
     if id_column not in columns or "segment" not in columns:
         raise DataError(f"users table lacks the id column {id_column!r} or 'segment'",
                         source=str(users_file))

@@ -222,7 +222,10 @@ def from_events(
         else:  # this call's tables in a database of its own: calls may run side by side
             con.execute(f"ATTACH ':memory:' AS {own}")
             con.execute(f"USE {own}")
-        con.execute(f"SET enable_progress_bar = {'true' if progress_bar else 'false'}")
+        # in Jupyter without ipywidgets DuckDB starts with the bar off and refuses any SET of it
+        if con.execute("SELECT current_setting('enable_progress_bar')").fetchall() != [
+                (bool(progress_bar),)]:
+            con.execute(f"SET enable_progress_bar = {'true' if progress_bar else 'false'}")
         _step(progress, "reading the event log")
         src = resolve_source(con, source, table)
         columns = describe(con, src)

@@ -9,10 +9,13 @@ per feature, drift counts, segment shares and PSI, novel and stayed shares; arti
 the whole folder, monitor.html included). Batches are split to MLflow's limits (1,000
 metrics, 100 params, 100 tags a call).
 
-Where: ``--track FOLDER`` is a local store (a path or a ``file:`` URI; nothing leaves the
-machine; ``--track mlflow`` as the issue writes it is a folder named ``mlflow``), and
+Where: ``--track`` alone is the store MLflow itself would use (``default_store``:
+``MLFLOW_TRACKING_URI``, else MLflow's default, ``sqlite:///mlflow.db`` in the working
+directory since 3.7); ``--track FOLDER`` is a local store (a path or a ``file:`` URI;
+nothing leaves the machine; ``--track mlflow`` is a folder named ``mlflow``), and
 ``--tracking-uri URI`` is any store MLflow takes (``http://host:5000``, ``sqlite:///x.db``,
-``databricks``): the one way data leaves the machine, so it is never a default. A database
+``databricks``): data leaves the machine only through it, or through a server URI the user
+set in ``MLFLOW_TRACKING_URI`` for MLflow itself; never by personae's default. A database
 URI (``sqlite:///mlflow.db``, MLflow's default store since 3.7) needs sqlalchemy and alembic,
 which the extra installs beside mlflow-skinny (the full ``mlflow`` package pins
 ``pyarrow<26``, older than the lock's, and adds a server, pandas and matplotlib).
@@ -78,6 +81,16 @@ def check_store(where: str | Path | None = None, server: str | None = None) -> s
         raise ConfigError(f"--tracking-uri {uri}: MLflow's SQL store needs sqlalchemy and "
                           "alembic: pip install 'personae[mlflow]'")
     return uri
+
+
+def default_store() -> str:
+    """The store MLflow itself would log to here: ``MLFLOW_TRACKING_URI`` when set, else its
+    default (since MLflow 3.7 ``sqlite:///mlflow.db`` in the working directory)."""
+    try:
+        import mlflow
+    except ImportError:
+        raise ConfigError(NEEDS_MLFLOW) from None
+    return str(mlflow.get_tracking_uri())
 
 
 # MLflow's database stores (its DATABASE_ENGINES): sqlite:///mlflow.db is its default

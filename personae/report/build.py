@@ -24,7 +24,6 @@ from personae.data.run_folder import record_files
 from personae.data.writers import write_text_atomic
 from personae.errors import PersonaeError
 from personae.features.semantics import Semantics
-from personae.pipeline import SegmentationResult
 from personae.profile.journeys import journeys as build_journeys
 from personae.profile.opportunities import RULE, opportunity_matrix
 from personae.profile.personas import fmt, personas_document
@@ -35,6 +34,10 @@ from personae.report.render import render_page
 from personae.report.run_folder import RunFolder, folder_view
 
 log = logging.getLogger(__name__)
+
+# A SegmentationResult, told apart from a folder by not being a path: importing its class
+# would close an import cycle (the result's show() builds its report here).
+Result = Any
 
 
 
@@ -67,14 +70,10 @@ def _map(run: RunFolder, method: MapMethod, names: dict[int, str]
     if points is None or not len(points):
         return None, ("This run saved no map of users (it ran with --report-map none, or an "
                       "older personae wrote it); run again to get one.")
-    return figures.user_map(points[["x", "y"]].to_numpy(), points["segment"].to_numpy(),
-                            names, str(points["method"].iloc[0]), len(run.users),
-                            float(points["seconds"].iloc[0]),
-                            space=str(points["space"].iloc[0]) if "space" in points else None,
-                            seed=int(points["seed"].iloc[0]) if "seed" in points else 0), ""
+    return figures.user_map(points, len(run.users), names), ""
 
 
-def build_report(run: SegmentationResult | RunFolder | str | Path, *,
+def build_report(run: Result | RunFolder | str | Path, *,
                  semantics: Semantics | None = None, map_method: MapMethod = "pca",
                  events: pd.DataFrame | None = None, uplift: str | Path | None = None
                  ) -> tuple[str, dict[str, Any]]:
@@ -86,7 +85,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     """
     started = time.perf_counter()
     run = run if isinstance(run, RunFolder) else (
-        RunFolder.from_result(run) if isinstance(run, SegmentationResult) else folder_view(run))
+        folder_view(run) if isinstance(run, (str, Path)) else RunFolder.from_result(run))
     if semantics is not None:
         semantics = replace(run.semantics, user={**run.semantics.user, **semantics.user})
     else:
@@ -124,7 +123,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         "forecast_holdout": figures.forecast_holdout(run.info["forecast"]["holdout"])
         if "forecast" in run.info else None,
     }
-    figure_json = {key: Markup(_script_json(fig.to_json()))
+    figure_json = {key: Markup(figures.script_json(fig.to_json()))
                    for key, fig in charts.items() if fig is not None}
     html = render_page(
         "report.html.j2", filters={"fmt": fmt, "pct": lambda v: share_text(float(v), 0)},
@@ -132,7 +131,7 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
         noun=(document.get("run") or {}).get("noun") or "users", charts=charts,
         figure_json=figure_json, map_note=map_note, journeys=journeys,
         journeys_note=journeys_note, opportunity_rule=RULE, opportunity_table=opp,
-        plotly_js=Markup(_plotly_js()), meanings=_meanings(run, semantics),
+        plotly_js=Markup(figures.plotly_js()), meanings=_meanings(run, semantics),
         edge=[p for p in personas if p["segment"] == NOISE],
         taxonomy=_taxonomy(run.users, names),
         soft=_soft_summary(run.users),
@@ -147,12 +146,12 @@ def build_report(run: SegmentationResult | RunFolder | str | Path, *,
     return html, document
 
 
-def write_report(run: SegmentationResult | str | Path, folder: str | Path | None = None, *,
+def write_report(run: Result | str | Path, folder: str | Path | None = None, *,
                  semantics: Semantics | None = None, map_method: MapMethod = "pca",
                  events: pd.DataFrame | None = None, uplift: str | Path | None = None) -> Path:
     """Write ``report.html`` (and ``personas.json`` when they were re-worded) into the run
     folder: ``run`` is a run folder, or a result already saved to ``folder``."""
-    if isinstance(run, SegmentationResult):
+    if not isinstance(run, (str, Path)):
         if folder is None:
             raise PersonaeError("write_report(result) needs the folder the result was saved to")
         view = RunFolder.from_result(run, Path(folder))
@@ -220,23 +219,6 @@ def _k_note(run: RunFolder) -> str:
     return (f"{name} finds the number of segments itself from its parameters (density or "
             "modes), so no K was searched; k_selection.csv holds its parameters and what "
             "they gave.")
-
-
-def _script_json(text: str) -> str:
-    """JSON safe inside <script>: no '<', '>' or '&' can close the tag or open a comment."""
-    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
-_PLOTLY: dict[str, str] = {}
-
-
-def _plotly_js() -> str:
-    if "js" not in _PLOTLY:
-        from plotly.offline import get_plotlyjs
-
-        _PLOTLY["js"] = get_plotlyjs().replace("</script", "<\\/script")
-    return _PLOTLY["js"]
 
 
 def _algorithm(info: dict[str, Any]) -> dict[str, Any]:
@@ -310,3 +292,12 @@ def _algorithm_view(table: pd.DataFrame | None) -> pd.DataFrame | None:
     view = table[known] if len(known) >= 3 else table
     text = [c for c in view.columns if not pd.api.types.is_numeric_dtype(view[c])]
     return view.assign(**{c: view[c].astype(object).where(view[c].notna(), "") for c in text})
+
+
+def show(run: Result | str | Path, height: int = 720) -> None:
+    """Display the report of ``run`` (a result in memory, or a run folder) inside a Jupyter
+    notebook, built as ``report.html`` would be; nothing is written."""
+    from personae.report.notebook import show_page
+
+    show_page(build_report(run)[0], height)
+

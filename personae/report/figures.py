@@ -44,6 +44,24 @@ def colour(segment: int) -> str:
     return NOISE_COLOUR if segment < 0 else PALETTE[segment % len(PALETTE)]
 
 
+def script_json(text: str) -> str:
+    """JSON safe inside <script>: no '<', '>' or '&' can close the tag or open a comment."""
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+_PLOTLY: dict[str, str] = {}
+
+
+def plotly_js() -> str:
+    """plotly.js from the installed plotly package, safe inside <script> (read once)."""
+    if "js" not in _PLOTLY:
+        from plotly.offline import get_plotlyjs
+
+        _PLOTLY["js"] = get_plotlyjs().replace("</script", "<\\/script")
+    return _PLOTLY["js"]
+
+
 def _layout(fig: go.Figure, height: int = 380, **kwargs: Any) -> go.Figure:
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 50},
                       font={"family": FONT, "size": 13}, template="plotly_white",
@@ -83,9 +101,14 @@ def k_selection(k_table: pd.DataFrame, info: dict[str, Any]) -> Figure:
                   _layout(fig, 330), how)
 
 
-def user_map(points: np.ndarray, segments: np.ndarray, names: dict[int, str],
-             method: str, n_users: int, seconds: float, *, space: str | None = None,
-             seed: int = 0) -> Figure:
+def user_map(user_map: pd.DataFrame, n_users: int, names: dict[int, str]) -> Figure:
+    """The map of a run's ``user_map`` table (x, y, segment, and how it was made: method,
+    seconds, space, seed), for the report and for a notebook."""
+    points, segments = user_map[["x", "y"]].to_numpy(), user_map["segment"].to_numpy()
+    method, seconds = str(user_map["method"].iloc[0]), float(user_map["seconds"].iloc[0])
+    space = str(user_map["space"].iloc[0]) if "space" in user_map else None
+    seed = int(user_map["seed"].iloc[0]) if "seed" in user_map else 0
+    library = str(user_map["library"].iloc[0]) if "library" in user_map else "scikit-learn"
     fig = go.Figure()
     for seg in sorted(set(segments.tolist())):
         mask = segments == seg
@@ -99,7 +122,7 @@ def user_map(points: np.ndarray, segments: np.ndarray, names: dict[int, str],
     sampled = (f"a random sample of {len(points):,} of {n_users:,} users"
                if len(points) < n_users else f"all {n_users:,} users")
     detail = {"UMAP": f"UMAP (15 neighbours, min_dist 0.1, seed {seed})",
-              "t-SNE": f"t-SNE (scikit-learn, perplexity up to 30, PCA start, seed {seed}); "
+              "t-SNE": f"t-SNE ({library}, perplexity up to 30, PCA start, seed {seed}); "
                        "its distances between groups mean little, only who lies near whom"
               }.get(method, "PCA (2 components)")
     space = space or "the model's feature space (after cleaning, log transform and scaling)"

@@ -1,51 +1,70 @@
-"""A run as a notebook shows it (``_repr_html_``): the personas with their sizes and
-strongest facts, and a small map of users when the run made one. Inline SVG, no script:
-it renders in Jupyter, VS Code and a saved notebook on GitHub alike, offline."""
+"""A run as a notebook shows it: ``_repr_html_`` (the personas with their sizes and strongest
+facts, and the report's map of users as a Plotly figure) and ``show_page`` (the whole report,
+inline: ``SegmentationResult.show`` builds it, ``Run.show`` reads the saved one). Both work
+offline: plotly.js is inlined from the installed plotly package into each output that draws
+a map, so an output stands on its own when cells are cleared, re-run or reordered (about
+4.8 MB an output: the price of a map that needs no network). Nothing here imports the report
+builder: the run folder and the result import this module."""
 
 from __future__ import annotations
 
+import html
+import uuid
 from typing import Any
 
-import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from personae._share import share_text
-from personae.report.figures import colour
+from personae.errors import PersonaeError
+from personae.report import figures
 from personae.report.render import render_page
 
 FACTS = 3  # what a notebook row says of each persona; the report says the rest
-MAP_POINTS = 600  # enough to see the groups, small enough for a notebook file
-WIDTH, HEIGHT, PAD = 320, 220, 8
+MAP_HEIGHT = 420  # px: beside the persona table, not a page of its own
+REPORT_HEIGHT = 720  # px of the inline report; it scrolls inside its frame
 
 
-def notebook_html(personas: dict[str, Any], user_map: pd.DataFrame | None,
+def notebook_html(personas: dict[str, Any], user_map: pd.DataFrame | None, n_users: int,
                   title: str) -> str:
-    rows = [{"segment": int(p["segment"]), "name": p["name"], "colour": colour(p["segment"]),
-             "size": f"{int(p.get('size') or 0):,}",
+    listed = personas.get("personas", [])
+    rows = [{"segment": int(p["segment"]), "name": p["name"],
+             "colour": figures.colour(p["segment"]), "size": f"{int(p.get('size') or 0):,}",
              "share": share_text(float(p.get("share") or 0)),
              "facts": [str(f.get("text", f)) if isinstance(f, dict) else str(f)
                        for f in (p.get("data_says") or [])[:FACTS]]}
-            for p in personas.get("personas", [])]
+            for p in listed]
     return render_page("notebook.html.j2", title=title, personas=rows,
-                       map=_map_points(user_map), width=WIDTH, height=HEIGHT)
+                       map=_map(user_map, n_users, {int(p["segment"]): p["name"]
+                                                    for p in listed}))
 
 
-def _map_points(user_map: pd.DataFrame | None) -> dict[str, Any] | None:
-    """The map's sample scaled into the SVG box, with how it was computed."""
+def _map(user_map: pd.DataFrame | None, n_users: int, names: dict[int, str]
+         ) -> dict[str, Any] | None:
+    """The report's map figure, its plotly.js and a page-unique id to draw it into."""
     if user_map is None or user_map.empty:
         return None
-    # evenly through the map's own (seeded) sample
-    shown = user_map.iloc[np.linspace(0, len(user_map) - 1, min(len(user_map), MAP_POINTS))
-                          .astype(int)]
-    x, y = shown["x"].to_numpy(float), shown["y"].to_numpy(float)
+    figure = figures.user_map(user_map, n_users, names)
+    figure.figure.update_layout(height=MAP_HEIGHT)
+    return {"id": f"personae-map-{uuid.uuid4().hex}", "how": figure.how,
+            "json": Markup(figures.script_json(figure.to_json())),
+            "plotly_js": Markup(figures.plotly_js())}
 
-    def scaled(values: Any, size: int) -> Any:
-        span = float(values.max() - values.min()) or 1.0
-        return PAD + (values - values.min()) / span * (size - 2 * PAD)
 
-    return {"points": [{"x": round(float(a), 1), "y": round(float(b), 1),
-                        "colour": colour(int(s))}
-                       for a, b, s in zip(scaled(x, WIDTH), HEIGHT - scaled(y, HEIGHT),
-                                          shown["segment"], strict=True)],
-            "method": str(user_map["method"].iloc[0]) if "method" in user_map else "map",
-            "shown": len(shown), "sampled": len(user_map)}
+def show_page(page: str, height: int = REPORT_HEIGHT) -> None:
+    """Display ``page`` (a whole HTML document: the report) inside the notebook, in a frame
+    of its own (``srcdoc``), so its styles and scripts stay out of the notebook's page."""
+    try:
+        from IPython.display import HTML, display
+    except ImportError:
+        raise PersonaeError("show() displays the report in Jupyter, which needs IPython; "
+                            "outside a notebook open report.html") from None
+    display(HTML(page_frame(page, height)))
+
+
+def page_frame(page: str, height: int = REPORT_HEIGHT) -> str:
+    """``page`` in an ``<iframe srcdoc>``."""
+    # in a div: IPython's HTML warns about a bare iframe (it means a URL's, not srcdoc)
+    return (f'<div class="personae-report"><iframe srcdoc="{html.escape(page, quote=True)}" '
+            f'title="personae report" style="width:100%;height:{int(height)}px;'
+            'border:1px solid #ddd"></iframe></div>')

@@ -247,7 +247,9 @@ def fit_early(run_dir: str | Path, events: pd.DataFrame, days: list[int],
     if not users_path.is_file():
         raise DataError("not found; is this a run folder written by 'personae run'?",
                         source=str(users_path))
-    users = pd.read_parquet(users_path, columns=[model.id_column_ or "row_number", "segment"])
+    from personae.data.run_folder import load_run
+
+    users = load_run(run_dir).users[[model.id_column_ or "row_number", "segment"]]
     return learn_early(model, users.iloc[:, 0], users["segment"].to_numpy(), events, days,
                        mapping, random_state, source, options, str(users_path),
                        abstain_below)

@@ -27,6 +27,7 @@ from personae.data.event_options import save_event_options
 from personae.data.run_folder import (
     HIERARCHY_FORMAT,
     PERSONAS_FORMAT,
+    input_id_column,
     segment_rows,
     write_run_json,
 )
@@ -115,6 +116,9 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
     reference = sample_reference(sample, model, counts, n_users, source)
     with adapter.staged_folder(out) as staging:
         ordered = _with_persona(labelled, document, counts).orderBy(labelled.columns[0])
+        own = input_id_column(info)  # the log's own id name, as the embedded run writes it
+        if own != id_column and own not in ordered.columns:
+            ordered = ordered.withColumnRenamed(id_column, own)
         write_single_file(ordered, staging / "users_segmented.parquet")
         write_single_file(ordered, staging / "users_segmented.csv")
         if hasattr(model.segmenter_, "predict_proba"):

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from personae import RunConfig, segment
 from personae.cli import app
 
+KEY = "Customer ID"  # the log's own id column: users_segmented and the audiences keep it
+
 
 def _log(path: Path, users: int = 90, seed: int = 3) -> Path:
     """Three kinds of buyers: frequent big spenders, steady ones, and one-off small ones."""
@@ -27,7 +29,7 @@ def _log(path: Path, users: int = 90, seed: int = 3) -> Path:
             rows.append((float(13000 + u), pd.Timestamp("2011-01-03") + pd.Timedelta(
                 hours=int(rng.integers(0, 24 * 300))),
                 float(rng.gamma(2.0, (80.0, 20.0, 5.0)[kind]))))
-    pd.DataFrame(rows, columns=["Customer ID", "InvoiceDate", "Amount"]).to_parquet(path)
+    pd.DataFrame(rows, columns=[KEY, "InvoiceDate", "Amount"]).to_parquet(path)
     return path
 
 
@@ -46,25 +48,25 @@ def test_export_writes_every_audience_of_the_run(run_dir: Path, tmp_path: Path) 
     result = CliRunner().invoke(app, ["export", str(run_dir), "--to", str(out)])
     assert result.exit_code == 0, result.output
     users = pd.read_parquet(run_dir / "users_segmented.parquet")
-    users["user_id"] = users["user_id"].astype(str)
-    persona_of = users.set_index("user_id")["persona"]
+    users[KEY] = users[KEY].astype(str)
+    persona_of = users.set_index(KEY)["persona"]
 
     files = sorted((out / "personas").glob("*.csv"))
     assert len(files) == users["persona"].nunique()
     seen: list[str] = []
     for path in files:  # each file: the users of one persona, and all of them
-        ids = pd.read_csv(path, dtype=str)["user_id"].tolist()
+        ids = pd.read_csv(path, dtype=str)[KEY].tolist()
         assert persona_of[ids].nunique() == 1, path.name
         assert len(ids) == int((users["persona"] == persona_of[ids[0]]).sum())
         seen += ids
-    assert sorted(seen) == sorted(users["user_id"])
+    assert sorted(seen) == sorted(users[KEY])
 
     cells = sorted((out / "rfm").glob("*.csv"))
     assert users["rfm_segment"].notna().all() and len(cells) == users["rfm_segment"].nunique()
     assert sum(len(pd.read_csv(p)) for p in cells) == len(users)
 
     warehouse = pd.read_parquet(out / "audiences.parquet")
-    assert list(warehouse.columns[:3]) == ["user_id", "segment", "persona"]
+    assert list(warehouse.columns[:3]) == [KEY, "segment", "persona"]
     assert warehouse["persona"].tolist() == users["persona"].tolist()
     manifest = json.loads((out / "audiences.json").read_text())
     assert manifest["users"] == len(users) and sum(manifest["personas"].values()) == len(users)
@@ -77,14 +79,14 @@ def test_traits_are_identify_calls_in_the_published_shape(run_dir: Path,
     from personae.data.audiences import export_audiences
 
     done = export_audiences(run_dir, tmp_path / "audiences")
-    users = pd.read_parquet(run_dir / "users_segmented.parquet")
+    users = pd.read_parquet(run_dir / "users_segmented.parquet").rename(columns={KEY: "key"})
     lines = (done.folder / "identify.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(users) == done.users
     created = json.loads((run_dir / "run.json").read_text())["created"]
     for line, user in zip(lines, users.itertuples(), strict=True):
         call = json.loads(line)
         assert set(call) == {"type", "userId", "traits", "timestamp"}
-        assert call["type"] == "identify" and call["userId"] == str(int(user.user_id))
+        assert call["type"] == "identify" and call["userId"] == str(int(user.key))
         assert call["traits"] == {"persona": user.persona, "segment": int(user.segment),
                                   "broad_segment": int(user.broad_segment),
                                   "rfm_segment": user.rfm_segment}

@@ -108,3 +108,35 @@ def test_params_metrics_and_tags_are_batched_to_mlflows_limits(tmp_path: Path):
     assert run.data.params["features"].endswith(CUT)
     assert len(run.data.metrics) == 2500 and run.data.metrics["feature.f2499.psi"] == 249.9
     assert len([t for t in run.data.tags if t.startswith("personae.t")]) == 150
+
+
+@pytest.mark.parametrize("where", ["last", "before_an_option"])
+def test_track_alone_logs_where_mlflow_itself_would(users_csv: Path, tmp_path: Path,
+                                                    monkeypatch, where: str):
+    """No folder: MLflow's own default store, asked of MLflow (sqlite:///mlflow.db in the
+    working directory since MLflow 3.7), and read back with its client."""
+    mlflow = pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    args = [*RUN, "--track"] if where == "last" else ["--track", *RUN]
+    result = runner.invoke(app, ["run", str(users_csv), "--out", "run", *args])
+    assert result.exit_code == 0, result.output
+    default = mlflow.get_tracking_uri()
+    assert default == f"sqlite:///{tmp_path / 'mlflow.db'}"  # what MLflow 3.7+ answers
+    assert f"in {default}" in result.output and (tmp_path / "mlflow.db").is_file()
+    [(run, artifacts)] = _runs(default)
+    assert run.data.params["algorithm"] == "kmeans" and "report.html" in artifacts
+
+
+def test_track_alone_honours_mlflow_tracking_uri(users_csv: Path, tmp_path: Path,
+                                                 monkeypatch):
+    pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed")
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'team.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = runner.invoke(app, ["run", str(users_csv), "--out", "run", *RUN, "--track"])
+    assert result.exit_code == 0, result.output
+    assert f"in {uri}" in result.output and not (tmp_path / "mlflow.db").exists()
+    assert [r.data.tags["personae.kind"] for r, _ in _runs(uri)] == ["run"]
+    both = runner.invoke(app, ["track", "run", "--track", "--tracking-uri", uri])
+    assert both.exit_code == 2 and "not both" in both.output

@@ -39,3 +39,24 @@ def test_tsne_of_a_handful_of_users_still_draws_them() -> None:
     X = np.random.default_rng(3).normal(size=(7, 4))
     points, method, _ = project(X, "tsne")  # perplexity must stay under the user count
     assert method == "t-SNE" and points.shape == (7, 2) and np.isfinite(points).all()
+
+
+@pytest.mark.parametrize("library", ["openTSNE", "scikit-learn"])
+def test_either_tsne_keeps_planted_groups_apart_and_says_whose_it_is(library: str,
+                                                                     monkeypatch) -> None:
+    """openTSNE when installed, scikit-learn's TSNE otherwise: the same seeded map."""
+    from sklearn.datasets import make_blobs
+    from sklearn.metrics import silhouette_score
+
+    from personae.profile import maps
+
+    if library == "openTSNE":
+        pytest.importorskip("openTSNE", reason="openTSNE comes with the [umap] extra")
+    else:
+        monkeypatch.setattr(maps, "tsne_library", lambda: "scikit-learn")
+    X, truth = make_blobs(n_samples=300, centers=3, n_features=8, cluster_std=0.8,
+                          random_state=4)
+    points, method, _ = project(X.astype(np.float32), "tsne", random_state=1)
+    assert maps.tsne_library() == library and method == "t-SNE"
+    assert silhouette_score(points, truth) > 0.6
+    np.testing.assert_array_equal(points, project(X.astype(np.float32), "tsne", 1)[0])

@@ -113,3 +113,26 @@ def test_the_report_leads_with_the_persona_gallery(run_dir: Path, browser: Any,
     page.wait_for_function(f"location.hash === '#persona-{first['segment']}'")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.close()
+
+
+def test_the_notebook_view_draws_its_map_offline_in_chromium(run_dir: Path, browser: Any,
+                                                             tmp_path: Path) -> None:
+    """What Jupyter shows for a loaded run (``_repr_html_``), in a page of its own: the map
+    is drawn by the plotly.js inside the output, with nothing fetched."""
+    from personae import load_run
+
+    run = load_run(run_dir)
+    page_file = tmp_path / "cell.html"
+    page_file.write_text(f"<!DOCTYPE html><html><body>{run._repr_html_()}</body></html>",
+                         encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(page_file.as_uri())
+    page.wait_for_function("document.querySelector('div[id^=personae-map-] svg.main-svg')",
+                           timeout=20_000)
+    traces = page.locator("div[id^=personae-map-] g.trace")
+    assert traces.count() == len({s.segment for s in run.segments})
+    assert errors == [] and requests == [page_file.as_uri()]

@@ -309,7 +309,8 @@ def test_an_event_run_is_the_embedded_event_run(spark, tmp_path: Path) -> None:
     want, got = tmp_path / "embedded", tmp_path / "spark"
     want_users = pd.read_parquet(want / "users_segmented.parquet")
     got_users = pd.read_parquet(got / "users_segmented.parquet")
-    front = ["user_id", "segment", "persona", "broad_segment", "natural_segment",
+    # both keyed by the log's own id column, as the embedded run writes it
+    front = ["Customer ID", "segment", "persona", "broad_segment", "natural_segment",
              "detailed_segment", "novel", "rfm_score", "rfm_segment"]
     # the same columns (a mixture adds probability columns), the same labels; the forecast
     # stage runs on the embedded engine only (personae/forecast/stage.py)
