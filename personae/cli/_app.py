@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -37,7 +38,9 @@ class _GlobalFlagsAnywhere(TyperGroup):
                 continue
             rest.append(arg)
             following = args[i + 1] if i + 1 < end else None
-            if arg in VALUE_OPTIONAL and (following is None or following.startswith("-")):
+            # a store is a folder: a file after --track is the command's input, not its value
+            if arg in VALUE_OPTIONAL and (following is None or following.startswith("-")
+                                          or Path(following).is_file()):
                 rest.append(VALUE_OPTIONAL[arg])
         return super().parse_args(ctx, flags + rest + args[end:])
 

@@ -110,7 +110,7 @@ def test_params_metrics_and_tags_are_batched_to_mlflows_limits(tmp_path: Path):
     assert len([t for t in run.data.tags if t.startswith("personae.t")]) == 150
 
 
-@pytest.mark.parametrize("where", ["last", "before_an_option"])
+@pytest.mark.parametrize("where", ["last", "before_an_option", "before_the_input"])
 def test_track_alone_logs_where_mlflow_itself_would(users_csv: Path, tmp_path: Path,
                                                     monkeypatch, where: str):
     """No folder: MLflow's own default store, asked of MLflow (sqlite:///mlflow.db in the
@@ -119,7 +119,10 @@ def test_track_alone_logs_where_mlflow_itself_would(users_csv: Path, tmp_path: P
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     args = [*RUN, "--track"] if where == "last" else ["--track", *RUN]
-    result = runner.invoke(app, ["run", str(users_csv), "--out", "run", *args])
+    command = ["run", str(users_csv), "--out", "run", *args]
+    if where == "before_the_input":  # the input file is no store folder
+        command = ["run", "--track", str(users_csv), "--out", "run", *RUN]
+    result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
     default = mlflow.get_tracking_uri()
     assert default == f"sqlite:///{tmp_path / 'mlflow.db'}"  # what MLflow 3.7+ answers
