@@ -1,6 +1,7 @@
 """A run as a notebook shows it: ``_repr_html_`` (the personas with their sizes and strongest
-facts, and the report's map of users as a Plotly figure) and ``show_page`` (the whole report,
-inline: ``SegmentationResult.show`` builds it, ``Run.show`` reads the saved one). Both work
+facts, each persona's card folded below them, and the report's map of users as a Plotly
+figure) and ``show_page`` (the whole report, inline: ``SegmentationResult.show`` builds it,
+``Run.show`` reads the saved one). Both work
 offline: plotly.js is inlined from the installed plotly package into each output that draws
 a map, so an output stands on its own when cells are cleared, re-run or reordered (about
 4.8 MB an output: the price of a map that needs no network). Nothing here imports the report
@@ -31,12 +32,30 @@ def notebook_html(personas: dict[str, Any], user_map: pd.DataFrame | None, n_use
     rows = [{"segment": int(p["segment"]), "name": p["name"],
              "colour": figures.colour(p["segment"]), "size": f"{int(p.get('size') or 0):,}",
              "share": share_text(float(p.get("share") or 0)),
-             "facts": [str(f.get("text", f)) if isinstance(f, dict) else str(f)
-                       for f in (p.get("data_says") or [])[:FACTS]]}
+             "facts": _texts(p.get("data_says"))[:FACTS], "card": _card(p)}
             for p in listed]
     return render_page("notebook.html.j2", title=title, personas=rows,
                        map=_map(user_map, n_users, {int(p["segment"]): p["name"]
                                                     for p in listed}))
+
+
+def _texts(items: Any) -> list[str]:
+    return [str(i.get("text", i)) if isinstance(i, dict) else str(i) for i in items or []]
+
+
+def _card(persona: dict[str, Any]) -> dict[str, Any]:
+    """The card's words, as the report's card has them: the narrative, needs, pain points,
+    opportunities and the empathy map (Says / Thinks / Feels are hypotheses, Does is
+    measured)."""
+    empathy = persona.get("empathy_map") or {}
+    return {"line": persona.get("line") or "", "narrative": persona.get("narrative") or "",
+            "sections": [("Needs", _texts(persona.get("needs"))),
+                         ("Pain points", _texts(persona.get("pain_points"))),
+                         ("Opportunities", _texts(persona.get("opportunities")))],
+            "empathy": [("Says", True, _texts((empathy.get("says") or {}).get("items"))),
+                        ("Thinks", True, _texts((empathy.get("thinks") or {}).get("items"))),
+                        ("Does", False, _texts(empathy.get("does"))),
+                        ("Feels", True, _texts((empathy.get("feels") or {}).get("items")))]}
 
 
 def _map(user_map: pd.DataFrame | None, n_users: int, names: dict[int, str]

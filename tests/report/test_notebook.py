@@ -50,6 +50,13 @@ def test_a_result_and_its_saved_run_show_personas_and_an_offline_map(result,
     for name in names:
         assert f"<b>{html.escape(name)}</b>" in shown
     assert shown.count("33.3%") == 3  # three planted groups of 300
+    # each persona's card, folded: its narrative and its empathy map, hypotheses marked
+    cards = re.findall(r'<details class="personae-card".*?</details>', shown, re.S)
+    assert len(cards) == 3
+    for card, persona in zip(cards, result.personas["personas"], strict=True):
+        assert html.escape(persona["narrative"]) in card
+        assert "Says <span" in card and "(hypothesis)" in card and "Does <span" in card
+        assert "(measured)" in card
     # the map: every sampled user, one trace per persona, drawn by plotly.js inlined here
     spec = _map_spec(shown)
     assert sorted(t["name"] for t in spec["data"]) == sorted(html.escape(n) for n in names)
