@@ -18,10 +18,10 @@ from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
     pairwise_distances,
-    silhouette_score,
 )
 
 from personae.cluster._base import chord_gaps, threads_for
+from personae.cluster.silhouette import silhouette_from_distances
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,7 @@ def _k_table(X: np.ndarray, k_values: list[int], random_state: int
         if fitted_k < 2:
             silhouette, db, ch = np.nan, np.nan, np.nan
         else:
-            silhouette = float(silhouette_score(distances, labels[silhouette_sample],
-                                                metric="precomputed"))
+            silhouette = silhouette_from_distances(distances, labels[silhouette_sample])
             db = float(davies_bouldin_score(X, labels))
             ch = float(calinski_harabasz_score(X, labels))
         rows.append({

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import pairwise_distances, silhouette_score
+from sklearn.metrics import pairwise_distances
 
 from personae.cluster._base import NOISE, threads_for
+from personae.cluster.silhouette import silhouette_from_distances
 
 
 def kmeans(X: np.ndarray, k: int, seed: int, n_init: int,
@@ -47,5 +48,4 @@ class SilhouetteSample:
             return float("nan")
         if self._distances is None:
             self._distances = pairwise_distances(self.X[self.idx])
-        distances = self._distances if keep.all() else self._distances[np.ix_(keep, keep)]
-        return float(silhouette_score(distances, own[keep], metric="precomputed"))
+        return silhouette_from_distances(self._distances, own)
