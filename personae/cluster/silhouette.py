@@ -2,7 +2,9 @@
 (Rousseeuw 1987), summed per segment by one matrix product instead of its per-user loop.
 
 A K search, the persona levels and a hierarchy score many labellings of the same sampled
-users; each score is then a (users x users) by (users x segments) product.
+users; each score is then one (users x users) by (users x segments) product. Pass float64
+distances (``as_float64``): sums are float64, as scikit-learn's are, and another dtype is
+converted at every call.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import numpy as np
 
 from personae.cluster._base import NOISE
 
-# rows of the distance matrix turned to float64 at a time: the sums stay float64, as
-# scikit-learn's are, without a float64 copy of the whole matrix
-CHUNK_ROWS = 1_024
+
+def as_float64(distances: np.ndarray) -> np.ndarray:
+    """Distances ready for many silhouettes (converted once)."""
+    return np.asarray(distances, dtype=np.float64)
 
 
 def silhouette_from_distances(distances: np.ndarray, labels: np.ndarray) -> float:
@@ -30,10 +33,8 @@ def silhouette_from_distances(distances: np.ndarray, labels: np.ndarray) -> floa
         raise ValueError(f"silhouette needs 2 to {n - 1} segments (users - 1); got {k}")
     members = np.zeros((len(labels), k))  # edge users' rows stay 0: they count nowhere
     members[kept, codes] = 1.0
-    sums = np.empty((n, k))
-    for start in range(0, n, CHUNK_ROWS):
-        rows = kept[start:start + CHUNK_ROWS]
-        sums[start:start + len(rows)] = np.asarray(distances[rows], dtype=np.float64) @ members
+    # every row's sums (one product; an edge user's row is dropped after)
+    sums = (as_float64(distances) @ members)[kept]
     sizes = members.sum(axis=0)
     own = (np.arange(n), codes)
     within = sums[own]
