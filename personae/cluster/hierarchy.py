@@ -47,7 +47,7 @@ class HierarchicalSegmenter(NearestSampleMixin, Segmenter):
                               "to cluster")
         X64 = X.astype(np.float64)
         self.linkage_ = linkage(X64, method=self.linkage)
-        distances = squareform(pdist(X64))
+        distances = squareform(pdist(X64)).astype(np.float32)
         low, high = self.k_range
         high = min(high, len(X) - 1)
         scores: dict[int, float] = {}

@@ -17,11 +17,10 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
-    pairwise_distances,
 )
 
 from personae.cluster._base import chord_gaps, threads_for
-from personae.cluster.silhouette import as_float64, silhouette_from_distances
+from personae.cluster.silhouette import distances_between, silhouette_from_distances
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def _k_table(X: np.ndarray, k_values: list[int], random_state: int
     # The silhouette sample is the same users for every K (silhouette_score's own draw
     # for this random_state): their distances are computed once, not once per K.
     silhouette_sample = np.random.RandomState(random_state).permutation(n)[:silhouette_rows]
-    distances = as_float64(pairwise_distances(X[silhouette_sample]))
+    distances = distances_between(X[silhouette_sample])
     rows = []
     centers: dict[int, np.ndarray] = {}
     for k in k_values:
