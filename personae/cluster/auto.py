@@ -186,7 +186,7 @@ def _measure(name: str, params: dict[str, Any], X: np.ndarray,
 def _gate(table: pd.DataFrame, rules: AutoRules) -> pd.DataFrame:
     for column in ("silhouette", "dbcv", "davies_bouldin", "calinski_harabasz", "gaussian_bic",
                    "hollowness", "stability_ari", "size_entropy", "edge_share", "n_segments",
-                   "quality_sample_users"):
+                   "quality_sample_users", "params"):  # params: none when every one failed
         if column not in table:
             table[column] = np.nan
     table["eligible"] = table["eligible"].fillna(False).astype(bool)
