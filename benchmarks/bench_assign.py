@@ -118,8 +118,8 @@ def main() -> None:
         events = None
         if args.model is None:
             model_dir, users, events = build_model(scratch)
+            from personae.data.event_options import save_event_options
             from personae.features.events_io import map_columns
-            from personae.serve.batch import save_event_options
 
             mapping = map_columns({str(c): "" for c in events.columns}, {}, "retail")
             save_event_options(model_dir, mapping, EventsConfig())

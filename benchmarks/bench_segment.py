@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/bench_segment.py                 # 100k vs reference, 1M, 10M
     .venv/bin/python benchmarks/bench_segment.py --sizes 100k,1M --reference full
+    .venv/bin/python benchmarks/bench_segment.py --sizes 1M --reference skip --rounds 3 \
+        --before /tmp/before     # a copy of personae/ from an earlier commit, each round
+                                 # before / now / plain script, labels compared
 
 Data: 15 generated features, 5 true segments (Gaussian blobs of unequal spread), written to
 benchmarks/.data as Parquet. Each contender runs in its own process; wall time and peak
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,9 +131,12 @@ open(out + ".txt", "w").write(f"{seconds} {model.inertia_}")
 """
 
 
-def measure(command: list[str]) -> dict[str, float]:
+def measure(command: list[str], code: Path | None = None) -> dict[str, float]:
+    """Wall seconds and peak memory of ``command``; ``code``: a folder holding the
+    ``personae`` package to run instead of this checkout's (put first on PYTHONPATH)."""
+    env = None if code is None else {**os.environ, "PYTHONPATH": str(code)}
     output = subprocess.run([sys.executable, str(HERE / "measure.py"), "--", *command],
-                            capture_output=True, text=True, check=True).stdout
+                            capture_output=True, text=True, check=True, env=env).stdout
     result = json.loads(output.strip().splitlines()[-1])
     if result["returncode"] != 0:
         raise RuntimeError(f"{command[:3]} failed: {result['stderr_tail']}")
@@ -142,14 +149,16 @@ def ari(truth_path: Path, labels: np.ndarray) -> float:
     return float(adjusted_rand_score(np.load(truth_path), labels))
 
 
-def run_personae(n: int, path: Path, algorithm: str) -> dict[str, object]:
-    out = DATA / f"run_{n}"
+def run_personae(n: int, path: Path, algorithm: str, code: Path | None = None
+                 ) -> dict[str, object]:
+    out = DATA / (f"run_{n}" if code is None else f"run_{n}_before")
     result = measure([str(VENV_BIN / "personae"), "run", str(path), "--out", str(out),
-                      "--algorithm", algorithm])
+                      "--algorithm", algorithm], code)
     info = json.loads((out / "run.json").read_text())
     labels = pd.read_parquet(out / "users_segmented.parquet", columns=["segment"])["segment"]
-    return {"users": n, "contender": f"personae run --algorithm {algorithm}",
-            "seconds": result["seconds"],
+    return {"users": n, "contender": f"personae run --algorithm {algorithm}"
+                                     + ("" if code is None else " (before)"),
+            "seconds": result["seconds"], "stages": info["timings_seconds"],
             "peak_gib": result["peak_gib"], "k": info["segments"]["k"],
             "ari": ari(DATA / f"truth_{n}.npy", labels.to_numpy()),
             "note": "stages: " + ", ".join(f"{k} {v:.1f}s"
@@ -214,25 +223,65 @@ def main() -> None:
                         help="skip the hand-written scikit-learn script at 1M")
     parser.add_argument("--minibatch", action="store_true",
                         help="also time scikit-learn's MiniBatchKMeans at 1M and 10M")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a folder holding an earlier personae package: run it too, "
+                             "first in each round, and compare its labels with this one's")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every contender; medians and stage medians follow")
     args = parser.parse_args()
     rows = []
     for label in args.sizes.split(","):
         n = SIZES[label]
         path = generate(n)
-        rows.append(run_personae(n, path, args.algorithm))
-        print(rows[-1], flush=True)
-        if not args.no_plain and n == 1_000_000:
-            rows.append(run_plain(n, path))
-            print(rows[-1], flush=True)
-        if args.minibatch and n >= 1_000_000:
-            rows.append(run_minibatch(n, path))
-            print(rows[-1], flush=True)
+        for _ in range(args.rounds):
+            rows.extend(_round(n, path, args))
         if n == 100_000 and args.reference != "skip":
             rows.append(run_reference(n, path, args.reference))
             print(rows[-1], flush=True)
+    stages = [(row["contender"], row.pop("stages")) for row in rows if "stages" in row]
     table = pd.DataFrame(rows)
     print()
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.rounds > 1:
+        print()
+        print(table.groupby(["users", "contender"])[["seconds", "peak_gib"]].median()
+              .to_string(float_format=lambda v: f"{v:.2f}"))
+        print()
+        by_stage = pd.DataFrame([{"contender": c, **s} for c, s in stages])
+        print(by_stage.groupby("contender").median().T.to_string(
+            float_format=lambda v: f"{v:.2f}"))
+
+
+def _round(n: int, path: Path, args: argparse.Namespace) -> list[dict[str, object]]:
+    """One round at n users: the earlier code (if any), this code, the plain script."""
+    rows = []
+    if args.before is not None:
+        rows.append(run_personae(n, path, args.algorithm, args.before))
+        print(_load(), rows[-1], flush=True)
+    rows.append(run_personae(n, path, args.algorithm))
+    print(_load(), rows[-1], flush=True)
+    if args.before is not None:
+        same = _same_labels(DATA / f"run_{n}_before", DATA / f"run_{n}")
+        rows[-1]["note"] += f"; labels as before: {same}"
+    if not args.no_plain and n == 1_000_000:
+        rows.append(run_plain(n, path))
+        print(_load(), rows[-1], flush=True)
+    if args.minibatch and n >= 1_000_000:
+        rows.append(run_minibatch(n, path))
+        print(_load(), rows[-1], flush=True)
+    return rows
+
+
+def _same_labels(before: Path, now: Path) -> str:
+    """'all N users' when every user has the same segment in both runs, else how many differ."""
+    a = pd.read_parquet(before / "users_segmented.parquet", columns=["segment"])["segment"]
+    b = pd.read_parquet(now / "users_segmented.parquet", columns=["segment"])["segment"]
+    differ = int((a.to_numpy() != b.to_numpy()).sum())
+    return f"all {len(a):,} users" if differ == 0 else f"{differ:,} users differ"
+
+
+def _load() -> str:
+    return f"[load {os.getloadavg()[0]:.1f}]"
 
 
 if __name__ == "__main__":

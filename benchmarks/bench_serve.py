@@ -206,7 +206,8 @@ def main() -> None:
     shutil.rmtree(scratch, ignore_errors=True)
 
     print(f"load client: {client}, {args.seconds:g} s per row, one server worker; machine "
-          "shared with the client; errors = non-200 + timeouts (10 s)")
+          "shared with the client; errors = non-200 + timeouts (10 s); both servers' uvicorn "
+          f"runs {_installed('uvloop', 'asyncio')} and {_installed('httptools', 'h11')}")
     print(f"| {'case':<34} | conn | req/s | users/s | p50 ms | p99 ms | errors | "
           "vs bare req/s |")
     print(f"|{'-' * 36}|-----:|------:|--------:|-------:|-------:|-------:|--------------:|")
@@ -217,6 +218,13 @@ def main() -> None:
               f"| {m['p50']:>6.2f} | {m['p99']:>6.2f} | {m['errors']:>6} | {ratio:>13.0%} |")
     print(f"| {'personae assign (batch CLI)':<34} |    - |     - | {n / seconds:>7,.0f} | "
           f"{n:,} users in {seconds:.1f} s (whole command: read, clean, assign, write) |")
+
+
+def _installed(fast: str, fallback: str) -> str:
+    """What uvicorn's automatic loop / HTTP parser picks: ``fast`` when it is installed."""
+    import importlib.util
+
+    return fast if importlib.util.find_spec(fast) is not None else fallback
 
 
 if __name__ == "__main__":

@@ -182,7 +182,9 @@ class SampleSizes(_Frozen):
         "users whose saved-model labels are checked against the fit's"))
     stability: int = Field(default=3_000, ge=1, description=(
         "users refitted on bootstrap resamples to measure stability (ARI)"))
-    reference: int = Field(default=1_000_000, ge=1, description=(
+    # a decile's share from 200,000 users is within 0.07 points (one standard error) of
+    # everyone's: a PSI moves by under 1e-4, far below any drift threshold
+    reference: int = Field(default=200_000, ge=1, description=(
         "users whose values give the monitoring reference's bins"))
     novelty: int = Field(default=20_000, ge=1, description=(
         "users whose distances to their segment set the novelty threshold"))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, cpu_count, delayed
 from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits
 
 from personae.cluster._base import fixed_params
 from personae.cluster.algorithms import algorithm_class, make_segmenter
@@ -93,11 +94,12 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     """Fit every candidate on ``X`` (already a sample of users) and pick one by ``rules``
     (``SegmentSettings.auto``).
 
-    Candidates are independent, so they run side by side in ``n_jobs`` worker processes
-    (default: one per core available to this process, at most one per candidate); the
-    result does not depend on it. A candidate that fails is a row with its reason: a
-    numerical failure (``NUMERICAL_FAILURES``) in ``note``, anything else in ``error``
-    (and a warning), so a bug never reads as an ineligible candidate.
+    Candidates are independent, so they run side by side in ``n_jobs`` threads (default:
+    one per core available to this process, at most one per candidate), each with
+    single-threaded BLAS and OpenMP; the result does not depend on it. A candidate that
+    fails is a row with its reason: a numerical failure (``NUMERICAL_FAILURES``) in
+    ``note``, anything else in ``error`` (and a warning), so a bug never reads as an
+    ineligible candidate.
     """
     jobs = []
     for name in candidates:
@@ -112,9 +114,14 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     start_order = sorted(jobs, key=lambda job: SLOWEST_FIRST.index(job[0])
                          if job[0] in SLOWEST_FIRST else len(SLOWEST_FIRST))
     if workers > 1:
-        measured = Parallel(n_jobs=workers)(
-            delayed(_measure)(name, params, X, numeric_columns, random_state, rules)
-            for name, params in start_order)
+        # Threads, not processes: on a sample the fits spend their time in compiled code
+        # that releases the GIL, while a worker process pays seconds to start and import
+        # scikit-learn. The limit is set once around all of them, as the candidates' own
+        # thread limits would restore each other's settings out of order.
+        with threadpool_limits(limits=1):
+            measured = Parallel(n_jobs=workers, prefer="threads")(
+                delayed(_measure)(name, params, X, numeric_columns, random_state, rules)
+                for name, params in start_order)
     else:
         measured = [_measure(name, params, X, numeric_columns, random_state, rules)
                     for name, params in start_order]
@@ -179,7 +186,7 @@ def _measure(name: str, params: dict[str, Any], X: np.ndarray,
 def _gate(table: pd.DataFrame, rules: AutoRules) -> pd.DataFrame:
     for column in ("silhouette", "dbcv", "davies_bouldin", "calinski_harabasz", "gaussian_bic",
                    "hollowness", "stability_ari", "size_entropy", "edge_share", "n_segments",
-                   "quality_sample_users"):
+                   "quality_sample_users", "params"):  # params: none when every one failed
         if column not in table:
             table[column] = np.nan
     table["eligible"] = table["eligible"].fillna(False).astype(bool)

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
 from scipy.spatial.distance import pdist, squareform
-from sklearn.metrics import silhouette_score
 
 from personae.cluster._base import (
     K_PARAMS,
@@ -23,6 +22,7 @@ from personae.cluster._base import (
     relabel,
     size_order,
 )
+from personae.cluster.silhouette import silhouette_from_distances
 from personae.errors import ConfigError
 
 LINKAGES = ("ward", "average", "complete", "single")
@@ -55,7 +55,7 @@ class HierarchicalSegmenter(NearestSampleMixin, Segmenter):
         def score(k: int) -> float:
             if k not in scores:
                 cut = fcluster(self.linkage_, k, criterion="maxclust")
-                scores[k] = (float(silhouette_score(distances, cut, metric="precomputed"))
+                scores[k] = (silhouette_from_distances(distances, cut)
                              if 1 < len(np.unique(cut)) < len(X) else -1.0)
             return scores[k]
 

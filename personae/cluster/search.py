@@ -17,11 +17,10 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
-    pairwise_distances,
-    silhouette_score,
 )
 
 from personae.cluster._base import chord_gaps, threads_for
+from personae.cluster.silhouette import distances_between, silhouette_from_distances
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def _k_table(X: np.ndarray, k_values: list[int], random_state: int
     # The silhouette sample is the same users for every K (silhouette_score's own draw
     # for this random_state): their distances are computed once, not once per K.
     silhouette_sample = np.random.RandomState(random_state).permutation(n)[:silhouette_rows]
-    distances = pairwise_distances(X[silhouette_sample])
+    distances = distances_between(X[silhouette_sample])
     rows = []
     centers: dict[int, np.ndarray] = {}
     for k in k_values:
@@ -108,8 +107,7 @@ def _k_table(X: np.ndarray, k_values: list[int], random_state: int
         if fitted_k < 2:
             silhouette, db, ch = np.nan, np.nan, np.nan
         else:
-            silhouette = float(silhouette_score(distances, labels[silhouette_sample],
-                                                metric="precomputed"))
+            silhouette = silhouette_from_distances(distances, labels[silhouette_sample])
             db = float(davies_bouldin_score(X, labels))
             ch = float(calinski_harabasz_score(X, labels))
         rows.append({

@@ -53,8 +53,7 @@ def save_run(result: Any, folder: str | Path) -> Path:
     folder = Path(folder)
     with staged_folder(folder) as staging:
         users = written_users(result.users, result.info)
-        write_frame(users, staging / "users_segmented.csv")
-        write_frame(users, staging / "users_segmented.parquet")
+        write_frame(users, staging / "users_segmented.csv", staging / "users_segmented.parquet")
         result.profiles.to_csv(staging / "segment_profiles.csv", index=False)
         if result.k_table is not None:
             result.k_table.to_csv(staging / "k_selection.csv", index=False)

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,19 @@ def _replaceable(out: Path, marker: str) -> bool:
     return out.is_dir() and (not any(out.iterdir()) or (out / marker).is_file())
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """CSV or Parquet by suffix, through Arrow (pandas' own CSV writer is ~10x slower)."""
+def write_frame(frame: pd.DataFrame, *paths: Path) -> None:
+    """CSV or Parquet by each path's suffix, through Arrow (pandas' own CSV writer is ~10x
+    slower). Several paths: the frame is converted once and the files are written side by
+    side (Arrow's writers release the GIL; each is single-threaded)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    if len(paths) == 1:
+        _write_table(table, paths[0])
+        return
+    with ThreadPoolExecutor(len(paths)) as pool:
+        list(pool.map(lambda path: _write_table(table, path), paths))
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         pq.write_table(table, path)
     else:
@@ -137,17 +148,17 @@ def file_listing(folder: Path, known: dict[str, dict[str, Any]] | None = None
     """Every file under ``folder`` (relative path, bytes, sha256), in path order. ``known``:
     entries of an earlier listing by path, reused for files whose size has not changed (so
     re-listing after a report is written does not hash the users tables again)."""
-    listing = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    def entry(path: Path) -> dict[str, Any]:
         name = path.relative_to(folder).as_posix()
         earlier = (known or {}).get(name)
         if earlier is not None and earlier.get("bytes") == path.stat().st_size:
-            listing.append(earlier)
-            continue
+            return earlier
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-        listing.append({"path": name,
-                        "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
-    return listing
+        return {"path": name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+    # the users tables are most of the bytes; hashlib releases the GIL, so two at a time
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(entry, sorted(p for p in folder.rglob("*") if p.is_file())))

@@ -174,6 +174,18 @@ def test_a_numerical_failure_makes_a_candidate_ineligible_without_an_error(
     assert not caplog.records
 
 
+def test_when_every_candidate_fails_kmeans_is_the_fallback_and_each_failure_is_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _failing(monkeypatch, "meanshift", ConfigError("meanshift: no user lies within "
+                                                   "bandwidth=12.1 of any seed"))
+    X, _ = blobs(n=600, k=3, seed=3, std=1.0)
+    choice = choose_algorithm(X, candidates=("meanshift",), n_jobs=1)
+    assert choice.name == "kmeans" and "falling back to kmeans" in choice.why
+    row = choice.table.set_index("algorithm").loc["meanshift"]
+    assert row["error"] == "ConfigError: meanshift: no user lies within bandwidth=12.1 of any seed"
+    assert row["params"] == ""
+
+
 def test_the_error_column_reaches_algorithm_selection_csv(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import personae.cluster.auto as auto

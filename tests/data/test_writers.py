@@ -18,6 +18,7 @@ from personae.data.writers import (
     file_listing,
     staged_folder,
     to_json,
+    write_frame,
     write_frame_atomic,
     write_text_atomic,
 )
@@ -37,6 +38,14 @@ def test_frames_are_written_whole(tmp_path: Path) -> None:
     frame = pd.DataFrame({"user_id": ["a", "b"], "segment": [0, 1]})
     written = write_frame_atomic(frame, tmp_path / "u.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(written), frame)
+
+
+def test_one_frame_to_csv_and_parquet_at_once_gives_each_file_whole(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"user_id": [f"u{i}" for i in range(5000)],
+                          "segment": np.arange(5000) % 7, "spend": np.linspace(0, 1, 5000)})
+    write_frame(frame, tmp_path / "u.csv", tmp_path / "u.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "u.parquet"), frame)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "u.csv"), frame)
 
 
 def test_a_folder_that_is_not_ours_is_never_replaced(tmp_path: Path) -> None:

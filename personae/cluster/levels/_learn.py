@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import pairwise_distances, silhouette_score
 
 from personae.cluster._base import NOISE, threads_for
+from personae.cluster.silhouette import distances_between, silhouette_from_distances
 
 
 def kmeans(X: np.ndarray, k: int, seed: int, n_init: int,
@@ -46,6 +46,5 @@ class SilhouetteSample:
         if keep.sum() < 3 or len(np.unique(own[keep])) < 2:
             return float("nan")
         if self._distances is None:
-            self._distances = pairwise_distances(self.X[self.idx])
-        distances = self._distances if keep.all() else self._distances[np.ix_(keep, keep)]
-        return float(silhouette_score(distances, own[keep], metric="precomputed"))
+            self._distances = distances_between(self.X[self.idx])
+        return silhouette_from_distances(self._distances, own)
