@@ -59,7 +59,7 @@ def test_the_quickstart_notebook_runs_in_a_kernel_and_shows_the_personas(
     errors = [out for cell in code for out in cell.outputs if out.output_type == "error"
               or out.get("name") == "stderr" and "Traceback" in out.get("text", "")]
     assert errors == []
-    load, result, k_table, apart, personas, empathy, save, show = code
+    load, result, k_table, apart, personas, empathy, journeys, save, show = code
     assert "1,000 customers" in _text(load) and "Invoice" in _html(load)
     shown = _html(result)  # the result's own view: personas, sizes, facts, the map
     run = load_run(tmp_path / "quickstart-run")
@@ -70,6 +70,7 @@ def test_the_quickstart_notebook_runs_in_a_kernel_and_shows_the_personas(
     assert "z_score" in _html(apart)
     assert all(name in _html(personas) for name in names)
     assert "says" in _text(empathy) or "does" in _text(empathy)
+    assert "lifecycle" in _text(journeys) and "2nd order" in _html(journeys)
     assert "report.html" in _text(save) and "users_segmented.csv" in _text(save)
     assert "<iframe srcdoc=" in _html(show)  # the whole report, inline
     assert all(name in html.unescape(_html(show)) for name in map(html.unescape, names))
