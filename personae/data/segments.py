@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personae.data.documents import ITEMS, read_document
@@ -94,11 +95,14 @@ def persona_names(personas: dict[str, Any] | None) -> dict[int, str]:
             if p.get("name")}
 
 
-def persona_column(segments: Any, names: dict[int, str]) -> list[str]:
+def persona_column(segments: Any, names: dict[int, str]) -> np.ndarray:
     """Each user's persona name from their segment (``names``: ``persona_names``); edge
-    users (segment -1) and segments without a name read as such."""
-    return [names.get(int(s)) or ("edge users" if s < 0 else f"segment {s}")
-            for s in segments]
+    users (segment -1) and segments without a name read as such. Named once a segment, not
+    once a user (a million users hold a handful of segments)."""
+    codes, inverse = np.unique(np.asarray(segments, dtype=np.int64), return_inverse=True)
+    said = np.array([names.get(int(s)) or ("edge users" if s < 0 else f"segment {s}")
+                     for s in codes] or [""], dtype=object)
+    return said[inverse.reshape(-1)] if len(codes) else np.array([], dtype=object)
 
 
 def _personas_of(document: dict[str, Any] | None) -> list[dict[str, Any]]:
