@@ -13,7 +13,6 @@ column's own name is about buying (purchases, orders, items bought, spend, reven
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 ABBREVIATIONS: dict[str, str] = {
@@ -39,11 +38,23 @@ PURCHASE_STEMS: tuple[str, ...] = ("purchas", "order", "bought", "buy", "spend",
 
 def name_words(name: str) -> list[str]:
     """A column name's words, lower-cased, as written: snake, camel, upper case and digits
-    split (``mouse_click_left``; ``SessionID`` -> session, id; ``price_2`` and ``price2`` ->
-    price, 2; ``durée_moyenne`` keeps its accents)."""
-    spaced = re.sub(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])"
-                    r"|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
-    return [w.lower() for w in re.split(r"[\W_]+", spaced) if w]
+    split (``mouse_click_left``; ``SessionID`` -> session, id; ``HTTPStatus`` -> http,
+    status; ``price_2`` and ``price2`` -> price, 2; ``duréeMoyenne`` -> durée, moyenne)."""
+    words: list[str] = []
+    word = ""
+    for i, char in enumerate(name):
+        if not char.isalnum():
+            words, word = words + [word] * bool(word), ""
+            continue
+        before, after = name[i - 1] if i else "", name[i + 1:i + 2]
+        starts = bool(word) and (
+            char.isdigit() != before.isdigit()  # price2, 2nd
+            or (char.isupper() and before.islower())  # cartAbandon, duréeMoyenne
+            or (char.isupper() and before.isupper() and after.islower()))  # HTTPStatus
+        if starts:
+            words, word = words + [word], ""
+        word += char
+    return [w.lower() for w in words + [word] * bool(word)]
 
 
 def column_words(name: str) -> str:
