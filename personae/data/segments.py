@@ -114,8 +114,13 @@ def _personas_of(document: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def _facts(persona: dict[str, Any]) -> tuple[str, ...]:
     said = persona.get("data_says") or persona.get("facts") or ()
-    return tuple(str(f.get("text", "")) if isinstance(f, dict) else str(f)
-                 for f in said[:KEY_FACTS])
+    return tuple(item_texts(said[:KEY_FACTS]))
+
+
+def item_texts(items: Any) -> list[str]:
+    """A persona list's items as text: each is ``{"text": ..., "source": ...}`` (a measured
+    fact, a pain point) or plain text (a need, a hypothesis)."""
+    return [str(i.get("text", "")) if isinstance(i, dict) else str(i) for i in items or ()]
 
 
 def _int_or_none(value: Any) -> int | None:

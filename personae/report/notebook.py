@@ -17,6 +17,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from personae._share import share_text
+from personae.data.segments import item_texts
 from personae.errors import PersonaeError
 from personae.report import figures
 from personae.report.render import render_page
@@ -32,15 +33,11 @@ def notebook_html(personas: dict[str, Any], user_map: pd.DataFrame | None, n_use
     rows = [{"segment": int(p["segment"]), "name": p["name"],
              "colour": figures.colour(p["segment"]), "size": f"{int(p.get('size') or 0):,}",
              "share": share_text(float(p.get("share") or 0)),
-             "facts": _texts(p.get("data_says"))[:FACTS], "card": _card(p)}
+             "facts": item_texts(p.get("data_says"))[:FACTS], "card": _card(p)}
             for p in listed]
     return render_page("notebook.html.j2", title=title, personas=rows,
                        map=_map(user_map, n_users, {int(p["segment"]): p["name"]
                                                     for p in listed}))
-
-
-def _texts(items: Any) -> list[str]:
-    return [str(i.get("text", i)) if isinstance(i, dict) else str(i) for i in items or []]
 
 
 def _card(persona: dict[str, Any]) -> dict[str, Any]:
@@ -49,13 +46,13 @@ def _card(persona: dict[str, Any]) -> dict[str, Any]:
     measured)."""
     empathy = persona.get("empathy_map") or {}
     return {"line": persona.get("line") or "", "narrative": persona.get("narrative") or "",
-            "sections": [("Needs", _texts(persona.get("needs"))),
-                         ("Pain points", _texts(persona.get("pain_points"))),
-                         ("Opportunities", _texts(persona.get("opportunities")))],
-            "empathy": [("Says", True, _texts((empathy.get("says") or {}).get("items"))),
-                        ("Thinks", True, _texts((empathy.get("thinks") or {}).get("items"))),
-                        ("Does", False, _texts(empathy.get("does"))),
-                        ("Feels", True, _texts((empathy.get("feels") or {}).get("items")))]}
+            "sections": [("Needs", item_texts(persona.get("needs"))),
+                         ("Pain points", item_texts(persona.get("pain_points"))),
+                         ("Opportunities", item_texts(persona.get("opportunities")))],
+            "empathy": [("Says", True, item_texts((empathy.get("says") or {}).get("items"))),
+                        ("Thinks", True, item_texts((empathy.get("thinks") or {}).get("items"))),
+                        ("Does", False, item_texts(empathy.get("does"))),
+                        ("Feels", True, item_texts((empathy.get("feels") or {}).get("items")))]}
 
 
 def _map(user_map: pd.DataFrame | None, n_users: int, names: dict[int, str]
