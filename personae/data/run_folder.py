@@ -53,12 +53,13 @@ def save_run(result: Any, folder: str | Path) -> Path:
     folder = Path(folder)
     with staged_folder(folder) as staging:
         users = written_users(result.users, result.info)
-        write_frame(users, staging / "users_segmented.csv", staging / "users_segmented.parquet")
+        digests = write_frame(users, staging / "users_segmented.csv",
+                              staging / "users_segmented.parquet")
         result.profiles.to_csv(staging / "segment_profiles.csv", index=False)
         if result.k_table is not None:
             result.k_table.to_csv(staging / "k_selection.csv", index=False)
         if result.memberships is not None:
-            write_frame(result.memberships, staging / "memberships.parquet")
+            digests.update(write_frame(result.memberships, staging / "memberships.parquet"))
         if result.algorithm_table is not None:
             result.algorithm_table.to_csv(staging / "algorithm_selection.csv", index=False)
         if result.hierarchy is not None:
@@ -95,7 +96,7 @@ def save_run(result: Any, folder: str | Path) -> Path:
         info = dict(result.info)
         info["timings_seconds"] = {**info["timings_seconds"],
                                    "write": round(time.perf_counter() - started, 3)}
-        write_run_json(staging, info)
+        write_run_json(staging, info, digests)
     return folder
 
 
@@ -119,10 +120,15 @@ def written_users(users: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
     return users.rename(columns={internal: own})
 
 
-def write_run_json(folder: Path, info: dict[str, Any]) -> Path:
+def write_run_json(folder: Path, info: dict[str, Any],
+                   digests: dict[Path, str] | None = None) -> Path:
     """run.json of ``folder``: ``info`` stamped with the run format, with ``files`` listing
-    every other file of the folder (path, bytes, sha256). Written last."""
-    listing = [f for f in file_listing(folder) if f["path"] != RUN_FILE]
+    every other file of the folder (path, bytes, sha256). Written last. ``digests``: the
+    sha256 of files already hashed as they were written (``write_frame``), not read again."""
+    known = {path.relative_to(folder).as_posix(): {
+        "path": path.relative_to(folder).as_posix(), "bytes": path.stat().st_size,
+        "sha256": digest} for path, digest in (digests or {}).items()}
+    listing = [f for f in file_listing(folder, known) if f["path"] != RUN_FILE]
     return write_document(folder / RUN_FILE, {**info, "files": listing}, RUN_FORMAT,
                           RUN_FORMAT_VERSION)
 

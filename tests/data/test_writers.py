@@ -48,6 +48,33 @@ def test_one_frame_to_csv_and_parquet_at_once_gives_each_file_whole(tmp_path: Pa
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "u.csv"), frame)
 
 
+texts = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=("Cs",)),
+                                     max_size=8))
+
+
+@given(rows=st.lists(st.tuples(texts, st.floats(allow_nan=True, width=32),
+                               st.integers(-10**12, 10**12)), max_size=40),
+       slice_rows=st.integers(1, 7))
+def test_a_csv_formatted_in_slices_is_the_csv_arrow_writes_whole(
+        tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str | None, float, int]],
+        slice_rows: int) -> None:
+    # quotes, commas and line breaks in names, missing values, any number of slices
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    import personae.data.writers as writers
+
+    folder = tmp_path_factory.mktemp("csv")
+    frame = pd.DataFrame(rows, columns=["name, quoted \"x\"", "value", "count"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(writers, "CSV_SLICE_ROWS", slice_rows)
+        digests = write_frame(frame, folder / "sliced.csv")
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), folder / "whole.csv")
+    written = (folder / "sliced.csv").read_bytes()
+    assert written == (folder / "whole.csv").read_bytes()
+    assert digests == {folder / "sliced.csv": hashlib.sha256(written).hexdigest()}
+
+
 def test_a_folder_that_is_not_ours_is_never_replaced(tmp_path: Path) -> None:
     precious = tmp_path / "thesis"
     precious.mkdir()
