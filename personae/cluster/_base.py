@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.metrics import pairwise_distances_argmin_min
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from personae.errors import ConfigError, NotFittedError
 
@@ -131,8 +132,16 @@ K_SEARCH_ROWS = 20_000
 def threads_for(n_rows: int, user_api: str | None = None) -> threadpool_limits:
     """``with threads_for(len(X)):`` one thread for a fit on a sample of users
     (``ONE_THREAD_BELOW``), the libraries' own thread count above it."""
-    return threadpool_limits(limits=1 if n_rows <= ONE_THREAD_BELOW else None,
-                             user_api=user_api)
+    return _controller().limit(limits=1 if n_rows <= ONE_THREAD_BELOW else None,
+                               user_api=user_api)
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """The thread pools of the loaded BLAS and OpenMP libraries, found once: a fresh
+    ``threadpool_limits`` walks every loaded library (7 ms), and a 1M-user run sets a limit
+    a hundred times. This module imports scikit-learn, which loads them all first."""
+    return ThreadpoolController()
 
 
 K_PARAMS: dict[str, Param] = {

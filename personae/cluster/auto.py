@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, cpu_count, delayed
 from sklearn.metrics import adjusted_rand_score
-from threadpoolctl import threadpool_limits
 
-from personae.cluster._base import fixed_params
+from personae.cluster._base import fixed_params, threads_for
 from personae.cluster.algorithms import algorithm_class, make_segmenter
 from personae.cluster.auto_rules import DEFAULT_AUTO_RULES, AutoRules
 from personae.cluster.validate import balance, bootstrap_stability, quality
@@ -118,7 +117,7 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
         # that releases the GIL, while a worker process pays seconds to start and import
         # scikit-learn. The limit is set once around all of them, as the candidates' own
         # thread limits would restore each other's settings out of order.
-        with threadpool_limits(limits=1):
+        with threads_for(0):  # one thread each
             measured = Parallel(n_jobs=workers, prefer="threads")(
                 delayed(_measure)(name, params, X, numeric_columns, random_state, rules)
                 for name, params in start_order)
