@@ -112,18 +112,21 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     # The slowest candidates start first, so the others fill the remaining workers.
     start_order = sorted(jobs, key=lambda job: SLOWEST_FIRST.index(job[0])
                          if job[0] in SLOWEST_FIRST else len(SLOWEST_FIRST))
-    if workers > 1:
-        # Threads, not processes: on a sample the fits spend their time in compiled code
-        # that releases the GIL, while a worker process pays seconds to start and import
-        # scikit-learn. The limit is set once around all of them, as the candidates' own
-        # thread limits would restore each other's settings out of order.
-        with threads_for(0):  # one thread each
-            measured = Parallel(n_jobs=workers, prefer="threads")(
-                delayed(_measure)(name, params, X, numeric_columns, random_state, rules)
-                for name, params in start_order)
-    else:
-        measured = [_measure(name, params, X, numeric_columns, random_state, rules)
-                    for name, params in start_order]
+    # Threads, not processes: on a sample the fits spend their time in compiled code that
+    # releases the GIL, while a worker process pays seconds to start and import
+    # scikit-learn. The limit is set once around all of them, as the candidates' own
+    # thread limits would restore each other's settings out of order.
+    with threads_for(0):  # one thread each
+        measured = _each(workers, _fit_candidate,
+                         [(name, params, X, random_state) for name, params in start_order])
+        # Candidates often draw the same segments (K-means, the mixture and Ward on clear
+        # groups): each distinct labelling is scored once, its seconds counted for each.
+        distinct = {seg.labels_.tobytes(): seg.labels_ for _, seg in measured
+                    if seg is not None}
+        scored = dict(zip(distinct, _each(workers, _scored, [
+            (X, labels, random_state, numeric_columns) for labels in distinct.values()]),
+            strict=True))
+    measured = [_with_quality(row, seg, scored, rules) for row, seg in measured]
     position = {name: i for i, (name, _) in enumerate(jobs)}
     measured = sorted(measured, key=lambda result: position[result[0]["algorithm"]])
     rows: list[dict[str, Any]] = []
@@ -153,28 +156,53 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
                            k_selection=getattr(fitted.get(winner), "k_selection_", None))
 
 
-def _measure(name: str, params: dict[str, Any], X: np.ndarray,
-             numeric_columns: np.ndarray | None, random_state: int,
-             rules: AutoRules) -> tuple[dict[str, Any], Any]:
-    """One candidate: fit, bootstrap stability and quality indices; (row, fitted or None)."""
+def _each(workers: int, work: Any, arguments: list[tuple[Any, ...]]) -> list[Any]:
+    """``work(*a)`` for each of ``arguments``, in ``workers`` threads, results in order."""
+    if workers > 1 and len(arguments) > 1:
+        return list(Parallel(n_jobs=min(workers, len(arguments)), prefer="threads")(
+            delayed(work)(*a) for a in arguments))
+    return [work(*a) for a in arguments]
+
+
+def _fit_candidate(name: str, params: dict[str, Any], X: np.ndarray, random_state: int
+                   ) -> tuple[dict[str, Any], Any]:
+    """One candidate fitted, and its bootstrap stability: (row, fitted or None)."""
     started = time.perf_counter()
     row: dict[str, Any] = {"algorithm": name, "error": ""}
     try:
         seg = make_segmenter(name, random_state=random_state, **params).fit(X)
-        labels = seg.labels_
         fixed = fixed_params(seg)
         stability = bootstrap_stability(
-            lambda Xs: make_segmenter(name, **fixed).fit(Xs), X, labels, runs=2,
+            lambda Xs: make_segmenter(name, **fixed).fit(Xs), X, seg.labels_, runs=2,
             random_state=random_state)
     except Exception as exc:  # one candidate never stops the choice: it is reported
         if isinstance(exc, NUMERICAL_FAILURES) and not isinstance(exc, PersonaeError):
             return {**row, "eligible": False, "note": f"numerical failure: {exc}"}, None
         return {**row, "eligible": False, "note": "error (see the error column)",
                 "error": f"{type(exc).__name__}: {exc}"}, None
+    row.update(n_segments=int(seg.n_segments_), stability_ari=stability.ari_mean,
+               **balance(seg.labels_), seconds=time.perf_counter() - started, params=fixed)
+    return row, seg
+
+
+def _scored(X: np.ndarray, labels: np.ndarray, random_state: int,
+            numeric_columns: np.ndarray | None) -> tuple[dict[str, Any], float]:
+    """The quality indices of one labelling, and the seconds they took."""
+    started = time.perf_counter()
     scores = quality(X, labels, random_state=random_state, bic_columns=numeric_columns)
-    row.update(n_segments=int(seg.n_segments_), **scores, stability_ari=stability.ari_mean,
-               **balance(labels), seconds=round(time.perf_counter() - started, 3),
-               params=fixed)
+    return scores, time.perf_counter() - started
+
+
+def _with_quality(row: dict[str, Any], seg: Any, scored: dict[bytes, tuple[dict[str, Any],
+                  float]], rules: AutoRules) -> tuple[dict[str, Any], Any]:
+    """A fitted candidate's row completed with its labelling's quality and eligibility."""
+    if seg is None:
+        return row, None
+    scores, seconds = scored[seg.labels_.tobytes()]
+    fit = {k: v for k, v in row.items() if k not in ("algorithm", "error", "n_segments")}
+    row = {"algorithm": row["algorithm"], "error": row["error"],
+           "n_segments": row["n_segments"], **scores, **fit,
+           "seconds": round(row["seconds"] + seconds, 3)}
     row["eligible"] = bool(seg.n_segments_ >= 2 and
                            scores["edge_share"] <= rules.max_edge_share)
     row["note"] = "" if row["eligible"] else (
