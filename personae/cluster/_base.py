@@ -17,6 +17,7 @@ The contract (see ``algorithms.py`` for the registry):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
@@ -134,6 +135,23 @@ def threads_for(n_rows: int, user_api: str | None = None) -> threadpool_limits:
     (``ONE_THREAD_BELOW``), the libraries' own thread count above it."""
     return _controller().limit(limits=1 if n_rows <= ONE_THREAD_BELOW else None,
                                user_api=user_api)
+
+
+def each_in_threads(work: Callable[..., Any], arguments: list[tuple[Any, ...]],
+                    workers: int | None = None) -> list[Any]:
+    """``[work(*a) for a in arguments]``, side by side in threads (default: one per core),
+    each with one BLAS and OpenMP thread. For independent fits on samples of users: they
+    spend their time in compiled code that releases the GIL, where a worker process would
+    pay seconds to start and import scikit-learn. The limit is set once around all of
+    them, as limits set inside the threads would restore each other's out of order."""
+    from joblib import Parallel, cpu_count, delayed
+
+    workers = min(len(arguments), workers or cpu_count())
+    with threads_for(0):
+        if workers <= 1:
+            return [work(*a) for a in arguments]
+        return list(Parallel(n_jobs=workers, prefer="threads")(
+            delayed(work)(*a) for a in arguments))
 
 
 @cache

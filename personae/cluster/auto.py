@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, cpu_count, delayed
+from joblib import cpu_count
 from sklearn.metrics import adjusted_rand_score
 
-from personae.cluster._base import fixed_params, threads_for
+from personae.cluster._base import each_in_threads, fixed_params
 from personae.cluster.algorithms import algorithm_class, make_segmenter
 from personae.cluster.auto_rules import DEFAULT_AUTO_RULES, AutoRules
 from personae.cluster.validate import balance, bootstrap_stability, quality
@@ -112,20 +112,14 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     # The slowest candidates start first, so the others fill the remaining workers.
     start_order = sorted(jobs, key=lambda job: SLOWEST_FIRST.index(job[0])
                          if job[0] in SLOWEST_FIRST else len(SLOWEST_FIRST))
-    # Threads, not processes: on a sample the fits spend their time in compiled code that
-    # releases the GIL, while a worker process pays seconds to start and import
-    # scikit-learn. The limit is set once around all of them, as the candidates' own
-    # thread limits would restore each other's settings out of order.
-    with threads_for(0):  # one thread each
-        measured = _each(workers, _fit_candidate,
-                         [(name, params, X, random_state) for name, params in start_order])
-        # Candidates often draw the same segments (K-means, the mixture and Ward on clear
-        # groups): each distinct labelling is scored once, its seconds counted for each.
-        distinct = {seg.labels_.tobytes(): seg.labels_ for _, seg in measured
-                    if seg is not None}
-        scored = dict(zip(distinct, _each(workers, _scored, [
-            (X, labels, random_state, numeric_columns) for labels in distinct.values()]),
-            strict=True))
+    measured = each_in_threads(_fit_candidate, [(name, params, X, random_state)
+                                                for name, params in start_order], workers)
+    # Candidates often draw the same segments (K-means, the mixture and Ward on clear
+    # groups): each distinct labelling is scored once, its seconds counted for each.
+    distinct = {seg.labels_.tobytes(): seg.labels_ for _, seg in measured if seg is not None}
+    scored = dict(zip(distinct, each_in_threads(_scored, [
+        (X, labels, random_state, numeric_columns) for labels in distinct.values()], workers),
+        strict=True))
     measured = [_with_quality(row, seg, scored, rules) for row, seg in measured]
     position = {name: i for i, (name, _) in enumerate(jobs)}
     measured = sorted(measured, key=lambda result: position[result[0]["algorithm"]])
@@ -154,14 +148,6 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     return AlgorithmChoice(name=winner, params=params, why=why, table=table,
                            sample_users=len(X), rule=rule_text(rules),
                            k_selection=getattr(fitted.get(winner), "k_selection_", None))
-
-
-def _each(workers: int, work: Any, arguments: list[tuple[Any, ...]]) -> list[Any]:
-    """``work(*a)`` for each of ``arguments``, in ``workers`` threads, results in order."""
-    if workers > 1 and len(arguments) > 1:
-        return list(Parallel(n_jobs=min(workers, len(arguments)), prefer="threads")(
-            delayed(work)(*a) for a in arguments))
-    return [work(*a) for a in arguments]
 
 
 def _fit_candidate(name: str, params: dict[str, Any], X: np.ndarray, random_state: int

@@ -38,6 +38,11 @@ class SilhouetteSample:
         self.idx = idx
         self._distances: np.ndarray | None = None
 
+    def prepare(self) -> None:
+        """Compute the distances now (threads that score side by side then share them)."""
+        if self._distances is None:
+            self._distances = distances_between(self.X[self.idx])
+
     def score(self, labels: np.ndarray) -> float:
         """Silhouette of ``labels`` (one per row of ``X``) on the rows ``idx``, edge users
         (``-1``) left out; NaN when fewer than 2 groups or 3 users remain."""
@@ -45,6 +50,6 @@ class SilhouetteSample:
         keep = own != NOISE
         if keep.sum() < 3 or len(np.unique(own[keep])) < 2:
             return float("nan")
-        if self._distances is None:
-            self._distances = distances_between(self.X[self.idx])
+        self.prepare()
+        assert self._distances is not None
         return silhouette_from_distances(self._distances, own)

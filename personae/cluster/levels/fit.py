@@ -42,7 +42,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from personae._share import share_text
-from personae.cluster._base import NOISE, order_by_size
+from personae.cluster._base import NOISE, each_in_threads, order_by_size
 from personae.cluster.levels._learn import SilhouetteSample, kmeans, sample
 from personae.cluster.levels.broad import broad_groups
 from personae.cluster.levels.detailed import detailed_level
@@ -197,12 +197,14 @@ def _stability(X: np.ndarray, fit: _Fit, seed: int, rules: LevelRules) -> float:
     rng = np.random.default_rng(seed + 1)
     n = len(X)
     core = np.flatnonzero(~fit.edge)
-    scores = []
-    for b in range(rules.bootstraps):
-        pick = rng.choice(n, int(rules.boot_fraction * n), replace=False)
-        other = kmeans(X[pick], fit.k, seed + 100 + b, rules.n_init)
-        scores.append(adjusted_rand_score(fit.model.labels_[core], other.predict(X[core])))
-    return float(np.mean(scores))
+    picks = [rng.choice(n, int(rules.boot_fraction * n), replace=False)
+             for _ in range(rules.bootstraps)]
+
+    def agreement(b: int) -> float:
+        other = kmeans(X[picks[b]], fit.k, seed + 100 + b, rules.n_init)
+        return float(adjusted_rand_score(fit.model.labels_[core], other.predict(X[core])))
+
+    return float(np.mean(each_in_threads(agreement, [(b,) for b in range(rules.bootstraps)])))
 
 
 def _base_map(base: np.ndarray, persona: np.ndarray) -> dict[int, dict[str, Any]]:
@@ -267,7 +269,9 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
     scored = SilhouetteSample(X, idx)
     scored_s = scored if Xs is X else \
         SilhouetteSample(Xs, sample(len(Xs), rules.sample, random_state))
-    fits = [_fit_k(Xs, kk, random_state, scored_s, rules) for kk in candidates]
+    scored_s.prepare()  # once, before the fits share it
+    fits = each_in_threads(_fit_k, [(Xs, kk, random_state, scored_s, rules)
+                                    for kk in candidates])
     table = [{"k": f.k, "personas": len(f.centers), "silhouette": _num(f.silhouette),
               "max_share": round(f.max_share, 4), "personas_over_5pct": f.n_big,
               "edge_users": int(f.edge.sum()), "actionable": f.actionable,
