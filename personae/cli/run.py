@@ -156,7 +156,7 @@ def run(
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
     from personae.pipeline import segment
-    from personae.report import write_report
+    from personae.report import save_with_report
 
     with _reporting("segmenting", EVENT_REPORT_SAYS):
         if out is None:
@@ -214,8 +214,7 @@ def run(
 
                 console.print(f"forecast: {summary_line(result.info['forecast'])}",
                               highlight=False, soft_wrap=True)
-            result.save(out)
-            report_path = write_report(result, out, map_method=settings.report.map)
+            report_path = save_with_report(result, out, map_method=settings.report.map)
             if "sequence_profiles" in result.extra:
                 from personae.features.sequence_profiles import profile_lines
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -157,8 +158,24 @@ def write_report(run: Result | str | Path, folder: str | Path | None = None, *,
         view = RunFolder.from_result(run, Path(folder))
     else:
         view = folder_view(run)
-    html, document = build_report(view, semantics=semantics, map_method=map_method,
-                                  events=events, uplift=uplift)
+    return _write_built(view, *build_report(view, semantics=semantics, map_method=map_method,
+                                            events=events, uplift=uplift))
+
+
+def save_with_report(result: Result, folder: str | Path, *,
+                     map_method: MapMethod = "pca") -> Path:
+    """``result.save(folder)`` then ``write_report(result, folder)``, the report built while
+    the run folder is written (Arrow writes the users tables outside the GIL; the report is
+    mostly Python): the path of report.html."""
+    view = RunFolder.from_result(result, Path(folder))
+    with ThreadPoolExecutor(1) as pool:
+        built = pool.submit(build_report, view, map_method=map_method)
+        result.save(folder)
+        html, document = built.result()
+    return _write_built(view, html, document)
+
+
+def _write_built(view: RunFolder, html: str, document: dict[str, Any]) -> Path:
     if document is not view.personas:
         write_document(view.path / "personas.json", document, PERSONAS_FORMAT, 1)
     path = write_text_atomic(view.path / "report.html", html)
