@@ -17,7 +17,6 @@ from personae.data.segments import persona_column, persona_names, segment_rows
 from personae.features.semantics import Semantics
 from personae.model import SegmentModel
 from personae.monitor.reference import Reference
-from personae.profile.segments import top_features
 
 
 @dataclass(frozen=True, repr=False)
@@ -95,6 +94,9 @@ class SegmentationResult:
                                          self.extra.get("user_columns")), self.personas)
 
     def top_features(self, n: int = 3) -> dict[int, pd.DataFrame]:
+        # imported here: `personae assign` reads users_table alone, without scipy.stats
+        from personae.profile.segments import top_features
+
         return top_features(self.profiles, n)
 
     def segments_summary(self) -> list[dict[str, Any]]:

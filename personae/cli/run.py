@@ -328,7 +328,7 @@ def _assign_table(model_dir: Path, input_path: Path, out: Path) -> Any:
     from personae.data.writers import write_frame_atomic
     from personae.features.table import user_ids
     from personae.model import SegmentModel
-    from personae.pipeline import users_table
+    from personae.result import users_table
 
     model = SegmentModel.load(model_dir)
     frame = read_table(input_path)

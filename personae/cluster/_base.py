@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from sklearn.metrics import pairwise_distances_argmin_min
-from threadpoolctl import threadpool_limits
 
 from personae.errors import ConfigError, NotFittedError
+
+if TYPE_CHECKING:
+    from threadpoolctl import threadpool_limits
 
 NOISE = -1
 # Users (a search's or a level's sample): OpenMP's and BLAS's threads cost more than they give
@@ -131,6 +132,8 @@ K_SEARCH_ROWS = 20_000
 def threads_for(n_rows: int, user_api: str | None = None) -> threadpool_limits:
     """``with threads_for(len(X)):`` one thread for a fit on a sample of users
     (``ONE_THREAD_BELOW``), the libraries' own thread count above it."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1 if n_rows <= ONE_THREAD_BELOW else None,
                              user_api=user_api)
 
@@ -293,11 +296,15 @@ class NearestSampleMixin:
     point_labels_: np.ndarray
 
     def _nearest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.metrics import pairwise_distances_argmin_min
+
         X = np.asarray(X, dtype=np.float32)
         index, dist = pairwise_distances_argmin_min(X, self.points_)
         return index, dist
 
     def distance(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.metrics import pairwise_distances_argmin_min
+
         keep = self.point_labels_ >= 0
         if not keep.any():
             return np.zeros(len(X))
