@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,9 @@ from personae.data.run_folder import save_run
 from personae.data.segments import persona_column, persona_names, segment_rows
 from personae.features.semantics import Semantics
 from personae.model import SegmentModel
-from personae.monitor.reference import Reference
+
+if TYPE_CHECKING:  # `personae assign` reads users_table without the monitor package
+    from personae.monitor.reference import Reference
 
 
 @dataclass(frozen=True, repr=False)
