@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serve import build_model  # noqa: E402
@@ -125,7 +126,9 @@ def stages(model_dir: Path, path: Path, out: Path) -> tuple[dict[str, float], st
     frame = timed("read Parquet", read_table, path)
     ids = timed("check ids", user_ids, frame, model.id_column_, str(path))
     X = timed("clean + scale (transform)", model.transform, frame, str(path))
-    labels = timed("labels (assign_matrix: nearest centre, novel)", model.assign_matrix, X)
+    with threadpool_limits(limits=1, user_api="blas"):  # as the command assigns
+        labels = timed("labels (assign_matrix: nearest centre, novel)", model.assign_matrix,
+                       X)
     others = {name: column for name, column in labels.items() if name != "segment"}
     table = timed("assemble output (users_table)", users_table, frame, ids,
                   labels["segment"], others)
