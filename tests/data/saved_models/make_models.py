@@ -1,4 +1,4 @@
-"""Writes the model folders and expected labels that test_saved_models.py reads: models saved
+"""Writes the model folders and expected labels that test_model_folder.py reads: models saved
 by an earlier personae, which every later one must load and assign alike. Run it with the old
 code first on the path, once, and commit what it writes (never rerun it with newer code):
 
