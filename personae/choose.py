@@ -5,17 +5,18 @@ from."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from personae.cluster._base import MIN_SEGMENT_USERS
 from personae.cluster.algorithms import algorithm_class
-from personae.cluster.auto import CANDIDATES, AlgorithmChoice, candidates_for
-from personae.cluster.auto import choose_algorithm as compare_algorithms
 from personae.config import SegmentSettings
 from personae.errors import DataError
+
+if TYPE_CHECKING:  # the comparison is imported by choose(): assigning users never runs it
+    from personae.cluster.auto import AlgorithmChoice
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ def choose(cfg: SegmentSettings, X: np.ndarray, order: np.ndarray, k_values: lis
     name = cfg.algorithm
     params = dict(cfg.params or {})
     if name == "auto":
+        from personae.cluster.auto import CANDIDATES, candidates_for
+        from personae.cluster.auto import choose_algorithm as compare_algorithms
+
         share = len(preprocessor.categorical_) / max(preprocessor.n_features_in_, 1)
         candidates = candidates_for(share) if blocks else CANDIDATES
         log.info("choosing among %s on %d users", ", ".join(candidates),

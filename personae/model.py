@@ -12,21 +12,23 @@ import copy
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from personae.choose import choose, k_candidates, sample_rows
 from personae.cluster.algorithms import make_segmenter
-from personae.cluster.levels import LevelCentres, assign_detailed, assign_levels, persona_levels
 from personae.cluster.mixture import memberships_summary
-from personae.cluster.search import KSelection
 from personae.config import SegmentSettings, build
 from personae.data.model_folder import read_model_folder, write_model_folder
 from personae.data.segments import persona_column
 from personae.errors import ConfigError, DataError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
+
+if TYPE_CHECKING:
+    from personae.cluster.levels import LevelCentres
+    from personae.cluster.search import KSelection
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,8 @@ class SegmentModel:
     def _fit_levels(self, X: np.ndarray) -> None:
         """The persona level becomes the segments (nested in a broad level, with a detailed
         level); the algorithm's own partition stays as ``natural_labels_``."""
+        from personae.cluster.levels import persona_levels
+
         cfg = self.settings_
         levels = persona_levels(X, self.natural_labels_,
                                 k=cfg.k if isinstance(cfg.k, int) else None,
@@ -228,6 +232,8 @@ class SegmentModel:
         natural, distance = self._nearest(X)
         columns: dict[str, np.ndarray] = {"segment": natural}
         if self.levels_ is not None:
+            from personae.cluster.levels import assign_detailed, assign_levels
+
             placed = assign_levels(X, self._placing())
             persona = np.asarray(placed["persona"], dtype=np.int32)
             columns = {"segment": persona,
@@ -360,6 +366,8 @@ class SegmentModel:
 
     def _placing(self) -> LevelCentres:
         """The persona levels as arrays, prepared once per model (not per request)."""
+        from personae.cluster.levels import LevelCentres
+
         cached = self.__dict__.get("_level_centres")
         if cached is None or cached[0] is not self.levels_:
             cached = (self.levels_, LevelCentres.from_info(self.levels_))

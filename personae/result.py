@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,9 @@ from personae.data.run_folder import save_run
 from personae.data.segments import persona_column, persona_names, segment_rows
 from personae.features.semantics import Semantics
 from personae.model import SegmentModel
-from personae.monitor.reference import Reference
-from personae.profile.segments import top_features
+
+if TYPE_CHECKING:  # `personae assign` reads users_table without the monitor package
+    from personae.monitor.reference import Reference
 
 
 @dataclass(frozen=True, repr=False)
@@ -95,6 +96,9 @@ class SegmentationResult:
                                          self.extra.get("user_columns")), self.personas)
 
     def top_features(self, n: int = 3) -> dict[int, pd.DataFrame]:
+        # imported here: `personae assign` reads users_table alone, without scipy.stats
+        from personae.profile.segments import top_features
+
         return top_features(self.profiles, n)
 
     def segments_summary(self) -> list[dict[str, Any]]:

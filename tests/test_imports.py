@@ -162,3 +162,13 @@ def test_the_public_api_still_loads_by_name() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT.parent)
     assert done.stdout.split() == ["PersonaeError", "True", "SegmentModel"]
+
+
+def test_the_command_line_loads_the_config_only_for_a_command_that_reads_it() -> None:
+    # `personae --help` answers in about half Typer's floor without pydantic and yaml
+    # (issue 26); personae.config, and with it both, loads inside the commands
+    code = ("import sys, personae.cli; print(','.join(sorted(m for m in "
+            "('personae.config', 'pydantic', 'yaml') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT.parent)
+    assert done.stdout.strip() == ""

@@ -17,7 +17,6 @@ from personae.cli._app import (
     out_console,
     parse_list,
 )
-from personae.config import MapMethod
 from personae.errors import ConfigError
 
 
@@ -35,6 +34,7 @@ def report(
 ) -> None:
     """Re-render report.html (and personas.json, re-worded by --semantics) from a run
     folder's saved outputs; the input is not read again."""
+    from personae.config import MapMethod
     from personae.features.semantics import Semantics
     from personae.report import write_report
 

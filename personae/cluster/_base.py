@@ -20,13 +20,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from sklearn.metrics import pairwise_distances_argmin_min
-from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from personae.errors import ConfigError, NotFittedError
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController, threadpool_limits
 
 NOISE = -1
 # Users (a search's or a level's sample): OpenMP's and BLAS's threads cost more than they give
@@ -158,7 +159,10 @@ def each_in_threads(work: Callable[..., Any], arguments: list[tuple[Any, ...]],
 def _controller() -> ThreadpoolController:
     """The thread pools of the loaded BLAS and OpenMP libraries, found once: a fresh
     ``threadpool_limits`` walks every loaded library (7 ms), and a 1M-user run sets a limit
-    a hundred times. This module imports scikit-learn, which loads them all first."""
+    a hundred times. Found after scikit-learn is imported, which loads them all."""
+    import sklearn.cluster  # noqa: F401  (its OpenMP runtime, scipy's and numpy's BLAS)
+    from threadpoolctl import ThreadpoolController
+
     return ThreadpoolController()
 
 
@@ -320,11 +324,15 @@ class NearestSampleMixin:
     point_labels_: np.ndarray
 
     def _nearest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.metrics import pairwise_distances_argmin_min
+
         X = np.asarray(X, dtype=np.float32)
         index, dist = pairwise_distances_argmin_min(X, self.points_)
         return index, dist
 
     def distance(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.metrics import pairwise_distances_argmin_min
+
         keep = self.point_labels_ >= 0
         if not keep.any():
             return np.zeros(len(X))

@@ -13,21 +13,24 @@ by size, largest first; ``-1`` marks edge users (noise) of the density methods.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from personae.cluster._base import Segmenter
-from personae.cluster.bisecting import BisectingSegmenter
-from personae.cluster.categorical import KPrototypesSegmenter
-from personae.cluster.density import DBSCANSegmenter, HDBSCANSegmenter, MeanShiftSegmenter
-from personae.cluster.hierarchy import HierarchicalSegmenter
-from personae.cluster.kmeans import KMeansSegmenter, MiniBatchSegmenter
-from personae.cluster.mixture import GaussianMixtureSegmenter
 from personae.errors import ConfigError
 
-REGISTRY: dict[str, type[Segmenter]] = {cls.name: cls for cls in (
-    KMeansSegmenter, MiniBatchSegmenter, GaussianMixtureSegmenter, DBSCANSegmenter,
-    HDBSCANSegmenter, HierarchicalSegmenter, MeanShiftSegmenter, KPrototypesSegmenter,
-    BisectingSegmenter)}
+# name -> (module, class): a class is imported when first asked for, so loading a K-means
+# model imports kmeans.py alone, not the density and hierarchy methods' libraries.
+REGISTRY: dict[str, tuple[str, str]] = {
+    "kmeans": ("personae.cluster.kmeans", "KMeansSegmenter"),
+    "minibatch": ("personae.cluster.kmeans", "MiniBatchSegmenter"),
+    "gmm": ("personae.cluster.mixture", "GaussianMixtureSegmenter"),
+    "dbscan": ("personae.cluster.density", "DBSCANSegmenter"),
+    "hdbscan": ("personae.cluster.density", "HDBSCANSegmenter"),
+    "hierarchical": ("personae.cluster.hierarchy", "HierarchicalSegmenter"),
+    "meanshift": ("personae.cluster.density", "MeanShiftSegmenter"),
+    "kprototypes": ("personae.cluster.categorical", "KPrototypesSegmenter"),
+    "bisecting": ("personae.cluster.bisecting", "BisectingSegmenter"),
+}
 
 
 def algorithm_names() -> list[str]:
@@ -37,10 +40,11 @@ def algorithm_names() -> list[str]:
 
 def algorithm_class(name: str) -> type[Any]:
     try:
-        return REGISTRY[name]
+        module, cls = REGISTRY[name]
     except (KeyError, TypeError):
         raise ConfigError(f"unknown algorithm {name!r}; choose one of "
                           f"{', '.join(algorithm_names())}") from None
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
 
 
 def make_segmenter(name: str, **params: Any) -> Any:

@@ -1,4 +1,7 @@
-"""K-means and mini-batch K-means: nearest-centroid segments, K chosen by the vote."""
+"""K-means and mini-batch K-means: nearest-centroid segments, K chosen by the vote.
+
+scikit-learn is imported by the methods that use it: a saved model loads its centres and
+assigns users (``SegmentModel._nearest``) with numpy alone."""
 
 from __future__ import annotations
 
@@ -6,12 +9,8 @@ import warnings
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import pairwise_distances_argmin_min
 
 from personae.cluster._base import K_PARAMS, K_SEARCH_ROWS, Param, Segmenter, relabel, size_order
-from personae.cluster.search import choose_k
 from personae.errors import ConfigError, NotFittedError
 
 
@@ -27,6 +26,8 @@ class _CentroidSegmenter(Segmenter):
             if k > len(X):
                 raise ConfigError(f"n_clusters={k} is more than the {len(X)} users to cluster")
             return k, None
+        from personae.cluster.search import choose_k
+
         low, high = self.k_range  # type: ignore[attr-defined]
         ks = list(range(low, min(high, len(X) - 1) + 1))
         if not ks:
@@ -48,12 +49,16 @@ class _CentroidSegmenter(Segmenter):
         return relabel(labels, mapping)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.metrics import pairwise_distances_argmin_min
+
         if not hasattr(self, "cluster_centers_"):
             raise NotFittedError(f"{type(self).__name__}.predict called before fit")
         X = np.asarray(X, dtype=np.float32)
         return pairwise_distances_argmin_min(X, self.cluster_centers_)[0].astype(np.int32)
 
     def distance(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.metrics import pairwise_distances_argmin_min
+
         return pairwise_distances_argmin_min(np.asarray(X, dtype=np.float32),
                                              self.cluster_centers_)[1]
 
@@ -86,6 +91,8 @@ class KMeansSegmenter(_CentroidSegmenter):
         self.init = init
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.cluster import KMeans
+
         k, searched = self._auto_k(X)
         init = self.init if self.init is not None else searched
         if init is None and len(X) > K_SEARCH_ROWS:
@@ -115,6 +122,9 @@ class MiniBatchSegmenter(_CentroidSegmenter):
     }
 
     def _fit(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.cluster import MiniBatchKMeans
+        from sklearn.exceptions import ConvergenceWarning
+
         k, init = self._auto_k(X)
         with warnings.catch_warnings():
             # A stop on max_iter is reported through n_iter_, not as a failure.

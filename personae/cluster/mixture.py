@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 
 from personae.cluster._base import K_PARAMS, Param, Segmenter, threads_for
 from personae.errors import ConfigError, NotFittedError
+
+if TYPE_CHECKING:  # imported where used: a model's assignment reads memberships_summary
+    from sklearn.mixture import GaussianMixture
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 BIC_ROWS = 5_000
@@ -70,7 +71,7 @@ class GaussianMixtureSegmenter(Segmenter):
         else:
             k, cov = ks[0], types[0]
         self.bic_table_ = table
-        model = self._mixture(k, cov, n_init=self.n_init).fit(X)
+        model = _fitted(self._mixture(k, cov, n_init=self.n_init), X)
         self.converged_ = bool(model.converged_)
         if not self.converged_:
             self.why_.append("EM stopped at max_iter before converging")
@@ -119,15 +120,19 @@ class GaussianMixtureSegmenter(Segmenter):
 
     def _bic(self, search: np.ndarray, k: int, cov: str, n_init: int) -> float:
         try:
-            return float(self._mixture(k, cov, n_init=n_init).fit(search).bic(search))
+            return float(_fitted(self._mixture(k, cov, n_init=n_init), search).bic(search))
         except ValueError:  # a collapsed component: this mixture cannot be fitted
             return float(np.inf)
 
     def _mixture(self, k: int, cov: str, n_init: int) -> GaussianMixture:
-        return _Quiet(n_components=k, covariance_type=cov, n_init=n_init, reg_covar=1e-5,
-                      random_state=self.random_state)
+        from sklearn.mixture import GaussianMixture
+
+        return GaussianMixture(n_components=k, covariance_type=cov, n_init=n_init,
+                               reg_covar=1e-5, random_state=self.random_state)
 
     def _rebuilt(self) -> GaussianMixture:
+        from sklearn.mixture import GaussianMixture
+
         if not hasattr(self, "means_"):
             raise NotFittedError("GaussianMixtureSegmenter.predict called before fit")
         gm = GaussianMixture(n_components=self.n_segments_, covariance_type=self.covariance_type_)
@@ -167,14 +172,13 @@ class GaussianMixtureSegmenter(Segmenter):
         return self
 
 
-class _Quiet(GaussianMixture):
-    """GaussianMixture whose non-convergence is read from ``converged_``, not a warning."""
+def _fitted(mixture: GaussianMixture, X: np.ndarray) -> GaussianMixture:
+    """``mixture.fit(X)``, its non-convergence read from ``converged_``, not a warning."""
+    from sklearn.exceptions import ConvergenceWarning
 
-    def fit(self, X: Any, y: Any = None) -> _Quiet:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            super().fit(X, y)
-        return self
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return mixture.fit(X)
 
 
 def memberships_summary(proba: np.ndarray, threshold: float) -> dict[str, np.ndarray]:

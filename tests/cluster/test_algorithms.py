@@ -119,3 +119,10 @@ def test_predict_before_fit() -> None:
     for name in NUMERIC:
         with pytest.raises(NotFittedError, match="predict called before fit"):
             make_segmenter(name).predict(X)
+
+
+@pytest.mark.parametrize("name", [n for n in algorithm_names() if n != "auto"])
+def test_each_registered_name_loads_the_segmenter_of_that_name(name: str) -> None:
+    # the registry names a class's module rather than importing it (so a K-means model
+    # loads without the other algorithms' libraries): the two spellings must agree
+    assert algorithm_class(name).name == name
