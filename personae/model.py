@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from personae.choose import choose, k_candidates, sample_rows
+from personae.cluster._base import threads_for
 from personae.cluster.algorithms import make_segmenter
 from personae.cluster.mixture import memberships_summary
 from personae.config import SegmentSettings, build
@@ -28,6 +30,7 @@ from personae.features.table import TablePreprocessor, detect_id_column, user_id
 
 if TYPE_CHECKING:
     from personae.cluster.levels import LevelCentres
+    from personae.cluster.levels.fit import LevelSearch
     from personae.cluster.search import KSelection
 
 log = logging.getLogger(__name__)
@@ -117,9 +120,15 @@ class SegmentModel:
         k_values = k_candidates(cfg.k, cfg.k_range, n_users, source)
         self.order_ = sample_rows(ids, min(n_users, cfg.samples.order), cfg.random_state)
         started = time.perf_counter()
-        name, params, self.algorithm_choice_ = choose(cfg, X, self.order_, k_values,
-                                                      self.preprocessor_)
-        timings["choose_algorithm"] = time.perf_counter() - started
+        with ThreadPoolExecutor(1) as pool, threads_for(0):
+            # The persona level's K search reads X alone: it runs beside the algorithm's
+            # choice, both on samples, one BLAS/OpenMP thread each (so neither result
+            # depends on the other's timing).
+            searching = pool.submit(self._search_levels, X) if cfg.levels_on else None
+            name, params, self.algorithm_choice_ = choose(cfg, X, self.order_, k_values,
+                                                          self.preprocessor_)
+            timings["choose_algorithm"] = time.perf_counter() - started
+            search, search_seconds = searching.result() if searching else (None, 0.0)
 
         started = time.perf_counter()
         log.info("fitting %s on %d users", name, n_users)
@@ -141,8 +150,9 @@ class SegmentModel:
             X[self.order_[:cfg.samples.novelty]])
         if cfg.levels_on:
             started = time.perf_counter()
-            self._fit_levels(X)
-            timings["persona_levels"] = time.perf_counter() - started
+            self._fit_levels(X, search)
+            # the search's own seconds, though they passed during choose_algorithm
+            timings["persona_levels"] = time.perf_counter() - started + search_seconds
         if cfg.rfm:
             self._fit_rfm(df, source)
         self.timings_ = timings
@@ -163,7 +173,17 @@ class SegmentModel:
         return float(np.quantile(distance, rules.quantile) * rules.margin) \
             if len(distance) else float("inf")
 
-    def _fit_levels(self, X: np.ndarray) -> None:
+    def _search_levels(self, X: np.ndarray) -> tuple[LevelSearch, float]:
+        """The persona level's K choice on a sample (``level_search``), and its seconds."""
+        from personae.cluster.levels.fit import level_search
+
+        started = time.perf_counter()
+        cfg = self.settings_
+        search = level_search(X, k=cfg.k if isinstance(cfg.k, int) else None,
+                              random_state=cfg.random_state, rules=cfg.levels)
+        return search, time.perf_counter() - started
+
+    def _fit_levels(self, X: np.ndarray, search: LevelSearch | None = None) -> None:
         """The persona level becomes the segments (nested in a broad level, with a detailed
         level); the algorithm's own partition stays as ``natural_labels_``."""
         from personae.cluster.levels import persona_levels
@@ -171,7 +191,7 @@ class SegmentModel:
         cfg = self.settings_
         levels = persona_levels(X, self.natural_labels_,
                                 k=cfg.k if isinstance(cfg.k, int) else None,
-                                random_state=cfg.random_state, rules=cfg.levels)
+                                random_state=cfg.random_state, rules=cfg.levels, search=search)
         self.persona_levels_ = levels
         self.levels_ = levels.to_dict()
         self.n_clusters_ = levels.n_personas

@@ -230,45 +230,49 @@ def _order_by_size(fit: _Fit) -> _Fit:
                 fit.n_big, fit.actionable, fit.model)
 
 
-def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = None,
-                   random_state: int = 0, checks: bool = True,
-                   rules: LevelRules = DEFAULT_RULES) -> PersonaLevels:
-    """Broad, persona and detailed levels over ``X`` (users x scaled features).
+@dataclass(frozen=True)
+class LevelSearch:
+    """The K choice of the persona level on a sample of the users (rules 2 and 5): what
+    depends on ``X`` alone, so it can run beside the base fit. ``one_group``: why the users
+    are one persona instead (then no K was chosen)."""
 
-    ``base_labels`` are the base fit's labels (any algorithm; ``-1`` = noise); they are
-    mapped onto the personas (``base_to_persona``), and give DBCV when they have noise.
-    ``k`` fixes the number of K-means groups (edge groups then still drop out).
-    ``rules`` are the thresholds (``SegmentSettings.levels``). ``checks=False`` skips the
-    level's own bootstrap and the detailed level (``stability_ari`` is then NaN): for the
-    refits of a stability check, which only place users.
-    """
+    k: int | None
+    n_users: int
+    idx: np.ndarray          # the silhouette sample of X
+    fitted_on_all: bool      # the sample was everyone (n <= fit_rows): its fit is final
+    scored: SilhouetteSample | None
+    fits: list[_Fit]
+    table: list[dict[str, Any]]
+    actionable: list[int]
+    chosen: int
+    aris: dict[int, float]
+    one_group: str | None = None
+
+
+def level_search(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
+                 checks: bool = True, rules: LevelRules = DEFAULT_RULES) -> LevelSearch:
+    """K-means for each K on a seeded sample of ``rules.fit_rows`` users, and the chosen K
+    (``persona_levels``' rule 2): X is only read, never centred in place."""
     X = np.asarray(X, dtype=np.float32)
-    base = np.asarray(base_labels)
-    if X.ndim != 2 or len(X) != len(base):
-        raise ValueError(f"persona_levels: X must be users x features with one base label a "
-                         f"user; got X {X.shape} and {base.shape} labels")
+    if X.ndim != 2:
+        raise ValueError(f"persona_levels: X must be users x features; got {X.shape}")
     if k is not None and not 1 <= k <= len(X):
         raise ValueError(f"persona_levels: k must be in [1, {len(X)}]; got {k}")
     n = len(X)
     idx = sample(n, rules.sample, random_state)
-    base_dbcv = None
-    if (base == NOISE).any() and len(np.unique(base[base != NOISE])) >= 2:
-        d_idx = idx[:rules.dbcv_sample]
-        base_dbcv = float(dbcv(X[d_idx], base[d_idx]))
     distinct_rows = len(np.unique(X[idx], axis=0))
     if n < rules.min_users or distinct_rows < rules.k_range[0]:
-        return _one_group(X, base, base_dbcv, idx, rules,
-                          f"only {n:,} users with {distinct_rows} distinct rows: too few to "
-                          "split into personas")
+        return LevelSearch(k, n, idx, True, None, [], [], [], 0, {},
+                           one_group=f"only {n:,} users with {distinct_rows} distinct rows: "
+                                     "too few to split into personas")
     low, high = rules.distinct_k_min, rules.k_range[1]
     candidates = [k] if k is not None else list(range(low, min(high, distinct_rows) + 1))
     # K and its stability are decided on a sample of fit_rows users (stated in why); the
     # chosen K's centres then start one K-means run on everyone
     rows = sample(n, rules.fit_rows, random_state)
     Xs = X[rows] if len(rows) < n else X
-    scored = SilhouetteSample(X, idx)
-    scored_s = scored if Xs is X else \
-        SilhouetteSample(Xs, sample(len(Xs), rules.sample, random_state))
+    scored_s = SilhouetteSample(Xs, idx if Xs is X else
+                                sample(len(Xs), rules.sample, random_state))
     scored_s.prepare()  # once, before the fits share it
     fits = each_in_threads(_fit_k, [(Xs, kk, random_state, scored_s, rules)
                                     for kk in candidates])
@@ -277,14 +281,13 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
               "edge_users": int(f.edge.sum()), "actionable": f.actionable,
               "stability_ari": None} for f in fits]
     actionable = [i for i, f in enumerate(fits) if f.actionable]
-    why: list[str] = []
     if k is None and not actionable:
-        return _one_group(X, base, base_dbcv, idx, rules,
-                          f"no K in {low}..{high} gives personas a team can act on (each K "
-                          f"left one group over {rules.max_share:.0%} of users, or fewer than "
-                          f"{rules.min_big} groups of {rules.big_share:.0%}+ that are not "
-                          "distinct): the data has no structure worth splitting, so it is one "
-                          "persona", table)
+        return LevelSearch(k, n, idx, Xs is X, scored_s, fits, table, actionable, 0, {},
+                           one_group=(
+            f"no K in {low}..{high} gives personas a team can act on (each K left one group "
+            f"over {rules.max_share:.0%} of users, or fewer than {rules.min_big} groups of "
+            f"{rules.big_share:.0%}+ that are not distinct): the data has no structure worth "
+            "splitting, so it is one persona"))
     pool = actionable or [0]
     ranked = sorted(pool, key=lambda i: -np.nan_to_num(fits[i].silhouette, nan=-1.0))
     aris: dict[int, float] = {}
@@ -295,8 +298,46 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
         if aris[i] >= rules.stable_ari:
             chosen = i
             break
+    return LevelSearch(k, n, idx, Xs is X, scored_s, fits, table, actionable, chosen, aris)
+
+
+def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = None,
+                   random_state: int = 0, checks: bool = True,
+                   rules: LevelRules = DEFAULT_RULES,
+                   search: LevelSearch | None = None) -> PersonaLevels:
+    """Broad, persona and detailed levels over ``X`` (users x scaled features).
+
+    ``base_labels`` are the base fit's labels (any algorithm; ``-1`` = noise); they are
+    mapped onto the personas (``base_to_persona``), and give DBCV when they have noise.
+    ``k`` fixes the number of K-means groups (edge groups then still drop out).
+    ``rules`` are the thresholds (``SegmentSettings.levels``). ``checks=False`` skips the
+    level's own bootstrap and the detailed level (``stability_ari`` is then NaN): for the
+    refits of a stability check, which only place users. ``search``: ``level_search`` of
+    the same ``X``, ``k``, seed, checks and rules, when it already ran.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    base = np.asarray(base_labels)
+    if X.ndim != 2 or len(X) != len(base):
+        raise ValueError(f"persona_levels: X must be users x features with one base label a "
+                         f"user; got X {X.shape} and {base.shape} labels")
+    if search is None:
+        search = level_search(X, k=k, random_state=random_state, checks=checks, rules=rules)
+    n, idx = len(X), search.idx
+    base_dbcv = None
+    if (base == NOISE).any() and len(np.unique(base[base != NOISE])) >= 2:
+        d_idx = idx[:rules.dbcv_sample]
+        base_dbcv = float(dbcv(X[d_idx], base[d_idx]))
+    if search.one_group is not None:
+        return _one_group(X, base, base_dbcv, idx, rules, search.one_group,
+                          search.table or None)
+    low, high = rules.distinct_k_min, rules.k_range[1]
+    fits, table, actionable, chosen, aris = \
+        search.fits, search.table, search.actionable, search.chosen, search.aris
+    why: list[str] = []
+    scored = search.scored if search.fitted_on_all and search.scored is not None else \
+        SilhouetteSample(X, idx)
     ari = aris.get(chosen, float("nan"))
-    fit = fits[chosen] if Xs is X else \
+    fit = fits[chosen] if search.fitted_on_all else \
         _fit_k(X, fits[chosen].k, random_state, scored, rules,
                init=fits[chosen].model.cluster_centers_)
     fit = _order_by_size(fit)
@@ -312,9 +353,9 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
         if not fit.actionable:
             why.append(f"K={k} breaks the size rule (largest persona {fit.max_share:.0%}, "
                        f"{fit.n_big} of {rules.big_share:.0%}+)")
-    if Xs is not X:
-        why.append(f"K chosen on a seeded sample of {len(Xs):,} of {n:,} users; its centres "
-                   "started one K-means run on everyone")
+    if not search.fitted_on_all:
+        why.append(f"K chosen on a seeded sample of {min(rules.fit_rows, n):,} of {n:,} users; "
+                   "its centres started one K-means run on everyone")
     stable = ari >= rules.stable_ari
     why.append(f"stability: bootstrap ARI {ari:.2f} ({rules.bootstraps} resamples of "
                f"{rules.boot_fraction:.0%}); " +
