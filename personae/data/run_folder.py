@@ -4,7 +4,8 @@ writer (the embedded run, Spark) goes through here; the one reader of persona na
 facts is :func:`personae.data.segments.read_segments`.
 
     run.json                     the run's record, last, listing every file with its sha256
-    users_segmented.csv/.parquet one row a user: id, segment, labels, the input columns
+    users_segmented.parquet      one row a user: id, segment, labels, the input columns
+    users_segmented.csv          the same rows: id, segment and labels (csv_columns)
     segment_profiles.csv         per segment and feature: statistics and tests
     personas.json                the personas (format personae.personas)
     model/                       SegmentModel.save (segments.json: names, sizes, facts)
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,8 +56,11 @@ def save_run(result: Any, folder: str | Path) -> Path:
     folder = Path(folder)
     with staged_folder(folder) as staging:
         users = written_users(result.users, result.info)
-        digests = write_frame(users, staging / "users_segmented.csv",
-                              staging / "users_segmented.parquet")
+        with ThreadPoolExecutor(1) as pool:  # Arrow writes both outside the GIL
+            whole = pool.submit(write_frame, users, staging / "users_segmented.parquet")
+            digests = write_frame(users[csv_columns(list(users.columns), result.data.columns)],
+                                  staging / "users_segmented.csv")
+            digests.update(whole.result())
         result.profiles.to_csv(staging / "segment_profiles.csv", index=False)
         if result.k_table is not None:
             result.k_table.to_csv(staging / "k_selection.csv", index=False)
@@ -118,6 +124,18 @@ def written_users(users: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
     if own == internal or own in users.columns or internal not in users.columns:
         return users
     return users.rename(columns={internal: own})
+
+
+def csv_columns(columns: list[str], input_columns: Iterable[Any]) -> list[str]:
+    """users_segmented.csv's columns: the id and what the run made of each user (segment,
+    persona, the levels, probabilities, novelty, RFM, forecasts), not the input's own
+    columns, which the Parquet copy and the input file already hold: the CSV is what a
+    CRM or a spreadsheet joins on, and formatting every input number again in text cost
+    1.5 s a million users. ``columns``: users_segmented's, id first; an input column that
+    clashed with a label is there as ``input_<name>``."""
+    present = set(columns)
+    given = {f"input_{c}" if f"input_{c}" in present else str(c) for c in input_columns}
+    return [columns[0], *(c for c in columns[1:] if c not in given)]
 
 
 def write_run_json(folder: Path, info: dict[str, Any],

@@ -27,6 +27,7 @@ from personae.data.event_options import save_event_options
 from personae.data.run_folder import (
     HIERARCHY_FORMAT,
     PERSONAS_FORMAT,
+    csv_columns,
     input_id_column,
     segment_rows,
     write_run_json,
@@ -120,7 +121,8 @@ def write_folder(out: Path, fitted: Any, model: Any, files: dict[str, bytes], us
         if own != id_column and own not in ordered.columns:
             ordered = ordered.withColumnRenamed(id_column, own)
         write_single_file(ordered, staging / "users_segmented.parquet")
-        write_single_file(ordered, staging / "users_segmented.csv")
+        write_single_file(ordered.select(*csv_columns(ordered.columns, users.columns)),
+                          staging / "users_segmented.csv")
         if hasattr(model.segmenter_, "predict_proba"):
             n_components = int(model.segmenter_.n_segments_)
             write_single_file(cluster.memberships(users, files, id_column, n_components)

@@ -46,6 +46,25 @@ def test_load_run_gives_back_the_labels_personas_and_config_of_the_run(saved) ->
     assert repr(run) == f"Run({str(folder)!r}, {len(run.segments)} segments)"
 
 
+def test_the_csv_holds_the_labels_and_the_parquet_also_the_input_columns(
+        tmp_path: Path) -> None:
+    # an input column named like a label stays the user's own, under input_<name>
+    frame, _ = blob_users(n=600, k=3, seed=4)
+    frame["segment"] = "gold"
+    segment(frame, k=3, random_state=0, features=[f"metric_{i}" for i in range(6)]).save(
+        tmp_path / "r")
+    whole = pd.read_parquet(tmp_path / "r" / "users_segmented.parquet")
+    joined = pd.read_csv(tmp_path / "r" / "users_segmented.csv")
+    assert list(joined.columns) == [c for c in whole.columns
+                                    if c not in {*frame.columns, "input_segment"}
+                                    or c in ("user_id", "segment")]
+    assert list(joined.columns[:3]) == ["user_id", "segment", "persona"]
+    assert {"metric_0", "input_segment"} <= set(whole.columns)
+    assert not {"metric_0", "input_segment"} & set(joined.columns)
+    pd.testing.assert_frame_equal(joined, whole[joined.columns], check_dtype=False)
+    assert (load_run(tmp_path / "r").users["input_segment"] == "gold").all()
+
+
 def test_each_segment_has_its_persona_name_size_share_and_up_to_five_facts(saved) -> None:
     result, folder, _ = saved
     run = load_run(folder)
