@@ -130,7 +130,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
             if len(ids) > cfg.samples.reference else None)
         started = time.perf_counter()
         log.info("profiling %d segments", model.n_clusters_)
-        profiles = segment_profiles(features, labels, model.preprocessor_)
+        profiles = segment_profiles(features, labels, model.preprocessor_, X)
         timings["profile"] = time.perf_counter() - started
         (checks, stability, timings["consistency"], timings["stability"]), _ = \
             checking.result()

@@ -71,8 +71,12 @@ class SegmentStats:
 
 
 def segment_stats(features: pd.DataFrame, labels: np.ndarray,
-                  preprocessor: TablePreprocessor) -> SegmentStats:
-    """The statistics of :class:`SegmentStats` from the users' feature frame and labels."""
+                  preprocessor: TablePreprocessor, X: np.ndarray | None = None
+                  ) -> SegmentStats:
+    """The statistics of :class:`SegmentStats` from the users' feature frame and labels.
+    ``X``: the model's matrix of the same users (``preprocessor.scale(features)``), when the
+    caller has it: its numeric columns are the model-space values, not computed again
+    (600 MB and seconds at 10M users)."""
     labels = np.asarray(labels)
     grouped = features.groupby(labels, sort=True)
     means = grouped.mean()
@@ -82,7 +86,7 @@ def segment_stats(features: pd.DataFrame, labels: np.ndarray,
     # would be gigabytes at the run's peak
     codes, uniques = pd.factorize(labels, sort=True)
     counts = np.bincount(codes, minlength=len(uniques)).astype(float)
-    numeric = preprocessor.numeric_matrix(
+    numeric = X if X is not None else preprocessor.numeric_matrix(
         {name: features[name].to_numpy() for name in preprocessor.numeric_}, len(features))
     position = {name: j for j, name in enumerate(preprocessor.numeric_)}
     shape = (len(uniques), features.shape[1])
@@ -129,7 +133,8 @@ def _medians(features: pd.DataFrame, codes: np.ndarray, k: int) -> np.ndarray:
     are sorted by segment once, and a median is a partition of one segment's slice: pandas
     factorized the labels again for every column (twice the time), and a frame-wide
     groupby median held a second copy of the frame."""
-    order = np.argsort(codes, kind="stable")
+    # stable sorts of 8- and 16-bit integers are radix sorts: 10x faster than of int64
+    order = np.argsort(codes.astype(np.int16 if k < 2 ** 15 else np.int64), kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(k + 1))
     out = np.full((k, features.shape[1]), np.nan)
     for j, column in enumerate(features.columns):
@@ -143,7 +148,8 @@ def _medians(features: pd.DataFrame, codes: np.ndarray, k: int) -> np.ndarray:
 
 
 def segment_profiles(features: pd.DataFrame, labels: np.ndarray,
-                     preprocessor: TablePreprocessor) -> pd.DataFrame:
+                     preprocessor: TablePreprocessor, X: np.ndarray | None = None
+                     ) -> pd.DataFrame:
     """One row per (segment, feature): size, share, mean/median/std, z-score vs everyone.
 
     Mean, median and std are in the users' own units. The z-score is measured where the
@@ -151,7 +157,7 @@ def segment_profiles(features: pd.DataFrame, labels: np.ndarray,
     (segment mean - overall mean) / overall std: in raw units one heavy user inflates the
     std so much that every segment looks average.
     """
-    return profiles_from_stats(segment_stats(features, labels, preprocessor))
+    return profiles_from_stats(segment_stats(features, labels, preprocessor, X))
 
 
 def profiles_from_stats(summary: SegmentStats) -> pd.DataFrame:
