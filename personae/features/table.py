@@ -247,6 +247,11 @@ def _looks_numeric(values: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.9)
 
 
+# Rows transformed at a time: a block of the float32 matrix (15 columns: 4 MB) stays in the
+# cache while each of its columns is written.
+TRANSFORM_ROWS = 65_536
+
+
 class TablePreprocessor:
     """Fits the cleaning of a user table and turns tables into scaled float32 matrices."""
 
@@ -476,9 +481,9 @@ class TablePreprocessor:
         log-transformed, scaled numbers; the 0/1 columns as they are)."""
         out = np.empty((len(features), len(self.feature_names_)), dtype=np.float32)
         n_numeric = len(self.numeric_)
-        out[:, :n_numeric] = self.numeric_matrix(
+        self.numeric_matrix(
             {name: features[name].to_numpy(dtype=np.float64) for name in self.numeric_},
-            len(features))
+            len(features), out=out[:, :n_numeric])
         if len(self.feature_names_) > n_numeric:
             out[:, n_numeric:] = features[self.feature_names_[n_numeric:]].to_numpy(
                 dtype=np.float32)
@@ -491,11 +496,18 @@ class TablePreprocessor:
     def fit_transform(self, df: pd.DataFrame, source: str = "input") -> np.ndarray:
         return self.fit(df, source).transform(df, source)
 
-    def numeric_matrix(self, numeric: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
-        """Raw numeric columns -> imputed, log-transformed, scaled (the model's space)."""
-        matrix = np.empty((n_rows, len(self.numeric_)), dtype=np.float32)
-        for j, name in enumerate(self.numeric_):
-            matrix[:, j] = self._transform_numeric(j, numeric[name])
+    def numeric_matrix(self, numeric: dict[str, np.ndarray], n_rows: int,
+                       out: np.ndarray | None = None) -> np.ndarray:
+        """Raw numeric columns -> imputed, log-transformed, scaled (the model's space), a
+        float32 matrix (written into ``out`` when given). Filled a block of rows at a time:
+        a column written down a 10M-row matrix touches every one of its cache lines, 15
+        times over (1.7 s); a block of rows stays in the cache."""
+        matrix = np.empty((n_rows, len(self.numeric_)), dtype=np.float32) if out is None \
+            else out
+        for start in range(0, n_rows, TRANSFORM_ROWS):
+            stop = min(start + TRANSFORM_ROWS, n_rows)
+            for j, name in enumerate(self.numeric_):
+                matrix[start:stop, j] = self._transform_numeric(j, numeric[name][start:stop])
         self._impute_knn(matrix)
         return matrix
 

@@ -222,3 +222,21 @@ def test_a_code_reads_the_same_as_an_integer_a_float_or_text(codes: list[int | N
     present = [c for c in codes if c is not None]
     if present:
         assert category_text(pd.Series(present)).tolist() == [str(c) for c in present]
+
+
+@given(values=st.lists(st.tuples(st.one_of(st.just(float("nan")), st.floats(0, 1e6)),
+                                 st.floats(-50, 50)), min_size=6, max_size=40),
+       block=st.integers(1, 7))
+def test_the_model_matrix_is_the_same_whatever_block_of_rows_is_transformed_at_a_time(
+        values: list[tuple[float, float]], block: int) -> None:
+    import personae.features.table as table
+
+    frame = pd.DataFrame(values, columns=["spend", "balance"])
+    frame.loc[0, "spend"] = 1.0  # never every value missing
+    frame.loc[1, "balance"] = frame["balance"].iloc[0] + 1.0  # never constant
+    frame.loc[1, "spend"] = 2.0
+    preprocessor = TablePreprocessor().fit(frame)
+    whole = preprocessor.transform(frame)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(table, "TRANSFORM_ROWS", block)
+        np.testing.assert_array_equal(preprocessor.transform(frame), whole)
