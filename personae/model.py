@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from personae.choose import choose, k_candidates, sample_rows
-from personae.cluster._base import threads_for
+from personae.cluster._base import nearest_centre, threads_for
 from personae.cluster.algorithms import make_segmenter
 from personae.cluster.mixture import memberships_summary
 from personae.config import SegmentSettings, build
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 __all__ = ["SegmentModel", "sample_rows"]
 # Algorithms whose segment is "the nearest of cluster_centers_" (Euclidean)
 NEAREST_CENTRE = ("kmeans", "minibatch", "meanshift")
-NEAREST_CHUNK = 65_536  # rows per float64 pass: 8 MB of a 15-feature matrix
 
 
 class SegmentModel:
@@ -370,19 +369,7 @@ class SegmentModel:
             else None
         if centres is None:
             return np.asarray(seg.predict(X), dtype=np.int32), np.asarray(seg.distance(X))
-        centres = np.asarray(centres, dtype=np.float64)
-        norms = np.einsum("ij,ij->i", centres, centres)
-        labels = np.empty(len(X), dtype=np.int32)
-        distance = np.empty(len(X), dtype=np.float64)
-        for start in range(0, len(X), NEAREST_CHUNK):
-            part = np.asarray(X[start:start + NEAREST_CHUNK], dtype=np.float64)
-            d2 = np.einsum("ij,ij->i", part, part)[:, None] - 2.0 * (part @ centres.T) \
-                + norms[None, :]
-            nearest = d2.argmin(axis=1)
-            labels[start:start + len(part)] = nearest
-            distance[start:start + len(part)] = np.sqrt(np.maximum(
-                d2[np.arange(len(part)), nearest], 0.0))
-        return labels, distance
+        return nearest_centre(X, centres)
 
     def _placing(self) -> LevelCentres:
         """The persona levels as arrays, prepared once per model (not per request)."""

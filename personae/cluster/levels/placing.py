@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from sklearn.metrics import pairwise_distances_argmin_min
 
-from personae.cluster._base import NOISE
+from personae.cluster._base import NOISE, nearest_centre
 
 
 class _Summarised(Protocol):
@@ -17,8 +16,6 @@ class _Summarised(Protocol):
     Placing does not import fit, which imports placing."""
 
     def to_dict(self) -> dict[str, Any]: ...
-
-SMALL_PASS = 200_000  # users x centres x features held at once by a small request
 
 
 @dataclass(frozen=True)
@@ -90,11 +87,5 @@ def assign_detailed(X: np.ndarray, persona: np.ndarray, info: dict[str, Any]
 
 
 def nearest(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre and the distance to it. A request of a few users takes one numpy
-    pass (scikit-learn's checks cost more than the arithmetic there); many users go
-    through its chunked pairwise search, which never holds users x centres x features."""
-    if len(X) * len(centers) * X.shape[1] <= SMALL_PASS:
-        d = np.sqrt(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2))
-        closest = d.argmin(axis=1)
-        return closest, d[np.arange(len(X)), closest]
-    return pairwise_distances_argmin_min(X, centers)
+    """Nearest centre and the distance to it (``nearest_centre``, the one rule)."""
+    return nearest_centre(X, centers)
