@@ -135,6 +135,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         (checks, stability, timings["consistency"], timings["stability"]), _ = \
             checking.result()
         reference, timings["reference"] = referencing.result()
+    del features  # the users in their own units, twice the input's size: profiled now
     started = time.perf_counter()
     unstable = set(stability.unstable_segments) if stability else set()
     profiles["unstable"] = profiles["segment"].isin(unstable)
