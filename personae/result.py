@@ -83,8 +83,10 @@ class SegmentationResult:
     def n_segments(self) -> int:
         return int(self.model.n_clusters_)
 
-    @property
+    @cached_property
     def sizes(self) -> pd.Series:
+        """Users per segment (edge users as -1), counted once: the summary, the report and
+        the saved folder each ask."""
         return pd.Series(self.labels).value_counts().sort_index().rename("size")
 
     @cached_property
