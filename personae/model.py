@@ -217,6 +217,7 @@ class SegmentModel:
         self._check_fitted()
         model = copy.copy(self)
         model.__dict__.pop("_level_centres", None)
+        model.__dict__.pop("_centres", None)
         if segmenter is not None:
             model.segmenter_ = segmenter
             model.n_clusters_ = int(segmenter.n_segments_)
@@ -373,7 +374,12 @@ class SegmentModel:
             else None
         if centres is None:
             return np.asarray(seg.predict(X), dtype=np.int32), np.asarray(seg.distance(X))
-        return nearest_centre(X, centres)
+        cached = self.__dict__.get("_centres")
+        if cached is None or cached[0] is not centres:  # once per model, not per request
+            exact = np.asarray(centres, dtype=np.float64)
+            cached = (centres, exact, np.einsum("ij,ij->i", exact, exact))
+            self.__dict__["_centres"] = cached
+        return nearest_centre(X, cached[1], cached[2])
 
     def _placing(self) -> LevelCentres:
         """The persona levels as arrays, prepared once per model (not per request)."""

@@ -158,14 +158,17 @@ def each_in_threads(work: Callable[..., Any], arguments: list[tuple[Any, ...]],
 NEAREST_CHUNK = 65_536  # rows per float64 pass: 8 MB of a 15-feature matrix
 
 
-def nearest_centre(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_centre(X: np.ndarray, centres: np.ndarray, norms: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's nearest centre and the Euclidean distance to it: the one rule every
     centroid assignment uses (segments, persona levels, detailed groups). One float64
     numpy pass per chunk of rows: every caller gets the same labels and distances whatever
     its batch size, a request of one user pays no scikit-learn checks, and a 10M-user run
-    no float64 copy of its matrix."""
+    no float64 copy of its matrix. ``norms``: the float64 centres' squared norms, when a
+    caller keeps them (a service answering one user at a time)."""
     centres = np.asarray(centres, dtype=np.float64)
-    norms = np.einsum("ij,ij->i", centres, centres)
+    if norms is None:
+        norms = np.einsum("ij,ij->i", centres, centres)
     labels = np.empty(len(X), dtype=np.int32)
     distance = np.empty(len(X), dtype=np.float64)
     for start in range(0, len(X), NEAREST_CHUNK):
