@@ -14,6 +14,7 @@ shares.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -61,6 +62,11 @@ class ModelInfo:
         return {"folder": self.folder, "version": self.version,
                 "format_version": self.format_version, "created": self.created,
                 "hash": self.hash, "algorithm": self.algorithm, "n_segments": self.n_segments}
+
+    @cached_property
+    def as_json(self) -> str:
+        """``as_dict`` as compact JSON, encoded once: it opens every ``/assign`` answer."""
+        return json.dumps(self.as_dict(), separators=(",", ":"))
 
 
 @dataclass

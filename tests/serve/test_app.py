@@ -151,3 +151,18 @@ def test_a_row_copied_from_the_training_file_is_accepted(serve_model, tmp_path):
         error = client.post("/assign", json={"users": [{**rows[0], "colour": "red"}]})
     assert error.status_code == 422
     assert error.json()["error"] == "users[0].colour: unknown features ['colour']"
+
+
+def test_assign_answers_compact_json_model_first_with_its_length(serve_model, users_model):
+    folder, frame = users_model
+    running = serve_model(folder)
+    with running.client() as client:
+        answer = client.post("/assign", json={"users": _rows(frame.iloc[:2])})
+        schema = client.get("/openapi.json").json()["paths"]["/assign"]["post"]
+    assert answer.headers["content-type"] == "application/json"
+    assert int(answer.headers["content-length"]) == len(answer.content)
+    assert answer.content == json.dumps(answer.json(), separators=(",", ":")).encode()
+    assert list(answer.json()) == ["model", "assignments"]
+    assert answer.json()["model"] == running.app.state.holder.current.info.as_dict()
+    body = schema["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["users"]
