@@ -82,7 +82,7 @@ class LoadedModel:
     modes: dict[str, str] = field(default_factory=dict)
     early: Any = None  # personae.serve.early.EarlyModel when the folder holds one
     medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
-    log_mask: np.ndarray | None = None
+    log_positions: np.ndarray | None = None  # of the signed-log columns in ``numeric``
 
     @property
     def features(self) -> list[str]:
@@ -113,7 +113,7 @@ class LoadedModel:
         if width:
             X[:, :width] = self._numeric_block(raw)
         position = width
-        rows = np.arange(n)
+        rows = np.arange(n) if self.categorical else None
         for name in sorted(self.categorical):
             levels = self.categorical[name]
             lookup = {level: j for j, level in enumerate(levels)}
@@ -152,7 +152,8 @@ class LoadedModel:
         try:
             raw = np.array([[user[name] for name in self.numeric] for user in users],
                            dtype=np.float64)
-            if raw.shape == shape and not np.isinf(raw).any():
+            # the ufunc's own reduce: ndarray.any() goes through a Python wrapper
+            if raw.shape == shape and not np.logical_or.reduce(np.isinf(raw), axis=None):
                 return raw.reshape(shape)
         except (ValueError, TypeError, OverflowError):
             pass
@@ -170,11 +171,11 @@ class LoadedModel:
         if pre.impute != "median":
             return pre.numeric_matrix({name: raw[:, j] for j, name in
                                        enumerate(self.numeric)}, len(raw))
-        assert self.medians is not None and self.log_mask is not None
+        assert self.medians is not None and self.log_positions is not None
         block = np.where(np.isnan(raw), self.medians, raw)
-        if self.log_mask.any():
-            logged = block[:, self.log_mask]
-            block[:, self.log_mask] = np.sign(logged) * np.log1p(np.abs(logged))
+        if len(self.log_positions):
+            logged = block[:, self.log_positions]
+            block[:, self.log_positions] = np.sign(logged) * np.log1p(np.abs(logged))
         return (block - pre.center_) / pre.scale_
 
     def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray | None]:
@@ -197,8 +198,8 @@ class LoadedModel:
         result = self.assign_matrix(self.matrix(users, where))
         out = []
         probability, broad = result["probability"], result["broad"]
-        labels, novel = result["labels"], result["novel"]
-        assert labels is not None and novel is not None
+        assert result["labels"] is not None and result["novel"] is not None
+        labels, novel = result["labels"].tolist(), result["novel"].tolist()
         for i, user_id in enumerate(ids):
             label = int(labels[i])
             p = None if probability is None or math.isnan(probability[i]) else \
@@ -263,7 +264,7 @@ def load_model(folder: str | Path) -> LoadedModel:
         categorical={k: list(v) for k, v in pre.categorical_.items()}, modes=dict(pre.modes_),
     )
     loaded.medians = np.array([pre.medians_[n] for n in pre.numeric_], dtype=np.float64)
-    loaded.log_mask = np.array([n in pre.log_columns_ for n in pre.numeric_], dtype=bool)
+    loaded.log_positions = np.flatnonzero([n in pre.log_columns_ for n in pre.numeric_])
     from personae.serve.early import EarlyModel, has_early_model
 
     if has_early_model(folder):
