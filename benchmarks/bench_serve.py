@@ -244,6 +244,25 @@ def main() -> None:
         print(f"| {'':>5} | {'personae assign (batch CLI)':<43} |    - |     - | "
               f"{batch / seconds:>7,.0f} | {batch:,} users in {seconds:.1f} s (whole command: "
               "read, clean, assign, write) |")
+    if args.rounds > 1:
+        _summary(results, bare)
+
+
+def _summary(results: list[tuple], bare: dict) -> None:
+    """Per case and connections, over the rounds: the median, and the worst share of bare."""
+    print(f"\n| {'case (medians over the rounds)':<43} | conn | req/s | p99 ms | CPU us/req | "
+          "vs bare req/s | worst round |")
+    print(f"|{'-' * 45}|-----:|------:|-------:|-----------:|--------------:|------------:|")
+    seen: dict[tuple[str, int], list[tuple[int, dict, int]]] = {}
+    for round_, label, connections, m, _, conn in results:
+        seen.setdefault((label, connections), []).append((round_, m, conn))
+    for (label, connections), runs in seen.items():
+        ratios = [m["rps"] / bare[(r, connections)]["rps"] for r, m, _ in runs]
+        print(f"| {label:<43} | {runs[0][2]:>4} | "
+              f"{statistics.median(m['rps'] for _, m, _ in runs):>5,.0f} | "
+              f"{statistics.median(m['p99'] for _, m, _ in runs):>6.2f} | "
+              f"{statistics.median(m['cpu_us'] for _, m, _ in runs):>10,.0f} | "
+              f"{statistics.median(ratios):>13.0%} | {min(ratios):>11.0%} |")
 
 
 def _measure(url: str, body: str, seconds: float, connections: int, client: str,
