@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from personae.errors import PersonaeError
 from personae.serve.holder import ModelHolder
@@ -42,10 +43,6 @@ from personae.serve.metrics import (
 log = logging.getLogger(__name__)
 
 OPEN_PATHS = ("/health", "/ready")
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 HotRoute = Callable[[bytes], Response]
 HOT_ROUTE = ("POST", "/assign")  # answered by the Guard itself (see there)
 # A body refused as too large is still read, and dropped, up to this many bytes beyond the
@@ -137,7 +134,7 @@ class Guard:
         endpoint = endpoint_label(scope["path"])
         status = [500]
         try:
-            response = self._refuse(scope)
+            response: Response | None = self._refuse(scope)
             if response is not None and response.status_code == 413:
                 await _drain(scope, receive)
             if response is None:
