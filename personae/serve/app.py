@@ -31,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from personae.errors import PersonaeError
 from personae.serve.holder import ModelHolder
-from personae.serve.loaded import ID_KEYS, LoadedModel, ModelInfo, RequestError
+from personae.serve.loaded import LoadedModel, ModelInfo, RequestError
 from personae.serve.metrics import (
     CONTENT_TYPE,
     ENDPOINTS,
@@ -363,7 +363,7 @@ def _too_many(what: str, got: int, limit: int) -> JSONResponse:
 
 
 def _user_id(user: dict[str, Any], i: int, loaded: LoadedModel) -> Any:
-    for key in (*ID_KEYS, *([loaded.id_column] if loaded.id_column else [])):
+    for key in loaded.id_keys:
         if key in user:
             value = user[key]
             if value is None or isinstance(value, (dict, list)) or (

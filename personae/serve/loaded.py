@@ -17,9 +17,11 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +131,20 @@ class LoadedModel:
         # the training table's other columns too: a row copied from that file is a fair
         # request, and the columns the model does not read are ignored
         seen = self.model.preprocessor_.input_columns_
-        return {*self.features, *seen, *ID_KEYS, *([self.id_column] if self.id_column else [])}
+        return {*self.features, *seen, *self.id_keys}
+
+    @cached_property
+    def id_keys(self) -> tuple[str, ...]:
+        """The keys a user's id may come under: ``user_id``, then the model's id column."""
+        return (*ID_KEYS, *([self.id_column] if self.id_column else []))
+
+    @cached_property
+    def _numeric_values(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A user's numeric values in ``numeric`` order, read in C."""
+        if len(self.numeric) > 1:
+            return itemgetter(*self.numeric)
+        return lambda user: tuple(user[name] for name in self.numeric)  # itemgetter of
+        # one name gives the value alone, of none fails
 
     @cached_property
     def _needed(self) -> set[str]:
@@ -150,8 +165,7 @@ class LoadedModel:
         value is a finite number or numeric text; else value by value, naming the bad one."""
         shape = (len(users), len(self.numeric))
         try:
-            raw = np.array([[user[name] for name in self.numeric] for user in users],
-                           dtype=np.float64)
+            raw = np.array([*map(self._numeric_values, users)], dtype=np.float64)
             # the ufunc's own reduce: ndarray.any() goes through a Python wrapper
             if raw.shape == shape and not np.logical_or.reduce(np.isinf(raw), axis=None):
                 return raw.reshape(shape)

@@ -166,3 +166,17 @@ def test_assign_answers_compact_json_model_first_with_its_length(serve_model, us
     assert answer.json()["model"] == running.app.state.holder.current.info.as_dict()
     body = schema["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["users"]
+
+
+@pytest.mark.parametrize("features", [["visits", "plan"], ["plan", "region"]])
+def test_fast_path_matrix_with_one_numeric_column_or_none(users_model, features, tmp_path):
+    from personae.serve.loaded import load_model
+
+    _, frame = users_model
+    declared = {"categorical": ["region"]} if "region" in features else {}
+    model = SegmentModel(algorithm="kmeans", k=3, features=features, stability=False,
+                         **declared).fit(frame)
+    model.save(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert len(loaded.numeric) == features.count("visits")
+    np.testing.assert_array_equal(loaded.matrix(_rows(frame)), model.transform(frame))
