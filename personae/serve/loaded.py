@@ -14,11 +14,14 @@ shares.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,11 @@ class ModelInfo:
                 "format_version": self.format_version, "created": self.created,
                 "hash": self.hash, "algorithm": self.algorithm, "n_segments": self.n_segments}
 
+    @cached_property
+    def as_json(self) -> str:
+        """``as_dict`` as compact JSON, encoded once: it opens every ``/assign`` answer."""
+        return json.dumps(self.as_dict(), separators=(",", ":"))
+
 
 @dataclass
 class LoadedModel:
@@ -76,7 +84,7 @@ class LoadedModel:
     modes: dict[str, str] = field(default_factory=dict)
     early: Any = None  # personae.serve.early.EarlyModel when the folder holds one
     medians: np.ndarray | None = None  # per numeric column, in ``numeric`` order
-    log_mask: np.ndarray | None = None
+    log_positions: np.ndarray | None = None  # of the signed-log columns in ``numeric``
 
     @property
     def features(self) -> list[str]:
@@ -107,7 +115,7 @@ class LoadedModel:
         if width:
             X[:, :width] = self._numeric_block(raw)
         position = width
-        rows = np.arange(n)
+        rows = np.arange(n) if self.categorical else None
         for name in sorted(self.categorical):
             levels = self.categorical[name]
             lookup = {level: j for j, level in enumerate(levels)}
@@ -123,7 +131,20 @@ class LoadedModel:
         # the training table's other columns too: a row copied from that file is a fair
         # request, and the columns the model does not read are ignored
         seen = self.model.preprocessor_.input_columns_
-        return {*self.features, *seen, *ID_KEYS, *([self.id_column] if self.id_column else [])}
+        return {*self.features, *seen, *self.id_keys}
+
+    @cached_property
+    def id_keys(self) -> tuple[str, ...]:
+        """The keys a user's id may come under: ``user_id``, then the model's id column."""
+        return (*ID_KEYS, *([self.id_column] if self.id_column else []))
+
+    @cached_property
+    def _numeric_values(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A user's numeric values in ``numeric`` order, read in C."""
+        if len(self.numeric) > 1:
+            return itemgetter(*self.numeric)
+        return lambda user: tuple(user[name] for name in self.numeric)  # itemgetter of
+        # one name gives the value alone, of none fails
 
     @cached_property
     def _needed(self) -> set[str]:
@@ -144,9 +165,9 @@ class LoadedModel:
         value is a finite number or numeric text; else value by value, naming the bad one."""
         shape = (len(users), len(self.numeric))
         try:
-            raw = np.array([[user[name] for name in self.numeric] for user in users],
-                           dtype=np.float64)
-            if raw.shape == shape and not np.isinf(raw).any():
+            raw = np.array([*map(self._numeric_values, users)], dtype=np.float64)
+            # the ufunc's own reduce: ndarray.any() goes through a Python wrapper
+            if raw.shape == shape and not np.logical_or.reduce(np.isinf(raw), axis=None):
                 return raw.reshape(shape)
         except (ValueError, TypeError, OverflowError):
             pass
@@ -164,11 +185,11 @@ class LoadedModel:
         if pre.impute != "median":
             return pre.numeric_matrix({name: raw[:, j] for j, name in
                                        enumerate(self.numeric)}, len(raw))
-        assert self.medians is not None and self.log_mask is not None
+        assert self.medians is not None and self.log_positions is not None
         block = np.where(np.isnan(raw), self.medians, raw)
-        if self.log_mask.any():
-            logged = block[:, self.log_mask]
-            block[:, self.log_mask] = np.sign(logged) * np.log1p(np.abs(logged))
+        if len(self.log_positions):
+            logged = block[:, self.log_positions]
+            block[:, self.log_positions] = np.sign(logged) * np.log1p(np.abs(logged))
         return (block - pre.center_) / pre.scale_
 
     def assign_matrix(self, X: np.ndarray) -> dict[str, np.ndarray | None]:
@@ -191,8 +212,8 @@ class LoadedModel:
         result = self.assign_matrix(self.matrix(users, where))
         out = []
         probability, broad = result["probability"], result["broad"]
-        labels, novel = result["labels"], result["novel"]
-        assert labels is not None and novel is not None
+        assert result["labels"] is not None and result["novel"] is not None
+        labels, novel = result["labels"].tolist(), result["novel"].tolist()
         for i, user_id in enumerate(ids):
             label = int(labels[i])
             p = None if probability is None or math.isnan(probability[i]) else \
@@ -257,7 +278,7 @@ def load_model(folder: str | Path) -> LoadedModel:
         categorical={k: list(v) for k, v in pre.categorical_.items()}, modes=dict(pre.modes_),
     )
     loaded.medians = np.array([pre.medians_[n] for n in pre.numeric_], dtype=np.float64)
-    loaded.log_mask = np.array([n in pre.log_columns_ for n in pre.numeric_], dtype=bool)
+    loaded.log_positions = np.flatnonzero([n in pre.log_columns_ for n in pre.numeric_])
     from personae.serve.early import EarlyModel, has_early_model
 
     if has_early_model(folder):

@@ -35,14 +35,14 @@ class Metrics:
     novel: Counter
     reloads: Counter
     model_users: Gauge
-    _assigned: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _assigned: dict[tuple[int | None, str], Any] = field(default_factory=dict)
 
-    def count_assigned(self, segment: int, source: str, count: int) -> None:
+    def count_assigned(self, segment: int | None, source: str, count: int) -> None:
         """Users assigned to ``segment`` (the labelled child is looked up once)."""
-        key = (str(segment), source)
-        child = self._assigned.get(key)
+        child = self._assigned.get((segment, source))
         if child is None:
-            child = self._assigned[key] = self.assignments.labels(*key)
+            child = self._assigned[(segment, source)] = self.assignments.labels(str(segment),
+                                                                                source)
         child.inc(count)
 
     def render(self) -> bytes:

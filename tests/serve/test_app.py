@@ -151,3 +151,32 @@ def test_a_row_copied_from_the_training_file_is_accepted(serve_model, tmp_path):
         error = client.post("/assign", json={"users": [{**rows[0], "colour": "red"}]})
     assert error.status_code == 422
     assert error.json()["error"] == "users[0].colour: unknown features ['colour']"
+
+
+def test_assign_answers_compact_json_model_first_with_its_length(serve_model, users_model):
+    folder, frame = users_model
+    running = serve_model(folder)
+    with running.client() as client:
+        answer = client.post("/assign", json={"users": _rows(frame.iloc[:2])})
+        schema = client.get("/openapi.json").json()["paths"]["/assign"]["post"]
+    assert answer.headers["content-type"] == "application/json"
+    assert int(answer.headers["content-length"]) == len(answer.content)
+    assert answer.content == json.dumps(answer.json(), separators=(",", ":")).encode()
+    assert list(answer.json()) == ["model", "assignments"]
+    assert answer.json()["model"] == running.app.state.holder.current.info.as_dict()
+    body = schema["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["users"]
+
+
+@pytest.mark.parametrize("features", [["visits", "plan"], ["plan", "region"]])
+def test_fast_path_matrix_with_one_numeric_column_or_none(users_model, features, tmp_path):
+    from personae.serve.loaded import load_model
+
+    _, frame = users_model
+    declared = {"categorical": ["region"]} if "region" in features else {}
+    model = SegmentModel(algorithm="kmeans", k=3, features=features, stability=False,
+                         **declared).fit(frame)
+    model.save(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert len(loaded.numeric) == features.count("visits")
+    np.testing.assert_array_equal(loaded.matrix(_rows(frame)), model.transform(frame))
