@@ -208,8 +208,11 @@ def from_events(
                         threads, reference_date)
     import duckdb
 
-    spill = tempfile.mkdtemp(prefix="personae-duckdb-")
     limit = memory_limit or default_memory_limit()
+    # a folder of our own for an own database's spills; a caller's database (the service)
+    # spills where its owner said, and gets a folder only for a log too big for memory
+    work = _Work(folder=tempfile.mkdtemp(prefix="personae-duckdb-") if connection is None
+                 else None, memory_bytes=_size_bytes(limit))
     con = duckdb.connect(":memory:") if connection is None else connection.cursor()
     own = None if connection is None else quote_ident(f"personae_{uuid.uuid4().hex}")
     try:
@@ -217,7 +220,7 @@ def from_events(
         if own is None:
             con.execute(f"SET memory_limit = '{limit}'")
             con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")
-            con.execute(f"SET temp_directory = '{spill}'")
+            con.execute(f"SET temp_directory = '{work.folder}'")
             con.execute("SET preserve_insertion_order = false")
         else:  # this call's tables in a database of its own: calls may run side by side
             con.execute(f"ATTACH ':memory:' AS {own}")
@@ -234,7 +237,6 @@ def from_events(
                  "category": category, "order": order}
         mapping = map_columns(columns, given, src.label, repeats_in(con, src))
         _step(progress, "mapped columns: " + ", ".join(f"{k}={v}" for k, v in mapping.items()))
-        work = _Work(folder=spill, memory_bytes=_size_bytes(limit))
         return _run(con, src, columns, mapping, time_format, ref, session_gap_minutes,
                     top_event_types, on_bad_rows, progress, started, work,
                     dedupe=not keep_duplicates, keep_rows=keep_rows, event_group=event_group)
@@ -246,9 +248,11 @@ def from_events(
         if own is not None:
             con.execute("USE memory")
             con.execute(f"DETACH {own}")
-            con.execute(f"DETACH DATABASE IF EXISTS {_work_name(spill)}")
+            if work.folder is not None:
+                con.execute(f"DETACH DATABASE IF EXISTS {_work_name(work.folder)}")
         con.close()
-        shutil.rmtree(spill, ignore_errors=True)
+        if work.folder is not None:
+            shutil.rmtree(work.folder, ignore_errors=True)
 
 
 def default_memory_limit() -> str:
@@ -260,11 +264,12 @@ def default_memory_limit() -> str:
     return f"{max(1, total // 2 // 2**20)}MiB"
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Work:
-    """Where the event table may go: ``folder`` is removed when from_events returns."""
+    """Where the event table may go: ``folder`` (made when first needed) is removed when
+    from_events returns."""
 
-    folder: str
+    folder: str | None
     memory_bytes: int
 
 
@@ -426,6 +431,8 @@ def _choose_store(con: Any, work: _Work, rows: int, columns: int) -> None:
     """
     if rows * columns * 16 <= work.memory_bytes // 2:
         return
+    if work.folder is None:
+        work.folder = tempfile.mkdtemp(prefix="personae-duckdb-")
     name = _work_name(work.folder)
     con.execute(f"ATTACH {quote_literal(os.path.join(work.folder, 'events.duckdb'))} AS {name}")
     con.execute(f"USE {name}")  # tables created from here on go to the file
