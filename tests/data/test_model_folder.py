@@ -1,6 +1,7 @@
 """Model folders saved by an earlier personae (bd2f477, before the assignment stopped
 importing scikit-learn; written by saved_models/make_models.py) still load and give every
-new user the labels they gave then; a K-means model assigns without scikit-learn or scipy."""
+new user the labels they gave then; a K-means model (with persona levels too) assigns
+without scikit-learn or scipy."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ def test_a_model_saved_by_an_earlier_version_assigns_the_same_labels(name: str) 
     pd.testing.assert_frame_equal(assigned, expected, check_dtype=False)
 
 
+@pytest.mark.parametrize("name", ["kmeans", "kmeans_levels"])
 def test_personae_assign_of_a_kmeans_model_imports_neither_scikit_learn_nor_scipy(
-        tmp_path: Path) -> None:
+        tmp_path: Path, name: str) -> None:
     # issue 26: these two are a second of the command's start; a K-means model's
-    # assignment is numpy (SegmentModel._nearest)
+    # assignment, persona levels included, is numpy (cluster._base.nearest_centre)
     out = tmp_path / "assigned.csv"
-    args = ["personae", "assign", str(SAVED / "kmeans"), str(NEW_USERS), "--out", str(out)]
+    args = ["personae", "assign", str(SAVED / name), str(NEW_USERS), "--out", str(out)]
     code = ("import atexit, sys\n"
             "atexit.register(lambda: sys.stderr.write('\\nLOADED=' + ','.join(m for m in "
             "('sklearn', 'scipy') if m in sys.modules)))\n"
@@ -41,6 +43,6 @@ def test_personae_assign_of_a_kmeans_model_imports_neither_scikit_learn_nor_scip
     assert done.returncode == 0, done.stderr
     assert done.stderr.rpartition("LOADED=")[2].strip() == ""
     written = pd.read_csv(out)
-    expected = pd.read_csv(SAVED / "kmeans_assigned.csv")
+    expected = pd.read_csv(SAVED / f"{name}_assigned.csv")
     assert written["segment"].tolist() == expected["segment"].tolist()
     assert written["novel"].tolist() == expected["novel"].tolist()
