@@ -366,9 +366,9 @@ class SegmentModel:
         return np.asarray(self._nearest(X)[1] > self.novelty_threshold_)
 
     def _nearest(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The algorithm's segment of each row and the distance to it. Centroid algorithms
-        in one float64 numpy pass per chunk (a request of one user pays no scikit-learn
-        checks; every caller gets the same labels and distances whatever its batch size)."""
+        """The algorithm's segment of each row and the distance to it: centroid algorithms
+        by ``nearest_centre`` (their float64 centres and norms kept once per model), the
+        others by their own ``predict`` and ``distance``."""
         seg = self.segmenter_
         centres = getattr(seg, "cluster_centers_", None) if seg.name in NEAREST_CENTRE \
             else None

@@ -123,7 +123,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     # other: the first two run beside the profiles (mostly compiled code that releases the
     # GIL), each timed on its own.
     with ThreadPoolExecutor(2) as pool:
-        checking = pool.submit(_timed, _checks, cfg, model, X, natural, labels)
+        checking = pool.submit(_checks, cfg, model, X, natural, labels)
         referencing = pool.submit(
             _timed, build_reference, frame, labels, model, source, X=X,
             rows=sample_rows(ids, cfg.samples.reference, cfg.random_state)
@@ -132,8 +132,7 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
         log.info("profiling %d segments", model.n_clusters_)
         profiles = segment_profiles(features, labels, model.preprocessor_, X)
         timings["profile"] = time.perf_counter() - started
-        (checks, stability, timings["consistency"], timings["stability"]), _ = \
-            checking.result()
+        checks, stability, timings["consistency"], timings["stability"] = checking.result()
         reference, timings["reference"] = referencing.result()
     del features  # the users in their own units, twice the input's size: profiled now
     started = time.perf_counter()

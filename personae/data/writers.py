@@ -61,9 +61,10 @@ def _replaceable(out: Path, marker: str) -> bool:
 
 def write_frame(frame: pd.DataFrame, *paths: Path) -> dict[Path, str]:
     """CSV or Parquet by each path's suffix, through Arrow (pandas' own CSV writer is ~10x
-    slower); the sha256 of each file written, taken from the bytes on their way out (a run
-    folder lists every file's digest: reading 2 GB of users back to hash them cost seconds).
-    Several paths: the frame is converted once and the files are written side by side."""
+    slower); the sha256 of each file written, for a run folder's listing: a CSV's taken
+    from its bytes on their way out (reading 2 GB of users back cost seconds), a Parquet
+    file's read back (a fifth of the bytes). Several paths: the frame is converted once and
+    the files are written side by side."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if len(paths) == 1:
         return {paths[0]: _write_table(table, paths[0])}

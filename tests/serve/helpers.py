@@ -1,4 +1,5 @@
-"""A real server for tests: uvicorn in a thread on a free loopback port (no TestClient)."""
+"""A real server for tests: uvicorn in a thread on a free loopback port (no TestClient); a
+run of an event log with early windows through the command line."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -55,3 +57,20 @@ def start_server(config: Any) -> Running:
             time.sleep(0.05)
     server.should_exit = True
     raise RuntimeError("the server did not start")
+
+
+def early_run(folder: Path, events: Any, days: str, k: int) -> tuple[Path, Path, str]:
+    """``personae run`` of ``events`` (a DataFrame, written to Parquet in ``folder``) with
+    ``--early-days days``, K-means with ``k`` segments: the run folder, the log, the output."""
+    from typer.testing import CliRunner
+
+    from personae.cli import app
+
+    log = folder / "events.parquet"
+    events.to_parquet(log)
+    run_dir = folder / "run"
+    result = CliRunner().invoke(app, ["run", str(log), "--events", "--early-days", days,
+                                      "--k", str(k), "--algorithm", "kmeans", "--report-map",
+                                      "none", "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    return run_dir, log, result.output

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from personae.cli import app as cli_app
 from personae.serve.early import EarlyModel, learn_early
 from personae.serve.early_predictors import PREDICTORS, agreement_interval, choose
+from serve.helpers import early_run
 
 
 def alike_then_apart(n_users: int = 240, seed: int = 1) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -50,15 +51,9 @@ def invoke(*args: object) -> object:
 
 @pytest.fixture(scope="module")
 def undecided_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("undecided")
     events, truth = alike_then_apart()
-    log = folder / "events.parquet"
-    events.to_parquet(log)
-    run_dir = folder / "run"
-    result = invoke("run", log, "--events", "--early-days", "7", "--k", "3",
-                    "--algorithm", "kmeans", "--report-map", "none", "--out", run_dir)
-    assert result.exit_code == 0, result.output
-    return run_dir, log, events, truth, result.output
+    run_dir, log, output = early_run(tmp_path_factory.mktemp("undecided"), events, "7", 3)
+    return run_dir, log, events, truth, output
 
 
 def test_choose_takes_the_best_and_breaks_ties_simplest_first():

@@ -15,6 +15,7 @@ from personae.cli import app as cli_app
 from personae.config import EventsConfig, build
 from personae.errors import ConfigError, DataError
 from personae.serve.early import EarlyModel, has_early_model
+from serve.helpers import early_run
 
 WINDOWS = [7, 14]
 
@@ -27,15 +28,9 @@ def invoke(*args: str) -> object:
 def early_cli_run(tmp_path_factory, planted_log):
     """A run of the planted log (regular morning buyers vs occasional evening ones: their
     first week already tells them apart) with --early-days 7,14."""
-    folder = tmp_path_factory.mktemp("early-run")
     events, truth = planted_log
-    log = folder / "events.parquet"
-    events.to_parquet(log)
-    run_dir = folder / "run"
-    result = invoke("run", log, "--events", "--early-days", "14,7", "--k", "2",
-                    "--algorithm", "kmeans", "--report-map", "none", "--out", run_dir)
-    assert result.exit_code == 0, result.output
-    return run_dir, log, events, truth, result.output
+    run_dir, log, output = early_run(tmp_path_factory.mktemp("early-run"), events, "14,7", 2)
+    return run_dir, log, events, truth, output
 
 
 def test_run_writes_the_early_block_model_and_report_section(early_cli_run):

@@ -236,8 +236,6 @@ class LevelSearch:
     depends on ``X`` alone, so it can run beside the base fit. ``one_group``: why the users
     are one persona instead (then no K was chosen)."""
 
-    k: int | None
-    n_users: int
     idx: np.ndarray          # the silhouette sample of X
     fitted_on_all: bool      # the sample was everyone (n <= fit_rows): its fit is final
     scored: SilhouetteSample | None
@@ -262,7 +260,7 @@ def level_search(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
     idx = sample(n, rules.sample, random_state)
     distinct_rows = len(np.unique(X[idx], axis=0))
     if n < rules.min_users or distinct_rows < rules.k_range[0]:
-        return LevelSearch(k, n, idx, True, None, [], [], [], 0, {},
+        return LevelSearch(idx, True, None, [], [], [], 0, {},
                            one_group=f"only {n:,} users with {distinct_rows} distinct rows: "
                                      "too few to split into personas")
     low, high = rules.distinct_k_min, rules.k_range[1]
@@ -282,7 +280,7 @@ def level_search(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
               "stability_ari": None} for f in fits]
     actionable = [i for i, f in enumerate(fits) if f.actionable]
     if k is None and not actionable:
-        return LevelSearch(k, n, idx, Xs is X, scored_s, fits, table, actionable, 0, {},
+        return LevelSearch(idx, Xs is X, scored_s, fits, table, actionable, 0, {},
                            one_group=(
             f"no K in {low}..{high} gives personas a team can act on (each K left one group "
             f"over {rules.max_share:.0%} of users, or fewer than {rules.min_big} groups of "
@@ -298,7 +296,7 @@ def level_search(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
         if aris[i] >= rules.stable_ari:
             chosen = i
             break
-    return LevelSearch(k, n, idx, Xs is X, scored_s, fits, table, actionable, chosen, aris)
+    return LevelSearch(idx, Xs is X, scored_s, fits, table, actionable, chosen, aris)
 
 
 def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = None,
