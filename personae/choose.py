@@ -54,10 +54,11 @@ def k_candidates(k: int | str, k_range: tuple[int, int], n_users: int, source: s
     return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
 
 
-def choose(cfg: SegmentSettings, X: np.ndarray, order: np.ndarray, k_values: list[int],
-           preprocessor: Any) -> tuple[str, dict[str, Any], AlgorithmChoice | None]:
-    """The algorithm and its parameters: as given, or compared by ``auto`` on the first
-    ``cfg.auto.rows`` users of ``order`` (then also what the comparison found)."""
+def choose(cfg: SegmentSettings, sample: np.ndarray, k_values: list[int], preprocessor: Any
+           ) -> tuple[str, dict[str, Any], AlgorithmChoice | None]:
+    """The algorithm and its parameters: as given, or compared by ``auto`` on ``sample``
+    (the model matrix's first ``cfg.auto.rows`` users in the id-hash order; then also what
+    the comparison found)."""
     n_clusters = k_values[0] if isinstance(cfg.k, int) else None
     k_range = (k_values[0], k_values[-1])
     blocks = categorical_blocks(preprocessor)
@@ -72,9 +73,9 @@ def choose(cfg: SegmentSettings, X: np.ndarray, order: np.ndarray, k_values: lis
         share = len(preprocessor.categorical_) / max(preprocessor.n_features_in_, 1)
         candidates = candidates_for(share) if blocks else CANDIDATES
         log.info("choosing among %s on %d users", ", ".join(candidates),
-                 min(len(order), cfg.auto.rows))
+                 len(sample))
         choice = compare_algorithms(
-            X[order[:cfg.auto.rows]], candidates=candidates, k_range=k_range,
+            sample, candidates=candidates, k_range=k_range,
             n_clusters=n_clusters, extra=extra, random_state=cfg.random_state,
             numeric_columns=np.arange(len(preprocessor.numeric_)), rules=cfg.auto)
         name = choice.name

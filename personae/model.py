@@ -30,7 +30,7 @@ from personae.features.table import TablePreprocessor, detect_id_column, user_id
 
 if TYPE_CHECKING:
     from personae.cluster.levels import LevelCentres
-    from personae.cluster.levels.fit import LevelSearch
+    from personae.cluster.levels.fit import LevelSearch, PersonaLevels
     from personae.cluster.search import KSelection
 
 log = logging.getLogger(__name__)
@@ -120,15 +120,20 @@ class SegmentModel:
         k_values = k_candidates(cfg.k, cfg.k_range, n_users, source)
         self.order_ = sample_rows(ids, min(n_users, cfg.samples.order), cfg.random_state)
         started = time.perf_counter()
+        # auto compares algorithms on a copy of a sample: X itself is free for the levels
+        compared = X[self.order_[:cfg.auto.rows]] if cfg.algorithm == "auto" else X
         with ThreadPoolExecutor(1) as pool, threads_for(0):
-            # The persona level's K search reads X alone: it runs beside the algorithm's
-            # choice, both on samples, one BLAS/OpenMP thread each (so neither result
-            # depends on the other's timing).
-            searching = pool.submit(self._search_levels, X) if cfg.levels_on else None
-            name, params, self.algorithm_choice_ = choose(cfg, X, self.order_, k_values,
+            # The persona level reads X alone, never the base fit: it runs beside the
+            # algorithm's choice, one BLAS/OpenMP thread each (so neither result depends on
+            # the other's timing). Beside auto's comparison (seconds, much of it in Python
+            # between compiled calls) it is also fitted on everyone; beside a named
+            # algorithm only its K is searched, and everyone waits for all the cores.
+            placing = pool.submit(self._place_levels, X, cfg.algorithm == "auto") \
+                if cfg.levels_on else None
+            name, params, self.algorithm_choice_ = choose(cfg, compared, k_values,
                                                           self.preprocessor_)
             timings["choose_algorithm"] = time.perf_counter() - started
-            search, search_seconds = searching.result() if searching else (None, 0.0)
+            placed, placing_seconds = placing.result() if placing else (None, 0.0)
 
         started = time.perf_counter()
         log.info("fitting %s on %d users", name, n_users)
@@ -150,9 +155,9 @@ class SegmentModel:
             X[self.order_[:cfg.samples.novelty]])
         if cfg.levels_on:
             started = time.perf_counter()
-            self._fit_levels(X, search)
-            # the search's own seconds, though they passed during choose_algorithm
-            timings["persona_levels"] = time.perf_counter() - started + search_seconds
+            self._fit_levels(X, placed)
+            # with the seconds it ran beside choose_algorithm
+            timings["persona_levels"] = time.perf_counter() - started + placing_seconds
         if cfg.rfm:
             self._fit_rfm(df, source)
         self.timings_ = timings
@@ -176,25 +181,36 @@ class SegmentModel:
         return float(np.quantile(distance, rules.quantile) * rules.margin) \
             if len(distance) else float("inf")
 
-    def _search_levels(self, X: np.ndarray) -> tuple[LevelSearch, float]:
-        """The persona level's K choice on a sample (``level_search``), and its seconds."""
-        from personae.cluster.levels.fit import level_search
+    def _place_levels(self, X: np.ndarray, on_everyone: bool
+                      ) -> tuple[LevelSearch | PersonaLevels, float]:
+        """What the persona level finds without the base fit, and its seconds: its K on a
+        sample (``level_search``), and with ``on_everyone`` that K fitted on everyone
+        (``place_personas``)."""
+        from personae.cluster.levels.fit import level_search, place_personas
 
         started = time.perf_counter()
         cfg = self.settings_
-        search = level_search(X, k=cfg.k if isinstance(cfg.k, int) else None,
-                              random_state=cfg.random_state, rules=cfg.levels)
-        return search, time.perf_counter() - started
+        k = cfg.k if isinstance(cfg.k, int) else None
+        found: LevelSearch | PersonaLevels = level_search(
+            X, k=k, random_state=cfg.random_state, rules=cfg.levels)
+        if on_everyone:
+            found = place_personas(X, k=k, random_state=cfg.random_state, rules=cfg.levels,
+                                   search=found)
+        return found, time.perf_counter() - started
 
-    def _fit_levels(self, X: np.ndarray, search: LevelSearch | None = None) -> None:
+    def _fit_levels(self, X: np.ndarray, found: LevelSearch | PersonaLevels | None = None
+                    ) -> None:
         """The persona level becomes the segments (nested in a broad level, with a detailed
         level); the algorithm's own partition stays as ``natural_labels_``."""
-        from personae.cluster.levels import persona_levels
+        from personae.cluster.levels.fit import LevelSearch, persona_levels
 
         cfg = self.settings_
+        searched = isinstance(found, LevelSearch)
         levels = persona_levels(X, self.natural_labels_,
                                 k=cfg.k if isinstance(cfg.k, int) else None,
-                                random_state=cfg.random_state, rules=cfg.levels, search=search)
+                                random_state=cfg.random_state, rules=cfg.levels,
+                                search=found if searched else None,
+                                placed=None if searched else found)
         self.persona_levels_ = levels
         self.levels_ = levels.to_dict()
         self.n_clusters_ = levels.n_personas

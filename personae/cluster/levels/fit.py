@@ -34,7 +34,7 @@ The rules, in order (their values: :class:`LevelRules`):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -301,8 +301,8 @@ def level_search(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
 
 def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = None,
                    random_state: int = 0, checks: bool = True,
-                   rules: LevelRules = DEFAULT_RULES,
-                   search: LevelSearch | None = None) -> PersonaLevels:
+                   rules: LevelRules = DEFAULT_RULES, search: LevelSearch | None = None,
+                   placed: PersonaLevels | None = None) -> PersonaLevels:
     """Broad, persona and detailed levels over ``X`` (users x scaled features).
 
     ``base_labels`` are the base fit's labels (any algorithm; ``-1`` = noise); they are
@@ -310,24 +310,34 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
     ``k`` fixes the number of K-means groups (edge groups then still drop out).
     ``rules`` are the thresholds (``SegmentSettings.levels``). ``checks=False`` skips the
     level's own bootstrap and the detailed level (``stability_ari`` is then NaN): for the
-    refits of a stability check, which only place users. ``search``: ``level_search`` of
-    the same ``X``, ``k``, seed, checks and rules, when it already ran.
+    refits of a stability check, which only place users. ``search`` (``level_search``) and
+    ``placed`` (``place_personas``) of the same ``X``, ``k``, seed, checks and rules, when
+    they already ran: neither reads the base fit, so both can run beside it.
     """
     X = np.asarray(X, dtype=np.float32)
     base = np.asarray(base_labels)
     if X.ndim != 2 or len(X) != len(base):
         raise ValueError(f"persona_levels: X must be users x features with one base label a "
                          f"user; got X {X.shape} and {base.shape} labels")
+    if placed is None:
+        placed = place_personas(X, k=k, random_state=random_state, checks=checks, rules=rules,
+                                search=search)
+    return _with_base(placed, X, base, random_state, rules)
+
+
+def place_personas(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
+                   checks: bool = True, rules: LevelRules = DEFAULT_RULES,
+                   search: LevelSearch | None = None) -> PersonaLevels:
+    """The levels of ``persona_levels`` before the base fit is mapped onto them
+    (``base_to_persona`` empty): the chosen K fitted on everyone, edge users, the broad and
+    detailed levels. With ``n > fit_rows`` users the K-means on everyone centres ``X`` in
+    place and back: nothing else may read ``X`` meanwhile."""
+    X = np.asarray(X, dtype=np.float32)
     if search is None:
         search = level_search(X, k=k, random_state=random_state, checks=checks, rules=rules)
     n, idx = len(X), search.idx
-    base_dbcv = None
-    if (base == NOISE).any() and len(np.unique(base[base != NOISE])) >= 2:
-        d_idx = idx[:rules.dbcv_sample]
-        base_dbcv = float(dbcv(X[d_idx], base[d_idx]))
     if search.one_group is not None:
-        return _one_group(X, base, base_dbcv, idx, rules, search.one_group,
-                          search.table or None)
+        return _one_group(X, idx, rules, search.one_group, search.table or None)
     low, high = rules.distinct_k_min, rules.k_range[1]
     fits, table, actionable, chosen, aris = \
         search.fits, search.table, search.actionable, search.chosen, search.aris
@@ -369,9 +379,6 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
     why.append(f"silhouette {sil:.2f} on {min(len(idx), n):,} sampled users: {verdict}" +
                ("" if verdict == "distinct groups" else
                 " (users shade into each other; the borders are drawn, not found)"))
-    if base_dbcv is not None:
-        why.append(f"the base density fit scores DBCV {base_dbcv:.2f} on "
-                   f"{len(idx[:rules.dbcv_sample]):,} sampled users")
     to_broad = broad_groups(X, fit.labels, fit.centers,
                             np.bincount(fit.nearest, minlength=len(fit.centers)), idx,
                             scored=scored)
@@ -385,24 +392,20 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
         (None, {}, None)
     why.append(f"detailed level: {len(parent)} groups nested in the personas" if detailed
                is not None else "detailed level: not supported (too few users per group)")
-    base_k = len(np.unique(base[base != NOISE]))
-    why.append(f"base fit had {base_k} segments; each maps to the persona most of "
-               "its users fall in (base_to_persona)")
     log.info("persona levels: %d personas, %d broad, %s detailed, %d edge users",
              len(fit.centers), len(set(to_broad.values())), len(parent) or "no", edge_n)
     return PersonaLevels(
         persona=fit.labels, broad=broad, detailed=detailed, edge=fit.edge, nearest=fit.nearest,
         centers=fit.centers, far_distance=fit.far_distance, persona_to_broad=to_broad,
-        detailed_to_persona=parent, base_to_persona=_base_map(base, fit.labels),
-        separation=Separation(sil, int(min(len(idx), n)), base_dbcv, verdict,
+        detailed_to_persona=parent, base_to_persona={},
+        separation=Separation(sil, int(min(len(idx), n)), None, verdict,
                               separation_rule(rules)),
         stability_ari=ari, stable=stable, k_table=table, actionable=fit.actionable, why=why,
         edge_centers=fit.edge_centers, detailed_centers=detailed_centers)
 
 
-def _one_group(X: np.ndarray, base: np.ndarray, base_dbcv: float | None, idx: np.ndarray,
-               rules: LevelRules, reason: str, table: list[dict[str, Any]] | None = None
-               ) -> PersonaLevels:
+def _one_group(X: np.ndarray, idx: np.ndarray, rules: LevelRules, reason: str,
+               table: list[dict[str, Any]] | None = None) -> PersonaLevels:
     n = len(X)
     zeros = np.zeros(n, dtype=int)
     center = np.median(X, axis=0, keepdims=True)
@@ -412,10 +415,31 @@ def _one_group(X: np.ndarray, base: np.ndarray, base_dbcv: float | None, idx: np
     return PersonaLevels(
         persona=labels, broad=labels.copy(), detailed=None, edge=far, nearest=zeros,
         centers=center, far_distance=limits, persona_to_broad={0: 0}, detailed_to_persona={},
-        base_to_persona=_base_map(base, labels),
-        separation=Separation(float("nan"), int(len(idx)), base_dbcv,
+        base_to_persona={},
+        separation=Separation(float("nan"), int(len(idx)), None,
                               "no structure worth splitting", separation_rule(rules)),
         stability_ari=None, stable=False, k_table=table or [], actionable=False,
         why=[reason])
 
 
+
+
+def _with_base(placed: PersonaLevels, X: np.ndarray, base: np.ndarray, random_state: int,
+               rules: LevelRules) -> PersonaLevels:
+    """``placed`` with the base fit mapped onto its personas, and the base's DBCV when the
+    base fit has noise (a density method), measured on the levels' own sample."""
+    base_dbcv = None
+    why = list(placed.why)
+    one_group = placed.separation.verdict == "no structure worth splitting"
+    if (base == NOISE).any() and len(np.unique(base[base != NOISE])) >= 2:
+        rows = sample(len(X), rules.sample, random_state)[:rules.dbcv_sample]
+        base_dbcv = float(dbcv(X[rows], base[rows]))
+        if not one_group:
+            why.append(f"the base density fit scores DBCV {base_dbcv:.2f} on {len(rows):,} "
+                       "sampled users")
+    if not one_group:
+        base_k = len(np.unique(base[base != NOISE]))
+        why.append(f"base fit had {base_k} segments; each maps to the persona most of "
+                   "its users fall in (base_to_persona)")
+    return replace(placed, base_to_persona=_base_map(base, placed.persona),
+                   separation=replace(placed.separation, dbcv=base_dbcv), why=why)
