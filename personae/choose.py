@@ -16,6 +16,8 @@ from personae.config import SegmentSettings
 from personae.errors import DataError
 
 if TYPE_CHECKING:  # the comparison is imported by choose(): assigning users never runs it
+    from concurrent.futures import Executor
+
     from personae.cluster.auto import AlgorithmChoice
 
 log = logging.getLogger(__name__)
@@ -54,11 +56,12 @@ def k_candidates(k: int | str, k_range: tuple[int, int], n_users: int, source: s
     return list(range(low, min(high, n_users // MIN_SEGMENT_USERS) + 1))
 
 
-def choose(cfg: SegmentSettings, sample: np.ndarray, k_values: list[int], preprocessor: Any
+def choose(cfg: SegmentSettings, sample: np.ndarray, k_values: list[int], preprocessor: Any,
+           helper: Executor | None = None
            ) -> tuple[str, dict[str, Any], AlgorithmChoice | None]:
     """The algorithm and its parameters: as given, or compared by ``auto`` on ``sample``
     (the model matrix's first ``cfg.auto.rows`` users in the id-hash order; then also what
-    the comparison found)."""
+    the comparison found), with ``helper`` when given (``comparison_helper``)."""
     n_clusters = k_values[0] if isinstance(cfg.k, int) else None
     k_range = (k_values[0], k_values[-1])
     blocks = categorical_blocks(preprocessor)
@@ -77,7 +80,8 @@ def choose(cfg: SegmentSettings, sample: np.ndarray, k_values: list[int], prepro
         choice = compare_algorithms(
             sample, candidates=candidates, k_range=k_range,
             n_clusters=n_clusters, extra=extra, random_state=cfg.random_state,
-            numeric_columns=np.arange(len(preprocessor.numeric_)), rules=cfg.auto)
+            numeric_columns=np.arange(len(preprocessor.numeric_)), rules=cfg.auto,
+            helper=helper)
         name = choice.name
         # The winner keeps the K it found on the sample (no second K search).
         params.update(choice.params)

@@ -29,6 +29,8 @@ from personae.errors import ConfigError, DataError, NotFittedError
 from personae.features.table import TablePreprocessor, detect_id_column, user_ids
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from personae.cluster.levels import LevelCentres
     from personae.cluster.levels.fit import LevelSearch, PersonaLevels
     from personae.cluster.search import KSelection
@@ -91,9 +93,11 @@ class SegmentModel:
         return self.fit_cleaned(df, source, ids)[1]
 
     def fit_cleaned(self, df: pd.DataFrame, source: str = "input",
-                    ids: pd.Series | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                    ids: pd.Series | None = None, helper: Executor | None = None
+                    ) -> tuple[pd.DataFrame, np.ndarray]:
         """Fit, and return the training users cleaned: in their own units (what the
-        profiles describe, ``TablePreprocessor.clean``) and in the model's space."""
+        profiles describe, ``TablePreprocessor.clean``) and in the model's space.
+        ``helper``: a worker process for ``auto``'s comparison (``comparison_helper``)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         given = self.settings.model_dump() if self.settings is not None else {}
@@ -131,7 +135,7 @@ class SegmentModel:
             placing = pool.submit(self._place_levels, X, cfg.algorithm == "auto") \
                 if cfg.levels_on else None
             name, params, self.algorithm_choice_ = choose(cfg, compared, k_values,
-                                                          self.preprocessor_)
+                                                          self.preprocessor_, helper)
             timings["choose_algorithm"] = time.perf_counter() - started
             placed, placing_seconds = placing.result() if placing else (None, 0.0)
 

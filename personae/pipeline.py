@@ -92,28 +92,32 @@ def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig 
     run = run_config(data, config, **settings)
     cfg = run.segmentation
     timings: dict[str, float] = {}
-    started = time.perf_counter()
-    read = read_input(data, run.input, cfg.random_state)
-    frame, source, provenance, sequences = read.frame, read.source, read.provenance, \
-        read.sequences
-    timings["read"] = time.perf_counter() - started
-    log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
-    id_column = cfg.id_column if cfg.id_column is not None else \
-        detect_id_column([str(c) for c in frame.columns], frame)
-    semantics = run_semantics(run, semantics, read, id_column)
-    ids = user_ids(frame, id_column, source)
-    levels_on = cfg.levels_on
-    if levels_on and cfg.features is None:
-        # behaviour drives the split; timing shares and context only describe the personas
-        from personae.features.semantics import feature_roles
+    from personae.cluster.auto import comparison_helper
 
-        roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics,
-                              missing=missing_shares(frame))
-        cfg = cfg.model_copy(update={"features": list(roles.drive)})
-    if cfg.rfm is None:  # the RFM map speaks of transactions: an event log's
-        cfg = cfg.model_copy(update={"rfm": levels_on and provenance.get("kind") == "events"})
-    model = SegmentModel(cfg)
-    features, X = model.fit_cleaned(frame, source, ids)
+    # auto's helper process is forked before the input is read: it holds none of the data
+    with comparison_helper(cfg.algorithm == "auto") as helper:
+        started = time.perf_counter()
+        read = read_input(data, run.input, cfg.random_state)
+        frame, source, provenance, sequences = read.frame, read.source, read.provenance, \
+            read.sequences
+        timings["read"] = time.perf_counter() - started
+        log.info("read %d users x %d columns from %s", len(frame), frame.shape[1], source)
+        id_column = cfg.id_column if cfg.id_column is not None else \
+            detect_id_column([str(c) for c in frame.columns], frame)
+        semantics = run_semantics(run, semantics, read, id_column)
+        ids = user_ids(frame, id_column, source)
+        levels_on = cfg.levels_on
+        if levels_on and cfg.features is None:
+            # behaviour drives the split; timing shares and context only describe the personas
+            from personae.features.semantics import feature_roles
+
+            roles = feature_roles([str(c) for c in frame.columns if c != id_column], semantics,
+                                  missing=missing_shares(frame))
+            cfg = cfg.model_copy(update={"features": list(roles.drive)})
+        if cfg.rfm is None:  # the RFM map speaks of transactions: an event log's
+            cfg = cfg.model_copy(update={"rfm": levels_on and provenance.get("kind") == "events"})
+        model = SegmentModel(cfg)
+        features, X = model.fit_cleaned(frame, source, ids, helper)
     timings.update(model.timings_)
     natural = model.natural_labels_
     labels = model.labels_

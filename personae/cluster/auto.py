@@ -10,8 +10,21 @@ candidate is kept (``algorithm_selection.csv``).
 
 from __future__ import annotations
 
+import itertools
 import logging
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import (
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +33,7 @@ import pandas as pd
 from joblib import cpu_count
 from sklearn.metrics import adjusted_rand_score
 
-from personae.cluster._base import each_in_threads, fixed_params
+from personae.cluster._base import fixed_params, threads_for
 from personae.cluster.algorithms import algorithm_class, make_segmenter
 from personae.cluster.auto_rules import DEFAULT_AUTO_RULES, AutoRules
 from personae.cluster.validate import balance, bootstrap_stability, quality
@@ -89,7 +102,8 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
                      extra: dict[str, dict[str, Any]] | None = None,
                      numeric_columns: np.ndarray | None = None,
                      random_state: int = 0, n_jobs: int | None = None,
-                     rules: AutoRules = DEFAULT_AUTO_RULES) -> AlgorithmChoice:
+                     rules: AutoRules = DEFAULT_AUTO_RULES,
+                     helper: Executor | None = None) -> AlgorithmChoice:
     """Fit every candidate on ``X`` (already a sample of users) and pick one by ``rules``
     (``SegmentSettings.auto``).
 
@@ -98,7 +112,8 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     single-threaded BLAS and OpenMP; the result does not depend on it. A candidate that
     fails is a row with its reason: a numerical failure (``NUMERICAL_FAILURES``) in
     ``note``, anything else in ``error`` (and a warning), so a bug never reads as an
-    ineligible candidate.
+    ineligible candidate. ``helper``: a worker process (``comparison_helper``) that
+    takes one thread's share of the candidates.
     """
     jobs = []
     for name in candidates:
@@ -112,14 +127,8 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     # The slowest candidates start first, so the others fill the remaining workers.
     start_order = sorted(jobs, key=lambda job: SLOWEST_FIRST.index(job[0])
                          if job[0] in SLOWEST_FIRST else len(SLOWEST_FIRST))
-    measured = each_in_threads(_fit_candidate, [(name, params, X, random_state)
-                                                for name, params in start_order], workers)
-    # Candidates often draw the same segments (K-means, the mixture and Ward on clear
-    # groups): each distinct labelling is scored once, its seconds counted for each.
-    distinct = {seg.labels_.tobytes(): seg.labels_ for _, seg in measured if seg is not None}
-    scored = dict(zip(distinct, each_in_threads(_scored, [
-        (X, labels, random_state, numeric_columns) for labels in distinct.values()], workers),
-        strict=True))
+    measured, scored = _fitted_and_scored(start_order, X, random_state, numeric_columns,
+                                          workers, helper)
     measured = [_with_quality(row, seg, scored, rules) for row, seg in measured]
     position = {name: i for i, (name, _) in enumerate(jobs)}
     measured = sorted(measured, key=lambda result: position[result[0]["algorithm"]])
@@ -148,6 +157,97 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     return AlgorithmChoice(name=winner, params=params, why=why, table=table,
                            sample_users=len(X), rule=rule_text(rules),
                            k_selection=getattr(fitted.get(winner), "k_selection_", None))
+
+
+@contextmanager
+def comparison_helper(wanted: bool = True) -> Iterator[Executor | None]:
+    """A worker process that fits ``auto``'s candidates beside its threads, or None.
+
+    The candidates, on a 2,000-user sample, are hundreds of small scikit-learn calls that
+    spend most of their time in Python, holding the GIL: two threads ran them 1.2x as fast
+    as one (benchmarks/README.md, "Issue 26, fourth pass"). The process is forked, so it
+    starts in milliseconds with everything already imported; forked before the input is
+    read, so it holds none of the data; and only where a fork is safe and cheap: Linux,
+    two or more cores, no other Python thread (a notebook's kernel runs several: there
+    threads do all the work). The only other threads a fork copies are the BLAS
+    libraries' idle pools, and the process fits with one BLAS/OpenMP thread, as the
+    threads do, so the same candidates draw the same segments wherever they run."""
+    if not wanted or sys.platform != "linux" or cpu_count() < 2 or \
+            threading.active_count() > 1:
+        yield None
+        return
+    import multiprocessing
+    import warnings
+
+    helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of a fork beside any OS thread: here, the idle BLAS pools
+            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+            helper.submit(int).result()  # the fork, now: before this run starts a thread
+    except (OSError, BrokenProcessPool) as exc:
+        log.info("auto: no helper process (%s); the candidates run in threads", exc)
+        helper.shutdown(wait=False)
+        yield None
+        return
+    try:
+        yield helper
+    finally:
+        helper.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_thread(work: Callable[..., Any], *args: Any) -> Any:
+    with threads_for(0):
+        return work(*args)
+
+
+def _fitted_and_scored(jobs: list[tuple[str, dict[str, Any]]], X: np.ndarray,
+                       random_state: int, numeric_columns: np.ndarray | None, workers: int,
+                       helper: Executor | None = None
+                       ) -> tuple[list[tuple[dict[str, Any], Any]],
+                                  dict[bytes, tuple[dict[str, Any], float]]]:
+    """Every candidate fitted (in ``jobs``' order), and the quality of each distinct
+    labelling: candidates often draw the same segments (K-means, the mixture and Ward on
+    clear groups), so a labelling is scored once, its seconds counted for each candidate.
+    A labelling is scored as soon as the first fit that draws it ends, beside the fits
+    still running, not after the slowest of them. With a ``helper`` process, one of the
+    ``workers`` threads hands each job it takes to the helper. Scores depend on the
+    labelling alone, so no result depends on which job ends first or where it ran."""
+    run = _runner(helper)
+    with threads_for(0), ThreadPoolExecutor(max(workers, 1), initializer=run.start) as pool:
+        fits = [pool.submit(run, _fit_candidate, name, params, X, random_state)
+                for name, params in jobs]
+        scoring: dict[bytes, Future[tuple[dict[str, Any], float]]] = {}
+        for done in as_completed(fits):
+            seg = done.result()[1]
+            if seg is not None and seg.labels_.tobytes() not in scoring:
+                scoring[seg.labels_.tobytes()] = pool.submit(
+                    run, _scored, X, seg.labels_, random_state, numeric_columns)
+        return [fit.result() for fit in fits], \
+            {key: score.result() for key, score in scoring.items()}
+
+
+class _runner:
+    """Runs a job in the calling thread, or, in the first thread of a pool, in ``helper``
+    (and in the thread itself if the helper fails: a job that runs is never lost)."""
+
+    def __init__(self, helper: Executor | None) -> None:
+        self.helper = helper
+        self.threads = itertools.count()
+        self.forwards = threading.local()
+
+    def start(self) -> None:
+        self.forwards.on = self.helper is not None and next(self.threads) == 0
+
+    def __call__(self, work: Callable[..., Any], *args: Any) -> Any:
+        if getattr(self.forwards, "on", False):
+            try:
+                return self.helper.submit(_one_thread, work, *args).result()  # type: ignore[union-attr]
+            except Exception as exc:  # the helper, not the job: the job catches its own
+                log.warning("auto: the helper process failed (%s: %s); this thread fits "
+                            "its candidates itself", type(exc).__name__, exc)
+                self.forwards.on = False
+        return work(*args)
 
 
 def _fit_candidate(name: str, params: dict[str, Any], X: np.ndarray, random_state: int
