@@ -71,6 +71,8 @@ def days(text: str | None) -> list[int] | None:
 
 
 def conf_pairs(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:  # a run without --spark-conf never loads the Spark package (DuckDB with it)
+        return None
     from personae.spark.session import parse_conf
 
-    return parse_conf(pairs) or None if pairs else None
+    return parse_conf(pairs) or None

@@ -10,7 +10,6 @@ candidate is kept (``algorithm_selection.csv``).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sys
 import threading
@@ -161,17 +160,18 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
 
 @contextmanager
 def comparison_helper(wanted: bool = True) -> Iterator[Executor | None]:
-    """A worker process that fits ``auto``'s candidates beside its threads, or None.
+    """Worker processes that fit ``auto``'s candidates, one per core, or None.
 
     The candidates, on a 2,000-user sample, are hundreds of small scikit-learn calls that
     spend most of their time in Python, holding the GIL: two threads ran them 1.2x as fast
-    as one (benchmarks/README.md, "Issue 26, fourth pass"). The process is forked, so it
-    starts in milliseconds with everything already imported; forked before the input is
-    read, so it holds none of the data; and only where a fork is safe and cheap: Linux,
-    two or more cores, no other Python thread (a notebook's kernel runs several: there
-    threads do all the work). The only other threads a fork copies are the BLAS
-    libraries' idle pools, and the process fits with one BLAS/OpenMP thread, as the
-    threads do, so the same candidates draw the same segments wherever they run."""
+    as one, and beside the persona level's own threads slower still (benchmarks/README.md,
+    "Issue 26, fourth pass"). The processes are forked, so they start in milliseconds with
+    everything already imported; forked before the input is read, so they hold none of
+    the data; and only where a fork is safe and cheap: Linux, two or more cores, no other
+    Python thread (a notebook's kernel runs several: there threads do the work). The only
+    other threads a fork copies are the BLAS libraries' idle pools, and the processes fit
+    with one BLAS/OpenMP thread, as threads do, so the same candidates draw the same
+    segments wherever they run."""
     if not wanted or sys.platform != "linux" or cpu_count() < 2 or \
             threading.active_count() > 1:
         yield None
@@ -179,12 +179,13 @@ def comparison_helper(wanted: bool = True) -> Iterator[Executor | None]:
     import multiprocessing
     import warnings
 
-    helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    helper = ProcessPoolExecutor(min(cpu_count(), len(CANDIDATES)),
+                                 mp_context=multiprocessing.get_context("fork"))
     try:
         with warnings.catch_warnings():
             # Python 3.12+ warns of a fork beside any OS thread: here, the idle BLAS pools
             warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-            helper.submit(int).result()  # the fork, now: before this run starts a thread
+            helper.submit(int).result()  # the forks, now: before this run starts a thread
     except (OSError, BrokenProcessPool) as exc:
         log.info("auto: no helper process (%s); the candidates run in threads", exc)
         helper.shutdown(wait=False)
@@ -210,9 +211,9 @@ def _fitted_and_scored(jobs: list[tuple[str, dict[str, Any]]], X: np.ndarray,
     labelling: candidates often draw the same segments (K-means, the mixture and Ward on
     clear groups), so a labelling is scored once, its seconds counted for each candidate.
     A labelling is scored as soon as the first fit that draws it ends, beside the fits
-    still running, not after the slowest of them. With a ``helper`` process, one of the
-    ``workers`` threads hands each job it takes to the helper. Scores depend on the
-    labelling alone, so no result depends on which job ends first or where it ran."""
+    still running, not after the slowest of them. With a ``helper``, each of the
+    ``workers`` threads hands the jobs it takes to the helper's processes. Scores depend
+    on the labelling alone, so no result depends on which job ends first or where it ran."""
     run = _runner(helper)
     with threads_for(0), ThreadPoolExecutor(max(workers, 1), initializer=run.start) as pool:
         fits = [pool.submit(run, _fit_candidate, name, params, X, random_state)
@@ -228,16 +229,15 @@ def _fitted_and_scored(jobs: list[tuple[str, dict[str, Any]]], X: np.ndarray,
 
 
 class _runner:
-    """Runs a job in the calling thread, or, in the first thread of a pool, in ``helper``
-    (and in the thread itself if the helper fails: a job that runs is never lost)."""
+    """Runs a job in ``helper``, or in the calling thread: without a helper, or once the
+    helper failed (a job that runs is never lost)."""
 
     def __init__(self, helper: Executor | None) -> None:
         self.helper = helper
-        self.threads = itertools.count()
         self.forwards = threading.local()
 
     def start(self) -> None:
-        self.forwards.on = self.helper is not None and next(self.threads) == 0
+        self.forwards.on = self.helper is not None
 
     def __call__(self, work: Callable[..., Any], *args: Any) -> Any:
         if getattr(self.forwards, "on", False):
