@@ -115,27 +115,36 @@ class SegmentModel:
             features=cfg.features, categorical=cfg.categorical, id_column=id_column,
             impute=cfg.impute, log_transform=cfg.log_transform, scaler=cfg.scaler,
         ).fit(df, source)
-        # the cleaned frame (float64, twice a float32 input) is not held through the fit:
-        # at 10M users it was 1.2 GB of the run's peak; it is cleaned again for the caller
-        X = self.preprocessor_.scale(self.preprocessor_.clean(df, source))
-        timings["preprocess"] = time.perf_counter() - started
-
-        n_users = len(X)
+        n_users = len(df)
         k_values = k_candidates(cfg.k, cfg.k_range, n_users, source)
         self.order_ = sample_rows(ids, min(n_users, cfg.samples.order), cfg.random_state)
-        started = time.perf_counter()
-        # auto compares algorithms on a copy of a sample: X itself is free for the levels
-        compared = X[self.order_[:cfg.auto.rows]] if cfg.algorithm == "auto" else X
-        with ThreadPoolExecutor(1) as pool, threads_for(0):
+        auto = cfg.algorithm == "auto"
+        # auto compares algorithms on a sample of users, transformed on its own (the same
+        # rows of the model's matrix, bit for bit: the transform is row by row), so the
+        # comparison starts before that matrix is built, and never reads it
+        compared = self.preprocessor_.transform(df.iloc[self.order_[:cfg.auto.rows]], source) \
+            if auto else None
+        timings["preprocess"] = time.perf_counter() - started
+        with ThreadPoolExecutor(2) as pool, threads_for(0):
+            started = time.perf_counter()
+            choosing = pool.submit(choose, cfg, compared, k_values, self.preprocessor_, helper) \
+                if auto else None
+            # the cleaned frame (float64, twice a float32 input) is not held through the
+            # fit: at 10M users it was 1.2 GB of the run's peak; it is cleaned again for the
+            # caller
+            preprocessing = time.perf_counter()
+            X = self.preprocessor_.scale(self.preprocessor_.clean(df, source))
+            timings["preprocess"] += time.perf_counter() - preprocessing
             # The persona level reads X alone, never the base fit: it runs beside the
             # algorithm's choice, one BLAS/OpenMP thread each (so neither result depends on
             # the other's timing). Beside auto's comparison (seconds, much of it in Python
             # between compiled calls) it is also fitted on everyone; beside a named
             # algorithm only its K is searched, and everyone waits for all the cores.
-            placing = pool.submit(self._place_levels, X, cfg.algorithm == "auto") \
-                if cfg.levels_on else None
-            name, params, self.algorithm_choice_ = choose(cfg, compared, k_values,
-                                                          self.preprocessor_, helper)
+            placing = pool.submit(self._place_levels, X, auto) if cfg.levels_on else None
+            if choosing is None:
+                started = time.perf_counter()
+            name, params, self.algorithm_choice_ = choosing.result() if choosing else \
+                choose(cfg, X, k_values, self.preprocessor_)
             timings["choose_algorithm"] = time.perf_counter() - started
             placed, placing_seconds = placing.result() if placing else (None, 0.0)
 

@@ -240,3 +240,23 @@ def test_the_model_matrix_is_the_same_whatever_block_of_rows_is_transformed_at_a
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(table, "TRANSFORM_ROWS", block)
         np.testing.assert_array_equal(preprocessor.transform(frame), whole)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.tuples(st.one_of(st.just(float("nan")), st.floats(0, 1e6)),
+                                 st.floats(-50, 50),
+                                 st.sampled_from(["p", "q", "r", None])),
+                       min_size=8, max_size=40),
+       picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=12),
+       impute=st.sampled_from(["median", "knn"]))
+def test_a_sample_of_users_transformed_alone_is_those_rows_of_the_whole_matrix(
+        values: list[tuple[float, float, str | None]], picks: list[int], impute: str) -> None:
+    # auto compares algorithms on a sample transformed on its own, before the whole
+    # matrix exists: the rows must be the ones the rest of the run reads, bit for bit
+    frame = pd.DataFrame(values, columns=["spend", "balance", "plan"])
+    frame.loc[:5, "spend"] = np.arange(6.0)  # never constant, and rows knn can learn from
+    frame.loc[1, "balance"] = frame["balance"].iloc[0] + 1.0
+    preprocessor = TablePreprocessor(impute=impute).fit(frame)
+    rows = np.array([p % len(frame) for p in picks])
+    np.testing.assert_array_equal(preprocessor.transform(frame.iloc[rows]),
+                                  preprocessor.transform(frame)[rows])
