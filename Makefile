@@ -16,11 +16,15 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# The bytecode a wheel's install writes: an editable install gets it only at first import,
+# and never where PYTHONDONTWRITEBYTECODE is set (then each command compiles ~70 modules).
 install: $(PY)
 	$(PIP) install --quiet $(LOCKED) -e .
+	$(PY) -m compileall -q personae
 
 install-dev: $(PY) mlflow-server
 	$(PIP) install --quiet $(LOCKED) -e ".[$(EXTRAS)]"
+	$(PY) -m compileall -q personae
 
 mlflow-server: $(SERVER_VENV)/bin/mlflow
 
