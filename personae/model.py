@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -140,17 +141,26 @@ class SegmentModel:
             # the other's timing). Beside auto's comparison (seconds, much of it in Python
             # between compiled calls) it is also fitted on everyone; beside a named
             # algorithm only its K is searched, and everyone waits for all the cores.
-            placing = pool.submit(self._place_levels, X, auto) if cfg.levels_on else None
+            x_free = threading.Event()
+            placing = pool.submit(self._place_levels, X, auto, x_free) if cfg.levels_on \
+                else None
             if choosing is None:
                 started = time.perf_counter()
             name, params, self.algorithm_choice_ = choosing.result() if choosing else \
                 choose(cfg, X, k_values, self.preprocessor_)
             timings["choose_algorithm"] = time.perf_counter() - started
+            # The algorithm's fit on everyone: beside the levels' last steps once X is
+            # back from their K-means (which centres it in place); otherwise after them,
+            # on all the cores (one thread beside a K search of a few seconds at most would
+            # leave a core idle through a 10M-user fit).
+            beside = auto and placing is not None
+            if beside:
+                x_free.wait()
+                # in a worker thread: this thread's one-OpenMP-thread limit is its own
+                fitting = pool.submit(self._fit_segmenter, X, name, params).result()
             placed, placing_seconds = placing.result() if placing else (None, 0.0)
-
-        started = time.perf_counter()
-        log.info("fitting %s on %d users", name, n_users)
-        self.segmenter_ = make_segmenter(name, **params).fit(X, sample=self.order_)
+        if not beside:
+            fitting = self._fit_segmenter(X, name, params)
         self.natural_labels_ = self.segmenter_.labels_
         self.n_clusters_ = int(self.segmenter_.n_segments_)
         selection = getattr(self.segmenter_, "k_selection_", None)
@@ -162,8 +172,7 @@ class SegmentModel:
         # then includes it.)
         searched_here = getattr(self.segmenter_, "k_selection_", None) is not None
         timings["choose_k"] = selection.seconds if selection is not None else 0.0
-        timings["cluster"] = time.perf_counter() - started - (
-            timings["choose_k"] if searched_here else 0.0)
+        timings["cluster"] = fitting - (timings["choose_k"] if searched_here else 0.0)
         self.novelty_threshold_ = self._novelty_threshold(
             X[self.order_[:cfg.samples.novelty]])
         if cfg.levels_on:
@@ -194,22 +203,32 @@ class SegmentModel:
         return float(np.quantile(distance, rules.quantile) * rules.margin) \
             if len(distance) else float("inf")
 
-    def _place_levels(self, X: np.ndarray, on_everyone: bool
+    def _place_levels(self, X: np.ndarray, on_everyone: bool, x_free: threading.Event
                       ) -> tuple[LevelSearch | PersonaLevels, float]:
         """What the persona level finds without the base fit, and its seconds: its K on a
         sample (``level_search``), and with ``on_everyone`` that K fitted on everyone
-        (``place_personas``)."""
+        (``place_personas``). ``x_free`` is set once nothing here changes X any more."""
         from personae.cluster.levels.fit import level_search, place_personas
 
         started = time.perf_counter()
         cfg = self.settings_
         k = cfg.k if isinstance(cfg.k, int) else None
-        found: LevelSearch | PersonaLevels = level_search(
-            X, k=k, random_state=cfg.random_state, rules=cfg.levels)
-        if on_everyone:
-            found = place_personas(X, k=k, random_state=cfg.random_state, rules=cfg.levels,
-                                   search=found)
+        try:
+            found: LevelSearch | PersonaLevels = level_search(
+                X, k=k, random_state=cfg.random_state, rules=cfg.levels)
+            if on_everyone:
+                found = place_personas(X, k=k, random_state=cfg.random_state,
+                                       rules=cfg.levels, search=found, x_free=x_free.set)
+        finally:
+            x_free.set()
         return found, time.perf_counter() - started
+
+    def _fit_segmenter(self, X: np.ndarray, name: str, params: dict[str, Any]) -> float:
+        """The chosen algorithm fitted on everyone (``segmenter_``): its seconds."""
+        started = time.perf_counter()
+        log.info("fitting %s on %d users", name, len(X))
+        self.segmenter_ = make_segmenter(name, **params).fit(X, sample=self.order_)
+        return time.perf_counter() - started
 
     def _fit_levels(self, X: np.ndarray, found: LevelSearch | PersonaLevels | None = None
                     ) -> None:

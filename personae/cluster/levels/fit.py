@@ -34,6 +34,7 @@ The rules, in order (their values: :class:`LevelRules`):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -327,11 +328,13 @@ def persona_levels(X: np.ndarray, base_labels: np.ndarray, *, k: int | None = No
 
 def place_personas(X: np.ndarray, *, k: int | None = None, random_state: int = 0,
                    checks: bool = True, rules: LevelRules = DEFAULT_RULES,
-                   search: LevelSearch | None = None) -> PersonaLevels:
+                   search: LevelSearch | None = None,
+                   x_free: Callable[[], None] | None = None) -> PersonaLevels:
     """The levels of ``persona_levels`` before the base fit is mapped onto them
     (``base_to_persona`` empty): the chosen K fitted on everyone, edge users, the broad and
     detailed levels. With ``n > fit_rows`` users the K-means on everyone centres ``X`` in
-    place and back: nothing else may read ``X`` meanwhile."""
+    place and back: nothing else may read ``X`` meanwhile. ``x_free`` is called once
+    ``X`` is back (the rest only reads it)."""
     X = np.asarray(X, dtype=np.float32)
     if search is None:
         search = level_search(X, k=k, random_state=random_state, checks=checks, rules=rules)
@@ -348,6 +351,8 @@ def place_personas(X: np.ndarray, *, k: int | None = None, random_state: int = 0
     fit = fits[chosen] if search.fitted_on_all else \
         _fit_k(X, fits[chosen].k, random_state, scored, rules,
                init=fits[chosen].model.cluster_centers_)
+    if x_free is not None:
+        x_free()
     fit = _order_by_size(fit)
     if k is None:
         why.append(f"K-means for K {low}..{high}: {len(actionable)} of {len(fits)} K gave "
