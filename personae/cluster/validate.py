@@ -92,7 +92,7 @@ def dbcv(X: np.ndarray, labels: np.ndarray) -> float:
             core_c = (inv.sum(axis=1) / max(len(P) - 1, 1)) ** (-1.0 / d)
         core_c[~np.isfinite(core_c)] = 0.0
         mreach = np.maximum(dist, np.maximum(core_c[:, None], core_c[None, :]))
-        mst = minimum_spanning_tree(mreach).tocoo()
+        mst = spanning_tree(mreach)
         degree = np.bincount(np.concatenate([mst.row, mst.col]), minlength=len(P))
         inner = degree > 1
         if not inner.any():
@@ -112,6 +112,15 @@ def dbcv(X: np.ndarray, labels: np.ndarray) -> float:
         validity = (separation - sparseness[c]) / top if top > 0 else 0.0
         score += np.sum(labels == c) / len(labels) * validity
     return float(score)
+
+
+def spanning_tree(weights: np.ndarray) -> Any:
+    """scipy's minimum spanning tree of a symmetric matrix of edge weights (0: no edge),
+    edge for edge, as a COO matrix. Kruskal takes the edges in a stable sort of their
+    weights, row by row: an edge's lower-triangle twin comes after it and joins nothing, so
+    the upper triangle alone gives the same tree, ties broken the same way, from half the
+    sort (a third of DBCV's time)."""
+    return minimum_spanning_tree(np.triu(weights, k=1)).tocoo()
 
 
 def gaussian_bic(X: np.ndarray, labels: np.ndarray) -> float:

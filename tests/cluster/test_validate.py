@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
@@ -122,3 +124,22 @@ def test_model_labels_agree_with_predict_and_survive_save(tmp_path: Path) -> Non
     assert np.array_equal(loaded.predict(frame), model.labels_)
     assert loaded.is_novel(far).all() and not loaded.is_novel(frame).mean() > 0.01
     assert (loaded.predict(far) == -1).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 60), levels=st.integers(1, 4))
+def test_dbcv_spanning_tree_is_scipys_tree_of_every_edge(seed: int, n: int,
+                                                         levels: int) -> None:
+    # Weights of a few values: ties everywhere, where the tree depends on how they are
+    # broken (and zeros: no edge, as for identical users). Sorting half the edges must
+    # break them as the sort of every edge did.
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    from personae.cluster.validate import spanning_tree
+
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.integers(0, levels + 1, size=(n, n)).astype(float), k=1)
+    weights = upper + upper.T + np.diag(rng.random(n))
+    tree, every_edge = spanning_tree(weights), minimum_spanning_tree(weights).tocoo()
+    assert (tree.row.tolist(), tree.col.tolist(), tree.data.tolist()) == \
+        (every_edge.row.tolist(), every_edge.col.tolist(), every_edge.data.tolist())
