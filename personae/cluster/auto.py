@@ -111,8 +111,8 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     single-threaded BLAS and OpenMP; the result does not depend on it. A candidate that
     fails is a row with its reason: a numerical failure (``NUMERICAL_FAILURES``) in
     ``note``, anything else in ``error`` (and a warning), so a bug never reads as an
-    ineligible candidate. ``helper``: a worker process (``comparison_helper``) that
-    takes one thread's share of the candidates.
+    ineligible candidate. ``helper``: worker processes (``comparison_helper``) the threads
+    hand the candidates to.
     """
     jobs = []
     for name in candidates:
@@ -214,7 +214,7 @@ def _fitted_and_scored(jobs: list[tuple[str, dict[str, Any]]], X: np.ndarray,
     still running, not after the slowest of them. With a ``helper``, each of the
     ``workers`` threads hands the jobs it takes to the helper's processes. Scores depend
     on the labelling alone, so no result depends on which job ends first or where it ran."""
-    run = _runner(helper)
+    run = _Runner(helper)
     with threads_for(0), ThreadPoolExecutor(max(workers, 1), initializer=run.start) as pool:
         fits = [pool.submit(run, _fit_candidate, name, params, X, random_state)
                 for name, params in jobs]
@@ -228,7 +228,7 @@ def _fitted_and_scored(jobs: list[tuple[str, dict[str, Any]]], X: np.ndarray,
             {key: score.result() for key, score in scoring.items()}
 
 
-class _runner:
+class _Runner:
     """Runs a job in ``helper``, or in the calling thread: without a helper, or once the
     helper failed (a job that runs is never lost)."""
 
@@ -240,9 +240,9 @@ class _runner:
         self.forwards.on = self.helper is not None
 
     def __call__(self, work: Callable[..., Any], *args: Any) -> Any:
-        if getattr(self.forwards, "on", False):
+        if self.helper is not None and getattr(self.forwards, "on", False):
             try:
-                return self.helper.submit(_one_thread, work, *args).result()  # type: ignore[union-attr]
+                return self.helper.submit(_one_thread, work, *args).result()
             except Exception as exc:  # the helper, not the job: the job catches its own
                 log.warning("auto: the helper process failed (%s: %s); this thread fits "
                             "its candidates itself", type(exc).__name__, exc)
