@@ -100,7 +100,7 @@ class SegmentModel:
                     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Fit, and return the training users cleaned: in their own units (what the
         profiles describe, ``TablePreprocessor.clean``) and in the model's space.
-        ``helper``: a worker process for ``auto``'s comparison (``comparison_helper``)."""
+        ``helper``: worker processes for ``auto``'s comparison (``comparison_helper``)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         given = self.settings.model_dump() if self.settings is not None else {}
