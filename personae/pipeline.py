@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -84,18 +85,25 @@ def _checks(cfg: SegmentSettings, model: SegmentModel, X: np.ndarray, natural: n
 
 
 def segment(data: pd.DataFrame | str | Path | None = None, *, config: RunConfig | None = None,
-            semantics: Semantics | None = None, **settings: Any) -> SegmentationResult:
+            semantics: Semantics | None = None, helper: Executor | None = None,
+            **settings: Any) -> SegmentationResult:
     """Segment users: a user table (a DataFrame or a CSV/Parquet path, one row per user), or
     an event log when ``config.input.events`` is set. ``settings``: any field of
     :class:`~personae.config.SegmentSettings` (``k``, ``algorithm``, ``random_state``, ...).
+    ``helper``: worker processes for ``auto``'s comparison
+    (:func:`~personae.cluster.auto.comparison_helper`), when the caller forked them (a
+    program that starts threads of its own); by default a run forks its own where that is
+    safe.
     """
     run = run_config(data, config, **settings)
     cfg = run.segmentation
     timings: dict[str, float] = {}
     from personae.cluster.auto import comparison_helper
 
-    # auto's helper process is forked before the input is read: it holds none of the data
-    with comparison_helper(cfg.algorithm == "auto") as helper:
+    # auto's helper processes are forked before the input is read: they hold none of the data
+    forked = nullcontext(helper) if helper is not None else \
+        comparison_helper(cfg.algorithm == "auto")
+    with forked as helper:
         started = time.perf_counter()
         read = read_input(data, run.input, cfg.random_state)
         frame, source, provenance, sequences = read.frame, read.source, read.provenance, \

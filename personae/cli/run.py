@@ -155,10 +155,15 @@ def run(
 ) -> None:
     """Segment users (a user table, or an event log with --events) and write the results to
     --out."""
+    from personae.cluster.auto import comparison_helper
     from personae.pipeline import segment
     from personae.report import save_with_report
 
-    with _reporting("segmenting", EVENT_REPORT_SAYS):
+    # auto's worker processes are forked here, before the progress display starts its
+    # thread (segment() forks none beside another thread); a config file may still name
+    # another algorithm, and then they wait unused (a fork costs milliseconds)
+    with comparison_helper(algorithm in (None, "auto")) as helper, \
+            _reporting("segmenting", EVENT_REPORT_SAYS):
         if out is None:
             raise ConfigError("--out is required: the folder the run is written to")
         store = _tracking(track, tracking_uri)  # checked before the work: MLflow installed
@@ -205,7 +210,7 @@ def run(
         if settings.engine.kind == "spark":
             spark = _spark_run(settings, out)
         else:
-            result = segment(config=settings)
+            result = segment(config=settings, helper=helper)
             if settings.input.events is not None:
                 for line in result.info["input"].get("report", []):
                     console.print(f"events: {line}", highlight=False, soft_wrap=True)

@@ -82,3 +82,27 @@ def test_a_failed_helper_loses_no_candidate(caplog: pytest.LogCaptureFixture) ->
     assert _without_seconds(alone).equals(_without_seconds(helped))
     assert alone.name == helped.name
 
+
+
+def test_segment_hands_auto_the_callers_helper() -> None:
+    # The command line forks its helper before its progress display starts a thread, and
+    # hands it to segment(); any Executor serves (threads here: this runner has threads).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from generated import blob_users
+    from personae import segment
+
+    class Counting(ThreadPoolExecutor):
+        jobs = 0
+
+        def submit(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+            Counting.jobs += 1
+            return super().submit(*args, **kwargs)
+
+    frame, _ = blob_users(n=1500, k=4)
+    alone = segment(frame)
+    with Counting(2) as helper:
+        helped = segment(frame, helper=helper)
+    assert Counting.jobs >= 6  # every candidate, and each distinct labelling's scores
+    assert helped.algorithm["name"] == alone.algorithm["name"]
+    assert (helped.labels == alone.labels).all()
