@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 
+from personae.cluster._base import nearest_centre
 from personae.cluster.levels import LevelRules, far_cap, far_limits, widened
 from personae.cluster.levels.rules import DEFAULT_RULES
 from personae.spark import adapter
@@ -167,11 +168,9 @@ def refine_levels(vectors: Any, levels: dict[str, Any], X_sample: np.ndarray, n_
 
     def distances(batches: Any) -> Any:
         for pdf in batches:
-            X = np.stack(pdf["x"].to_numpy()).astype(np.float64)
-            d2 = (X ** 2).sum(1)[:, None] - 2 * X @ centers.T + (centers ** 2).sum(1)[None]
-            nearest = np.argmin(d2, axis=1)
-            dist = np.linalg.norm(X - centers[nearest], axis=1)
-            yield pd.DataFrame({"g": nearest.astype(np.int32), "d": dist})
+            # the rule that places every user, here and in the saved model's assignment
+            nearest, dist = nearest_centre(np.stack(pdf["x"].to_numpy()), centers)
+            yield pd.DataFrame({"g": nearest, "d": dist})
 
     exact = n_users <= EXACT_MEDIAN_USERS
     quartiles = (F.percentile("d", [0.25, 0.75]) if exact else

@@ -43,12 +43,11 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from personae._share import share_text
-from personae.cluster._base import NOISE, each_in_threads, order_by_size
+from personae.cluster._base import NOISE, each_in_threads, nearest_centre, order_by_size
 from personae.cluster.levels._learn import SilhouetteSample, kmeans, sample
 from personae.cluster.levels.broad import broad_groups
 from personae.cluster.levels.detailed import detailed_level
 from personae.cluster.levels.edge import distances, far_users
-from personae.cluster.levels.placing import nearest
 from personae.cluster.levels.rules import DEFAULT_RULES, LevelRules
 from personae.cluster.validate import dbcv
 
@@ -180,7 +179,7 @@ def _fit_k(X: np.ndarray, k: int, seed: int, scored: SilhouetteSample, rules: Le
     closest = remap[raw]
     if tiny.any():  # members of tiny groups resemble the nearest kept persona
         moved = tiny[raw]
-        closest[moved] = nearest(X[moved], centers)[0]
+        closest[moved] = nearest_centre(X[moved], centers)[0]
     labels = np.where(edge, NOISE, remap[raw])
     shares = np.bincount(labels[labels != NOISE], minlength=len(keep_groups)) / len(X)
     max_share = float(shares.max()) if len(shares) else 1.0

@@ -52,10 +52,10 @@ def assign_levels(X: np.ndarray, levels: _Summarised | LevelCentres | dict[str, 
     X = np.asarray(X)
     # the matrix's own precision: a float64 copy of 10M float32 rows is 1.2 GB more
     X = X.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64, copy=False)
-    closest, distance = nearest(X, levels.centers.astype(X.dtype, copy=False))
+    closest, distance = nearest_centre(X, levels.centers.astype(X.dtype, copy=False))
     edge = distance > levels.limits[closest]
     if len(levels.edge_centers):
-        _, to_tiny = nearest(X, levels.edge_centers.astype(X.dtype, copy=False))
+        _, to_tiny = nearest_centre(X, levels.edge_centers.astype(X.dtype, copy=False))
         edge |= to_tiny < distance
     broad = levels.to_broad[closest]
     return {"persona": np.where(edge, NOISE, closest), "broad": np.where(edge, NOISE, broad),
@@ -82,10 +82,8 @@ def assign_detailed(X: np.ndarray, persona: np.ndarray, info: dict[str, Any]
         rows = np.flatnonzero(persona == owner)
         groups = np.flatnonzero(parent == owner)
         if len(groups):
-            out[rows] = groups[nearest(X[rows], centers[groups])[0]]
+            out[rows] = groups[nearest_centre(X[rows], centers[groups])[0]]
     return out
 
 
-def nearest(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre and the distance to it (``nearest_centre``, the one rule)."""
-    return nearest_centre(X, centers)
+nearest = nearest_centre  # the levels' name for the one rule (exported by the package)
