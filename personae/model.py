@@ -139,8 +139,8 @@ class SegmentModel:
             X = self.preprocessor_.scale(self.preprocessor_.clean(df, source))
             timings["preprocess"] += time.perf_counter() - preprocessing
             # The persona level reads X alone, never the base fit: it runs beside the
-            # algorithm's choice, one BLAS/OpenMP thread each (so neither result depends on
-            # the other's timing). Beside auto's comparison (seconds, much of it in Python
+            # algorithm's choice, BLAS on one thread (so neither result depends on the
+            # other's timing). Beside auto's comparison (seconds, much of it in Python
             # between compiled calls) it is also fitted on everyone; beside a named
             # algorithm only its K is searched, and everyone waits for all the cores.
             x_free = threading.Event()

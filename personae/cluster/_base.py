@@ -141,10 +141,12 @@ def threads_for(n_rows: int, user_api: str | None = None) -> threadpool_limits:
 def each_in_threads(work: Callable[..., Any], arguments: list[tuple[Any, ...]],
                     workers: int | None = None) -> list[Any]:
     """``[work(*a) for a in arguments]``, side by side in threads (default: one per core),
-    each with one BLAS and OpenMP thread. For independent fits on samples of users: they
-    spend their time in compiled code that releases the GIL, where a worker process would
-    pay seconds to start and import scikit-learn. The limit is set once around all of
-    them, as limits set inside the threads would restore each other's out of order."""
+    BLAS on one thread. For independent fits on samples of users: they spend their time in
+    compiled code that releases the GIL, where a spawned worker process would pay seconds
+    to start and import scikit-learn. The limit is set once around all of them, as limits
+    set inside the threads would restore each other's out of order. It is BLAS's, which is
+    process-wide; OpenMP's limit is per thread (libgomp), so it binds the calling thread
+    only, and a worker's OpenMP code runs on the library's own thread count."""
     from joblib import Parallel, cpu_count, delayed
 
     workers = min(len(arguments), workers or cpu_count())

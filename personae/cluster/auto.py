@@ -107,12 +107,12 @@ def choose_algorithm(X: np.ndarray, *, candidates: tuple[str, ...] = CANDIDATES,
     (``SegmentSettings.auto``).
 
     Candidates are independent, so they run side by side in ``n_jobs`` threads (default:
-    one per core available to this process, at most one per candidate), each with
-    single-threaded BLAS and OpenMP; the result does not depend on it. A candidate that
-    fails is a row with its reason: a numerical failure (``NUMERICAL_FAILURES``) in
-    ``note``, anything else in ``error`` (and a warning), so a bug never reads as an
-    ineligible candidate. ``helper``: worker processes (``comparison_helper``) the threads
-    hand the candidates to.
+    one per core available to this process, at most one per candidate), BLAS on one
+    thread (in a ``helper``'s processes OpenMP too); the result does not depend on how many.
+    A candidate that fails is a row with its reason: a numerical failure
+    (``NUMERICAL_FAILURES``) in ``note``, anything else in ``error`` (and a warning), so a
+    bug never reads as an ineligible candidate. ``helper``: worker processes
+    (``comparison_helper``) the threads hand the candidates to.
     """
     jobs = []
     for name in candidates:
@@ -169,9 +169,10 @@ def comparison_helper(wanted: bool = True) -> Iterator[Executor | None]:
     everything already imported; forked before the input is read, so they hold none of
     the data; and only where a fork is safe and cheap: Linux, two or more cores, no other
     Python thread (a notebook's kernel runs several: there threads do the work). The only
-    other threads a fork copies are the BLAS libraries' idle pools, and the processes fit
-    with one BLAS/OpenMP thread, as threads do, so the same candidates draw the same
-    segments wherever they run."""
+    other threads a fork copies are the BLAS libraries' idle pools. The processes fit with
+    one BLAS and one OpenMP thread; threads share the one-BLAS-thread limit, but OpenMP's
+    is per thread and does not reach them. The helper's test and every suite of the
+    algorithm benchmark drew the same segments either way."""
     if not wanted or sys.platform != "linux" or cpu_count() < 2 or \
             threading.active_count() > 1:
         yield None
